@@ -1,0 +1,90 @@
+//go:build linux
+
+// Package netns runs a test binary inside a network namespace of its own
+// that has only a loopback interface, so that overlay nodes (which advertise
+// and probe every interface address of the machine) never touch the real
+// network, and a test can prove that nothing tried to.
+//
+// Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { netns.Main(m) }
+//
+// The test binary re-executes itself in a new network namespace (and, when
+// not root, a user namespace mapping the caller to root), brings loopback up
+// and runs the tests there.
+package netns
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+const envInside = "PEERDESK_NETNS_INSIDE"
+
+// Inside reports whether this process runs in the namespace Main made.
+func Inside() bool { return os.Getenv(envInside) == "1" }
+
+// Main runs m's tests in a fresh loopback-only network namespace and exits.
+func Main(m *testing.M) {
+	if Inside() {
+		if err := LinkUp("lo"); err != nil {
+			fmt.Fprintln(os.Stderr, "netns: bringing up lo:", err)
+			os.Exit(1)
+		}
+		os.Exit(m.Run())
+	}
+	os.Exit(reexec())
+}
+
+func reexec() int {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "netns:", err)
+		return 1
+	}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), envInside+"=1")
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		fmt.Fprintln(os.Stderr, "netns: cannot start the test binary in a new network namespace:", err)
+		return 1
+	}
+	return 0
+}
+
+func sysProcAttr() *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	if os.Geteuid() != 0 {
+		a.Cloneflags |= syscall.CLONE_NEWUSER
+		a.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
+		a.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}}
+	}
+	return a
+}
+
+// LinkUp sets the interface name up in the current network namespace.
+func LinkUp(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}

@@ -1,0 +1,72 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// OverlayACL returns the Headscale (policy v2) ACL for a peerdesk overlay:
+//
+//   - technicians reach agents and one-time support agents, on the peer port
+//     (TCP) and on UDP (screen sessions);
+//   - agents and support agents reach nobody: no rule names them as a
+//     source, so they cannot reach each other or a technician (replies to
+//     a technician's connections are allowed by the overlay's state
+//     tracking);
+//   - technicians do not reach each other.
+//
+// Every node also gets two attributes, explained where they are set.
+//
+// Every tag is owned by nobody, so only pre-auth keys the coordinator mints
+// can place a node in it.
+func OverlayACL() []byte {
+	type rule struct {
+		Action string   `json:"action"`
+		Proto  string   `json:"proto,omitempty"`
+		Src    []string `json:"src"`
+		Dst    []string `json:"dst"`
+	}
+	targets := func(ports string) []string {
+		return []string{wire.TagAgent + ":" + ports, wire.TagSupport + ":" + ports}
+	}
+	type nodeAttr struct {
+		Target []string `json:"target"`
+		Attr   []string `json:"attr"`
+	}
+	pol := struct {
+		TagOwners map[string][]string `json:"tagOwners"`
+		ACLs      []rule              `json:"acls"`
+		NodeAttrs []nodeAttr          `json:"nodeAttrs"`
+	}{
+		TagOwners: map[string][]string{wire.TagAgent: {}, wire.TagSupport: {}, wire.TagTech: {}},
+		ACLs: []rule{
+			{Action: "accept", Proto: "tcp", Src: []string{wire.TagTech}, Dst: targets(strconv.Itoa(wire.PeerPort))},
+			{Action: "accept", Proto: "udp", Src: []string{wire.TagTech}, Dst: targets("*")},
+			// ICMP lets a technician ping an agent to see the path.
+			{Action: "accept", Proto: "icmp", Src: []string{wire.TagTech}, Dst: targets("*")},
+		},
+		NodeAttrs: []nodeAttr{{
+			Target: []string{"*"},
+			Attr: []string{
+				// tsnet v1.101.0-pre applies a peer added by a delta
+				// update to its network map but not to its WireGuard
+				// configuration, so the new peer's handshakes are refused
+				// until some later full update (measured: about half of
+				// all joins never connect). Peer maps here are tiny, so
+				// full updates cost nothing worth saving.
+				"disable-delta-updates",
+				// No captive-portal probes: nothing but the coordinator
+				// is ever contacted.
+				"disable-captive-portal-detection",
+			},
+		}},
+	}
+	b, err := json.MarshalIndent(pol, "", "  ")
+	if err != nil {
+		panic(fmt.Sprintf("policy: marshalling a constant ACL: %v", err)) // cannot happen
+	}
+	return b
+}

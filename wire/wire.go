@@ -1,0 +1,262 @@
+// Package wire holds the peerdesk wire protocol: the message types exchanged
+// between agents, viewers and the coordinator, the capability names a session
+// grant can carry, the overlay tags, and the protocol version history.
+//
+// It is a leaf package: it imports nothing from peerdesk, so every binary can
+// depend on it without pulling in the control plane.
+//
+// # Protocol versions
+//
+//   - 1 (2026-11-21): enrollment, technician login, session grants,
+//     inventory and heartbeat, the sysinfo capability.
+//
+// Identity never travels in a request body: on the overlay it comes from the
+// transport (WhoIs), towards the coordinator from the bearer credential.
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ProtocolVersion is the version of this package's messages.
+const ProtocolVersion = 1
+
+// Overlay tags. Every node of a peerdesk overlay carries exactly one of them.
+const (
+	TagAgent   = "tag:peerdesk-agent"   // an enrolled, unattended agent
+	TagSupport = "tag:peerdesk-support" // a one-time support agent (ephemeral)
+	TagTech    = "tag:peerdesk-tech"    // a technician's viewer
+)
+
+// Capability names what a grant lets its holder do on one device.
+type Capability string
+
+// Capabilities an agent can answer.
+const (
+	CapSysInfo Capability = "sysinfo" // read system information and inventory
+)
+
+// KnownCapabilities lists every capability this protocol version defines.
+var KnownCapabilities = []Capability{CapSysInfo}
+
+// Valid reports whether c is a capability this protocol version defines.
+func (c Capability) Valid() bool {
+	for _, k := range KnownCapabilities {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// PeerPort is the overlay TCP port on which agents answer peer calls.
+const PeerPort = 7070
+
+// Header names used on peer calls and coordinator calls.
+const (
+	HeaderGrant = "X-Peerdesk-Grant" // a signed session grant, on peer calls
+)
+
+// Coordinator API paths (all under the coordinator's base URL).
+const (
+	PathCA         = "/v1/ca"                // GET: the coordinator's CA certificate (PEM)
+	PathEnroll     = "/v1/enroll"            // POST EnrollRequest → EnrollResponse
+	PathLogin      = "/v1/login"             // POST LoginRequest → LoginResponse
+	PathDevices    = "/v1/devices"           // GET → []Device (technician)
+	PathGrant      = "/v1/grants"            // POST GrantRequest → GrantResponse (technician)
+	PathTokens     = "/v1/enrollment-tokens" // POST TokenRequest → TokenResponse (admin)
+	PathInventory  = "/v1/agent/inventory"   // POST Inventory (device)
+	PathHeartbeat  = "/v1/agent/heartbeat"   // POST Heartbeat (device)
+	PathAgentAudit = "/v1/agent/audit"       // POST []AuditEvent (device)
+)
+
+// Peer call paths (served by agents on PeerPort over the overlay).
+const (
+	PeerPathSysInfo = "/v1/sysinfo" // GET → Inventory; needs CapSysInfo
+)
+
+// Limits every decoder enforces.
+const (
+	MaxRequestBody = 64 << 10 // bytes accepted in any JSON request body
+	MaxNameLen     = 64       // user names, host names
+	MaxPasswordLen = 1024
+)
+
+// EnrollRequest is what an agent sends to enroll with a token.
+type EnrollRequest struct {
+	Token     string `json:"token"`
+	MachineID string `json:"machine_id"` // stable hash of the OS machine identity
+	Hostname  string `json:"hostname"`
+	OS        string `json:"os"`
+}
+
+// EnrollResponse is the coordinator's answer to a successful enrollment.
+type EnrollResponse struct {
+	DeviceID     string `json:"device_id"`
+	DeviceSecret string `json:"device_secret"` // bearer credential for agent calls
+	AuthKey      string `json:"auth_key"`      // overlay pre-auth key, tagged TagAgent
+	GrantKey     []byte `json:"grant_key"`     // ed25519 public key that signs grants
+	ControlURL   string `json:"control_url"`
+}
+
+// LoginRequest is a technician's login.
+type LoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// LoginResponse carries the technician's API session and overlay identity.
+type LoginResponse struct {
+	Session    string    `json:"session"` // bearer token for coordinator calls
+	Expires    time.Time `json:"expires"`
+	AuthKey    string    `json:"auth_key"` // overlay pre-auth key, tagged TagTech, ephemeral
+	Username   string    `json:"username"`
+	Role       string    `json:"role"`
+	ControlURL string    `json:"control_url"`
+}
+
+// Device is one enrolled machine as a technician sees it.
+type Device struct {
+	ID        string     `json:"id"`
+	Hostname  string     `json:"hostname"`
+	OS        string     `json:"os"`
+	Enrolled  time.Time  `json:"enrolled"`
+	LastSeen  time.Time  `json:"last_seen"`
+	Online    bool       `json:"online"`
+	OverlayIP string     `json:"overlay_ip,omitempty"`
+	Inventory *Inventory `json:"inventory,omitempty"`
+}
+
+// GrantRequest asks the coordinator for a session grant.
+type GrantRequest struct {
+	DeviceID     string       `json:"device_id"`
+	NodeKey      string       `json:"node_key"` // the viewer's overlay node key
+	Capabilities []Capability `json:"capabilities"`
+}
+
+// GrantResponse carries a signed grant and where to use it.
+type GrantResponse struct {
+	Grant     string    `json:"grant"`
+	Expires   time.Time `json:"expires"`
+	OverlayIP string    `json:"overlay_ip"`
+}
+
+// TokenRequest asks for a new enrollment token.
+type TokenRequest struct {
+	TTL  Duration `json:"ttl,omitempty"` // 0 means the default (24 h)
+	Note string   `json:"note,omitempty"`
+}
+
+// TokenResponse returns a new enrollment token, shown once.
+type TokenResponse struct {
+	Token   string    `json:"token"`
+	Expires time.Time `json:"expires"`
+}
+
+// Inventory is what an agent reports about its machine (U5).
+type Inventory struct {
+	Hostname      string    `json:"hostname"`
+	OS            string    `json:"os"`
+	Platform      string    `json:"platform"`
+	OSVersion     string    `json:"os_version"`
+	KernelVersion string    `json:"kernel_version"`
+	Arch          string    `json:"arch"`
+	CPUModel      string    `json:"cpu_model"`
+	CPUCores      int       `json:"cpu_cores"`
+	RAMBytes      uint64    `json:"ram_bytes"`
+	Disks         []Disk    `json:"disks"`
+	Interfaces    []NetIf   `json:"interfaces"`
+	LastBoot      time.Time `json:"last_boot"`
+	AgentVersion  string    `json:"agent_version"`
+	Collected     time.Time `json:"collected"`
+}
+
+// Disk is one mounted file system.
+type Disk struct {
+	Mount      string `json:"mount"`
+	FSType     string `json:"fs_type"`
+	TotalBytes uint64 `json:"total_bytes"`
+	FreeBytes  uint64 `json:"free_bytes"`
+}
+
+// NetIf is one network interface with its addresses and hardware address.
+type NetIf struct {
+	Name  string   `json:"name"`
+	MAC   string   `json:"mac,omitempty"`
+	Addrs []string `json:"addrs"`
+}
+
+// Heartbeat is an agent's periodic liveness report.
+type Heartbeat struct {
+	AgentVersion string    `json:"agent_version"`
+	Uptime       Duration  `json:"uptime"`
+	Sent         time.Time `json:"sent"`
+}
+
+// AuditEvent is one audited action or refusal, as agents forward them.
+type AuditEvent struct {
+	Time    time.Time         `json:"time"`
+	Actor   string            `json:"actor"`   // who (technician, node, device, "local")
+	Action  string            `json:"action"`  // what, e.g. "peer.sysinfo"
+	Target  string            `json:"target"`  // which machine or object
+	Outcome string            `json:"outcome"` // "ok" or "denied"
+	Reason  string            `json:"reason,omitempty"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// Error is the JSON body of every non-2xx answer.
+type Error struct {
+	Code    string `json:"code"`    // stable, machine-readable
+	Message string `json:"message"` // user-safe explanation
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Error codes.
+const (
+	CodeBadRequest   = "bad_request"
+	CodeUnauthorized = "unauthorized"
+	CodeForbidden    = "forbidden"
+	CodeLocked       = "locked"
+	CodeRateLimited  = "rate_limited"
+	CodeNotFound     = "not_found"
+	CodeConflict     = "conflict"
+	CodeExpired      = "expired"
+	CodeInternal     = "internal"
+)
+
+// Duration is a time.Duration that encodes as a Go duration string.
+type Duration time.Duration
+
+// MarshalText encodes d as "1h30m".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText decodes a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("wire: duration: %w", err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ErrBadName is returned by CheckName for empty, long or odd names.
+var ErrBadName = errors.New("wire: invalid name")
+
+// CheckName validates a user or host name: 1..MaxNameLen printable
+// characters from [A-Za-z0-9._-].
+func CheckName(s string) error {
+	if s == "" || len(s) > MaxNameLen {
+		return fmt.Errorf("%w: length must be 1..%d", ErrBadName, MaxNameLen)
+	}
+	if strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-')
+	}) >= 0 {
+		return fmt.Errorf("%w: %q has characters outside [A-Za-z0-9._-]", ErrBadName, s)
+	}
+	return nil
+}

@@ -1,0 +1,332 @@
+// Package inventory collects the machine inventory an agent reports to the
+// coordinator (wire.Inventory) and derives the machine identifier it enrolls
+// with.
+//
+// # Overview
+//
+// A Collector reads the host through gopsutil: host, CPU, memory, mounted
+// file systems and network interfaces. Collection is best effort: a part that
+// cannot be read is logged and left empty, and Collect fails only when nothing
+// at all could be read.
+//
+// Every value that comes from the operating system is bounded (string length,
+// list length) so that a hostile or broken OS cannot bloat the report.
+//
+// # Usage
+//
+//	c := inventory.New(inventory.Options{AgentVersion: version, Logger: log})
+//	inv, err := c.Collect(ctx)
+//
+//	id, err := inventory.MachineID(ctx) // for wire.EnrollRequest.MachineID
+package inventory
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/shirou/gopsutil/v4/cpu"
+	"github.com/shirou/gopsutil/v4/disk"
+	"github.com/shirou/gopsutil/v4/host"
+	"github.com/shirou/gopsutil/v4/mem"
+	"github.com/shirou/gopsutil/v4/net"
+
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// Bounds on what the OS can put into a report.
+const (
+	maxString = 256 // bytes in any string field
+	maxDisks  = 64  // entries in Inventory.Disks
+	maxIfs    = 64  // entries in Inventory.Interfaces
+	maxAddrs  = 64  // addresses per interface
+)
+
+// machineIDPrefix separates peerdesk's hash of the OS machine id from any
+// other hash of the same id.
+const machineIDPrefix = "peerdesk-machine-id:"
+
+// ErrNoMachineID is returned by MachineID when the OS offers no stable
+// machine identifier.
+var ErrNoMachineID = errors.New("inventory: no stable machine id")
+
+// Options configures a Collector.
+type Options struct {
+	AgentVersion string           // copied into every inventory
+	Now          func() time.Time // injected clock; nil means time.Now
+	Logger       *slog.Logger     // nil discards
+}
+
+// Collector gathers inventory. The zero value is not usable; use New.
+type Collector struct {
+	version string
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// New returns a Collector configured by o.
+func New(o Options) *Collector {
+	c := &Collector{version: bound(o.AgentVersion), now: o.Now, log: o.Logger}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Collect returns the machine's inventory. Partial failures (one disk
+// unreadable, no CPU model on some VM) are logged and leave that field empty;
+// Collect returns an error only if nothing could be read about the host at
+// all, or if ctx ends before collection finishes.
+func (c *Collector) Collect(ctx context.Context) (wire.Inventory, error) {
+	if err := ctx.Err(); err != nil {
+		return wire.Inventory{}, fmt.Errorf("inventory: %w", err)
+	}
+	inv := wire.Inventory{
+		OS:           runtime.GOOS, // what host.Info reports as OS
+		AgentVersion: c.version,
+		Collected:    c.now().UTC(),
+	}
+	var errs []error
+	// part records the outcome of reading one part of the inventory.
+	part := func(name string, err error) {
+		if err != nil {
+			c.log.Warn("inventory: part unreadable", "part", name, "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	parts := 0 // parts attempted; len(errs) of them failed
+
+	parts++
+	hostname, err := os.Hostname()
+	inv.Hostname = bound(hostname)
+	part("hostname", err)
+
+	parts++
+	platform, _, version, err := host.PlatformInformationWithContext(ctx)
+	inv.Platform, inv.OSVersion = bound(platform), bound(version)
+	part("platform", err)
+
+	parts++
+	kernel, err := host.KernelVersionWithContext(ctx)
+	inv.KernelVersion = bound(kernel)
+	part("kernel version", err)
+
+	parts++
+	arch, err := host.KernelArch()
+	inv.Arch = bound(arch)
+	part("kernel arch", err)
+
+	parts++
+	inv.LastBoot, err = bootTime(ctx)
+	part("boot time", err)
+
+	parts++
+	inv.CPUModel, err = c.cpuModel(ctx)
+	part("cpu model", err)
+
+	parts++
+	inv.CPUCores, err = cpu.CountsWithContext(ctx, true)
+	part("cpu count", err)
+
+	parts++
+	if vm, err := mem.VirtualMemoryWithContext(ctx); err != nil {
+		part("memory", err)
+	} else {
+		inv.RAMBytes = vm.Total
+	}
+
+	parts++
+	inv.Disks, err = c.disks(ctx)
+	part("disks", err)
+
+	parts++
+	ifs, err := net.InterfacesWithContext(ctx)
+	inv.Interfaces = netIfs(ifs)
+	part("interfaces", err)
+
+	if err := ctx.Err(); err != nil {
+		return wire.Inventory{}, fmt.Errorf("inventory: %w", err)
+	}
+	if len(errs) == parts {
+		return wire.Inventory{}, fmt.Errorf("inventory: nothing could be read: %w", errors.Join(errs...))
+	}
+	return inv, nil
+}
+
+// bootTime returns the last boot as a UTC time.
+func bootTime(ctx context.Context) (time.Time, error) {
+	secs, err := host.BootTimeWithContext(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if secs == 0 || secs > math.MaxInt64 {
+		return time.Time{}, fmt.Errorf("implausible boot time %d", secs)
+	}
+	return time.Unix(int64(secs), 0).UTC(), nil
+}
+
+// cpuModel returns the first CPU model name the OS reports. A machine that
+// names no model (some VMs and ARM boards) is not an error.
+func (c *Collector) cpuModel(ctx context.Context) (string, error) {
+	infos, err := cpu.InfoWithContext(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, in := range infos {
+		if in.ModelName != "" {
+			return bound(in.ModelName), nil
+		}
+	}
+	c.log.Info("inventory: the OS names no CPU model")
+	return "", nil
+}
+
+// disks returns the real file systems with their sizes. A file system whose
+// usage cannot be read is kept with zero sizes and logged.
+func (c *Collector) disks(ctx context.Context) ([]wire.Disk, error) {
+	parts, err := disk.PartitionsWithContext(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	var out []wire.Disk
+	for _, p := range realPartitions(parts) {
+		d := wire.Disk{Mount: bound(p.Mountpoint), FSType: bound(p.Fstype)}
+		if u, err := disk.UsageWithContext(ctx, p.Mountpoint); err != nil {
+			c.log.Warn("inventory: disk usage unreadable", "mount", d.Mount, "err", err)
+		} else {
+			d.TotalBytes, d.FreeBytes = u.Total, u.Free
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// realPartitions keeps the real file systems of parts, one per mount point,
+// sorted by mount point and at most maxDisks of them. When a mount point is
+// mounted over, the last (visible) mount wins.
+func realPartitions(parts []disk.PartitionStat) []disk.PartitionStat {
+	byMount := make(map[string]disk.PartitionStat)
+	for _, p := range parts {
+		if p.Mountpoint != "" && realFS(p.Fstype) {
+			byMount[p.Mountpoint] = p
+		}
+	}
+	out := make([]disk.PartitionStat, 0, len(byMount))
+	for _, p := range byMount {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b disk.PartitionStat) int { return cmp.Compare(a.Mountpoint, b.Mountpoint) })
+	if len(out) > maxDisks {
+		out = out[:maxDisks]
+	}
+	return out
+}
+
+// pseudoFS lists file system types that hold no user data (kernel, device,
+// container plumbing) or live on another machine (statfs on a dead network
+// mount can hang). overlay is deliberately absent: it is a container's root.
+var pseudoFS = map[string]bool{
+	// Linux
+	"autofs": true, "binfmt_misc": true, "bpf": true, "configfs": true,
+	"debugfs": true, "devpts": true, "devtmpfs": true, "efivarfs": true,
+	"fusectl": true, "hugetlbfs": true, "mqueue": true, "nsfs": true,
+	"proc": true, "pstore": true, "ramfs": true, "rpc_pipefs": true,
+	"securityfs": true, "selinuxfs": true, "squashfs": true, "sysfs": true,
+	"tmpfs": true, "tracefs": true,
+	// BSD and macOS
+	"devfs": true, "fdescfs": true, "linprocfs": true, "linsysfs": true,
+	"nullfs": true, "procfs": true,
+	// network
+	"afpfs": true, "cifs": true, "nfs": true, "nfs4": true, "smb3": true,
+	"smbfs": true, "sshfs": true, "webdav": true,
+}
+
+// realFS reports whether a file system of type fstype belongs in the
+// inventory.
+func realFS(fstype string) bool {
+	t := strings.ToLower(fstype)
+	switch {
+	case t == "", t == "none":
+		return false
+	case strings.HasPrefix(t, "cgroup"), strings.HasPrefix(t, "fuse."):
+		// cgroup, cgroup2; FUSE subtypes are user-space views (gvfs, lxcfs,
+		// sshfs, portals). Block-device FUSE mounts report "fuseblk".
+		return false
+	}
+	return !pseudoFS[t]
+}
+
+// netIfs converts interfaces for the report: no loopback, none with neither
+// a hardware address nor an address, sorted by name, at most maxIfs.
+func netIfs(ifs net.InterfaceStatList) []wire.NetIf {
+	var out []wire.NetIf
+	for _, in := range ifs {
+		if slices.Contains(in.Flags, "loopback") || (in.HardwareAddr == "" && len(in.Addrs) == 0) {
+			continue
+		}
+		n := wire.NetIf{
+			Name:  bound(in.Name),
+			MAC:   bound(strings.ToLower(in.HardwareAddr)),
+			Addrs: make([]string, 0, min(len(in.Addrs), maxAddrs)),
+		}
+		for _, a := range in.Addrs[:min(len(in.Addrs), maxAddrs)] {
+			n.Addrs = append(n.Addrs, bound(a.Addr))
+		}
+		out = append(out, n)
+	}
+	slices.SortStableFunc(out, func(a, b wire.NetIf) int { return cmp.Compare(a.Name, b.Name) })
+	if len(out) > maxIfs {
+		out = out[:maxIfs]
+	}
+	return out
+}
+
+// bound returns s cut to at most maxString bytes at a rune boundary, with
+// invalid UTF-8 replaced by U+FFFD, so the value survives JSON unchanged.
+func bound(s string) string {
+	if len(s) <= maxString && utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s { // invalid bytes arrive as utf8.RuneError
+		if b.Len()+utf8.RuneLen(r) > maxString {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// MachineID returns a stable, non-reversible identifier of this machine for
+// enrollment: hex SHA-256 of ("peerdesk-machine-id:" + the OS machine id from
+// gopsutil host.HostIDWithContext). It returns an error wrapping
+// ErrNoMachineID if the OS gives none, or gives only one that changes on
+// every boot.
+func MachineID(ctx context.Context) (string, error) {
+	id, err := host.HostIDWithContext(ctx)
+	if err != nil {
+		return "", fmt.Errorf("inventory: machine id: %w", errors.Join(ErrNoMachineID, err))
+	}
+	if strings.TrimSpace(id) == "" {
+		return "", ErrNoMachineID
+	}
+	if volatileHostID(id) {
+		return "", fmt.Errorf("%w: the OS offers only the per-boot id", ErrNoMachineID)
+	}
+	sum := sha256.Sum256([]byte(machineIDPrefix + id))
+	return hex.EncodeToString(sum[:]), nil
+}

@@ -1,0 +1,124 @@
+package identity
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/policy"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+func setup(t *testing.T) (*Accounts, *clock) {
+	t.Helper()
+	db, err := store.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c := &clock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+	a, err := New(db, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Create("alice", "correct horse battery", policy.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	return a, c
+}
+
+func TestCreateRefusals(t *testing.T) {
+	a, _ := setup(t)
+	for name, err := range map[string]error{
+		"duplicate": a.Create("alice", "another long password", policy.RoleTechnician),
+		"weak":      a.Create("bob", "short", policy.RoleTechnician),
+		"bad name":  a.Create("bob smith", "long enough password", policy.RoleTechnician),
+		"bad role":  a.Create("bob", "long enough password", policy.Role("god")),
+	} {
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if n, err := a.Count(); err != nil || n != 1 {
+		t.Fatalf("Count = %d, %v", n, err)
+	}
+}
+
+func TestAuthenticateAndSession(t *testing.T) {
+	a, c := setup(t)
+	u, err := a.Authenticate("alice", "correct horse battery")
+	if err != nil || u.Role != policy.RoleAdmin {
+		t.Fatalf("Authenticate = %+v, %v", u, err)
+	}
+	if _, err := a.Authenticate("nobody", "correct horse battery"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("unknown user: %v", err)
+	}
+	tok, _, err := a.NewSession(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := a.Session(tok); err != nil || s.User != "alice" {
+		t.Fatalf("Session = %+v, %v", s, err)
+	}
+	if _, err := a.Session(tok[:63] + "0"); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("forged token: %v", err)
+	}
+	c.add(sessionTTL)
+	if _, err := a.Session(tok); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("expired session: %v", err)
+	}
+}
+
+func TestLockout(t *testing.T) {
+	a, c := setup(t)
+	for i := 1; i <= policy.MaxFailedLogins; i++ {
+		_, err := a.Authenticate("alice", "wrong password!!")
+		if !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+		if locked := errors.Is(err, ErrLocked); locked != (i == policy.MaxFailedLogins) {
+			t.Fatalf("failure %d: locked=%v", i, locked)
+		}
+	}
+	// Locked: even the right password is refused.
+	if _, err := a.Authenticate("alice", "correct horse battery"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("right password while locked: %v", err)
+	}
+	c.add(policy.LockoutDuration - time.Second)
+	if _, err := a.Authenticate("alice", "correct horse battery"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("a second before unlock: %v", err)
+	}
+	c.add(time.Second)
+	if _, err := a.Authenticate("alice", "correct horse battery"); err != nil {
+		t.Fatalf("after the lockout: %v", err)
+	}
+	// A success resets the count: four failures do not lock.
+	for range policy.MaxFailedLogins - 1 {
+		a.Authenticate("alice", "wrong password!!") //nolint:errcheck
+	}
+	if _, err := a.Authenticate("alice", "correct horse battery"); err != nil {
+		t.Fatalf("after 4 failures: %v", err)
+	}
+}
+
+func TestOverlayKeyOwner(t *testing.T) {
+	a, _ := setup(t)
+	if err := a.RecordOverlayKey(7, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := a.OverlayKeyOwner(7); err != nil || u != "alice" {
+		t.Fatalf("owner = %q, %v", u, err)
+	}
+	if _, err := a.OverlayKeyOwner(8); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("unknown key: %v", err)
+	}
+}

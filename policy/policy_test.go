@@ -1,0 +1,104 @@
+package policy
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestOverlayACLGolden(t *testing.T) {
+	got := OverlayACL()
+	if !json.Valid(got) {
+		t.Fatal("ACL is not JSON")
+	}
+	const path = "testdata/overlay-acl.golden.json"
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(string(want), string(got)); d != "" {
+		t.Fatalf("ACL changed (-golden +got); run with -update if intended:\n%s", d)
+	}
+}
+
+func TestOverlayACLShape(t *testing.T) {
+	var pol struct {
+		ACLs []struct {
+			Src []string `json:"src"`
+			Dst []string `json:"dst"`
+		} `json:"acls"`
+	}
+	if err := json.Unmarshal(OverlayACL(), &pol); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range pol.ACLs {
+		// Only technicians are ever a source: agents reach nobody.
+		if d := cmp.Diff([]string{wire.TagTech}, r.Src); d != "" {
+			t.Errorf("rule with another source: %s", d)
+		}
+		for _, dst := range r.Dst {
+			if len(dst) >= len(wire.TagTech) && dst[:len(wire.TagTech)] == wire.TagTech {
+				t.Errorf("technicians reach technicians: %s", dst)
+			}
+		}
+	}
+}
+
+func TestAllow(t *testing.T) {
+	for _, tc := range []struct {
+		role Role
+		a    Action
+		ok   bool
+	}{
+		{RoleAdmin, ActionCreateEnrollToken, true},
+		{RoleTechnician, ActionCreateEnrollToken, false},
+		{RoleTechnician, ActionRequestGrant, true},
+		{Role("root"), ActionListDevices, false},
+		{Role(""), ActionRequestGrant, false},
+	} {
+		err := Allow(tc.role, tc.a)
+		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrForbidden) {
+			t.Errorf("Allow(%s, %s) = %v, want ok=%v", tc.role, tc.a, err, tc.ok)
+		}
+	}
+}
+
+func TestGrantCapabilities(t *testing.T) {
+	got, err := GrantCapabilities(RoleTechnician, []wire.Capability{wire.CapSysInfo, wire.CapSysInfo})
+	if err != nil || !cmp.Equal(got, []wire.Capability{wire.CapSysInfo}) {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	if _, err := GrantCapabilities(RoleTechnician, nil); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("empty request: %v", err)
+	}
+	if _, err := GrantCapabilities(RoleTechnician, []wire.Capability{"shell-as-root"}); !errors.Is(err, ErrUnknownCap) {
+		t.Fatalf("unknown capability: %v", err)
+	}
+	if _, err := GrantCapabilities(Role("intern"), []wire.Capability{wire.CapSysInfo}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("unknown role: %v", err)
+	}
+}
+
+func TestEnrollTokenTTL(t *testing.T) {
+	if d, err := EnrollTokenTTL(0); err != nil || d != 24*time.Hour {
+		t.Fatalf("default = %v, %v", d, err)
+	}
+	for _, bad := range []time.Duration{time.Second, -time.Hour, 31 * 24 * time.Hour} {
+		if _, err := EnrollTokenTTL(bad); err == nil {
+			t.Errorf("accepted %v", bad)
+		}
+	}
+}

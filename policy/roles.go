@@ -1,0 +1,108 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// Role is what a technician account may do.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin      Role = "admin"      // everything, including accounts and enrollment tokens
+	RoleTechnician Role = "technician" // connect to machines
+)
+
+// Roles lists the roles in order of decreasing power.
+var Roles = []Role{RoleAdmin, RoleTechnician}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return slices.Contains(Roles, r) }
+
+// Errors; test with errors.Is.
+var (
+	ErrForbidden  = errors.New("policy: forbidden")
+	ErrUnknownCap = errors.New("policy: unknown capability")
+)
+
+// Action names an administrative action a role may or may not take.
+type Action string
+
+// Actions.
+const (
+	ActionCreateEnrollToken Action = "enrollment-token.create"
+	ActionListDevices       Action = "devices.list"
+	ActionRequestGrant      Action = "grant.request"
+)
+
+var allowed = map[Role][]Action{
+	RoleAdmin:      {ActionCreateEnrollToken, ActionListDevices, ActionRequestGrant},
+	RoleTechnician: {ActionListDevices, ActionRequestGrant},
+}
+
+// Allow decides whether role may take action. Unknown roles may do nothing.
+func Allow(role Role, a Action) error {
+	if slices.Contains(allowed[role], a) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s may not %s", ErrForbidden, role, a)
+}
+
+var grantable = map[Role][]wire.Capability{
+	RoleAdmin:      {wire.CapSysInfo},
+	RoleTechnician: {wire.CapSysInfo},
+}
+
+// GrantCapabilities decides which of the requested capabilities a session
+// grant for role may carry: all of them, or an error naming the first one
+// refused. Duplicates are removed; an empty request is refused.
+func GrantCapabilities(role Role, requested []wire.Capability) ([]wire.Capability, error) {
+	if len(requested) == 0 {
+		return nil, fmt.Errorf("%w: no capability requested", ErrForbidden)
+	}
+	out := make([]wire.Capability, 0, len(requested))
+	for _, c := range requested {
+		if !c.Valid() {
+			return nil, fmt.Errorf("%w: %q", ErrUnknownCap, c)
+		}
+		if !slices.Contains(grantable[role], c) {
+			return nil, fmt.Errorf("%w: %s may not use %s", ErrForbidden, role, c)
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// GrantLifetime is how long a session grant lives.
+const GrantLifetime = 10 * time.Minute
+
+// Login limits (I1).
+const (
+	MaxFailedLogins = 5
+	LockoutDuration = 15 * time.Minute
+)
+
+// EnrollTokenTTL bounds enrollment tokens (O4).
+const (
+	DefaultEnrollTokenTTL = 24 * time.Hour
+	MaxEnrollTokenTTL     = 30 * 24 * time.Hour
+)
+
+// EnrollTokenTTL returns the lifetime for a token asked to live ttl.
+func EnrollTokenTTL(ttl time.Duration) (time.Duration, error) {
+	switch {
+	case ttl == 0:
+		return DefaultEnrollTokenTTL, nil
+	case ttl < time.Minute || ttl > MaxEnrollTokenTTL:
+		return 0, fmt.Errorf("%w: token lifetime must be between 1m and %s", ErrForbidden, MaxEnrollTokenTTL)
+	}
+	return ttl, nil
+}

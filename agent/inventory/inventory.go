@@ -23,8 +23,6 @@ package inventory
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,7 +35,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/shirou/gopsutil/v4/cpu"
-	"github.com/shirou/gopsutil/v4/disk"
 	"github.com/shirou/gopsutil/v4/host"
 	"github.com/shirou/gopsutil/v4/mem"
 	"github.com/shirou/gopsutil/v4/net"
@@ -52,14 +49,6 @@ const (
 	maxIfs    = 64  // entries in Inventory.Interfaces
 	maxAddrs  = 64  // addresses per interface
 )
-
-// machineIDPrefix separates peerdesk's hash of the OS machine id from any
-// other hash of the same id.
-const machineIDPrefix = "peerdesk-machine-id:"
-
-// ErrNoMachineID is returned by MachineID when the OS offers no stable
-// machine identifier.
-var ErrNoMachineID = errors.New("inventory: no stable machine id")
 
 // Options configures a Collector.
 type Options struct {
@@ -195,81 +184,6 @@ func (c *Collector) cpuModel(ctx context.Context) (string, error) {
 	return "", nil
 }
 
-// disks returns the real file systems with their sizes. A file system whose
-// usage cannot be read is kept with zero sizes and logged.
-func (c *Collector) disks(ctx context.Context) ([]wire.Disk, error) {
-	parts, err := disk.PartitionsWithContext(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	var out []wire.Disk
-	for _, p := range realPartitions(parts) {
-		d := wire.Disk{Mount: bound(p.Mountpoint), FSType: bound(p.Fstype)}
-		if u, err := disk.UsageWithContext(ctx, p.Mountpoint); err != nil {
-			c.log.Warn("inventory: disk usage unreadable", "mount", d.Mount, "err", err)
-		} else {
-			d.TotalBytes, d.FreeBytes = u.Total, u.Free
-		}
-		out = append(out, d)
-	}
-	return out, nil
-}
-
-// realPartitions keeps the real file systems of parts, one per mount point,
-// sorted by mount point and at most maxDisks of them. When a mount point is
-// mounted over, the last (visible) mount wins.
-func realPartitions(parts []disk.PartitionStat) []disk.PartitionStat {
-	byMount := make(map[string]disk.PartitionStat)
-	for _, p := range parts {
-		if p.Mountpoint != "" && realFS(p.Fstype) {
-			byMount[p.Mountpoint] = p
-		}
-	}
-	out := make([]disk.PartitionStat, 0, len(byMount))
-	for _, p := range byMount {
-		out = append(out, p)
-	}
-	slices.SortFunc(out, func(a, b disk.PartitionStat) int { return cmp.Compare(a.Mountpoint, b.Mountpoint) })
-	if len(out) > maxDisks {
-		out = out[:maxDisks]
-	}
-	return out
-}
-
-// pseudoFS lists file system types that hold no user data (kernel, device,
-// container plumbing) or live on another machine (statfs on a dead network
-// mount can hang). overlay is deliberately absent: it is a container's root.
-var pseudoFS = map[string]bool{
-	// Linux
-	"autofs": true, "binfmt_misc": true, "bpf": true, "configfs": true,
-	"debugfs": true, "devpts": true, "devtmpfs": true, "efivarfs": true,
-	"fusectl": true, "hugetlbfs": true, "mqueue": true, "nsfs": true,
-	"proc": true, "pstore": true, "ramfs": true, "rpc_pipefs": true,
-	"securityfs": true, "selinuxfs": true, "squashfs": true, "sysfs": true,
-	"tmpfs": true, "tracefs": true,
-	// BSD and macOS
-	"devfs": true, "fdescfs": true, "linprocfs": true, "linsysfs": true,
-	"nullfs": true, "procfs": true,
-	// network
-	"afpfs": true, "cifs": true, "nfs": true, "nfs4": true, "smb3": true,
-	"smbfs": true, "sshfs": true, "webdav": true,
-}
-
-// realFS reports whether a file system of type fstype belongs in the
-// inventory.
-func realFS(fstype string) bool {
-	t := strings.ToLower(fstype)
-	switch {
-	case t == "", t == "none":
-		return false
-	case strings.HasPrefix(t, "cgroup"), strings.HasPrefix(t, "fuse."):
-		// cgroup, cgroup2; FUSE subtypes are user-space views (gvfs, lxcfs,
-		// sshfs, portals). Block-device FUSE mounts report "fuseblk".
-		return false
-	}
-	return !pseudoFS[t]
-}
-
 // netIfs converts interfaces for the report: no loopback, none with neither
 // a hardware address nor an address, sorted by name, at most maxIfs.
 func netIfs(ifs net.InterfaceStatList) []wire.NetIf {
@@ -309,24 +223,4 @@ func bound(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// MachineID returns a stable, non-reversible identifier of this machine for
-// enrollment: hex SHA-256 of ("peerdesk-machine-id:" + the OS machine id from
-// gopsutil host.HostIDWithContext). It returns an error wrapping
-// ErrNoMachineID if the OS gives none, or gives only one that changes on
-// every boot.
-func MachineID(ctx context.Context) (string, error) {
-	id, err := host.HostIDWithContext(ctx)
-	if err != nil {
-		return "", fmt.Errorf("inventory: machine id: %w", errors.Join(ErrNoMachineID, err))
-	}
-	if strings.TrimSpace(id) == "" {
-		return "", ErrNoMachineID
-	}
-	if volatileHostID(id) {
-		return "", fmt.Errorf("%w: the OS offers only the per-boot id", ErrNoMachineID)
-	}
-	sum := sha256.Sum256([]byte(machineIDPrefix + id))
-	return hex.EncodeToString(sum[:]), nil
 }

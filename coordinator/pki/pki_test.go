@@ -142,3 +142,18 @@ func handshakeCerts(c net.Conn) ([][]byte, error) {
 	}
 	return out, nil
 }
+
+func TestSigningKeyPersists(t *testing.T) {
+	path := t.TempDir() + "/grant.key"
+	a, err := LoadOrCreateSigningKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadOrCreateSigningKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Equal(b) {
+		t.Fatal("signing key changed across loads")
+	}
+}

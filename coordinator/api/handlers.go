@@ -1,0 +1,372 @@
+package api
+
+import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/enroll"
+	"github.com/peerdesk/peerdesk/coordinator/identity"
+	"github.com/peerdesk/peerdesk/coordinator/overlay"
+	"github.com/peerdesk/peerdesk/grant"
+	"github.com/peerdesk/peerdesk/policy"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+func pemCA(ca *x509.Certificate) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})
+}
+
+// Overlay key lifetimes.
+const (
+	agentKeyTTL = time.Hour      // time an enrolling agent has to join
+	techKeyTTL  = 12 * time.Hour // a viewer joins within its login session
+)
+
+func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
+	ev := wire.AuditEvent{Actor: "ip:" + clientIP(r), Action: "device.enroll"}
+	if !s.enrollIP.allow(clientIP(r)) {
+		s.deny(w, r, http.StatusTooManyRequests, wire.CodeRateLimited, "too many enrollment attempts; wait a minute", ev)
+		return
+	}
+	var req wire.EnrollRequest
+	if err := decode(w, r, &req); err != nil {
+		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
+		return
+	}
+	tok, err := wire.ParseEnrollToken(req.Token)
+	if err != nil {
+		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
+		return
+	}
+	ev.Target = "token:" + tok.ID
+	// Mint the overlay key first: if enrollment then fails, the key
+	// expires unused; the reverse order could spend a token for nothing.
+	key, err := s.cfg.Overlay.CreateAuthKey(overlay.KeyOptions{Tags: []string{wire.TagAgent}, TTL: agentKeyTTL})
+	if err != nil {
+		s.log.Error("minting an agent overlay key", "err", err)
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "the coordinator could not create an overlay key")
+		return
+	}
+	dev, secret, err := s.cfg.Registry.Enroll(enroll.Request{
+		Token: tok, MachineID: req.MachineID, Hostname: req.Hostname, OS: req.OS, NodeKeyID: key.ID,
+	})
+	switch {
+	case errors.Is(err, enroll.ErrBadToken):
+		s.deny(w, r, http.StatusUnauthorized, wire.CodeUnauthorized, "unknown or wrong enrollment token", ev)
+		return
+	case errors.Is(err, enroll.ErrTokenUsed):
+		s.deny(w, r, http.StatusUnauthorized, wire.CodeUnauthorized, "this enrollment token has already been used", ev)
+		return
+	case errors.Is(err, enroll.ErrTokenExpired):
+		s.deny(w, r, http.StatusUnauthorized, wire.CodeExpired, "this enrollment token has expired", ev)
+		return
+	case errors.Is(err, enroll.ErrKnownDevice):
+		s.deny(w, r, http.StatusConflict, wire.CodeConflict, enroll.ErrKnownDevice.Error(), ev)
+		return
+	case errors.Is(err, enroll.ErrBadMachineID), errors.Is(err, wire.ErrBadName), err != nil && strings.HasPrefix(err.Error(), "enroll: "):
+		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
+		return
+	case err != nil:
+		s.log.Error("enrolling", "err", err)
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "enrollment failed")
+		return
+	}
+	s.record(wire.AuditEvent{Actor: ev.Actor, Action: ev.Action, Target: dev.ID, Outcome: audit.OK,
+		Fields: map[string]string{"token": tok.ID, "hostname": dev.Hostname, "os": dev.OS}})
+	writeJSON(w, http.StatusOK, wire.EnrollResponse{
+		DeviceID: dev.ID, DeviceSecret: secret, AuthKey: key.Key,
+		GrantKey: []byte(s.cfg.GrantKey.Public().(ed25519.PublicKey)), ControlURL: s.cfg.ControlURL,
+	})
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	ev := wire.AuditEvent{Action: "technician.login"}
+	if !s.loginIP.allow(clientIP(r)) {
+		ev.Actor = "ip:" + clientIP(r)
+		s.deny(w, r, http.StatusTooManyRequests, wire.CodeRateLimited, "too many login attempts from this address; wait a minute", ev)
+		return
+	}
+	var req wire.LoginRequest
+	if err := decode(w, r, &req); err != nil {
+		ev.Actor = "ip:" + clientIP(r)
+		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
+		return
+	}
+	ev.Actor = clip(req.Username)
+	u, err := s.cfg.Accounts.Authenticate(req.Username, req.Password)
+	switch {
+	case errors.Is(err, identity.ErrLocked):
+		s.deny(w, r, http.StatusForbidden, wire.CodeLocked, "account locked after repeated failures; try again later", ev)
+		return
+	case errors.Is(err, identity.ErrBadCredentials):
+		s.deny(w, r, http.StatusUnauthorized, wire.CodeUnauthorized, "wrong user name or password", ev)
+		return
+	case err != nil:
+		s.log.Error("login", "err", err)
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "login failed")
+		return
+	}
+	token, sess, err := s.cfg.Accounts.NewSession(u)
+	if err != nil {
+		s.log.Error("new session", "err", err)
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "login failed")
+		return
+	}
+	key, err := s.cfg.Overlay.CreateAuthKey(overlay.KeyOptions{Tags: []string{wire.TagTech}, Ephemeral: true, TTL: techKeyTTL})
+	if err == nil {
+		err = s.cfg.Accounts.RecordOverlayKey(key.ID, u.Name)
+	}
+	if err != nil {
+		s.log.Error("minting a technician overlay key", "err", err)
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "the coordinator could not create an overlay key")
+		return
+	}
+	s.record(wire.AuditEvent{Actor: u.Name, Action: ev.Action, Outcome: audit.OK, Fields: map[string]string{"ip": clientIP(r)}})
+	writeJSON(w, http.StatusOK, wire.LoginResponse{
+		Session: token, Expires: sess.Expires, AuthKey: key.Key, Username: u.Name, Role: string(u.Role), ControlURL: s.cfg.ControlURL,
+	})
+}
+
+type sessionHandler func(w http.ResponseWriter, r *http.Request, sess identity.Session, token string)
+
+// technician authenticates a technician's bearer session.
+func (s *Server) technician(h sessionHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := bearer(r, "Bearer")
+		if !ok {
+			writeError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "log in first")
+			return
+		}
+		sess, err := s.cfg.Accounts.Session(tok)
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "session expired or unknown; log in again")
+			return
+		}
+		h(w, r, sess, tok)
+	}
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, sess identity.Session, token string) {
+	if err := s.cfg.Accounts.EndSession(token); err != nil {
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "logout failed")
+		return
+	}
+	s.record(wire.AuditEvent{Actor: sess.User, Action: "technician.logout", Outcome: audit.OK})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request, sess identity.Session, _ string) {
+	if err := policy.Allow(sess.Role, policy.ActionListDevices); err != nil {
+		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, err.Error(), wire.AuditEvent{Actor: sess.User, Action: "devices.list"})
+		return
+	}
+	devs, err := s.cfg.Registry.Devices()
+	if err != nil {
+		s.log.Error("listing devices", "err", err)
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "listing devices failed")
+		return
+	}
+	nodes := nodesByKeyID(s.cfg.Overlay.Nodes())
+	out := make([]wire.Device, 0, len(devs))
+	for _, d := range devs {
+		out = append(out, s.deviceView(d, nodes))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func nodesByKeyID(nodes []overlay.Node) map[uint64]overlay.Node {
+	m := make(map[uint64]overlay.Node, len(nodes))
+	for _, n := range nodes {
+		if n.AuthKeyID != 0 {
+			m[n.AuthKeyID] = n
+		}
+	}
+	return m
+}
+
+func (s *Server) deviceView(d enroll.Device, nodes map[uint64]overlay.Node) wire.Device {
+	v := wire.Device{ID: d.ID, Hostname: d.Hostname, OS: d.OS, Enrolled: d.Enrolled, Inventory: d.Inventory}
+	v.LastSeen, v.Online = s.cfg.Presence.LastSeen(d.ID)
+	if n, ok := nodes[d.NodeKeyID]; ok && n.IPv4.IsValid() {
+		v.OverlayIP = n.IPv4.String()
+	}
+	return v
+}
+
+func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request, sess identity.Session, _ string) {
+	ev := wire.AuditEvent{Actor: sess.User, Action: "grant.issue"}
+	var req wire.GrantRequest
+	if err := decode(w, r, &req); err != nil {
+		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
+		return
+	}
+	ev.Target = clip(req.DeviceID)
+	if err := policy.Allow(sess.Role, policy.ActionRequestGrant); err != nil {
+		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, err.Error(), ev)
+		return
+	}
+	caps, err := policy.GrantCapabilities(sess.Role, req.Capabilities)
+	if err != nil {
+		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, err.Error(), ev)
+		return
+	}
+	dev, err := s.cfg.Registry.Device(req.DeviceID)
+	if err != nil {
+		s.deny(w, r, http.StatusNotFound, wire.CodeNotFound, "no such device", ev)
+		return
+	}
+	// The viewer's node must be a technician node that joined with an
+	// overlay key minted for this very technician.
+	tech, err := s.cfg.Overlay.NodeByKey(req.NodeKey)
+	if err != nil || !slices.Contains(tech.Tags, wire.TagTech) {
+		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, "the requesting node is not a technician node of this overlay", ev)
+		return
+	}
+	owner, err := s.cfg.Accounts.OverlayKeyOwner(tech.AuthKeyID)
+	if err != nil || owner != sess.User {
+		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, "the requesting node belongs to another technician", ev)
+		return
+	}
+	agentNode, ok := nodesByKeyID(s.cfg.Overlay.Nodes())[dev.NodeKeyID]
+	if !ok || !agentNode.IPv4.IsValid() {
+		s.deny(w, r, http.StatusConflict, wire.CodeConflict, "the device has not joined the overlay yet", ev)
+		return
+	}
+	now := s.now()
+	g := grant.Grant{
+		ID: grant.NewID(), Technician: sess.User, NodeKey: tech.NodeKey, Device: dev.ID, Capabilities: caps,
+		IssuedAt: now.Unix(), Expires: now.Add(policy.GrantLifetime).Unix(),
+	}
+	signed, err := grant.Sign(s.cfg.GrantKey, g)
+	if err != nil {
+		s.log.Error("signing a grant", "err", err)
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "could not sign the grant")
+		return
+	}
+	capNames := make([]string, len(caps))
+	for i, c := range caps {
+		capNames[i] = string(c)
+	}
+	s.record(wire.AuditEvent{Actor: sess.User, Action: ev.Action, Target: dev.ID, Outcome: audit.OK,
+		Fields: map[string]string{"grant": g.ID, "node": tech.NodeKey, "capabilities": strings.Join(capNames, ",")}})
+	writeJSON(w, http.StatusOK, wire.GrantResponse{Grant: signed, Expires: time.Unix(g.Expires, 0).UTC(), OverlayIP: agentNode.IPv4.String()})
+}
+
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, sess identity.Session, _ string) {
+	ev := wire.AuditEvent{Actor: sess.User, Action: "enrollment-token.create"}
+	if err := policy.Allow(sess.Role, policy.ActionCreateEnrollToken); err != nil {
+		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, err.Error(), ev)
+		return
+	}
+	var req wire.TokenRequest
+	if err := decode(w, r, &req); err != nil {
+		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
+		return
+	}
+	resp, err := s.CreateToken(time.Duration(req.TTL), req.Note, sess.User)
+	if err != nil {
+		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// CreateToken mints an enrollment token carrying the CA pin, and audits it.
+func (s *Server) CreateToken(ttl time.Duration, note, actor string) (wire.TokenResponse, error) {
+	et, t, err := s.cfg.Registry.CreateToken(ttl, note, actor)
+	if err != nil {
+		return wire.TokenResponse{}, err
+	}
+	et.Pin = s.cfg.Pin
+	s.record(wire.AuditEvent{Actor: actor, Action: "enrollment-token.create", Target: "token:" + t.ID, Outcome: audit.OK,
+		Fields: map[string]string{"expires": t.Expires.Format(time.RFC3339)}})
+	return wire.TokenResponse{Token: et.String(), Expires: t.Expires}, nil
+}
+
+type deviceHandler func(w http.ResponseWriter, r *http.Request, dev enroll.Device)
+
+// device authenticates an agent: "Authorization: Device <id>:<secret>".
+func (s *Server) device(h deviceHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cred, ok := bearer(r, "Device")
+		id, secret, ok2 := strings.Cut(cred, ":")
+		if !ok || !ok2 {
+			writeError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "device credentials required")
+			return
+		}
+		dev, err := s.cfg.Registry.Authenticate(id, secret)
+		if err != nil {
+			s.deny(w, r, http.StatusUnauthorized, wire.CodeUnauthorized, "unknown device or wrong secret",
+				wire.AuditEvent{Actor: "device:" + clip(id), Action: "device.authenticate"})
+			return
+		}
+		h(w, r, dev)
+	}
+}
+
+func (s *Server) handleInventory(w http.ResponseWriter, r *http.Request, dev enroll.Device) {
+	var inv wire.Inventory
+	if err := decode(w, r, &inv); err != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		return
+	}
+	if len(inv.Disks) > 64 || len(inv.Interfaces) > 64 {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "too many disks or interfaces")
+		return
+	}
+	if err := s.cfg.Registry.SetInventory(dev.ID, inv); err != nil {
+		s.log.Error("storing inventory", "device", dev.ID, "err", err)
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "storing inventory failed")
+		return
+	}
+	s.cfg.Presence.Seen(dev.ID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request, dev enroll.Device) {
+	var hb wire.Heartbeat
+	if err := decode(w, r, &hb); err != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		return
+	}
+	s.cfg.Presence.Seen(dev.ID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// maxAgentAudit bounds one batch of forwarded agent audit records.
+const maxAgentAudit = 100
+
+func (s *Server) handleAgentAudit(w http.ResponseWriter, r *http.Request, dev enroll.Device) {
+	var evs []wire.AuditEvent
+	if err := decode(w, r, &evs); err != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		return
+	}
+	if len(evs) > maxAgentAudit {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, fmt.Sprintf("at most %d records per batch", maxAgentAudit))
+		return
+	}
+	for _, ev := range evs {
+		if _, err := s.cfg.Audit.Append("agent:"+dev.ID, ev); err != nil {
+			s.log.Error("storing agent audit", "device", dev.ID, "err", err)
+			writeError(w, http.StatusInternalServerError, wire.CodeInternal, "storing audit records failed")
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func clip(s string) string {
+	if len(s) > wire.MaxNameLen {
+		return s[:wire.MaxNameLen]
+	}
+	return s
+}

@@ -1,0 +1,102 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/identity"
+	"github.com/peerdesk/peerdesk/policy"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// Local administration messages (the Unix-socket API).
+type (
+	// LocalUserRequest creates an account.
+	LocalUserRequest struct {
+		Name     string `json:"name"`
+		Password string `json:"password"`
+		Role     string `json:"role"`
+	}
+	// LocalStatus describes the running coordinator.
+	LocalStatus struct {
+		URL     string `json:"url"`
+		Pin     string `json:"pin"`
+		Users   int    `json:"users"`
+		Devices int    `json:"devices"`
+	}
+)
+
+// Local API paths, served only on the coordinator's Unix socket.
+const (
+	LocalPathUsers  = "/local/users"
+	LocalPathTokens = "/local/tokens"
+	LocalPathStatus = "/local/status"
+)
+
+// LocalHandler serves the local administration API. It must only ever be
+// served on the coordinator's Unix socket, whose file permissions (0600, in
+// a 0700 directory) make "can connect" mean "is the coordinator's own
+// operating-system user on this machine". It is how the first admin is
+// created: there is no setup page on the network.
+func (s *Server) LocalHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+LocalPathUsers, s.handleLocalUser)
+	mux.HandleFunc("POST "+LocalPathTokens, s.handleLocalToken)
+	mux.HandleFunc("GET "+LocalPathStatus, s.handleLocalStatus)
+	return mux
+}
+
+func (s *Server) handleLocalUser(w http.ResponseWriter, r *http.Request) {
+	var req LocalUserRequest
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		return
+	}
+	err := s.cfg.Accounts.Create(req.Name, req.Password, policy.Role(req.Role))
+	ev := wire.AuditEvent{Actor: "local", Action: "account.create", Target: clip(req.Name), Outcome: audit.OK,
+		Fields: map[string]string{"role": clip(req.Role)}}
+	switch {
+	case errors.Is(err, identity.ErrExists):
+		ev.Outcome, ev.Reason = audit.Denied, "exists"
+		s.record(ev)
+		writeError(w, http.StatusConflict, wire.CodeConflict, "a user with that name already exists")
+		return
+	case err != nil:
+		ev.Outcome, ev.Reason = audit.Denied, err.Error()
+		s.record(ev)
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		return
+	}
+	s.record(ev)
+	w.WriteHeader(http.StatusCreated)
+}
+
+func (s *Server) handleLocalToken(w http.ResponseWriter, r *http.Request) {
+	var req wire.TokenRequest
+	if err := decode(w, r, &req); err != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		return
+	}
+	resp, err := s.CreateToken(time.Duration(req.TTL), req.Note, "local")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) handleLocalStatus(w http.ResponseWriter, r *http.Request) {
+	users, err := s.cfg.Accounts.Count()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, err.Error())
+		return
+	}
+	devs, err := s.cfg.Registry.Devices()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, LocalStatus{URL: s.cfg.ControlURL, Pin: s.cfg.Pin, Users: users, Devices: len(devs)})
+}

@@ -1,0 +1,274 @@
+// Package coordinator is the wiring point of the peerdesk coordinator: the
+// one small server a shop runs. It holds identity, enrollment and audit in an
+// embedded store, embeds the overlay's control plane (Headscale), DERP relay
+// and STUN, and serves all of it over TLS from one port with a CA it creates
+// on first start (or the shop's own certificate).
+//
+// It never carries session traffic: agents and viewers talk peer to peer
+// over the overlay, and keep talking when the coordinator is down.
+package coordinator
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/enroll"
+	"github.com/peerdesk/peerdesk/coordinator/identity"
+	"github.com/peerdesk/peerdesk/coordinator/overlay"
+	"github.com/peerdesk/peerdesk/coordinator/pki"
+	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/policy"
+)
+
+// Config configures a coordinator.
+type Config struct {
+	// DataDir holds the store, the CA, the overlay's database and keys.
+	DataDir string
+
+	// Listen is the TCP address of the HTTPS listener, e.g. "0.0.0.0:8443".
+	Listen string
+
+	// PublicHost is the name or IP address nodes reach the coordinator
+	// by; it goes into the server certificate and URLs. Empty means the
+	// Listen host (which must then not be unspecified).
+	PublicHost string
+
+	// PublicIPv4 and PublicIPv6 are the addresses nodes dial for the DERP
+	// relay. Empty means PublicHost if that is an IP address.
+	PublicIPv4, PublicIPv6 string
+
+	// STUNListen is the UDP address of the STUN server; empty means
+	// ":3478".
+	STUNListen string
+
+	// TLSCert, TLSKey and TLSCA, if all set, are the shop's own server
+	// certificate, its key, and the CA that issued it directly.
+	TLSCert, TLSKey, TLSCA string
+
+	// BatchDelay is the control plane's change batching delay; zero
+	// means the overlay package's default.
+	BatchDelay time.Duration
+
+	// HeartbeatGrace is how long after an agent's last heartbeat it is
+	// shown online; zero means 90 s.
+	HeartbeatGrace time.Duration
+
+	// Logger receives logs; nil discards them.
+	Logger *slog.Logger
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Coordinator is a running coordinator.
+type Coordinator struct {
+	cfg     Config
+	log     *slog.Logger
+	url     string
+	ln      net.Listener
+	db      *store.Badger
+	id      *pki.Identity
+	ov      *overlay.Server
+	api     *api.Server
+	sockDir string
+
+	closeOnce sync.Once
+}
+
+// SocketName is the local administration socket's file name in DataDir.
+const SocketName = "admin.sock"
+
+// New opens the store, loads or creates the TLS identity and grant key,
+// binds the listener and prepares the control plane. Run serves.
+func New(cfg Config) (_ *Coordinator, err error) {
+	if cfg.DataDir == "" || cfg.Listen == "" {
+		return nil, errors.New("coordinator.New: DataDir and Listen are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.STUNListen == "" {
+		cfg.STUNListen = ":3478"
+	}
+	if cfg.HeartbeatGrace == 0 {
+		cfg.HeartbeatGrace = 90 * time.Second
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	c := &Coordinator{cfg: cfg, log: cfg.Logger, sockDir: cfg.DataDir}
+	defer func() {
+		if err != nil {
+			c.closeParts()
+		}
+	}()
+
+	c.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	host, port, err := publicHostPort(cfg, c.ln.Addr())
+	if err != nil {
+		return nil, err
+	}
+	c.url = "https://" + net.JoinHostPort(host, strconv.Itoa(port))
+
+	if cfg.TLSCert != "" || cfg.TLSKey != "" || cfg.TLSCA != "" {
+		c.id, err = pki.LoadShop(cfg.TLSCert, cfg.TLSKey, cfg.TLSCA)
+	} else {
+		c.id, err = pki.LoadOrCreate(filepath.Join(cfg.DataDir, "pki"), []string{host}, cfg.Now())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	grantKey, err := pki.LoadOrCreateSigningKey(filepath.Join(cfg.DataDir, "pki", "grant.key"))
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	c.db, err = store.Open(filepath.Join(cfg.DataDir, "store"), cfg.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	accounts, err := identity.New(c.db, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+
+	ipv4, ipv6 := cfg.PublicIPv4, cfg.PublicIPv6
+	if a, perr := netip.ParseAddr(host); perr == nil && ipv4 == "" && ipv6 == "" {
+		if a.Is4() {
+			ipv4 = a.String()
+		} else {
+			ipv6 = a.String()
+		}
+	}
+	c.ov, err = overlay.New(overlay.Config{
+		Dir: filepath.Join(cfg.DataDir, "overlay"), ServerURL: c.url,
+		DERPHost: host, DERPIPv4: ipv4, DERPIPv6: ipv6, DERPPort: port, DERPCertSHA256: c.id.LeafSHA256(),
+		STUNAddr: cfg.STUNListen, Policy: policy.OverlayACL(), BatchDelay: cfg.BatchDelay,
+		Logger: cfg.Logger.With("component", "overlay"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	c.api = api.New(api.Config{
+		Accounts: accounts, Registry: enroll.New(c.db, cfg.Now), Audit: audit.New(c.db, cfg.Now),
+		Overlay: c.ov, Presence: api.NewPresence(cfg.HeartbeatGrace, cfg.Now),
+		CA: c.id.CA, Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
+	})
+	return c, nil
+}
+
+func publicHostPort(cfg Config, addr net.Addr) (string, int, error) {
+	port := addr.(*net.TCPAddr).Port
+	host := cfg.PublicHost
+	if host == "" {
+		h, _, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return "", 0, fmt.Errorf("coordinator.New: listen address: %w", err)
+		}
+		if ip, err := netip.ParseAddr(h); h == "" || err == nil && ip.IsUnspecified() {
+			return "", 0, errors.New("coordinator.New: PublicHost is required when listening on all addresses")
+		}
+		host = h
+	}
+	return host, port, nil
+}
+
+// URL is the coordinator's public https base URL.
+func (c *Coordinator) URL() string { return c.url }
+
+// Pin is the CA pin enrollment tokens carry.
+func (c *Coordinator) Pin() string { return c.id.Pin() }
+
+// Identity is the coordinator's TLS identity.
+func (c *Coordinator) Identity() *pki.Identity { return c.id }
+
+// API is the coordinator's API server (used by the local command and tests).
+func (c *Coordinator) API() *api.Server { return c.api }
+
+// Overlay is the embedded control plane.
+func (c *Coordinator) Overlay() *overlay.Server { return c.ov }
+
+// SocketPath is the local administration socket.
+func (c *Coordinator) SocketPath() string { return filepath.Join(c.sockDir, SocketName) }
+
+// Run serves until ctx ends, then shuts everything down and returns.
+func (c *Coordinator) Run(ctx context.Context) error {
+	defer c.closeParts()
+	if err := c.ov.Start(ctx); err != nil {
+		return fmt.Errorf("coordinator.Run: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", c.api.Handler())
+	mux.Handle("/", c.ov.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		TLSConfig:         c.id.TLSConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(c.log.With("component", "http").Handler(), slog.LevelDebug),
+		// No WriteTimeout: the overlay's control and DERP connections
+		// are long-lived.
+	}
+	sock, err := listenSocket(c.SocketPath())
+	if err != nil {
+		return fmt.Errorf("coordinator.Run: %w", err)
+	}
+	local := &http.Server{Handler: c.api.LocalHandler(), ReadHeaderTimeout: 10 * time.Second}
+
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(tls.NewListener(c.ln, srv.TLSConfig)) }()
+	go func() { errc <- local.Serve(sock) }()
+	c.log.Info("coordinator serving", "url", c.url, "pin", c.id.Pin())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Hijacked connections (control streams, DERP) are not tracked by
+	// Shutdown; Close drops them.
+	shutdownErr := errors.Join(local.Shutdown(sctx), srv.Close())
+	if errors.Is(runErr, http.ErrServerClosed) {
+		runErr = nil
+	}
+	return errors.Join(runErr, shutdownErr)
+}
+
+// closeParts releases what New opened; it runs once.
+func (c *Coordinator) closeParts() {
+	c.closeOnce.Do(func() {
+		if c.ov != nil {
+			if err := c.ov.Close(); err != nil {
+				c.log.Warn("closing the control plane", "err", err)
+			}
+		}
+		if c.ln != nil {
+			c.ln.Close()
+		}
+		if c.db != nil {
+			if err := c.db.Close(); err != nil {
+				c.log.Warn("closing the store", "err", err)
+			}
+		}
+	})
+}

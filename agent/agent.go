@@ -1,0 +1,282 @@
+// Package agent is the wiring point of the peerdesk agent: it enrolls a
+// machine with a coordinator once, then runs as a node of the overlay,
+// reporting inventory and heartbeats to the coordinator and answering peer
+// calls from technicians — each behind both locks of package gate.
+//
+// Capabilities live in their own packages (sysinfo, …) and are mounted here.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/peerdesk/peerdesk/agent/auditlog"
+	"github.com/peerdesk/peerdesk/agent/gate"
+	"github.com/peerdesk/peerdesk/agent/inventory"
+	"github.com/peerdesk/peerdesk/agent/state"
+	"github.com/peerdesk/peerdesk/agent/sysinfo"
+	"github.com/peerdesk/peerdesk/coordclient"
+	"github.com/peerdesk/peerdesk/node"
+	"github.com/peerdesk/peerdesk/trust"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// ErrAlreadyEnrolled is returned by Enroll when the state directory already
+// holds an enrolled agent.
+var ErrAlreadyEnrolled = errors.New("agent: already enrolled (remove the state directory to enroll again)")
+
+// EnrollOptions configure an enrollment.
+type EnrollOptions struct {
+	StateDir       string
+	CoordinatorURL string // https://host:port
+	Token          string // pde1-…
+	Hostname       string // empty means the OS host name
+	// MachineID overrides the machine's stable identifier (64 hex
+	// digits); empty means inventory.MachineID. Tests and simulated
+	// fleets use it to enroll many agents from one machine.
+	MachineID string
+	Logger    *slog.Logger
+}
+
+// Enroll trusts the coordinator by the token's CA pin, redeems the token and
+// saves the agent's identity. It sends the machine's stable identifier, so
+// a machine enrolls only once.
+func Enroll(ctx context.Context, o EnrollOptions) (*state.State, error) {
+	if state.Exists(o.StateDir) {
+		return nil, ErrAlreadyEnrolled
+	}
+	tok, err := wire.ParseEnrollToken(o.Token)
+	if err != nil {
+		return nil, fmt.Errorf("agent.Enroll: %w", err)
+	}
+	url := strings.TrimRight(o.CoordinatorURL, "/")
+	ca, err := trust.FetchCA(ctx, url, tok.Pin)
+	if err != nil {
+		return nil, fmt.Errorf("agent.Enroll: %w", err)
+	}
+	mid := o.MachineID
+	if mid == "" {
+		if mid, err = inventory.MachineID(ctx); err != nil {
+			return nil, fmt.Errorf("agent.Enroll: %w", err)
+		}
+	}
+	host := o.Hostname
+	if host == "" {
+		host = Hostname()
+	}
+	resp, err := coordclient.New(url, ca).Enroll(ctx, wire.EnrollRequest{
+		Token: o.Token, MachineID: mid, Hostname: host, OS: osName(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agent.Enroll: %w", err)
+	}
+	st := &state.State{
+		CoordinatorURL: url, CAPEM: trust.EncodeCA(ca), DeviceID: resp.DeviceID, DeviceSecret: resp.DeviceSecret,
+		GrantKey: resp.GrantKey, AuthKey: resp.AuthKey, Hostname: host,
+	}
+	if err := state.Save(o.StateDir, st); err != nil {
+		return nil, fmt.Errorf("agent.Enroll: %w", err)
+	}
+	return st, nil
+}
+
+// Hostname returns the OS host name reduced to the characters peerdesk
+// accepts in names.
+func Hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "machine"
+	}
+	h, _, _ = strings.Cut(h, ".")
+	h = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, h)
+	return h[:min(len(h), wire.MaxNameLen)]
+}
+
+// Config configures a running agent.
+type Config struct {
+	StateDir       string
+	Version        string
+	HeartbeatEvery time.Duration // zero means 30 s
+	InventoryEvery time.Duration // zero means 1 h
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// Agent is an enrolled agent.
+type Agent struct {
+	cfg   Config
+	log   *slog.Logger
+	st    *state.State
+	coord *coordclient.Client
+	inv   *inventory.Collector
+	audit *auditlog.Log
+
+	ready     chan struct{}
+	readyOnce sync.Once
+	mu        sync.Mutex
+	node      *node.Node
+}
+
+// New loads the enrolled identity from cfg.StateDir.
+func New(cfg Config) (*Agent, error) {
+	if cfg.HeartbeatEvery == 0 {
+		cfg.HeartbeatEvery = 30 * time.Second
+	}
+	if cfg.InventoryEvery == 0 {
+		cfg.InventoryEvery = time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	st, err := state.Load(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := st.CA()
+	if err != nil {
+		return nil, fmt.Errorf("agent.New: %w", err)
+	}
+	al, err := auditlog.Open(cfg.StateDir, cfg.Now, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Agent{
+		cfg: cfg, log: cfg.Logger, st: st,
+		coord: coordclient.New(st.CoordinatorURL, ca).WithDevice(st.DeviceID, st.DeviceSecret),
+		inv:   inventory.New(inventory.Options{AgentVersion: cfg.Version, Now: cfg.Now, Logger: cfg.Logger}),
+		audit: al, ready: make(chan struct{}),
+	}, nil
+}
+
+// DeviceID is the agent's device identifier.
+func (a *Agent) DeviceID() string { return a.st.DeviceID }
+
+// Ready is closed once the agent answers peer calls.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Audit is the agent's local audit trail.
+func (a *Agent) Audit() *auditlog.Log { return a.audit }
+
+// Node is the agent's overlay node, once Ready.
+func (a *Agent) Node() *node.Node {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.node
+}
+
+// Run joins the overlay and serves until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.audit.Close()
+	ca, err := a.st.CA()
+	if err != nil {
+		return err
+	}
+	n, err := node.New(node.Config{
+		Dir: state.NodeDir(a.cfg.StateDir), Hostname: a.st.Hostname, ControlURL: a.st.CoordinatorURL,
+		CA: ca, AuthKey: a.st.AuthKey, Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if err := n.Up(ctx); err != nil {
+		return fmt.Errorf("agent.Run: joining the overlay: %w", err)
+	}
+	if a.st.AuthKey != "" {
+		// The key is single use and now spent; the node's own state
+		// carries its identity from here on.
+		a.st.AuthKey = ""
+		if err := state.Save(a.cfg.StateDir, a.st); err != nil {
+			return err
+		}
+	}
+	a.mu.Lock()
+	a.node = n
+	a.mu.Unlock()
+
+	grantKey, err := a.st.GrantPublicKey()
+	if err != nil {
+		return err
+	}
+	g := &gate.Gate{Device: a.st.DeviceID, GrantKey: grantKey, WhoIs: n, Audit: a.audit, Now: a.cfg.Now, Logger: a.log}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+wire.PeerPathSysInfo, g.Handle(sysinfo.Handler{Collector: a.inv}))
+	ln, err := n.Listen("tcp", ":"+strconv.Itoa(wire.PeerPort))
+	if err != nil {
+		return fmt.Errorf("agent.Run: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { a.audit.Forward(ctx, a.coord.Audit, 30*time.Second) })
+	wg.Go(func() { a.report(ctx) })
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.readyOnce.Do(func() { close(a.ready) })
+	a.log.Info("agent running", "device", a.st.DeviceID)
+
+	select {
+	case <-ctx.Done():
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		return srv.Shutdown(sctx)
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		return fmt.Errorf("agent.Run: %w", err)
+	}
+}
+
+// report sends inventory at start and every InventoryEvery, and a heartbeat
+// every HeartbeatEvery. Failures (the coordinator is down) are retried on
+// the next tick.
+func (a *Agent) report(ctx context.Context) {
+	start := a.cfg.Now()
+	hb := time.NewTicker(a.cfg.HeartbeatEvery)
+	defer hb.Stop()
+	invTick := time.NewTicker(a.cfg.InventoryEvery)
+	defer invTick.Stop()
+	invDue := true
+	for {
+		if invDue {
+			if inv, err := a.inv.Collect(ctx); err != nil {
+				a.log.Warn("collecting inventory", "err", err)
+			} else if err := a.coord.Inventory(ctx, inv); err != nil {
+				a.log.Debug("reporting inventory deferred", "err", err)
+			} else {
+				invDue = false
+			}
+		}
+		if err := a.coord.Heartbeat(ctx, wire.Heartbeat{AgentVersion: a.cfg.Version, Uptime: wire.Duration(a.cfg.Now().Sub(start)), Sent: a.cfg.Now().UTC()}); err != nil {
+			a.log.Debug("heartbeat failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-hb.C:
+		case <-invTick.C:
+			invDue = true
+		}
+	}
+}

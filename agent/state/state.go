@@ -1,0 +1,89 @@
+// Package state keeps an enrolled agent's identity on disk: which
+// coordinator it belongs to and how it trusts it, its device credentials,
+// and the key that verifies session grants. The overlay node keeps its own
+// WireGuard state in a subdirectory.
+package state
+
+import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/peerdesk/peerdesk/trust"
+	"tailscale.com/atomicfile"
+)
+
+const fileName = "agent.json"
+
+// ErrNotEnrolled is returned by Load when the agent has not enrolled.
+var ErrNotEnrolled = errors.New("state: agent is not enrolled; run enroll first")
+
+// State is an enrolled agent's identity.
+type State struct {
+	CoordinatorURL string `json:"coordinator_url"`
+	CAPEM          []byte `json:"ca_pem"`
+	DeviceID       string `json:"device_id"`
+	DeviceSecret   string `json:"device_secret"`
+	GrantKey       []byte `json:"grant_key"` // ed25519 public key
+	AuthKey        string `json:"auth_key,omitempty"`
+	Hostname       string `json:"hostname"`
+}
+
+// CA parses the pinned coordinator CA.
+func (s *State) CA() (*x509.Certificate, error) { return trust.ParseCA(s.CAPEM) }
+
+// GrantPublicKey is the key grants must be signed with.
+func (s *State) GrantPublicKey() (ed25519.PublicKey, error) {
+	if len(s.GrantKey) != ed25519.PublicKeySize {
+		return nil, errors.New("state: grant key has the wrong size")
+	}
+	return ed25519.PublicKey(s.GrantKey), nil
+}
+
+// NodeDir is where the overlay node keeps its state.
+func NodeDir(dir string) string { return filepath.Join(dir, "node") }
+
+// Load reads the state from dir.
+func Load(dir string) (*State, error) {
+	b, err := os.ReadFile(filepath.Join(dir, fileName))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotEnrolled
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state.Load: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("state.Load: %s is damaged: %w", filepath.Join(dir, fileName), err)
+	}
+	if s.DeviceID == "" || s.CoordinatorURL == "" {
+		return nil, fmt.Errorf("state.Load: %s is incomplete", filepath.Join(dir, fileName))
+	}
+	return &s, nil
+}
+
+// Save writes s to dir atomically (mode 0600): a crash leaves either the
+// old file or the new one, never half of one.
+func Save(dir string, s *State) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state.Save: %w", err)
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("state.Save: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, fileName), b, 0o600); err != nil {
+		return fmt.Errorf("state.Save: %w", err)
+	}
+	return nil
+}
+
+// Exists reports whether dir holds an enrolled agent's state.
+func Exists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, fileName))
+	return err == nil
+}

@@ -1,0 +1,153 @@
+// Package coordclient is the client side of the coordinator's API, shared by
+// agents and viewers. It trusts only the pinned coordinator CA (package
+// trust) and turns the coordinator's JSON errors into *wire.Error values.
+package coordclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/peerdesk/peerdesk/trust"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// Client talks to one coordinator.
+type Client struct {
+	base string
+	hc   *http.Client
+	auth string // Authorization header value, if any
+}
+
+// New returns a client for the coordinator at baseURL whose CA is ca.
+func New(baseURL string, ca *x509.Certificate) *Client {
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: trust.Client(ca)}
+}
+
+// WithSession returns a copy authenticating as a technician session.
+func (c *Client) WithSession(token string) *Client {
+	cc := *c
+	cc.auth = "Bearer " + token
+	return &cc
+}
+
+// WithDevice returns a copy authenticating as an enrolled device.
+func (c *Client) WithDevice(id, secret string) *Client {
+	cc := *c
+	cc.auth = "Device " + id + ":" + secret
+	return &cc
+}
+
+// URL is the coordinator's base URL.
+func (c *Client) URL() string { return c.base }
+
+// Do sends in (if non-nil) as JSON to path and decodes the answer into out
+// (if non-nil). A non-2xx answer is returned as a *wire.Error.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("coordclient: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return fmt.Errorf("coordclient: %w", err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("coordclient: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("coordclient: %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e wire.Error
+		if json.Unmarshal(data, &e) != nil || e.Code == "" {
+			e = wire.Error{Code: wire.CodeInternal, Message: resp.Status}
+		}
+		return &e
+	}
+	if out == nil || len(data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("coordclient: %s %s: decoding answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// Code returns the coordinator's error code in err, or "".
+func Code(err error) string {
+	var e *wire.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// Enroll redeems an enrollment token.
+func (c *Client) Enroll(ctx context.Context, req wire.EnrollRequest) (wire.EnrollResponse, error) {
+	var out wire.EnrollResponse
+	err := c.Do(ctx, http.MethodPost, wire.PathEnroll, req, &out)
+	return out, err
+}
+
+// Login logs a technician in.
+func (c *Client) Login(ctx context.Context, user, password string) (wire.LoginResponse, error) {
+	var out wire.LoginResponse
+	err := c.Do(ctx, http.MethodPost, wire.PathLogin, wire.LoginRequest{Username: user, Password: password}, &out)
+	return out, err
+}
+
+// Devices lists enrolled machines.
+func (c *Client) Devices(ctx context.Context) ([]wire.Device, error) {
+	var out []wire.Device
+	err := c.Do(ctx, http.MethodGet, wire.PathDevices, nil, &out)
+	return out, err
+}
+
+// Grant asks for a session grant.
+func (c *Client) Grant(ctx context.Context, req wire.GrantRequest) (wire.GrantResponse, error) {
+	var out wire.GrantResponse
+	err := c.Do(ctx, http.MethodPost, wire.PathGrant, req, &out)
+	return out, err
+}
+
+// CreateToken asks for an enrollment token (admins only).
+func (c *Client) CreateToken(ctx context.Context, req wire.TokenRequest) (wire.TokenResponse, error) {
+	var out wire.TokenResponse
+	err := c.Do(ctx, http.MethodPost, wire.PathTokens, req, &out)
+	return out, err
+}
+
+// Inventory reports the device's inventory.
+func (c *Client) Inventory(ctx context.Context, inv wire.Inventory) error {
+	return c.Do(ctx, http.MethodPost, wire.PathInventory, inv, nil)
+}
+
+// Heartbeat reports that the device is alive.
+func (c *Client) Heartbeat(ctx context.Context, hb wire.Heartbeat) error {
+	return c.Do(ctx, http.MethodPost, wire.PathHeartbeat, hb, nil)
+}
+
+// Audit forwards a batch of the device's audit records.
+func (c *Client) Audit(ctx context.Context, evs []wire.AuditEvent) error {
+	return c.Do(ctx, http.MethodPost, wire.PathAgentAudit, evs, nil)
+}

@@ -1,0 +1,86 @@
+// Package adminclient talks to a running coordinator's local administration
+// socket. It is what `peerdesk admin …` uses; only the coordinator's own OS
+// user on the coordinator's machine can connect.
+package adminclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// Client is connected to one socket.
+type Client struct{ hc *http.Client }
+
+// New returns a client for the socket at path.
+func New(path string) *Client {
+	return &Client{hc: &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		}},
+	}}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://coordinator"+path, body)
+	if err != nil {
+		return err
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("is the coordinator running? %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e wire.Error
+		if json.Unmarshal(data, &e) != nil || e.Code == "" {
+			return fmt.Errorf("coordinator: %s", resp.Status)
+		}
+		return &e
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// AddUser creates an account.
+func (c *Client) AddUser(ctx context.Context, name, password, role string) error {
+	return c.do(ctx, http.MethodPost, api.LocalPathUsers, api.LocalUserRequest{Name: name, Password: password, Role: role}, nil)
+}
+
+// CreateToken mints an enrollment token.
+func (c *Client) CreateToken(ctx context.Context, ttl time.Duration, note string) (wire.TokenResponse, error) {
+	var out wire.TokenResponse
+	err := c.do(ctx, http.MethodPost, api.LocalPathTokens, wire.TokenRequest{TTL: wire.Duration(ttl), Note: note}, &out)
+	return out, err
+}
+
+// Status describes the running coordinator.
+func (c *Client) Status(ctx context.Context) (api.LocalStatus, error) {
+	var out api.LocalStatus
+	err := c.do(ctx, http.MethodGet, api.LocalPathStatus, nil, &out)
+	return out, err
+}

@@ -1,0 +1,241 @@
+// Package harness runs real peerdesk parts for tests: a coordinator with its
+// embedded Headscale, DERP relay and Badger store, enrolled agents and
+// logged-in viewers as real tsnet nodes, all in the test process on
+// loopback. Tests that use it run inside a loopback-only network namespace
+// (package harness/netns) so no overlay node touches the real network.
+//
+//	func TestMain(m *testing.M) { netns.Main(m) }
+//
+//	func TestX(t *testing.T) {
+//		c := harness.StartCoordinator(t)
+//		a := c.EnrollAgent(t, "pc-1")
+//		v := c.LoginViewer(t, c.AddTechnician(t, "alice"))
+//		inv, err := v.SysInfo(ctx, a.DeviceID())
+//	}
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/peerdesk/peerdesk/agent"
+	"github.com/peerdesk/peerdesk/coordinator"
+	"github.com/peerdesk/peerdesk/coordinator/adminclient"
+	"github.com/peerdesk/peerdesk/policy"
+	"github.com/peerdesk/peerdesk/trust"
+	"github.com/peerdesk/peerdesk/viewer"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// Timeout bounds every wait in the harness.
+const Timeout = 30 * time.Second
+
+// Logger returns a logger for t: silent unless PEERDESK_TEST_LOG is set
+// (to "debug" for everything).
+func Logger(t testing.TB) *slog.Logger {
+	switch os.Getenv("PEERDESK_TEST_LOG") {
+	case "":
+		return slog.New(slog.DiscardHandler)
+	case "debug":
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	default:
+		return slog.New(slog.NewTextHandler(os.Stderr, nil)).With("test", t.Name())
+	}
+}
+
+// Coordinator is a running coordinator.
+type Coordinator struct {
+	*coordinator.Coordinator
+	Dir      string
+	Admin    *adminclient.Client
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
+}
+
+// Option adjusts a coordinator's configuration.
+type Option func(*coordinator.Config)
+
+// WithClock sets the coordinator's clock.
+func WithClock(now func() time.Time) Option { return func(c *coordinator.Config) { c.Now = now } }
+
+// StartCoordinator runs a coordinator on 127.0.0.1 with a fresh data
+// directory; it stops when the test ends.
+func StartCoordinator(t testing.TB, opts ...Option) *Coordinator {
+	t.Helper()
+	dir := t.TempDir()
+	return startCoordinatorIn(t, dir, opts...)
+}
+
+func startCoordinatorIn(t testing.TB, dir string, opts ...Option) *Coordinator {
+	t.Helper()
+	cfg := coordinator.Config{
+		DataDir: dir, Listen: "127.0.0.1:0", STUNListen: "127.0.0.1:0",
+		HeartbeatGrace: 5 * time.Second, Logger: Logger(t).With("part", "coordinator"),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c, err := coordinator.New(cfg)
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hc := &Coordinator{Coordinator: c, Dir: dir, Admin: adminclient.New(c.SocketPath()), cancel: cancel, done: make(chan error, 1)}
+	go func() { hc.done <- c.Run(ctx) }()
+	t.Cleanup(hc.Stop)
+	deadline := time.Now().Add(Timeout)
+	for {
+		wctx, wcancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := trust.FetchCA(wctx, c.URL(), c.Pin())
+		if err == nil {
+			_, err = hc.Admin.Status(wctx)
+		}
+		wcancel()
+		if err == nil {
+			return hc
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("harness: coordinator not ready: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop stops the coordinator and waits for it; it is safe to call twice.
+func (c *Coordinator) Stop() {
+	c.stopOnce.Do(func() {
+		c.cancel()
+		if err := <-c.done; err != nil {
+			slog.Default().Warn("harness: coordinator stopped with an error", "err", err)
+		}
+	})
+}
+
+// Password is the password the harness gives every account.
+const Password = "harness-password-1"
+
+// AddTechnician creates a technician account and returns its name.
+func (c *Coordinator) AddTechnician(t testing.TB, name string) string {
+	t.Helper()
+	return c.AddUser(t, name, policy.RoleTechnician)
+}
+
+// AddUser creates an account with role through the local admin socket.
+func (c *Coordinator) AddUser(t testing.TB, name string, role policy.Role) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if err := c.Admin.AddUser(ctx, name, Password, string(role)); err != nil {
+		t.Fatalf("harness: adding %s: %v", name, err)
+	}
+	return name
+}
+
+// Token mints an enrollment token through the local admin socket.
+func (c *Coordinator) Token(t testing.TB, ttl time.Duration) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	tok, err := c.Admin.CreateToken(ctx, ttl, "harness")
+	if err != nil {
+		t.Fatalf("harness: token: %v", err)
+	}
+	return tok.Token
+}
+
+// Agent is a running, enrolled agent.
+type Agent struct {
+	*agent.Agent
+	Dir      string
+	cancel   context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
+}
+
+// NewMachineID returns a random machine identifier, so one test process can
+// enroll many agents.
+func NewMachineID() string {
+	b := make([]byte, 32)
+	rand.Read(b) //nolint:errcheck // never fails
+	return hex.EncodeToString(b)
+}
+
+// EnrollAgent enrolls an agent named host with a fresh token and runs it
+// until the test ends; it returns once the agent answers peer calls.
+func (c *Coordinator) EnrollAgent(t testing.TB, host string) *Agent {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), host)
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if _, err := agent.Enroll(ctx, agent.EnrollOptions{
+		StateDir: dir, CoordinatorURL: c.URL(), Token: c.Token(t, 0), Hostname: host, MachineID: NewMachineID(),
+	}); err != nil {
+		t.Fatalf("harness: enrolling %s: %v", host, err)
+	}
+	return RunAgent(t, dir, host)
+}
+
+// RunAgent runs the enrolled agent in dir until the test ends.
+func RunAgent(t testing.TB, dir, name string) *Agent {
+	t.Helper()
+	a, err := agent.New(agent.Config{StateDir: dir, Version: "test", HeartbeatEvery: time.Second, Logger: Logger(t).With("part", name)})
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ha := &Agent{Agent: a, Dir: dir, cancel: cancel, done: make(chan error, 1)}
+	go func() { ha.done <- a.Run(ctx) }()
+	t.Cleanup(ha.Stop)
+	select {
+	case <-a.Ready():
+		return ha
+	case err := <-ha.done:
+		t.Fatalf("harness: agent %s stopped: %v", name, err)
+	case <-time.After(Timeout):
+		t.Fatalf("harness: agent %s not ready", name)
+	}
+	return nil
+}
+
+// Stop stops the agent and waits for it; it is safe to call twice.
+func (a *Agent) Stop() {
+	a.stopOnce.Do(func() {
+		a.cancel()
+		<-a.done
+	})
+}
+
+// LoginViewer logs user in with a viewer of its own; the viewer leaves the
+// overlay when the test ends.
+func (c *Coordinator) LoginViewer(t testing.TB, user string) *viewer.Viewer {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "viewer-"+user)
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if _, err := viewer.Login(ctx, viewer.LoginOptions{
+		StateDir: dir, CoordinatorURL: c.URL(), Pin: c.Pin(), Username: user, Password: Password,
+	}); err != nil {
+		t.Fatalf("harness: login %s: %v", user, err)
+	}
+	v, err := viewer.Open(viewer.Config{StateDir: dir, Logger: Logger(t).With("part", "viewer-"+user)})
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}
+
+// IsCode reports whether err is a *wire.Error with code.
+func IsCode(err error, code string) bool {
+	var e *wire.Error
+	return errors.As(err, &e) && e.Code == code
+}

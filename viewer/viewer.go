@@ -1,0 +1,236 @@
+// Package viewer is the technician's side of peerdesk: it logs in to the
+// coordinator, joins the overlay as the technician's own node (tagged for
+// technicians, ephemeral), asks the coordinator for session grants and calls
+// agents directly over the overlay with them.
+package viewer
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/peerdesk/peerdesk/coordclient"
+	"github.com/peerdesk/peerdesk/node"
+	"github.com/peerdesk/peerdesk/trust"
+	"github.com/peerdesk/peerdesk/wire"
+	"tailscale.com/atomicfile"
+)
+
+const sessionFile = "viewer.json"
+
+// ErrNotLoggedIn is returned when no session is saved.
+var ErrNotLoggedIn = errors.New("viewer: not logged in; run login first")
+
+// Session is a saved technician login.
+type Session struct {
+	CoordinatorURL string    `json:"coordinator_url"`
+	CAPEM          []byte    `json:"ca_pem"`
+	Token          string    `json:"token"`
+	Expires        time.Time `json:"expires"`
+	AuthKey        string    `json:"auth_key"`
+	Username       string    `json:"username"`
+	Role           string    `json:"role"`
+}
+
+// LoginOptions configure a login.
+type LoginOptions struct {
+	StateDir       string
+	CoordinatorURL string
+	Pin            string // the coordinator CA's pin (as in enrollment tokens)
+	Username       string
+	Password       string
+}
+
+// Login trusts the coordinator by its CA pin, logs in, and saves the session
+// and the overlay key for this technician's node. A previous login's node
+// identity is discarded: each login is a fresh, ephemeral node.
+func Login(ctx context.Context, o LoginOptions) (*Session, error) {
+	url := strings.TrimRight(o.CoordinatorURL, "/")
+	ca, err := trust.FetchCA(ctx, url, o.Pin)
+	if err != nil {
+		return nil, fmt.Errorf("viewer.Login: %w", err)
+	}
+	resp, err := coordclient.New(url, ca).Login(ctx, o.Username, o.Password)
+	if err != nil {
+		return nil, fmt.Errorf("viewer.Login: %w", err)
+	}
+	s := &Session{
+		CoordinatorURL: url, CAPEM: trust.EncodeCA(ca), Token: resp.Session, Expires: resp.Expires,
+		AuthKey: resp.AuthKey, Username: resp.Username, Role: resp.Role,
+	}
+	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("viewer.Login: %w", err)
+	}
+	if err := os.RemoveAll(nodeDir(o.StateDir)); err != nil {
+		return nil, fmt.Errorf("viewer.Login: %w", err)
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("viewer.Login: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(o.StateDir, sessionFile), b, 0o600); err != nil {
+		return nil, fmt.Errorf("viewer.Login: %w", err)
+	}
+	return s, nil
+}
+
+func nodeDir(stateDir string) string { return filepath.Join(stateDir, "node") }
+
+// Config configures a Viewer.
+type Config struct {
+	StateDir string
+	Logger   *slog.Logger
+}
+
+// Viewer is a logged-in technician.
+type Viewer struct {
+	cfg   Config
+	sess  *Session
+	ca    *x509.Certificate
+	coord *coordclient.Client
+
+	mu   sync.Mutex
+	node *node.Node
+}
+
+// Open loads the saved session. The overlay node starts on first use.
+func Open(cfg Config) (*Viewer, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	b, err := os.ReadFile(filepath.Join(cfg.StateDir, sessionFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotLoggedIn
+	}
+	if err != nil {
+		return nil, fmt.Errorf("viewer.Open: %w", err)
+	}
+	var s Session
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("viewer.Open: damaged session file: %w", err)
+	}
+	ca, err := trust.ParseCA(s.CAPEM)
+	if err != nil {
+		return nil, fmt.Errorf("viewer.Open: %w", err)
+	}
+	return &Viewer{cfg: cfg, sess: &s, ca: ca, coord: coordclient.New(s.CoordinatorURL, ca).WithSession(s.Token)}, nil
+}
+
+// Session is the saved login.
+func (v *Viewer) Session() Session { return *v.sess }
+
+// Coordinator is the authenticated coordinator client.
+func (v *Viewer) Coordinator() *coordclient.Client { return v.coord }
+
+// Devices lists enrolled machines.
+func (v *Viewer) Devices(ctx context.Context) ([]wire.Device, error) { return v.coord.Devices(ctx) }
+
+// Node joins the overlay (once) and returns the technician's node.
+func (v *Viewer) Node(ctx context.Context) (*node.Node, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.node != nil {
+		return v.node, nil
+	}
+	n, err := node.New(node.Config{
+		Dir: nodeDir(v.cfg.StateDir), Hostname: "tech-" + v.sess.Username, ControlURL: v.sess.CoordinatorURL,
+		CA: v.ca, AuthKey: v.sess.AuthKey, Logger: v.cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := n.Up(ctx); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("viewer: joining the overlay: %w", err)
+	}
+	v.node = n
+	return n, nil
+}
+
+// Grant asks the coordinator for a grant to use caps on device from this
+// technician's node.
+func (v *Viewer) Grant(ctx context.Context, device string, caps ...wire.Capability) (wire.GrantResponse, error) {
+	n, err := v.Node(ctx)
+	if err != nil {
+		return wire.GrantResponse{}, err
+	}
+	key, err := n.NodeKey(ctx)
+	if err != nil {
+		return wire.GrantResponse{}, err
+	}
+	return v.coord.Grant(ctx, wire.GrantRequest{DeviceID: device, NodeKey: key, Capabilities: caps})
+}
+
+// Call makes a peer call to the agent at overlayIP with a grant, decoding a
+// JSON answer into out. A refusal is returned as a *wire.Error.
+func (v *Viewer) Call(ctx context.Context, overlayIP, grantToken, path string, out any) error {
+	n, err := v.Node(ctx)
+	if err != nil {
+		return err
+	}
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext:       n.Dial,
+		DisableKeepAlives: true,
+	}}
+	u := "http://" + net.JoinHostPort(overlayIP, strconv.Itoa(wire.PeerPort)) + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	if grantToken != "" {
+		req.Header.Set(wire.HeaderGrant, grantToken)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("viewer: calling the agent: %w", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return fmt.Errorf("viewer: calling the agent: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e wire.Error
+		if json.Unmarshal(data, &e) != nil || e.Code == "" {
+			e = wire.Error{Code: wire.CodeInternal, Message: resp.Status}
+		}
+		return &e
+	}
+	return json.Unmarshal(data, out)
+}
+
+// SysInfo fetches a device's system information directly from its agent,
+// after asking the coordinator for a grant.
+func (v *Viewer) SysInfo(ctx context.Context, device string) (wire.Inventory, error) {
+	g, err := v.Grant(ctx, device, wire.CapSysInfo)
+	if err != nil {
+		return wire.Inventory{}, err
+	}
+	var inv wire.Inventory
+	err = v.Call(ctx, g.OverlayIP, g.Grant, wire.PeerPathSysInfo, &inv)
+	return inv, err
+}
+
+// Close leaves the overlay.
+func (v *Viewer) Close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.node == nil {
+		return nil
+	}
+	err := v.node.Close()
+	v.node = nil
+	return err
+}

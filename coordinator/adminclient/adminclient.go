@@ -11,9 +11,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -82,5 +84,20 @@ func (c *Client) CreateToken(ctx context.Context, ttl time.Duration, note string
 func (c *Client) Status(ctx context.Context) (api.LocalStatus, error) {
 	var out api.LocalStatus
 	err := c.do(ctx, http.MethodGet, api.LocalPathStatus, nil, &out)
+	return out, err
+}
+
+// Audit lists audit records matching action and outcome ("" matches all).
+func (c *Client) Audit(ctx context.Context, action, outcome string) ([]audit.Record, error) {
+	q := url.Values{}
+	if action != "" {
+		q.Set("action", action)
+	}
+	if outcome != "" {
+		q.Set("outcome", outcome)
+	}
+	q.Set("limit", "10000")
+	var out []audit.Record
+	err := c.do(ctx, http.MethodGet, api.LocalPathAudit+"?"+q.Encode(), nil, &out)
 	return out, err
 }

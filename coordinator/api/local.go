@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/audit"
@@ -33,6 +34,7 @@ const (
 	LocalPathUsers  = "/local/users"
 	LocalPathTokens = "/local/tokens"
 	LocalPathStatus = "/local/status"
+	LocalPathAudit  = "/local/audit"
 )
 
 // LocalHandler serves the local administration API. It must only ever be
@@ -45,6 +47,7 @@ func (s *Server) LocalHandler() http.Handler {
 	mux.HandleFunc("POST "+LocalPathUsers, s.handleLocalUser)
 	mux.HandleFunc("POST "+LocalPathTokens, s.handleLocalToken)
 	mux.HandleFunc("GET "+LocalPathStatus, s.handleLocalStatus)
+	mux.HandleFunc("GET "+LocalPathAudit, s.handleLocalAudit)
 	return mux
 }
 
@@ -99,4 +102,31 @@ func (s *Server) handleLocalStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, LocalStatus{URL: s.cfg.ControlURL, Pin: s.cfg.Pin, Users: users, Devices: len(devs)})
+}
+
+// handleLocalAudit lists audit records: ?action=&outcome=&after=&limit=.
+func (s *Server) handleLocalAudit(w http.ResponseWriter, r *http.Request) {
+	q := audit.Query{Action: r.URL.Query().Get("action"), Outcome: r.URL.Query().Get("outcome")}
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "after must be a record number")
+			return
+		}
+		q.After = n
+	}
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10000 {
+			writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "limit must be 1..10000")
+			return
+		}
+		q.Limit = n
+	}
+	recs, err := s.cfg.Audit.List(q)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, recs)
 }

@@ -1,0 +1,108 @@
+// Package cli holds what peerdesk's three command-line programs share:
+// subcommand dispatch, logging set-up and password input. It knows nothing
+// of the coordinator, agent or viewer.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"golang.org/x/term"
+)
+
+// Command is one subcommand.
+type Command struct {
+	Name  string
+	Usage string // one line
+	Run   func(ctx context.Context, args []string) error
+}
+
+// ErrUsage makes Main print the usage and exit with status 2.
+var ErrUsage = errors.New("usage")
+
+// Main runs the subcommand named by os.Args[1] with a context cancelled on
+// SIGINT or SIGTERM, and exits.
+func Main(prog string, cmds []Command) {
+	os.Exit(run(prog, cmds, os.Args[1:], os.Stderr))
+}
+
+func run(prog string, cmds []Command, args []string, stderr io.Writer) int {
+	usage := func() {
+		fmt.Fprintf(stderr, "usage: %s <command> [flags]\n\ncommands:\n", prog)
+		sorted := append([]Command(nil), cmds...)
+		sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+		for _, c := range sorted {
+			fmt.Fprintf(stderr, "  %-16s %s\n", c.Name, c.Usage)
+		}
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage()
+		return 2
+	}
+	for _, c := range cmds {
+		if c.Name != args[0] {
+			continue
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		err := c.Run(ctx, args[1:])
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, ErrUsage), errors.Is(err, flag.ErrHelp):
+			return 2
+		default:
+			fmt.Fprintf(stderr, "%s %s: %v\n", prog, c.Name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "%s: unknown command %q\n", prog, args[0])
+	usage()
+	return 2
+}
+
+// Flags returns a flag set for a subcommand that reports errors without
+// exiting.
+func Flags(prog, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(prog+" "+name, flag.ContinueOnError)
+	return fs
+}
+
+// Logger returns a text logger on stderr at level ("debug", "info",
+// "warn", "error").
+func Logger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// Password reads a password: from the environment variable env if set,
+// else from the terminal without echo, else one line of standard input.
+func Password(prompt, env string) (string, error) {
+	if v := os.Getenv(env); v != "" {
+		return v, nil
+	}
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		fmt.Fprint(os.Stderr, prompt)
+		b, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(os.Stderr)
+		return string(b), err
+	}
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}

@@ -1,0 +1,110 @@
+// Command peerdesk-viewer is the technician's side: log in, list machines,
+// and reach an agent directly over the overlay.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/peerdesk/peerdesk/cli"
+	"github.com/peerdesk/peerdesk/viewer"
+)
+
+var version = "dev"
+
+func main() {
+	cli.Main("peerdesk-viewer", []cli.Command{
+		{Name: "login", Usage: "log in to a coordinator", Run: login},
+		{Name: "machines", Usage: "list enrolled machines", Run: machines},
+		{Name: "sysinfo", Usage: "fetch a machine's system information peer to peer: sysinfo <device-id>", Run: sysinfo},
+		{Name: "version", Usage: "print the version", Run: func(context.Context, []string) error { fmt.Println(version); return nil }},
+	})
+}
+
+func defaultState() string {
+	if dir, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(dir, "peerdesk-viewer")
+	}
+	return "peerdesk-viewer"
+}
+
+func login(ctx context.Context, args []string) error {
+	fs := cli.Flags("peerdesk-viewer", "login")
+	var o viewer.LoginOptions
+	fs.StringVar(&o.StateDir, "state", defaultState(), "state directory")
+	fs.StringVar(&o.CoordinatorURL, "coordinator", "", "coordinator URL")
+	fs.StringVar(&o.Pin, "pin", "", "the coordinator's CA pin (printed by `peerdesk serve`)")
+	fs.StringVar(&o.Username, "user", "", "user name")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.CoordinatorURL == "" || o.Pin == "" || o.Username == "" {
+		return fmt.Errorf("-coordinator, -pin and -user are required")
+	}
+	pw, err := cli.Password("password: ", "PEERDESK_PASSWORD")
+	if err != nil {
+		return err
+	}
+	o.Password = pw
+	s, err := viewer.Login(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("logged in as %s (%s) until %s\n", s.Username, s.Role, s.Expires.Local().Format("2006-01-02 15:04"))
+	return nil
+}
+
+func open(args []string, name string) (*viewer.Viewer, []string, error) {
+	fs := cli.Flags("peerdesk-viewer", name)
+	state := fs.String("state", defaultState(), "state directory")
+	level := fs.String("log-level", "warn", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	log, err := cli.Logger(*level)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := viewer.Open(viewer.Config{StateDir: *state, Logger: log})
+	return v, fs.Args(), err
+}
+
+func machines(ctx context.Context, args []string) error {
+	v, _, err := open(args, "machines")
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	devs, err := v.Devices(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tHOST\tOS\tONLINE\tOVERLAY IP")
+	for _, d := range devs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%v\t%s\n", d.ID, d.Hostname, d.OS, d.Online, d.OverlayIP)
+	}
+	return w.Flush()
+}
+
+func sysinfo(ctx context.Context, args []string) error {
+	v, rest, err := open(args, "sysinfo")
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if len(rest) != 1 {
+		return fmt.Errorf("usage: peerdesk-viewer sysinfo [flags] <device-id>")
+	}
+	inv, err := v.SysInfo(ctx, rest[0])
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(inv)
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/peerdesk/peerdesk/cli"
+	"github.com/peerdesk/peerdesk/coordinator"
+	"github.com/peerdesk/peerdesk/coordinator/adminclient"
+)
+
+func admin(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: peerdesk admin add-user|token|status|audit [flags]")
+		return cli.ErrUsage
+	}
+	fs := cli.Flags("peerdesk", "admin "+args[0])
+	data := fs.String("data", "/var/lib/peerdesk", "the coordinator's data directory")
+	client := func() *adminclient.Client { return adminclient.New(filepath.Join(*data, coordinator.SocketName)) }
+	switch args[0] {
+	case "add-user":
+		name := fs.String("name", "", "user name")
+		role := fs.String("role", "technician", "admin or technician")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *name == "" {
+			return fmt.Errorf("-name is required")
+		}
+		pw, err := cli.Password("password for "+*name+": ", "PEERDESK_PASSWORD")
+		if err != nil {
+			return err
+		}
+		if err := client().AddUser(ctx, *name, pw, *role); err != nil {
+			return err
+		}
+		fmt.Printf("created %s (%s)\n", *name, *role)
+		return nil
+	case "token":
+		ttl := fs.Duration("ttl", 24*time.Hour, "how long the token may be used")
+		note := fs.String("note", "", "what the token is for")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		tok, err := client().CreateToken(ctx, *ttl, *note)
+		if err != nil {
+			return err
+		}
+		fmt.Println(tok.Token)
+		fmt.Fprintf(os.Stderr, "single use, expires %s\n", tok.Expires.Local().Format(time.RFC1123))
+		return nil
+	case "status":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		st, err := client().Status(ctx)
+		if err != nil {
+			return err
+		}
+		return printJSON(st)
+	case "audit":
+		action := fs.String("action", "", "only this action")
+		outcome := fs.String("outcome", "", "only this outcome (ok, denied)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		recs, err := client().Audit(ctx, *action, *outcome)
+		if err != nil {
+			return err
+		}
+		return printJSON(recs)
+	}
+	return fmt.Errorf("unknown admin command %q", args[0])
+}
+
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,16 @@
+// Command peerdesk is the coordinator: `peerdesk serve` runs it, and
+// `peerdesk admin …` administers a running one through its local socket
+// (the only way to create the first admin).
+package main
+
+import "github.com/peerdesk/peerdesk/cli"
+
+var version = "dev"
+
+func main() {
+	cli.Main("peerdesk", []cli.Command{
+		{Name: "serve", Usage: "run the coordinator", Run: serve},
+		{Name: "admin", Usage: "administer the running coordinator on this machine (add-user, token, status, audit)", Run: admin},
+		{Name: "version", Usage: "print the version", Run: printVersion},
+	})
+}

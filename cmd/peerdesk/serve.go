@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/peerdesk/peerdesk/cli"
+	"github.com/peerdesk/peerdesk/coordinator"
+)
+
+func serve(ctx context.Context, args []string) error {
+	fs := cli.Flags("peerdesk", "serve")
+	var cfg coordinator.Config
+	fs.StringVar(&cfg.DataDir, "data", "/var/lib/peerdesk", "data directory (store, CA, overlay state)")
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8443", "HTTPS listen address")
+	fs.StringVar(&cfg.PublicHost, "public-host", "", "name or IP agents reach this coordinator by (default: the listen host)")
+	fs.StringVar(&cfg.PublicIPv4, "public-ipv4", "", "IPv4 address of the DERP relay (default: public-host if it is one)")
+	fs.StringVar(&cfg.PublicIPv6, "public-ipv6", "", "IPv6 address of the DERP relay")
+	fs.StringVar(&cfg.STUNListen, "stun", ":3478", "STUN UDP listen address")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "the shop's own server certificate (PEM); default: a CA of our own")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "key of -tls-cert")
+	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "CA that issued -tls-cert")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log, err := cli.Logger(*level)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log.With("version", version)
+	c, err := coordinator.New(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("peerdesk coordinator %s\n  url: %s\n  CA pin: %s\n  admin socket: %s\n", version, c.URL(), c.Pin(), c.SocketPath())
+	return c.Run(ctx)
+}
+
+func printVersion(context.Context, []string) error {
+	fmt.Println(version)
+	return nil
+}

@@ -71,7 +71,7 @@ func New(cfg Config) *Server {
 	return &Server{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now,
 		loginIP:  newLimiter(10, time.Minute, 5, cfg.Now),
-		enrollIP: newLimiter(20, time.Minute, 10, cfg.Now),
+		enrollIP: newLimiter(120, time.Minute, 60, cfg.Now), // mass roll-outs behind one NAT
 	}
 }
 

@@ -1,0 +1,176 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// Binaries builds peerdesk, peerdesk-agent and peerdesk-viewer once per
+// test process and returns the directory holding them.
+func Binaries(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "peerdesk-bin-")
+		if buildErr != nil {
+			return
+		}
+		root, err := moduleRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", binDir+string(filepath.Separator), "./cmd/peerdesk", "./cmd/peerdesk-agent", "./cmd/peerdesk-viewer")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("harness: %v", buildErr)
+	}
+	return binDir
+}
+
+func moduleRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", fmt.Errorf("harness: cannot find the module root")
+	}
+	return filepath.Dir(filepath.Dir(file)), nil
+}
+
+// Process is a running peerdesk binary.
+type Process struct {
+	Cmd    *exec.Cmd
+	lines  chan string
+	output *strings.Builder
+	mu     sync.Mutex
+	done   chan struct{}
+}
+
+// Start runs binary name from Binaries with args; its stdout lines can be
+// awaited with WaitLine, and stderr is kept for failure messages. It is
+// killed when the test ends.
+func Start(t testing.TB, env []string, name string, args ...string) *Process {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(Binaries(t), name), args...)
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Process{Cmd: cmd, lines: make(chan string, 1024), output: &strings.Builder{}, done: make(chan struct{})}
+	cmd.Stderr = writerFunc(func(b []byte) (int, error) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.output.Len() < 1<<20 {
+			p.output.Write(b)
+		}
+		if os.Getenv("PEERDESK_TEST_LOG") != "" {
+			os.Stderr.Write(b)
+		}
+		return len(b), nil
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("harness: starting %s: %v", name, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			select {
+			case p.lines <- sc.Text():
+			default:
+			}
+		}
+		close(p.lines)
+		cmd.Wait() //nolint:errcheck // exit status is read through ProcessState
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill() //nolint:errcheck // may have exited
+		<-p.done
+	})
+	return p
+}
+
+// WaitLine returns the first stdout line containing substr.
+func (p *Process) WaitLine(t testing.TB, substr string) string {
+	t.Helper()
+	timeout := time.After(Timeout)
+	for {
+		select {
+		case l, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("harness: %s exited before printing %q; stderr:\n%s", p.Cmd.Path, substr, p.Stderr())
+			}
+			if strings.Contains(l, substr) {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("harness: %s did not print %q; stderr:\n%s", p.Cmd.Path, substr, p.Stderr())
+		}
+	}
+}
+
+// Stderr is what the process wrote to stderr so far.
+func (p *Process) Stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.output.String()
+}
+
+// Kill sends SIGKILL and waits for the process to end.
+func (p *Process) Kill() {
+	p.Cmd.Process.Kill() //nolint:errcheck // may have exited
+	<-p.done
+}
+
+// Stop sends SIGTERM and waits for a clean exit.
+func (p *Process) Stop(t testing.TB) {
+	t.Helper()
+	p.Cmd.Process.Signal(os.Interrupt) //nolint:errcheck // may have exited
+	select {
+	case <-p.done:
+	case <-time.After(Timeout):
+		t.Fatalf("harness: %s did not stop", p.Cmd.Path)
+	}
+}
+
+// Run runs binary name to completion and returns its stdout.
+func Run(t testing.TB, env []string, name string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(Binaries(t), name), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out), nil
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+var _ io.Writer = writerFunc(nil)

@@ -106,7 +106,7 @@ func (r *controlRelay) forward(c net.Conn) {
 	up, err := d.DialContext(ctx, "tcp", r.target)
 	cancel()
 	if err != nil {
-		r.log.Warn("control relay: coordinator unreachable", "target", r.target, "err", err)
+		r.log.Debug("control relay: coordinator unreachable", "target", r.target, "err", err)
 		return
 	}
 	if !r.track(up) {

@@ -5,13 +5,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
+	"time"
 
 	"github.com/peerdesk/peerdesk/cli"
 	"github.com/peerdesk/peerdesk/viewer"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 var version = "dev"
@@ -58,9 +61,12 @@ func login(ctx context.Context, args []string) error {
 	return nil
 }
 
-func open(args []string, name string) (*viewer.Viewer, []string, error) {
+func open(args []string, name string, extra func(fs *flag.FlagSet)) (*viewer.Viewer, []string, error) {
 	fs := cli.Flags("peerdesk-viewer", name)
 	state := fs.String("state", defaultState(), "state directory")
+	if extra != nil {
+		extra(fs)
+	}
 	level := fs.String("log-level", "warn", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
@@ -74,7 +80,7 @@ func open(args []string, name string) (*viewer.Viewer, []string, error) {
 }
 
 func machines(ctx context.Context, args []string) error {
-	v, _, err := open(args, "machines")
+	v, _, err := open(args, "machines", nil)
 	if err != nil {
 		return err
 	}
@@ -92,7 +98,12 @@ func machines(ctx context.Context, args []string) error {
 }
 
 func sysinfo(ctx context.Context, args []string) error {
-	v, rest, err := open(args, "sysinfo")
+	var repeat int
+	var every time.Duration
+	v, rest, err := open(args, "sysinfo", func(fs *flag.FlagSet) {
+		fs.IntVar(&repeat, "repeat", 1, "ask this many times over one session grant, printing a line each")
+		fs.DurationVar(&every, "every", time.Second, "pause between repeated calls")
+	})
 	if err != nil {
 		return err
 	}
@@ -100,11 +111,27 @@ func sysinfo(ctx context.Context, args []string) error {
 	if len(rest) != 1 {
 		return fmt.Errorf("usage: peerdesk-viewer sysinfo [flags] <device-id>")
 	}
-	inv, err := v.SysInfo(ctx, rest[0])
+	g, err := v.Grant(ctx, rest[0], wire.CapSysInfo)
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(inv)
+	for i := range repeat {
+		if i > 0 {
+			time.Sleep(every)
+		}
+		var inv wire.Inventory
+		if err := v.Call(ctx, g.OverlayIP, g.Grant, wire.PeerPathSysInfo, &inv); err != nil {
+			return err
+		}
+		if repeat > 1 {
+			fmt.Printf("%s  %s answered peer to peer: %s %s, %d cores\n", time.Now().Format("15:04:05"), inv.Hostname, inv.Platform, inv.OSVersion, inv.CPUCores)
+			continue
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(inv); err != nil {
+			return err
+		}
+	}
+	return nil
 }

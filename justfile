@@ -1,0 +1,38 @@
+# peerdesk — tasks. `just demo` runs the journey on one machine; `just test`
+# runs the whole test suite (what CI runs).
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Commands the recipes need, as command=debian-package.
+packages := "ip=iproute2 unshare=util-linux gcc=gcc"
+
+default:
+    @just --list
+
+# Install the Debian packages the recipes need, if missing (uses apt-get).
+deps:
+    scripts/ensure-packages.sh {{packages}}
+
+# Build the three binaries into bin/.
+build:
+    go build -o bin/ ./cmd/peerdesk ./cmd/peerdesk-agent ./cmd/peerdesk-viewer
+
+# The journey on this machine: coordinator, enrolled agent, technician's viewer.
+demo: deps build
+    scripts/demo.sh
+
+# Everything CI checks: vet (Linux and the Windows agent), formatting, and every test.
+test: deps
+    test -z "$(gofmt -l $(git ls-files '*.go' | grep -v '_templ\.go$'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }
+    go vet ./...
+    GOOS=windows go vet ./agent/... ./cmd/peerdesk-agent ./node/... ./wire/... ./grant/...
+    GOOS=windows go build -o /dev/null ./cmd/peerdesk-agent ./cmd/peerdesk-viewer
+    go test -count=1 -timeout 30m ./...
+
+# Run every fuzz target for a while (seed corpora run in `just test`).
+fuzz seconds="20":
+    scripts/fuzz.sh {{seconds}}
+
+# Benchmarks recorded in docs/BENCHMARKS.md.
+bench: deps build
+    scripts/bench.sh

@@ -88,51 +88,117 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	ev := wire.AuditEvent{Action: "technician.login"}
-	if !s.loginIP.allow(clientIP(r)) {
-		ev.Actor = "ip:" + clientIP(r)
-		s.deny(w, r, http.StatusTooManyRequests, wire.CodeRateLimited, "too many login attempts from this address; wait a minute", ev)
-		return
-	}
 	var req wire.LoginRequest
 	if err := decode(w, r, &req); err != nil {
-		ev.Actor = "ip:" + clientIP(r)
-		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
+		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(),
+			wire.AuditEvent{Actor: "ip:" + clientIP(r), Action: "technician.login"})
 		return
 	}
-	ev.Actor = clip(req.Username)
-	u, err := s.cfg.Accounts.Authenticate(req.Username, req.Password)
-	switch {
-	case errors.Is(err, identity.ErrLocked):
-		s.deny(w, r, http.StatusForbidden, wire.CodeLocked, "account locked after repeated failures; try again later", ev)
-		return
-	case errors.Is(err, identity.ErrBadCredentials):
-		s.deny(w, r, http.StatusUnauthorized, wire.CodeUnauthorized, "wrong user name or password", ev)
-		return
-	case err != nil:
-		s.log.Error("login", "err", err)
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "login failed")
-		return
-	}
-	token, sess, err := s.cfg.Accounts.NewSession(u)
+	token, sess, err := s.Login(clientIP(r), req.Username, req.Password, "api")
 	if err != nil {
-		s.log.Error("new session", "err", err)
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "login failed")
+		status, code := LoginErrorStatus(err)
+		writeError(w, status, code, err.Error())
 		return
 	}
 	key, err := s.cfg.Overlay.CreateAuthKey(overlay.KeyOptions{Tags: []string{wire.TagTech}, Ephemeral: true, TTL: techKeyTTL})
 	if err == nil {
-		err = s.cfg.Accounts.RecordOverlayKey(key.ID, u.Name)
+		err = s.cfg.Accounts.RecordOverlayKey(key.ID, sess.User)
 	}
 	if err != nil {
 		s.log.Error("minting a technician overlay key", "err", err)
 		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "the coordinator could not create an overlay key")
 		return
 	}
-	s.record(wire.AuditEvent{Actor: u.Name, Action: ev.Action, Outcome: audit.OK, Fields: map[string]string{"ip": clientIP(r)}})
 	writeJSON(w, http.StatusOK, wire.LoginResponse{
-		Session: token, Expires: sess.Expires, AuthKey: key.Key, Username: u.Name, Role: string(u.Role), ControlURL: s.cfg.ControlURL,
+		Session: token, Expires: sess.Expires, AuthKey: key.Key, Username: sess.User, Role: string(sess.Role), ControlURL: s.cfg.ControlURL,
 	})
+}
+
+// Login errors; their messages are safe to show to the person logging in.
+var (
+	ErrRateLimited = errors.New("too many login attempts from this address; wait a minute")
+	ErrLocked      = errors.New("account locked after repeated failures; try again later")
+	ErrBadLogin    = errors.New("wrong user name or password")
+	ErrLoginFailed = errors.New("login failed")
+)
+
+// LoginErrorStatus maps a Login error to an HTTP status and wire code.
+func LoginErrorStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests, wire.CodeRateLimited
+	case errors.Is(err, ErrLocked):
+		return http.StatusForbidden, wire.CodeLocked
+	case errors.Is(err, ErrBadLogin):
+		return http.StatusUnauthorized, wire.CodeUnauthorized
+	}
+	return http.StatusInternalServerError, wire.CodeInternal
+}
+
+// Login checks a technician's password for a client at ip — subject to the
+// per-address rate limit and the account lockout — starts a session and
+// audits the attempt either way. via names the door ("api", "web").
+func (s *Server) Login(ip, user, password, via string) (string, identity.Session, error) {
+	ev := wire.AuditEvent{Actor: clip(user), Action: "technician.login", Fields: map[string]string{"ip": ip, "via": via}}
+	fail := func(err error) (string, identity.Session, error) {
+		ev.Outcome, ev.Reason = audit.Denied, err.Error()
+		s.record(ev)
+		return "", identity.Session{}, err
+	}
+	if !s.loginIP.allow(ip) {
+		ev.Actor = "ip:" + ip
+		return fail(ErrRateLimited)
+	}
+	u, err := s.cfg.Accounts.Authenticate(user, password)
+	switch {
+	case errors.Is(err, identity.ErrLocked):
+		return fail(ErrLocked)
+	case errors.Is(err, identity.ErrBadCredentials):
+		return fail(ErrBadLogin)
+	case err != nil:
+		s.log.Error("login", "err", err)
+		return "", identity.Session{}, ErrLoginFailed
+	}
+	token, sess, err := s.cfg.Accounts.NewSession(u)
+	if err != nil {
+		s.log.Error("new session", "err", err)
+		return "", identity.Session{}, ErrLoginFailed
+	}
+	ev.Actor, ev.Outcome = u.Name, audit.OK
+	s.record(ev)
+	return token, sess, nil
+}
+
+// Session resolves a bearer session token.
+func (s *Server) Session(token string) (identity.Session, error) {
+	return s.cfg.Accounts.Session(token)
+}
+
+// Logout ends a session and audits it.
+func (s *Server) Logout(token string) error {
+	sess, err := s.cfg.Accounts.Session(token)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Accounts.EndSession(token); err != nil {
+		return err
+	}
+	s.record(wire.AuditEvent{Actor: sess.User, Action: "technician.logout", Outcome: audit.OK})
+	return nil
+}
+
+// Devices lists every device as technicians see it.
+func (s *Server) Devices() ([]wire.Device, error) {
+	devs, err := s.cfg.Registry.Devices()
+	if err != nil {
+		return nil, err
+	}
+	nodes := nodesByKeyID(s.cfg.Overlay.Nodes())
+	out := make([]wire.Device, 0, len(devs))
+	for _, d := range devs {
+		out = append(out, s.deviceView(d, nodes))
+	}
+	return out, nil
 }
 
 type sessionHandler func(w http.ResponseWriter, r *http.Request, sess identity.Session, token string)
@@ -154,12 +220,11 @@ func (s *Server) technician(h sessionHandler) http.HandlerFunc {
 	}
 }
 
-func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, sess identity.Session, token string) {
-	if err := s.cfg.Accounts.EndSession(token); err != nil {
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, _ identity.Session, token string) {
+	if err := s.Logout(token); err != nil {
 		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "logout failed")
 		return
 	}
-	s.record(wire.AuditEvent{Actor: sess.User, Action: "technician.logout", Outcome: audit.OK})
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -168,16 +233,11 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request, sess iden
 		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, err.Error(), wire.AuditEvent{Actor: sess.User, Action: "devices.list"})
 		return
 	}
-	devs, err := s.cfg.Registry.Devices()
+	out, err := s.Devices()
 	if err != nil {
 		s.log.Error("listing devices", "err", err)
 		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "listing devices failed")
 		return
-	}
-	nodes := nodesByKeyID(s.cfg.Overlay.Nodes())
-	out := make([]wire.Device, 0, len(devs))
-	for _, d := range devs {
-		out = append(out, s.deviceView(d, nodes))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -30,6 +30,12 @@ func New(baseURL string, ca *x509.Certificate) *Client {
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: trust.Client(ca)}
 }
 
+// NewWithHTTPClient returns a client that sends through hc, whose TLS
+// configuration must already trust only the coordinator's CA.
+func NewWithHTTPClient(baseURL string, hc *http.Client) *Client {
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+}
+
 // WithSession returns a copy authenticating as a technician session.
 func (c *Client) WithSession(token string) *Client {
 	cc := *c

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/argon2id"
 	"github.com/peerdesk/peerdesk/coordinator/store"
 	"github.com/peerdesk/peerdesk/policy"
 )
@@ -120,5 +121,17 @@ func TestOverlayKeyOwner(t *testing.T) {
 	}
 	if _, err := a.OverlayKeyOwner(8); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+// The unknown-user path must cost what a real check costs: the constant
+// dummy hash must use the same parameters as new hashes.
+func TestDummyHashMatchesParams(t *testing.T) {
+	p, _, _, err := argon2id.DecodeHash(dummyHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *p != *hashParams {
+		t.Fatalf("dummy hash params %+v, new hashes use %+v", *p, *hashParams)
 	}
 }

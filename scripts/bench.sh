@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The foundation benchmarks (docs/BENCHMARKS.md), against real processes:
+# agent idle RSS/CPU, Up → first peer call, overlay bulk throughput with
+# the nodes' memory, and the coordinator with 200 control-only clients.
+# Runs in a private network namespace with one veth (so nodes see a network)
+# and no route anywhere.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${PEERDESK_BENCH_NS:-}" ]; then
+  exec unshare -n env PEERDESK_BENCH_NS=1 "$0" "$@"
+fi
+ip link set lo up
+ip link add bn0 type veth peer name bn1
+ip link set bn0 arp off
+ip addr add 10.254.0.1/24 dev bn0
+ip link set bn1 up && ip link set bn0 up
+
+out=${BENCH_OUT:-bench/results/$(date -u +%Y-%m-%d)}
+mkdir -p "$out"
+work=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+go build -o bin/ ./cmd/... ./bench/peerbench
+export PEERDESK_PASSWORD=bench-password-1
+hz=$(getconf CLK_TCK)
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# window PID SECONDS: prints "cpu_percent rss_kib" for one window.
+window() {
+  local a b; a=$(cpu_ticks "$1"); sleep "$2"; b=$(cpu_ticks "$1")
+  echo "$(awk -v a="$a" -v b="$b" -v s="$2" -v hz="$hz" 'BEGIN {printf "%.3f", (b-a)/hz/s*100}') $(rss_kib "$1")"
+}
+# median of a column of numbers on stdin
+median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+
+echo "== coordinator"
+bin/peerdesk serve -data "$work/coord" -listen 127.0.0.1:0 -stun 127.0.0.1:0 -log-level error >"$work/coord.out" 2>"$work/coord.log" &
+coord=$!; pids+=($coord)
+for _ in $(seq 100); do grep -q "CA pin:" "$work/coord.out" 2>/dev/null && break; sleep 0.1; done
+url=$(awk '/url:/ {print $2}' "$work/coord.out"); pin=$(awk '/CA pin:/ {print $3}' "$work/coord.out")
+sock="$work/coord/admin.sock"
+for _ in $(seq 100); do bin/peerdesk admin status -data "$work/coord" >/dev/null 2>&1 && break; sleep 0.1; done
+bin/peerdesk admin add-user -data "$work/coord" -name bench -role admin >/dev/null
+echo "coordinator_rss_empty_kib=$(rss_kib $coord)" | tee "$out/coordinator-empty.txt"
+
+echo "== agent idle (5 windows of 20 s after 15 s warm-up)"
+tok=$(bin/peerdesk admin token -data "$work/coord" 2>/dev/null)
+bin/peerdesk-agent enroll -state "$work/agent" -coordinator "$url" -token "$tok" -hostname bench-pc >/dev/null
+bin/peerdesk-agent run -state "$work/agent" -log-level error 2>"$work/agent.log" &
+agent=$!; pids+=($agent)
+sleep 15
+for _ in 1 2 3 4 5; do window $agent 20; done | tee "$out/agent-idle-windows.txt"
+echo "agent_idle_cpu_percent_median=$(awk '{print $1}' "$out/agent-idle-windows.txt" | median) agent_idle_rss_kib_median=$(awk '{print $2}' "$out/agent-idle-windows.txt" | median)" | tee "$out/agent-idle.txt"
+
+echo "== Up → first peer call (20 fresh technician nodes)"
+bin/peerdesk-viewer login -state "$work/v0" -coordinator "$url" -pin "$pin" -user bench >/dev/null
+device=$(bin/peerdesk-viewer machines -state "$work/v0" | awk '$2=="bench-pc" {print $1}')
+bin/peerbench firstcall -coordinator "$url" -pin "$pin" -user bench -device "$device" -n 20 2>"$work/firstcall.log" | tee "$out/firstcall.txt"
+
+echo "== bulk throughput over the overlay (3 × 1 GiB)"
+bin/peerbench recv -coordinator "$url" -pin "$pin" -socket "$sock" -state "$work/recv" >"$work/recv.out" 2>"$work/recv.log" &
+recvpid=$!; pids+=($recvpid)
+for _ in $(seq 100); do grep -q "addr=" "$work/recv.out" 2>/dev/null && break; sleep 0.1; done
+raddr=$(sed -n 's/^addr=//p' "$work/recv.out")
+: >"$out/throughput-runs.txt"
+for i in 1 2 3; do
+  sleep 7 # stay inside the per-address login limit
+  bin/peerbench send -coordinator "$url" -pin "$pin" -user bench -state "$work/send$i" -to "$raddr" -mb 1024 2>>"$work/send.log" | tee -a "$out/throughput-runs.txt"
+done
+for _ in $(seq 600); do [ "$(grep -c recv_bytes "$work/recv.out" || true)" -ge 3 ] && break; sleep 0.1; done
+grep recv_bytes "$work/recv.out" | tee "$out/throughput-recv.txt"
+echo "mib_per_s_median=$(sed -n 's/.*mib_per_s=\([0-9.]*\).*/\1/p' "$out/throughput-runs.txt" | median) send_hwm_kib_median=$(sed -n 's/.*send_hwm_kib=\([0-9]*\).*/\1/p' "$out/throughput-runs.txt" | median) recv_hwm_kib_max=$(sed -n 's/.*recv_hwm_kib=\([0-9]*\).*/\1/p' "$out/throughput-recv.txt" | sort -g | tail -1)" | tee "$out/throughput.txt"
+kill $recvpid 2>/dev/null || true
+
+echo "== coordinator with 200 control-only clients (3 windows of 20 s)"
+bin/peerbench controlload -coordinator "$url" -pin "$pin" -socket "$sock" -n 200 -hold 90s >"$work/load.out" 2>"$work/load.log" &
+loadpid=$!; pids+=($loadpid)
+for _ in $(seq 1200); do grep -q "holding" "$work/load.out" 2>/dev/null && break; sleep 0.1; done
+cat "$work/load.out" | grep clients= | tee "$out/controlload.txt"
+sleep 5
+for _ in 1 2 3; do window $coord 20; done | tee "$out/coordinator-200-windows.txt"
+echo "coordinator_200_cpu_percent_median=$(awk '{print $1}' "$out/coordinator-200-windows.txt" | median) coordinator_200_rss_kib_median=$(awk '{print $2}' "$out/coordinator-200-windows.txt" | median)" | tee "$out/coordinator-200.txt"
+wait $loadpid || true
+
+{ echo "date=$(date -u +%FT%TZ) cpus=$(nproc) go=$(go env GOVERSION) kernel=$(uname -r)"; cat "$out"/*.txt | grep -v '^[0-9.]* [0-9]*$'; } > "$out/summary.txt"
+echo; echo "== summary ($out/summary.txt)"; cat "$out/summary.txt"

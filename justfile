@@ -4,7 +4,7 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Commands the recipes need, as command=debian-package.
-packages := "ip=iproute2 unshare=util-linux gcc=gcc"
+packages := "ip=iproute2 unshare=util-linux gcc=gcc chromium=chromium"
 
 default:
     @just --list
@@ -24,6 +24,8 @@ demo: deps build
 # Everything CI checks: vet (Linux and the Windows agent), formatting, and every test.
 test: deps
     test -z "$(gofmt -l $(git ls-files '*.go' | grep -v '_templ\.go$'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }
+    go run github.com/a-h/templ/cmd/templ@v0.3.977 generate -path ./templates >/dev/null
+    git diff --exit-code -- templates/ || { echo 'templates/*_templ.go are stale: run templ generate and commit'; exit 1; }
     go vet ./...
     GOOS=windows go vet ./agent/... ./cmd/peerdesk-agent ./node/... ./wire/... ./grant/...
     GOOS=windows go build -o /dev/null ./cmd/peerdesk-agent ./cmd/peerdesk-viewer

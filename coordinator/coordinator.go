@@ -30,6 +30,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/coordinator/pki"
 	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/policy"
 )
 
@@ -218,6 +219,11 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", c.api.Handler())
 	mux.Handle("/", c.ov.Handler())
+	// The dashboard answers only its own paths; the rest stays the overlay's.
+	dash := web.New(web.Config{Backend: c.api, Tokens: enroll.New(c.db, c.cfg.Now), Now: c.cfg.Now, Logger: c.log.With("component", "web")})
+	for _, p := range web.Patterns() {
+		mux.Handle(p, dash)
+	}
 	srv := &http.Server{
 		Handler:           mux,
 		TLSConfig:         c.id.TLSConfig(),

@@ -1,0 +1,218 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/policy"
+	"github.com/peerdesk/peerdesk/templates"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// Messages shown on the login form besides the API's own user-safe ones.
+const (
+	msgLoginExpired = "The login form expired; please try again."
+	msgLoginTooLong = "The user name or password is too long."
+	msgLoginFailed  = "Login failed; please try again later."
+)
+
+// loggedIn reports whether the request carries a live session.
+func (s *server) loggedIn(r *http.Request) bool {
+	tok := cookie(r, SessionCookie)
+	if tok == "" {
+		return false
+	}
+	_, err := s.be.Session(tok)
+	return err == nil
+}
+
+func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
+	if s.loggedIn(r) {
+		http.Redirect(w, r, "/machines", http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// loginBinding returns the pre-session value the login form's CSRF token
+// is bound to, setting a fresh cookie when there is none (or fresh is set).
+func (s *server) loginBinding(w http.ResponseWriter, r *http.Request, fresh bool) string {
+	if v := cookie(r, loginCookie); !fresh && len(v) == 64 && isLowerHex(v) {
+		return v
+	}
+	v := hexRandom(32)
+	s.setCookie(w, loginCookie, v, "/login", s.now().Add(loginFormTTL))
+	return v
+}
+
+func (s *server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	if s.loggedIn(r) {
+		http.Redirect(w, r, "/machines", http.StatusSeeOther)
+		return
+	}
+	bound := s.loginBinding(w, r, false)
+	s.render(w, r, http.StatusOK, templates.LoginPage("", s.csrfToken(purposeLogin, bound)))
+}
+
+func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if !s.parseForm(w, r, nil) {
+		return
+	}
+	bound := cookie(r, loginCookie)
+	if !s.csrfOK(r, purposeLogin, bound) {
+		bound = s.loginBinding(w, r, true)
+		s.render(w, r, http.StatusForbidden, templates.LoginPage(msgLoginExpired, s.csrfToken(purposeLogin, bound)))
+		return
+	}
+	retry := func(status int, msg string) {
+		s.render(w, r, status, templates.LoginPage(msg, s.csrfToken(purposeLogin, bound)))
+	}
+	user, password := r.PostForm.Get("user"), r.PostForm.Get("password")
+	if len(user) > wire.MaxNameLen || len(password) > wire.MaxPasswordLen {
+		retry(http.StatusBadRequest, msgLoginTooLong)
+		return
+	}
+	token, sess, err := s.be.Login(clientIP(r), user, password, "web")
+	if err != nil {
+		status, msg := loginFailure(err)
+		if status == http.StatusInternalServerError {
+			s.log.Error("web login", "err", err)
+		}
+		retry(status, msg)
+		return
+	}
+	s.setCookie(w, SessionCookie, token, "/", sess.Expires)
+	s.setCookie(w, loginCookie, "", "/login", time.Time{})
+	http.Redirect(w, r, "/machines", http.StatusSeeOther)
+}
+
+// loginFailure maps a Login error to a status and a message safe to show:
+// the API's own messages for the refusals it names, a generic one else.
+func loginFailure(err error) (int, string) {
+	for _, known := range []error{api.ErrRateLimited, api.ErrLocked, api.ErrBadLogin} {
+		if errors.Is(err, known) {
+			status, _ := api.LoginErrorStatus(known)
+			return status, known.Error()
+		}
+	}
+	return http.StatusInternalServerError, msgLoginFailed
+}
+
+func (s *server) handleLogout(w http.ResponseWriter, r *http.Request, sess session) {
+	if !s.checkCSRF(w, r, sess) {
+		return
+	}
+	if err := s.be.Logout(sess.token); err != nil {
+		s.log.Warn("web logout", "user", sess.User, "err", err)
+	}
+	s.setCookie(w, SessionCookie, "", "/", time.Time{})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (s *server) handleMachines(w http.ResponseWriter, r *http.Request, sess session) {
+	sess.nav.Active = templates.TabMachines
+	if err := policy.Allow(sess.Role, policy.ActionListDevices); err != nil {
+		s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Your role may not list machines.")
+		return
+	}
+	devs, err := s.be.Devices()
+	if err != nil {
+		s.log.Error("web: listing devices", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, &sess.nav, "Machines unavailable", "The machine list could not be read; try again.")
+		return
+	}
+	s.render(w, r, http.StatusOK, templates.MachinesPage(templates.MachinesView{Nav: sess.nav, Machines: machines(devs, s.now())}))
+}
+
+// ttlChoice is a token lifetime the form offers; no other is accepted.
+type ttlChoice struct {
+	value, label string
+	ttl          time.Duration
+}
+
+var ttlChoices = []ttlChoice{
+	{"1h", "1 hour", time.Hour},
+	{"24h", "24 hours", 24 * time.Hour},
+	{"7d", "7 days", 7 * 24 * time.Hour},
+}
+
+const defaultTTL = "24h"
+
+// tokenForm is what the tokens page shows besides the list.
+type tokenForm struct {
+	ttl, note, err string
+	created        *templates.CreatedToken
+}
+
+func (s *server) handleTokens(w http.ResponseWriter, r *http.Request, sess session) {
+	s.renderTokens(w, r, sess, http.StatusOK, tokenForm{ttl: defaultTTL})
+}
+
+func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, sess session) {
+	sess.nav.Active = templates.TabTokens
+	if !s.checkCSRF(w, r, sess) {
+		return
+	}
+	form := tokenForm{ttl: r.PostForm.Get("ttl"), note: r.PostForm.Get("note")}
+	var ttl time.Duration
+	for _, c := range ttlChoices {
+		if c.value == form.ttl {
+			ttl = c.ttl
+		}
+	}
+	form.err = checkNote(form.note)
+	if ttl == 0 {
+		form.ttl, form.err = defaultTTL, "Choose a lifetime from the list."
+	}
+	if form.err != "" {
+		if len(form.note) > maxNote || !utf8.ValidString(form.note) {
+			form.note = "" // not worth showing back
+		}
+		s.renderTokens(w, r, sess, http.StatusBadRequest, form)
+		return
+	}
+	resp, err := s.be.CreateToken(ttl, form.note, sess.User)
+	if err != nil {
+		s.log.Error("web: creating an enrollment token", "user", sess.User, "err", err)
+		form.err = "The token could not be created; try again."
+		s.renderTokens(w, r, sess, http.StatusInternalServerError, form)
+		return
+	}
+	s.renderTokens(w, r, sess, http.StatusOK, tokenForm{
+		ttl: defaultTTL, created: &templates.CreatedToken{Token: resp.Token, Expires: resp.Expires},
+	})
+}
+
+// checkNote returns why a token note is refused, or "".
+func checkNote(note string) string {
+	switch {
+	case len(note) > maxNote:
+		return "The note is too long (at most 256 bytes)."
+	case !utf8.ValidString(note) || strings.ContainsFunc(note, unicode.IsControl):
+		return "The note may contain only printable text."
+	}
+	return ""
+}
+
+func (s *server) renderTokens(w http.ResponseWriter, r *http.Request, sess session, status int, form tokenForm) {
+	sess.nav.Active = templates.TabTokens
+	list, err := s.tokens.Tokens()
+	if err != nil {
+		s.log.Error("web: listing enrollment tokens", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, &sess.nav, "Tokens unavailable", "The token list could not be read; try again.")
+		return
+	}
+	opts := make([]templates.TTLOption, len(ttlChoices))
+	for i, c := range ttlChoices {
+		opts[i] = templates.TTLOption{Value: c.value, Label: c.label, Selected: c.value == form.ttl}
+	}
+	s.render(w, r, status, templates.TokensPage(templates.TokensView{
+		Nav: sess.nav, CSRF: sess.nav.CSRF, TTLs: opts, Note: form.note, Error: form.err,
+		Created: form.created, Tokens: tokenRows(list, s.now()),
+	}))
+}

@@ -1,0 +1,282 @@
+// Package web serves the coordinator's technician dashboard: login, the
+// Machines list and, for admins, enrollment tokens (W1). Pages are the templ
+// components of package templates; every page works without JavaScript.
+//
+// # Security
+//
+// A technician's session lives in the peerdesk_session cookie (HttpOnly,
+// Secure, SameSite=Strict, expiring with the session). Every POST form
+// carries a CSRF token: the hex HMAC-SHA256, under a random per-process key,
+// of the session token — or, on the login form, of a random pre-session
+// cookie. Form bodies are bounded, inputs validated against fixed sets, and
+// every answer carries a strict Content-Security-Policy and no-store. The
+// client address used for login rate limits is the TCP peer, never a
+// header. Who may do what is decided by package policy.
+package web
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/peerdesk/peerdesk/coordinator/enroll"
+	"github.com/peerdesk/peerdesk/coordinator/identity"
+	"github.com/peerdesk/peerdesk/policy"
+	"github.com/peerdesk/peerdesk/templates"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// Backend is what the dashboard needs of the coordinator's API
+// (*api.Server implements it).
+type Backend interface {
+	// Login checks a password for a client at ip and starts a session;
+	// rate limits, lockout and audit happen inside.
+	Login(ip, user, password, via string) (token string, sess identity.Session, err error)
+	Session(token string) (identity.Session, error)
+	Logout(token string) error
+	Devices() ([]wire.Device, error)
+	CreateToken(ttl time.Duration, note, actor string) (wire.TokenResponse, error)
+}
+
+// TokenLister lists enrollment tokens (*enroll.Registry implements it).
+type TokenLister interface {
+	Tokens() ([]enroll.Token, error)
+}
+
+// Config configures the dashboard.
+type Config struct {
+	Backend Backend
+	Tokens  TokenLister
+	Now     func() time.Time // nil means time.Now
+	Logger  *slog.Logger     // nil discards logs
+}
+
+// Cookie names.
+const (
+	SessionCookie = "peerdesk_session"
+	loginCookie   = "peerdesk_login" // pre-session value the login form's CSRF token is bound to
+)
+
+// Limits.
+const (
+	maxForm      = 16 << 10 // bytes of a form body
+	maxNote      = 256      // bytes of a token note
+	maxCookie    = 256      // bytes of a cookie value we look at
+	loginFormTTL = time.Hour
+)
+
+// Patterns are the http.ServeMux patterns of the paths the dashboard
+// answers; the coordinator mounts it for exactly these, so every other
+// path stays with the handlers beside it.
+func Patterns() []string {
+	return []string{"GET /{$}", "/login", "/logout", "/machines", "/tokens"}
+}
+
+type server struct {
+	be      Backend
+	tokens  TokenLister
+	now     func() time.Time
+	log     *slog.Logger
+	csrfKey []byte
+}
+
+// New returns the dashboard's handler.
+func New(cfg Config) http.Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{be: cfg.Backend, tokens: cfg.Tokens, now: cfg.Now, log: cfg.Logger, csrfKey: randomBytes(32)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.handleRoot)
+	mux.HandleFunc("GET /login", s.handleLoginForm)
+	mux.HandleFunc("POST /login", s.handleLogin)
+	mux.HandleFunc("POST /logout", s.technician(s.handleLogout))
+	mux.HandleFunc("GET /machines", s.technician(s.handleMachines))
+	mux.HandleFunc("GET /tokens", s.technician(s.admin(s.handleTokens)))
+	mux.HandleFunc("POST /tokens", s.technician(s.admin(s.handleCreateToken)))
+	return securityHeaders(mux)
+}
+
+// securityHeaders sets the headers every answer carries, errors included.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b) //nolint:errcheck // crypto/rand.Read never fails (Go 1.24+)
+	return b
+}
+
+// csrfToken binds a form to a session token or, for the login form, to
+// the pre-session cookie; the purpose keeps the two apart.
+func (s *server) csrfToken(purpose, bound string) string {
+	m := hmac.New(sha256.New, s.csrfKey)
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(bound))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *server) csrfOK(r *http.Request, purpose, bound string) bool {
+	got := r.PostForm.Get("csrf")
+	return bound != "" && len(got) == sha256.Size*2 &&
+		hmac.Equal([]byte(got), []byte(s.csrfToken(purpose, bound)))
+}
+
+// CSRF purposes.
+const (
+	purposeSession = "session"
+	purposeLogin   = "login"
+)
+
+// parseForm reads a bounded url-encoded form into r.PostForm. It answers
+// the error itself (413 or 400) and reports whether the handler goes on.
+func (s *server) parseForm(w http.ResponseWriter, r *http.Request, nav *templates.Nav) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	err := r.ParseForm()
+	if err == nil {
+		return true
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		s.errorPage(w, r, http.StatusRequestEntityTooLarge, nav, "Form too large", "The form sent was larger than this page accepts.")
+		return false
+	}
+	s.errorPage(w, r, http.StatusBadRequest, nav, "Bad request", "The form could not be read.")
+	return false
+}
+
+// cookie returns the value of a cookie of plausible size.
+func cookie(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil || len(c.Value) > maxCookie {
+		return ""
+	}
+	return c.Value
+}
+
+func (s *server) setCookie(w http.ResponseWriter, name, value, path string, expires time.Time) {
+	c := &http.Cookie{
+		Name: name, Value: value, Path: path,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode,
+	}
+	if expires.IsZero() {
+		c.MaxAge = -1 // delete
+	} else {
+		c.Expires = expires.UTC()
+		c.MaxAge = max(1, int(expires.Sub(s.now()).Seconds()))
+	}
+	http.SetCookie(w, c)
+}
+
+// session is the logged-in technician of a request.
+type session struct {
+	identity.Session
+	token string
+	nav   templates.Nav
+}
+
+type sessionHandler func(w http.ResponseWriter, r *http.Request, sess session)
+
+// technician resolves the session cookie; without a valid session, pages
+// send the browser to the login form and POSTs are refused.
+func (s *server) technician(h sessionHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok := cookie(r, SessionCookie)
+		var is identity.Session
+		err := errors.New("no session cookie")
+		if tok != "" {
+			is, err = s.be.Session(tok)
+		}
+		if err != nil {
+			if tok != "" {
+				s.setCookie(w, SessionCookie, "", "/", time.Time{})
+			}
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				http.Redirect(w, r, "/login", http.StatusSeeOther)
+				return
+			}
+			s.errorPage(w, r, http.StatusUnauthorized, nil, "Logged out", "Your session has ended; log in again.")
+			return
+		}
+		sess := session{Session: is, token: tok, nav: templates.Nav{
+			User: is.User, Role: string(is.Role), CSRF: s.csrfToken(purposeSession, tok),
+			IsAdmin: policy.Allow(is.Role, policy.ActionCreateEnrollToken) == nil,
+		}}
+		h(w, r, sess)
+	}
+}
+
+// admin lets through only roles that may manage enrollment tokens.
+func (s *server) admin(h sessionHandler) sessionHandler {
+	return func(w http.ResponseWriter, r *http.Request, sess session) {
+		if err := policy.Allow(sess.Role, policy.ActionCreateEnrollToken); err != nil {
+			s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Only administrators can manage enrollment tokens.")
+			return
+		}
+		h(w, r, sess)
+	}
+}
+
+// checkCSRF parses the form and checks its token against the session; it
+// answers refusals itself.
+func (s *server) checkCSRF(w http.ResponseWriter, r *http.Request, sess session) bool {
+	if !s.parseForm(w, r, &sess.nav) {
+		return false
+	}
+	if !s.csrfOK(r, purposeSession, sess.token) {
+		s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Form expired", "The form was not accepted (its security token did not match). Reload the page and try again.")
+		return false
+	}
+	return true
+}
+
+// render writes a component with status; it renders into a buffer first so
+// that a failure becomes a clean 500.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	var buf bytes.Buffer
+	if err := c.Render(r.Context(), &buf); err != nil {
+		s.log.Error("rendering a page", "path", r.URL.Path, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(buf.Bytes()) //nolint:errcheck // client gone
+}
+
+func (s *server) errorPage(w http.ResponseWriter, r *http.Request, status int, nav *templates.Nav, title, msg string) {
+	s.render(w, r, status, templates.ErrorPage(templates.ErrorView{Nav: nav, Title: title, Message: msg}))
+}
+
+// clientIP is the TCP peer's address: the dashboard trusts no proxy header.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

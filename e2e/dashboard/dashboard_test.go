@@ -1,0 +1,303 @@
+//go:build linux
+
+// Package dashboard drives the coordinator's web dashboard with a real
+// browser (Debian's Chromium through the DevTools protocol) against a real
+// coordinator with an enrolled agent, in a loopback-only network namespace.
+//
+// Chromium trusts the coordinator's TLS certificate through
+// --ignore-certificate-errors-spki-list, pinned to exactly the SHA-256 of
+// the coordinator leaf's public key: every other certificate is still
+// checked as usual, and the browser never talks plain HTTP to the
+// dashboard, whose session cookie is Secure.
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/peerdesk/peerdesk/coordinator/pki"
+	"github.com/peerdesk/peerdesk/coordinator/web"
+	"github.com/peerdesk/peerdesk/harness"
+	"github.com/peerdesk/peerdesk/harness/netns"
+	"github.com/peerdesk/peerdesk/policy"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+func TestMain(m *testing.M) { netns.Main(m) }
+
+// chromium is Debian's Chromium (apt-get install -y chromium).
+const chromium = "/usr/bin/chromium"
+
+// spkiPin is the base64 SHA-256 of the coordinator leaf's public key, as
+// --ignore-certificate-errors-spki-list expects.
+func spkiPin(t *testing.T, id *pki.Identity) string {
+	t.Helper()
+	leaf := id.Leaf.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(id.Leaf.Certificate[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// syncBuffer collects Chromium's output, written from another goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startBrowser launches headless Chromium trusting exactly the leaf key
+// pinned. When the test ends the browser is closed and waited for, any
+// helper process of its process group still running is killed, and its
+// fresh profile removed.
+func startBrowser(t *testing.T, pin string) (context.Context, *syncBuffer) {
+	t.Helper()
+	out := &syncBuffer{}
+	profile, err := os.MkdirTemp("", "peerdesk-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmd *exec.Cmd
+	// chromedp adds --remote-debugging-port=0 and about:blank, which it
+	// needs to drive the browser; every other flag is listed here.
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+		chromedp.Flag("ignore-certificate-errors-spki-list", pin),
+		chromedp.CombinedOutput(out),
+		chromedp.ModifyCmdFunc(func(c *exec.Cmd) {
+			c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+			cmd = c
+		}),
+	)
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	// A generous upper bound for the whole journey, not a timed assertion.
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()   // closes the browser
+		cancelAlloc() // waits for it to exit
+		if cmd != nil && cmd.Process != nil {
+			// Renderer and utility processes may outlive the browser
+			// for a moment; they are in its process group.
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // ESRCH: none left
+		}
+		removeProfile(t, profile)
+	})
+	// Start the browser under the long-lived context: the first Run's
+	// context owns the browser.
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("starting %s: %v\n%s", chromium, err, out.String())
+	}
+	return ctx, out
+}
+
+// removeProfile removes Chromium's profile, retrying while exiting helper
+// processes may still write into it.
+func removeProfile(t *testing.T, dir string) {
+	var err error
+	for range 50 {
+		if err = os.RemoveAll(dir); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("removing the browser profile: %v", err)
+}
+
+// page describes where the browser is, for failure messages.
+func page(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var loc, html string
+	if err := chromedp.Run(ctx, chromedp.Location(&loc), chromedp.OuterHTML("main", &html)); err != nil {
+		return "(the page could not be read: " + err.Error() + ")"
+	}
+	return "at " + loc + ":\n" + html
+}
+
+// TestDashboardJourney: an admin logs in (after one wrong password), sees
+// the enrolled agent online, creates an enrollment token and logs out, all
+// by typing and clicking.
+func TestDashboardJourney(t *testing.T) {
+	if _, err := os.Stat(chromium); err != nil {
+		t.Skipf("SKIP: %s is absent (%v); install Debian's Chromium (apt-get install -y chromium) to run the browser test", chromium, err)
+	}
+	c := harness.StartCoordinator(t)
+	c.AddUser(t, "alice", policy.RoleAdmin)
+	c.EnrollAgent(t, "pc-1")
+	base := c.URL()
+
+	ctx, chromeOut := startBrowser(t, spkiPin(t, c.Identity()))
+	run := func(what string, actions ...chromedp.Action) {
+		t.Helper()
+		// Each step has a generous upper bound of its own, so that a
+		// stuck step still leaves time to show where the browser is.
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Run(sctx, actions...); err != nil {
+			t.Fatalf("%s: %v\n%s\nChromium's output:\n%s", what, err, page(ctx), chromeOut.String())
+		}
+	}
+
+	// A wrong password shows the error and no session starts.
+	var errText string
+	run("log in with a wrong password",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible(`input[name="user"]`, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="user"]`, "alice", chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="password"]`, "not-the-password", chromedp.ByQuery),
+		chromedp.Click(`//button[normalize-space()="Log in"]`, chromedp.BySearch),
+		chromedp.Text(`p.error`, &errText, chromedp.ByQuery),
+	)
+	if !strings.Contains(errText, "wrong user name or password") {
+		t.Errorf("error after a wrong password = %q", errText)
+	}
+
+	run("log in",
+		chromedp.SendKeys(`input[name="user"]`, "alice", chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="password"]`, harness.Password, chromedp.ByQuery),
+		chromedp.Click(`//button[normalize-space()="Log in"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//h1[normalize-space()="Machines"]`, chromedp.BySearch),
+	)
+	checkSessionCookie(t, ctx, base)
+
+	// Heartbeats arrive every second; reload until pc-1 shows online.
+	badge := `//tr[td[1][normalize-space()="pc-1"]]//span[contains(@class,"badge")]`
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var state string
+		run("read pc-1's state", chromedp.Text(badge, &state, chromedp.BySearch))
+		if state == "online" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pc-1 still shows %q after 30 s of reloading", state)
+		}
+		time.Sleep(500 * time.Millisecond)
+		run("reload", chromedp.Reload(), chromedp.WaitVisible(`//h1[normalize-space()="Machines"]`, chromedp.BySearch))
+	}
+	var details string
+	run("read pc-1's details", chromedp.Text(`//tr[td[1][normalize-space()="pc-1"]]/following-sibling::tr[1]`, &details, chromedp.BySearch))
+	if !strings.Contains(details, "CPU:") || !strings.Contains(details, "RAM:") {
+		t.Errorf("pc-1's details row = %q, want the inventory's CPU and RAM", details)
+	}
+
+	const note = "front desk PC"
+	var tokenText, ttl string
+	run("create an enrollment token",
+		chromedp.Click(`//nav//a[normalize-space()="Enrollment tokens"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`select[name="ttl"]`, chromedp.ByQuery),
+		chromedp.SetValue(`select[name="ttl"]`, "1h", chromedp.ByQuery),
+		chromedp.Value(`select[name="ttl"]`, &ttl, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="note"]`, note, chromedp.ByQuery),
+		chromedp.Click(`//button[normalize-space()="Create token"]`, chromedp.BySearch),
+		chromedp.Text(`#new-token`, &tokenText, chromedp.ByQuery),
+	)
+	if ttl != "1h" {
+		t.Fatalf("the lifetime chosen is %q", ttl)
+	}
+	tok, err := wire.ParseEnrollToken(tokenText)
+	if err != nil {
+		t.Fatalf("the page shows %q: %v", tokenText, err)
+	}
+	if !wire.PinEqual(tok.Pin, c.Pin()) {
+		t.Errorf("token pin %s, want the coordinator's %s", tok.Pin, c.Pin())
+	}
+	// The list shows the new token by id, with its note and lifetime.
+	row := `//tbody/tr[td[1][normalize-space()="` + tok.ID + `"]]`
+	var rowNote, created, expires, state string
+	run("read the token list",
+		chromedp.Text(row+`/td[2]`, &rowNote, chromedp.BySearch),
+		chromedp.Text(row+`/td[4]`, &created, chromedp.BySearch),
+		chromedp.Text(row+`/td[5]`, &expires, chromedp.BySearch),
+		chromedp.Text(row+`/td[6]`, &state, chromedp.BySearch),
+	)
+	if rowNote != note || state != "unused" {
+		t.Errorf("token row: note %q state %q", rowNote, state)
+	}
+	if d := lifetime(t, created, expires); d != time.Hour {
+		t.Errorf("token lifetime %v, want 1h", d)
+	}
+
+	var loc string
+	run("log out",
+		chromedp.Click(`//button[normalize-space()="Log out"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`input[name="password"]`, chromedp.ByQuery),
+		chromedp.Navigate(base+"/machines"),
+		chromedp.WaitVisible(`input[name="password"]`, chromedp.ByQuery),
+		chromedp.Location(&loc),
+	)
+	if loc != base+"/login" {
+		t.Errorf("after logout /machines led to %s, want %s/login", loc, base)
+	}
+}
+
+// checkSessionCookie asserts the browser holds the session cookie with the
+// attributes the dashboard promises.
+func checkSessionCookie(t *testing.T, ctx context.Context, base string) {
+	t.Helper()
+	var cookies []*network.Cookie
+	if err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) (err error) {
+		cookies, err = network.GetCookies().WithURLs([]string{base + "/machines"}).Do(ctx)
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	for _, ck := range cookies {
+		if ck.Name == web.SessionCookie {
+			if !ck.Secure || !ck.HTTPOnly || ck.SameSite != network.CookieSameSiteStrict || ck.Path != "/" || ck.Session {
+				t.Errorf("session cookie in the browser: %+v", ck)
+			}
+			return
+		}
+	}
+	t.Errorf("the browser holds no %s cookie after login", web.SessionCookie)
+}
+
+// lifetime parses the list's "created" and "expires" stamps.
+func lifetime(t *testing.T, created, expires string) time.Duration {
+	t.Helper()
+	const layout = "2006-01-02 15:04 UTC"
+	c, err1 := time.Parse(layout, created)
+	e, err2 := time.Parse(layout, expires)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("token row stamps %q, %q: %v %v", created, expires, err1, err2)
+	}
+	return e.Sub(c)
+}

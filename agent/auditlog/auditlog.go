@@ -58,11 +58,36 @@ func Open(dir string, now func() time.Time, log *slog.Logger) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("auditlog.Open: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, logName), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, logName), os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("auditlog.Open: %w", err)
 	}
+	if err := endTornLine(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("auditlog.Open: %w", err)
+	}
 	return &Log{dir: dir, now: now, log: log, f: f, kick: make(chan struct{}, 1)}, nil
+}
+
+// endTornLine ends a torn last line (a crash mid-write) with a newline, so
+// the next record starts a line of its own instead of being glued to the
+// fragment and skipped as damaged along with it.
+func endTornLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], st.Size()-1); err != nil {
+		return err
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	if _, err := f.Write([]byte{'\n'}); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // Record appends ev and syncs it to disk before returning.

@@ -415,6 +415,14 @@ func (s *Server) handleAgentAudit(w http.ResponseWriter, r *http.Request, dev en
 		return
 	}
 	for _, ev := range evs {
+		// The audit trail keeps times as RFC 3339 in UTC; one that cannot
+		// be written so (a year past 9999 once in UTC) would break it.
+		if _, err := ev.Time.UTC().MarshalText(); err != nil {
+			writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "record time out of range")
+			return
+		}
+	}
+	for _, ev := range evs {
 		if _, err := s.cfg.Audit.Append("agent:"+dev.ID, ev); err != nil {
 			s.log.Error("storing agent audit", "device", dev.ID, "err", err)
 			writeError(w, http.StatusInternalServerError, wire.CodeInternal, "storing audit records failed")

@@ -84,7 +84,10 @@ func (l *Log) Append(source string, ev wire.AuditEvent) (Record, error) {
 			return err
 		}
 		rec = Record{Seq: h.Seq + 1, Source: source, AuditEvent: ev, Prev: h.Hash}
-		rec.Hash = rec.digest()
+		var err error
+		if rec.Hash, err = rec.digest(); err != nil {
+			return err
+		}
 		if err := tx.Insert(nsRecord, seqKey(rec.Seq), rec); err != nil {
 			return err
 		}
@@ -152,7 +155,8 @@ func (l *Log) Verify() (int, error) {
 				return fmt.Errorf("%w: record %d where %d was expected", ErrBroken, r.Seq, want)
 			case r.Prev != prev:
 				return fmt.Errorf("%w: record %d does not follow its predecessor", ErrBroken, r.Seq)
-			case r.Hash != r.digest():
+			}
+			if d, err := r.digest(); err != nil || r.Hash != d {
 				return fmt.Errorf("%w: record %d was altered", ErrBroken, r.Seq)
 			}
 			prev, want, n = r.Hash, want+1, n+1
@@ -173,15 +177,16 @@ func (l *Log) Verify() (int, error) {
 	return n, err
 }
 
-func (r Record) digest() string {
+func (r Record) digest() (string, error) {
 	c := r
 	c.Hash = ""
 	b, err := json.Marshal(c) // map keys are sorted: the encoding is canonical
 	if err != nil {
-		panic("audit: marshalling a record: " + err.Error()) // plain strings and maps cannot fail
+		// A time outside RFC 3339's years 0..9999 cannot be encoded.
+		return "", fmt.Errorf("audit: record cannot be encoded: %w", err)
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:]), nil
 }
 
 func seqKey(seq uint64) string {

@@ -62,7 +62,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				return err
 			}
 			r.Outcome = Denied
-			r.Hash = r.digest() // consistent itself, but record 3 no longer follows
+			r.Hash, _ = r.digest() // consistent itself, but record 3 no longer follows
 			return tx.Put(nsRecord, seqKey(2), r)
 		},
 	} {
@@ -80,5 +80,16 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				t.Fatalf("Verify after %s = %v, want ErrBroken", name, err)
 			}
 		})
+	}
+}
+
+func TestAppendRefusesUnencodableTime(t *testing.T) {
+	l, _ := setup(t)
+	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := l.Append("agent:x", wire.AuditEvent{Time: far, Action: "x"}); err == nil {
+		t.Fatal("accepted a record whose time cannot be encoded")
+	}
+	if n, err := l.Verify(); err != nil || n != 0 {
+		t.Fatalf("Verify = %d, %v", n, err)
 	}
 }

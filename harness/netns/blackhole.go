@@ -135,10 +135,12 @@ func parse(p []byte) (Attempt, bool) {
 		if len(p) < 20 {
 			return a, false
 		}
+		// Every IPv4 packet counts; a malformed header length only means
+		// no port is read.
 		ihl := int(p[0]&0x0f) * 4
 		a.Dst, _ = netip.AddrFromSlice(p[16:20])
 		a.Proto = p[9]
-		if len(p) >= ihl {
+		if ihl >= 20 && len(p) >= ihl {
 			l4 = p[ihl:]
 		}
 	case 6:

@@ -4,7 +4,7 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Commands the recipes need, as command=debian-package.
-packages := "ip=iproute2 unshare=util-linux gcc=gcc chromium=chromium"
+packages := "ip=iproute2 unshare=util-linux chromium=chromium git=git"
 
 default:
     @just --list
@@ -18,7 +18,7 @@ build:
     go build -o bin/ ./cmd/peerdesk ./cmd/peerdesk-agent ./cmd/peerdesk-viewer
 
 # The journey on this machine: coordinator, enrolled agent, technician's viewer.
-demo: deps build
+demo: build
     scripts/demo.sh
 
 # Everything CI checks: vet (Linux and the Windows agent), formatting, and every test.

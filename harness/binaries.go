@@ -72,6 +72,7 @@ func Start(t testing.TB, env []string, name string, args ...string) *Process {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(Binaries(t), name), args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = dieWithParent()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +161,7 @@ func Run(t testing.TB, env []string, name string, args ...string) (string, error
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(Binaries(t), name), args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = dieWithParent()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

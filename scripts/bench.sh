@@ -58,28 +58,35 @@ bin/peerdesk-viewer login -state "$work/v0" -coordinator "$url" -pin "$pin" -use
 device=$(bin/peerdesk-viewer machines -state "$work/v0" | awk '$2=="bench-pc" {print $1}')
 bin/peerbench firstcall -coordinator "$url" -pin "$pin" -user bench -device "$device" -n 20 2>"$work/firstcall.log" | tee "$out/firstcall.txt"
 
-echo "== bulk throughput over the overlay (3 × 1 GiB)"
-bin/peerbench recv -coordinator "$url" -pin "$pin" -socket "$sock" -state "$work/recv" >"$work/recv.out" 2>"$work/recv.log" &
-recvpid=$!; pids+=($recvpid)
-for _ in $(seq 100); do grep -q "addr=" "$work/recv.out" 2>/dev/null && break; sleep 0.1; done
-raddr=$(sed -n 's/^addr=//p' "$work/recv.out")
-: >"$out/throughput-runs.txt"
-for i in 1 2 3; do
-  sleep 7 # stay inside the per-address login limit
-  bin/peerbench send -coordinator "$url" -pin "$pin" -user bench -state "$work/send$i" -to "$raddr" -mb 1024 2>>"$work/send.log" | tee -a "$out/throughput-runs.txt"
-done
-for _ in $(seq 600); do [ "$(grep -c recv_bytes "$work/recv.out" || true)" -ge 3 ] && break; sleep 0.1; done
-grep recv_bytes "$work/recv.out" | tee "$out/throughput-recv.txt"
-echo "mib_per_s_median=$(sed -n 's/.*mib_per_s=\([0-9.]*\).*/\1/p' "$out/throughput-runs.txt" | median) send_hwm_kib_median=$(sed -n 's/.*send_hwm_kib=\([0-9]*\).*/\1/p' "$out/throughput-runs.txt" | median) recv_hwm_kib_max=$(sed -n 's/.*recv_hwm_kib=\([0-9]*\).*/\1/p' "$out/throughput-recv.txt" | sort -g | tail -1)" | tee "$out/throughput.txt"
-kill $recvpid 2>/dev/null || true
+# bulk LIMIT NAME: 3 × 1 GiB from a fresh technician node to one receiver,
+# both under GOMEMLIMIT=LIMIT ("" = the product's default soft limit).
+bulk() {
+  local lim=$1 name=$2
+  GOMEMLIMIT=$lim bin/peerbench recv -coordinator "$url" -pin "$pin" -socket "$sock" -state "$work/recv-$name" >"$work/recv-$name.out" 2>"$work/recv-$name.log" &
+  local recvpid=$!; pids+=($recvpid)
+  for _ in $(seq 100); do grep -q "addr=" "$work/recv-$name.out" 2>/dev/null && break; sleep 0.1; done
+  local raddr; raddr=$(sed -n 's/^addr=//p' "$work/recv-$name.out")
+  : >"$out/throughput-$name-runs.txt"
+  for i in 1 2 3; do
+    sleep 7 # stay inside the per-address login limit
+    GOMEMLIMIT=$lim bin/peerbench send -coordinator "$url" -pin "$pin" -user bench -state "$work/send-$name$i" -to "$raddr" -mb 1024 2>>"$work/send.log" | tee -a "$out/throughput-$name-runs.txt"
+  done
+  for _ in $(seq 600); do [ "$(grep -c recv_bytes "$work/recv-$name.out" || true)" -ge 3 ] && break; sleep 0.1; done
+  grep recv_bytes "$work/recv-$name.out" | tee "$out/throughput-$name-recv.txt"
+  echo "$name: mib_per_s_median=$(sed -n 's/.*mib_per_s=\([0-9.]*\).*/\1/p' "$out/throughput-$name-runs.txt" | median) send_hwm_kib_median=$(sed -n 's/.*send_hwm_kib=\([0-9]*\).*/\1/p' "$out/throughput-$name-runs.txt" | median) recv_hwm_kib_max=$(sed -n 's/.*recv_hwm_kib=\([0-9]*\).*/\1/p' "$out/throughput-$name-recv.txt" | sort -g | tail -1)" | tee "$out/throughput-$name.txt"
+  kill $recvpid 2>/dev/null || true
+}
+echo "== bulk throughput over the overlay (3 × 1 GiB; default soft limit, then none)"
+bulk "" default
+bulk off nolimit
 
-echo "== coordinator with 200 control-only clients (3 windows of 20 s)"
-bin/peerbench controlload -coordinator "$url" -pin "$pin" -socket "$sock" -n 200 -hold 90s >"$work/load.out" 2>"$work/load.log" &
+echo "== coordinator with 200 control-only clients (5 windows of 20 s, 30 s after all joined)"
+bin/peerbench controlload -coordinator "$url" -pin "$pin" -socket "$sock" -n 200 -hold 150s >"$work/load.out" 2>"$work/load.log" &
 loadpid=$!; pids+=($loadpid)
 for _ in $(seq 1200); do grep -q "holding" "$work/load.out" 2>/dev/null && break; sleep 0.1; done
 cat "$work/load.out" | grep clients= | tee "$out/controlload.txt"
-sleep 5
-for _ in 1 2 3; do window $coord 20; done | tee "$out/coordinator-200-windows.txt"
+sleep 30
+for _ in 1 2 3 4 5; do window $coord 20; done | tee "$out/coordinator-200-windows.txt"
 echo "coordinator_200_cpu_percent_median=$(awk '{print $1}' "$out/coordinator-200-windows.txt" | median) coordinator_200_rss_kib_median=$(awk '{print $2}' "$out/coordinator-200-windows.txt" | median)" | tee "$out/coordinator-200.txt"
 wait $loadpid || true
 

@@ -106,7 +106,7 @@ func (c *coord) joinControlOnly(ctx context.Context, i int) (*controlclient.Dire
 		GetMachinePrivateKey: func() (key.MachinePrivate, error) { return key.NewMachine(), nil },
 		ServerURL:            c.url,
 		AuthKey:              resp.AuthKey,
-		Hostinfo:             &tailcfg.Hostinfo{Hostname: fmt.Sprintf("load-%03d", i)},
+		Hostinfo:             &tailcfg.Hostinfo{Hostname: fmt.Sprintf("load-%03d", i), BackendLogID: randomHex(32)},
 		DiscoPublicKey:       key.NewDisco().Public(),
 		Logf:                 func(string, ...any) {},
 		HealthTracker:        health.NewTracker(bus),

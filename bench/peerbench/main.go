@@ -15,6 +15,7 @@ import (
 )
 
 func main() {
+	cli.SetMemoryLimit(cli.DefaultMemoryLimit) // as the agent and viewer do; GOMEMLIMIT=off measures without
 	cli.Main("peerbench", []cli.Command{
 		{Name: "controlload", Usage: "join N control-only clients and hold them", Run: controlLoad},
 		{Name: "recv", Usage: "receive bulk data on the overlay", Run: recv},

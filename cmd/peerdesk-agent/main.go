@@ -47,9 +47,11 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.StateDir, "state", agent.DefaultStateDir(), "state directory")
 	fs.DurationVar(&cfg.HeartbeatEvery, "heartbeat", 0, "heartbeat interval (default 30s)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	memMiB := fs.Int64("memory-limit", cli.DefaultMemoryLimit>>20, "soft memory limit in MiB (0: none; GOMEMLIMIT wins)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	cli.SetMemoryLimit(*memMiB << 20)
 	log, err := cli.Logger(*level)
 	if err != nil {
 		return err

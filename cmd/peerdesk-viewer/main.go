@@ -20,6 +20,7 @@ import (
 var version = "dev"
 
 func main() {
+	cli.SetMemoryLimit(cli.DefaultMemoryLimit)
 	cli.Main("peerdesk-viewer", []cli.Command{
 		{Name: "login", Usage: "log in to a coordinator", Run: login},
 		{Name: "machines", Usage: "list enrolled machines", Run: machines},

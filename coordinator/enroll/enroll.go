@@ -211,15 +211,9 @@ func (r *Registry) Device(id string) (Device, error) {
 // Devices lists every device, ordered by id.
 func (r *Registry) Devices() ([]Device, error) {
 	var out []Device
-	err := r.db.View(func(tx store.Tx) error {
-		return tx.Scan(nsDevice, "", func(_ string, v []byte) error {
-			var d Device
-			if err := store.Decode(v, &d); err != nil {
-				return err
-			}
-			out = append(out, d)
-			return nil
-		})
+	err := r.db.View(func(tx store.Tx) (err error) {
+		out, err = store.All[Device](tx, nsDevice, "")
+		return err
 	})
 	return out, err
 }
@@ -227,15 +221,9 @@ func (r *Registry) Devices() ([]Device, error) {
 // Tokens lists every token.
 func (r *Registry) Tokens() ([]Token, error) {
 	var out []Token
-	err := r.db.View(func(tx store.Tx) error {
-		return tx.Scan(nsToken, "", func(_ string, v []byte) error {
-			var t Token
-			if err := store.Decode(v, &t); err != nil {
-				return err
-			}
-			out = append(out, t)
-			return nil
-		})
+	err := r.db.View(func(tx store.Tx) (err error) {
+		out, err = store.All[Token](tx, nsToken, "")
+		return err
 	})
 	return out, err
 }

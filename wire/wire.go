@@ -40,7 +40,7 @@ const (
 )
 
 // KnownCapabilities lists every capability this protocol version defines.
-var KnownCapabilities = []Capability{CapSysInfo}
+var KnownCapabilities = []Capability{CapSysInfo, CapScreen, CapInput}
 
 // Valid reports whether c is a capability this protocol version defines.
 func (c Capability) Valid() bool {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/peerdesk/peerdesk/trust"
@@ -156,4 +157,54 @@ func (c *Client) Heartbeat(ctx context.Context, hb wire.Heartbeat) error {
 // Audit forwards a batch of the device's audit records.
 func (c *Client) Audit(ctx context.Context, evs []wire.AuditEvent) error {
 	return c.Do(ctx, http.MethodPost, wire.PathAgentAudit, evs, nil)
+}
+
+// CreateCode asks for a support code (technician).
+func (c *Client) CreateCode(ctx context.Context, req wire.CodeRequest) (wire.SupportCode, error) {
+	var out wire.SupportCode
+	err := c.Do(ctx, http.MethodPost, wire.PathSupportCodes, req, &out)
+	return out, err
+}
+
+// CancelCode withdraws a waiting code (technician).
+func (c *Client) CancelCode(ctx context.Context, code string) error {
+	return c.Do(ctx, http.MethodPost, wire.PathSupportCodes+"/"+url.PathEscape(code)+"/cancel", struct{}{}, nil)
+}
+
+// Redeem uses a code an end user read out (technician).
+func (c *Client) Redeem(ctx context.Context, code string) (wire.SupportSession, error) {
+	var out wire.SupportSession
+	err := c.Do(ctx, http.MethodPost, wire.PathSupportRedeem, wire.RedeemRequest{Code: code}, &out)
+	return out, err
+}
+
+// Board lists live codes and sessions (technician).
+func (c *Client) Board(ctx context.Context) (wire.SupportBoard, error) {
+	var out wire.SupportBoard
+	err := c.Do(ctx, http.MethodGet, wire.PathSupportSessions, nil, &out)
+	return out, err
+}
+
+// EndSession ends a support session (technician).
+func (c *Client) EndSession(ctx context.Context, id string) error {
+	return c.Do(ctx, http.MethodPost, wire.PathSupportSessions+"/"+url.PathEscape(id)+"/end", struct{}{}, nil)
+}
+
+// Join presents a code as a one-time support agent.
+func (c *Client) Join(ctx context.Context, req wire.JoinRequest) (wire.JoinResponse, error) {
+	var out wire.JoinResponse
+	err := c.Do(ctx, http.MethodPost, wire.PathSupportJoin, req, &out)
+	return out, err
+}
+
+// EndSupport ends the device's support session (device credentials).
+func (c *Client) EndSupport(ctx context.Context, reason string) error {
+	return c.Do(ctx, http.MethodPost, wire.PathSupportEnd, wire.EndRequest{Reason: reason}, nil)
+}
+
+// AskForHelp asks for a code the user can read out (enrolled device).
+func (c *Client) AskForHelp(ctx context.Context) (wire.SupportCode, error) {
+	var out wire.SupportCode
+	err := c.Do(ctx, http.MethodPost, wire.PathSupportAsk, struct{}{}, &out)
+	return out, err
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/coordinator/pki"
 	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/policy"
 )
@@ -170,7 +171,7 @@ func New(cfg Config) (_ *Coordinator, err error) {
 	}
 	c.api = api.New(api.Config{
 		Accounts: accounts, Registry: enroll.New(c.db, cfg.Now), Audit: audit.New(c.db, cfg.Now),
-		Overlay: c.ov, Presence: api.NewPresence(cfg.HeartbeatGrace, cfg.Now),
+		Overlay: c.ov, Presence: api.NewPresence(cfg.HeartbeatGrace, cfg.Now), Support: support.New(c.db, cfg.Now),
 		CA: c.id.CA, Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
 	})
 	return c, nil

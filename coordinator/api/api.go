@@ -26,6 +26,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
+	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -43,6 +44,7 @@ type Config struct {
 	Audit      *audit.Log
 	Overlay    Overlay
 	Presence   *Presence
+	Support    *support.Desk
 	CA         *x509.Certificate
 	Pin        string
 	ControlURL string // the coordinator's public https URL
@@ -58,6 +60,9 @@ type Server struct {
 	now      func() time.Time
 	loginIP  *limiter // per client IP, on /v1/login
 	enrollIP *limiter // per client IP, on /v1/enroll
+	codeIP   *limiter // per client IP: support-code redemptions (portal, one-time agents)
+	codeTech *limiter // per technician: redeeming end users' codes
+	codeAll  *limiter // all support-code redemptions together
 }
 
 // New returns the API server.
@@ -72,6 +77,11 @@ func New(cfg Config) *Server {
 		cfg: cfg, log: cfg.Logger, now: cfg.Now,
 		loginIP:  newLimiter(10, time.Minute, 5, cfg.Now),
 		enrollIP: newLimiter(120, time.Minute, 60, cfg.Now), // mass roll-outs behind one NAT
+		// A million codes, a handful active: these limits keep a guesser
+		// at well under one chance in a thousand per day.
+		codeIP:   newLimiter(20, time.Minute, 10, cfg.Now),
+		codeTech: newLimiter(20, time.Minute, 10, cfg.Now),
+		codeAll:  newLimiter(300, time.Minute, 100, cfg.Now),
 	}
 }
 
@@ -88,6 +98,14 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathInventory, s.device(s.handleInventory))
 	mux.HandleFunc("POST "+wire.PathHeartbeat, s.device(s.handleHeartbeat))
 	mux.HandleFunc("POST "+wire.PathAgentAudit, s.device(s.handleAgentAudit))
+	mux.HandleFunc("POST "+wire.PathSupportCodes, s.technician(s.handleCreateCode))
+	mux.HandleFunc("POST "+wire.PathSupportCodes+"/{code}/cancel", s.technician(s.handleCancelCode))
+	mux.HandleFunc("POST "+wire.PathSupportRedeem, s.technician(s.handleRedeem))
+	mux.HandleFunc("GET "+wire.PathSupportSessions, s.technician(s.handleBoard))
+	mux.HandleFunc("POST "+wire.PathSupportSessions+"/{id}/end", s.technician(s.handleTechEnd))
+	mux.HandleFunc("POST "+wire.PathSupportJoin, s.handleJoin)
+	mux.HandleFunc("POST "+wire.PathSupportEnd, s.handleDeviceEnd)
+	mux.HandleFunc("POST "+wire.PathSupportAsk, s.device(s.handleAsk))
 	return mux
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/coordinator/pki"
 	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/grant"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/trust"
@@ -147,7 +148,7 @@ func newEnv(t testing.TB) *env {
 	}
 	e.srv = New(Config{
 		Accounts: e.accounts, Registry: e.registry, Audit: e.audit, Overlay: e.overlay, Presence: e.presence,
-		CA: id.CA, Pin: id.Pin(), ControlURL: controlURL, GrantKey: key, Now: c.Now,
+		Support: support.New(db, c.Now), CA: id.CA, Pin: id.Pin(), ControlURL: controlURL, GrantKey: key, Now: c.Now,
 	})
 	e.pub, e.local = e.srv.Handler(), e.srv.LocalHandler()
 	return e

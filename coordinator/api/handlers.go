@@ -15,6 +15,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
+	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/grant"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
@@ -278,9 +279,13 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request, sess identi
 		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, err.Error(), ev)
 		return
 	}
-	dev, err := s.cfg.Registry.Device(req.DeviceID)
+	deviceID, keyID, err := s.grantTarget(req.DeviceID, sess.User)
 	if err != nil {
-		s.deny(w, r, http.StatusNotFound, wire.CodeNotFound, "no such device", ev)
+		status, code := http.StatusNotFound, wire.CodeNotFound
+		if errors.Is(err, support.ErrNotYours) || errors.Is(err, support.ErrEnded) {
+			status, code = http.StatusForbidden, wire.CodeForbidden
+		}
+		s.deny(w, r, status, code, err.Error(), ev)
 		return
 	}
 	// The viewer's node must be a technician node that joined with an
@@ -295,14 +300,14 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request, sess identi
 		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, "the requesting node belongs to another technician", ev)
 		return
 	}
-	agentNode, ok := nodesByKeyID(s.cfg.Overlay.Nodes())[dev.NodeKeyID]
+	agentNode, ok := nodesByKeyID(s.cfg.Overlay.Nodes())[keyID]
 	if !ok || !agentNode.IPv4.IsValid() {
 		s.deny(w, r, http.StatusConflict, wire.CodeConflict, "the device has not joined the overlay yet", ev)
 		return
 	}
 	now := s.now()
 	g := grant.Grant{
-		ID: grant.NewID(), Technician: sess.User, NodeKey: tech.NodeKey, Device: dev.ID, Capabilities: caps,
+		ID: grant.NewID(), Technician: sess.User, NodeKey: tech.NodeKey, Device: deviceID, Capabilities: caps,
 		IssuedAt: now.Unix(), Expires: now.Add(policy.GrantLifetime).Unix(),
 	}
 	signed, err := grant.Sign(s.cfg.GrantKey, g)
@@ -315,9 +320,27 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request, sess identi
 	for i, c := range caps {
 		capNames[i] = string(c)
 	}
-	s.record(wire.AuditEvent{Actor: sess.User, Action: ev.Action, Target: dev.ID, Outcome: audit.OK,
+	s.record(wire.AuditEvent{Actor: sess.User, Action: ev.Action, Target: deviceID, Outcome: audit.OK,
 		Fields: map[string]string{"grant": g.ID, "node": tech.NodeKey, "capabilities": strings.Join(capNames, ",")}})
 	writeJSON(w, http.StatusOK, wire.GrantResponse{Grant: signed, Expires: time.Unix(g.Expires, 0).UTC(), OverlayIP: agentNode.IPv4.String()})
+}
+
+// grantTarget finds the device a grant is asked for and the overlay key it
+// joined with: an enrolled device, or the one-time support agent of an
+// open session — which the technician must own, or claims if it is the
+// team's and nobody has yet (first come).
+func (s *Server) grantTarget(device, technician string) (string, uint64, error) {
+	if d, err := s.cfg.Registry.Device(device); err == nil {
+		return d.ID, d.NodeKeyID, nil
+	}
+	ss, err := s.cfg.Support.OpenSessionFor(device)
+	if err != nil {
+		return "", 0, errors.New("no such device")
+	}
+	if _, err := s.cfg.Support.Claim(ss.ID, technician); err != nil {
+		return "", 0, err
+	}
+	return ss.Device, ss.NodeKeyID, nil
 }
 
 func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, sess identity.Session, _ string) {

@@ -1,0 +1,266 @@
+// Package support holds support codes and the sessions they open (S1, S2).
+//
+// A code is six digits. A technician generates one (assigned to themself,
+// or to the team: first come, first served), or an end user's agent asks
+// for one and the user reads it out. A code is active until it is used,
+// cancelled or — if it was given an expiry — expired; no active code is
+// ever handed out twice; and it binds to exactly one session, which
+// releases it when it ends.
+//
+// Two kinds of session come from codes:
+//   - a one-time support agent (the portal's download) joins with a
+//     technician's code: the session's device is an ephemeral support
+//     device minted here;
+//   - a technician redeems a code an enrolled agent asked for: the
+//     session's device is that agent's.
+package support
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/peerdesk/peerdesk/coordinator/store"
+)
+
+const (
+	nsCode     = "supcode"     // code digits → Code (the latest use of those digits)
+	nsSession  = "supsession"  // session id → Session
+	nsByDevice = "supbydevice" // device id → its open session's id
+)
+
+// Code states.
+const (
+	Waiting   = "waiting"   // active, not yet used
+	Bound     = "bound"     // active, bound to a live session
+	Ended     = "ended"     // its session ended; the digits are free again
+	Cancelled = "cancelled" // cancelled before use
+	Expired   = "expired"   // expired before use
+)
+
+// Code kinds.
+const (
+	KindTechnician = "technician" // a technician generated it for an end user
+	KindRequest    = "request"    // an end user's agent asked for it
+)
+
+// Errors; test with errors.Is. Their messages are safe to show an end user.
+var (
+	ErrNoCode     = errors.New("no such support code")
+	ErrUsed       = errors.New("this support code has already been used")
+	ErrCancelled  = errors.New("this support code was cancelled")
+	ErrExpired    = errors.New("this support code has expired")
+	ErrWrongKind  = errors.New("this support code cannot be used here")
+	ErrNoSession  = errors.New("no such support session")
+	ErrEnded      = errors.New("the support session has ended")
+	ErrNotYours   = errors.New("the support session belongs to another technician")
+	ErrBadSecret  = errors.New("wrong support device credentials")
+	ErrNotAllowed = errors.New("not allowed")
+)
+
+// Code is one support code.
+type Code struct {
+	Code      string    `json:"code"`
+	Kind      string    `json:"kind"`
+	State     string    `json:"state"`
+	CreatedBy string    `json:"created_by"` // technician, or "device:<id>"
+	Assignee  string    `json:"assignee"`   // technician; "" means the team
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires,omitzero"` // zero: until used or cancelled
+	Session   string    `json:"session,omitempty"`
+	Device    string    `json:"device,omitempty"` // the requesting device, for KindRequest
+	Hostname  string    `json:"hostname,omitempty"`
+}
+
+// Active reports whether c can still open a session.
+func (c Code) Active(now time.Time) bool {
+	return c.State == Waiting && (c.Expires.IsZero() || now.Before(c.Expires))
+}
+
+// Session is what a code opened.
+type Session struct {
+	ID         string    `json:"id"`
+	Code       string    `json:"code"`
+	Technician string    `json:"technician"` // "" until a team member claims it
+	Device     string    `json:"device"`
+	Hostname   string    `json:"hostname"`
+	OS         string    `json:"os"`
+	OneTime    bool      `json:"one_time"` // a one-time support agent: consent can never be turned off
+	NodeKeyID  uint64    `json:"overlay_key_id,omitempty"`
+	SecretHash string    `json:"secret_hash,omitempty"`
+	State      string    `json:"state"` // "open" or "ended"
+	Created    time.Time `json:"created"`
+	Ended      time.Time `json:"ended,omitzero"`
+	EndedBy    string    `json:"ended_by,omitempty"`
+	EndReason  string    `json:"end_reason,omitempty"`
+}
+
+// Session states.
+const (
+	Open   = "open"
+	Closed = "ended"
+)
+
+// Desk holds codes and sessions.
+type Desk struct {
+	db  store.DB
+	now func() time.Time
+}
+
+// New returns a Desk over db; now is the clock (nil means time.Now).
+func New(db store.DB, now func() time.Time) *Desk {
+	if now == nil {
+		now = time.Now
+	}
+	return &Desk{db: db, now: now}
+}
+
+// MaxCodeTTL bounds the optional expiry of a code.
+const MaxCodeTTL = 7 * 24 * time.Hour
+
+// Generate makes a technician's code. team means first come among
+// technicians; ttl 0 means no expiry (until used or cancelled).
+func (d *Desk) Generate(technician string, team bool, ttl time.Duration) (Code, error) {
+	if ttl < 0 || ttl > MaxCodeTTL {
+		return Code{}, fmt.Errorf("support: code lifetime must be 0 (none) or up to %s", MaxCodeTTL)
+	}
+	c := Code{Kind: KindTechnician, CreatedBy: technician, Assignee: technician}
+	if team {
+		c.Assignee = ""
+	}
+	return d.issue(c, ttl)
+}
+
+// Request makes a code for an end user whose enrolled agent asks for help.
+func (d *Desk) Request(device, hostname string, ttl time.Duration) (Code, error) {
+	if ttl <= 0 || ttl > MaxCodeTTL {
+		ttl = 24 * time.Hour
+	}
+	return d.issue(Code{Kind: KindRequest, CreatedBy: "device:" + device, Device: device, Hostname: hostname}, ttl)
+}
+
+func (d *Desk) issue(c Code, ttl time.Duration) (Code, error) {
+	now := d.now().UTC()
+	c.State, c.Created = Waiting, now
+	if ttl > 0 {
+		c.Expires = now.Add(ttl)
+	}
+	for attempt := 0; attempt < 64; attempt++ {
+		c.Code = sixDigits()
+		err := d.db.Update(func(tx store.Tx) error {
+			var old Code
+			switch err := tx.Get(nsCode, c.Code, &old); {
+			case err == nil && (old.State == Bound || old.Active(now)):
+				return store.ErrExists // never reissue an active code
+			case err != nil && !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+			return tx.Put(nsCode, c.Code, c)
+		})
+		if errors.Is(err, store.ErrExists) {
+			continue
+		}
+		if err != nil {
+			return Code{}, fmt.Errorf("support: %w", err)
+		}
+		return c, nil
+	}
+	return Code{}, errors.New("support: no free code found; too many active codes")
+}
+
+// Lookup returns the code if it can still open a session, or why not.
+func (d *Desk) Lookup(code string) (Code, error) {
+	var c Code
+	err := d.db.View(func(tx store.Tx) error { return tx.Get(nsCode, code, &c) })
+	if errors.Is(err, store.ErrNotFound) || !validDigits(code) {
+		return Code{}, ErrNoCode
+	}
+	if err != nil {
+		return Code{}, err
+	}
+	return c, usable(c, d.now())
+}
+
+func usable(c Code, now time.Time) error {
+	switch {
+	case c.State == Bound || c.State == Ended:
+		return ErrUsed
+	case c.State == Cancelled:
+		return ErrCancelled
+	case c.State == Expired || c.State == Waiting && !c.Active(now):
+		return ErrExpired
+	}
+	return nil
+}
+
+// Cancel withdraws a waiting code; only its creator or an admin may.
+func (d *Desk) Cancel(code, actor string, admin bool) error {
+	return d.db.Update(func(tx store.Tx) error {
+		var c Code
+		if err := tx.Get(nsCode, code, &c); errors.Is(err, store.ErrNotFound) {
+			return ErrNoCode
+		} else if err != nil {
+			return err
+		}
+		if c.CreatedBy != actor && !admin && c.Assignee != actor {
+			return ErrNotAllowed
+		}
+		if err := usable(c, d.now()); err != nil {
+			return err
+		}
+		c.State = Cancelled
+		return tx.Put(nsCode, code, c)
+	})
+}
+
+// Codes lists every code record (the latest use of each set of digits).
+func (d *Desk) Codes() ([]Code, error) {
+	var out []Code
+	err := d.db.View(func(tx store.Tx) (err error) {
+		out, err = store.All[Code](tx, nsCode, "")
+		return err
+	})
+	return out, err
+}
+
+func sixDigits() string {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		panic("support: crypto/rand failed: " + err.Error()) // never fails on supported OSes
+	}
+	return fmt.Sprintf("%06d", n.Int64())
+}
+
+func validDigits(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("support: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+func hashSecret(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func secretMatches(hash, secret string) bool {
+	return subtle.ConstantTimeCompare([]byte(hash), []byte(hashSecret(secret))) == 1
+}

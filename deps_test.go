@@ -14,7 +14,7 @@ const mod = "github.com/peerdesk/peerdesk"
 // the wire protocol and policy are leaves; only the overlay adapter imports
 // Headscale.
 func TestImportRules(t *testing.T) {
-	server := []string{"github.com/juanfont/headscale", "github.com/dgraph-io/badger/v4", mod + "/coordinator", mod + "/templates", "github.com/a-h/templ"}
+	server := []string{"github.com/juanfont/headscale", "github.com/dgraph-io/badger/v4", mod + "/coordinator", mod + "/templates/dashboard"}
 	for _, tc := range []struct {
 		pkg       string
 		forbidden []string

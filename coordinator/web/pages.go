@@ -10,7 +10,7 @@ import (
 
 	"github.com/peerdesk/peerdesk/coordinator/api"
 	"github.com/peerdesk/peerdesk/policy"
-	"github.com/peerdesk/peerdesk/templates"
+	templates "github.com/peerdesk/peerdesk/templates/dashboard"
 	"github.com/peerdesk/peerdesk/wire"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
-	"github.com/peerdesk/peerdesk/templates"
+	templates "github.com/peerdesk/peerdesk/templates/dashboard"
 	"github.com/peerdesk/peerdesk/wire"
 )
 

@@ -1,4 +1,5 @@
-// Package templates holds the templ components of peerdesk's web pages.
+// Package dashboard holds the templ components of the coordinator's web pages
+// (the technician dashboard and the end-user portal).
 //
 // Components take plain view values defined here, never the store, the API
 // or an *http.Request: the web handlers (coordinator/web) build the views,
@@ -7,7 +8,7 @@
 // The *_templ.go files are generated; regenerate them with
 //
 //	go run github.com/a-h/templ/cmd/templ@v0.3.977 generate -path ./templates
-package templates
+package dashboard
 
 import (
 	"fmt"

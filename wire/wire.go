@@ -217,15 +217,16 @@ func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message)
 
 // Error codes.
 const (
-	CodeBadRequest   = "bad_request"
-	CodeUnauthorized = "unauthorized"
-	CodeForbidden    = "forbidden"
-	CodeLocked       = "locked"
-	CodeRateLimited  = "rate_limited"
-	CodeNotFound     = "not_found"
-	CodeConflict     = "conflict"
-	CodeExpired      = "expired"
-	CodeInternal     = "internal"
+	CodeBadRequest    = "bad_request"
+	CodeUnauthorized  = "unauthorized"
+	CodeForbidden     = "forbidden"
+	CodeLocked        = "locked"
+	CodeRateLimited   = "rate_limited"
+	CodeNotFound      = "not_found"
+	CodeConflict      = "conflict"
+	CodeExpired       = "expired"
+	CodeInternal      = "internal"
+	CodeConsentDenied = "consent_denied"
 )
 
 // Duration is a time.Duration that encodes as a Go duration string.

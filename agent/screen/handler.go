@@ -1,0 +1,134 @@
+package screen
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/peerdesk/peerdesk/agent/gate"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// Handler serves wire.PeerPathScreenOffer behind the gate.
+type Handler struct {
+	cfg Config
+
+	mu     sync.Mutex
+	active *session
+	wg     sync.WaitGroup
+}
+
+// New returns a Handler.
+func New(cfg Config) *Handler {
+	cfg.defaults()
+	return &Handler{cfg: cfg}
+}
+
+// Capability is what a caller's grant must include.
+func (*Handler) Capability() wire.Capability { return wire.CapScreen }
+
+// consentTimeout bounds how long a technician waits for the end user.
+const consentTimeout = 2 * time.Minute
+
+// ServePeer answers a browser's offer with the agent's answer, after the end
+// user consented.
+func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Caller) {
+	var offer wire.ScreenOffer
+	body := http.MaxBytesReader(w, r.Body, wire.MaxRequestBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&offer); err != nil || offer.SDP == "" {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "an SDP offer is required")
+		return
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "trailing data after the offer")
+		return
+	}
+	h.mu.Lock()
+	if h.active != nil && h.active.technician != c.Technician {
+		h.mu.Unlock()
+		writeError(w, http.StatusConflict, wire.CodeConflict, "another technician's session is live on this machine")
+		return
+	}
+	prev := h.active
+	h.mu.Unlock()
+	if prev != nil {
+		prev.end("reconnected")
+	}
+
+	if h.cfg.Consent != nil && (prev == nil || !prev.consented) {
+		ctx, cancel := context.WithTimeout(r.Context(), consentTimeout)
+		ok, err := h.cfg.Consent.Ask(ctx, ConsentRequest{Technician: c.Technician, Capabilities: c.Grant.Capabilities})
+		cancel()
+		if err != nil {
+			writeError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user did not answer")
+			return
+		}
+		if !ok {
+			writeError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user declined the session")
+			return
+		}
+	}
+	s, answer, err := h.start(offer, c)
+	if err != nil {
+		h.cfg.Logger.Warn("screen session failed to start", "err", err)
+		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "the session could not start: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(answer) //nolint:errcheck // client gone; ICE times out
+	_ = s
+}
+
+// End stops the live session, if any (the end user pressed "End").
+func (h *Handler) End(reason string) {
+	h.mu.Lock()
+	s := h.active
+	h.mu.Unlock()
+	if s != nil {
+		s.end(reason)
+	}
+}
+
+// Close ends the live session and waits for it.
+func (h *Handler) Close() {
+	h.End("agent stopping")
+	h.wg.Wait()
+}
+
+// Live reports whether a session is live (capture is running).
+func (h *Handler) Live() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.active != nil
+}
+
+func (h *Handler) finished(s *session, reason string) {
+	h.mu.Lock()
+	if h.active == s {
+		h.active = nil
+	}
+	h.mu.Unlock()
+	if h.cfg.Consent != nil {
+		h.cfg.Consent.Disconnected(reason)
+	}
+	if h.cfg.OnEnd != nil {
+		h.cfg.OnEnd(reason)
+	}
+}
+
+func allows(c gate.Caller, capability wire.Capability) bool {
+	return slices.Contains(c.Grant.Capabilities, capability)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(wire.Error{Code: code, Message: msg}) //nolint:errcheck // client gone
+}

@@ -22,6 +22,8 @@ import (
 	"github.com/peerdesk/peerdesk/agent/auditlog"
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/inventory"
+	"github.com/peerdesk/peerdesk/agent/localui"
+	"github.com/peerdesk/peerdesk/agent/screen"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/agent/sysinfo"
 	"github.com/peerdesk/peerdesk/coordclient"
@@ -112,8 +114,17 @@ type Config struct {
 	Version        string
 	HeartbeatEvery time.Duration // zero means 30 s
 	InventoryEvery time.Duration // zero means 1 h
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// Display is the X11 display screen sessions show ("" = $DISPLAY).
+	Display string
+	// Unattended turns the end user's consent off (I4): technicians
+	// connect without asking. One-time support agents never are.
+	Unattended bool
+	// NoScreen leaves the screen capability out (a headless server).
+	NoScreen bool
+	// Browser opens the end user's page; nil means the desktop's browser.
+	Browser func(url string) error
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Agent is an enrolled agent.
@@ -129,6 +140,7 @@ type Agent struct {
 	readyOnce sync.Once
 	mu        sync.Mutex
 	node      *node.Node
+	ui        *localui.UI
 }
 
 // New loads the enrolled identity from cfg.StateDir.
@@ -160,9 +172,13 @@ func New(cfg Config) (*Agent, error) {
 	return &Agent{
 		cfg: cfg, log: cfg.Logger, st: st,
 		coord: coordclient.New(st.CoordinatorURL, ca).WithDevice(st.DeviceID, st.DeviceSecret),
-		inv:   inventory.New(inventory.Options{AgentVersion: cfg.Version, Now: cfg.Now, Logger: cfg.Logger}),
+		inv:   newCollector(cfg.Version, cfg.Logger),
 		audit: al, ready: make(chan struct{}),
 	}, nil
+}
+
+func newCollector(version string, log *slog.Logger) *inventory.Collector {
+	return inventory.New(inventory.Options{AgentVersion: version, Logger: log})
 }
 
 // DeviceID is the agent's device identifier.
@@ -218,6 +234,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	g := &gate.Gate{Device: a.st.DeviceID, GrantKey: grantKey, WhoIs: n, Audit: a.audit, Now: a.cfg.Now, Logger: a.log}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+wire.PeerPathSysInfo, g.Handle(sysinfo.Handler{Collector: a.inv}))
+	if !a.cfg.NoScreen {
+		sh, err := a.screen(n)
+		if err != nil {
+			return err
+		}
+		defer sh.Close()
+		mux.Handle("POST "+wire.PeerPathScreenOffer, g.Handle(sh))
+	}
 	ln, err := n.Listen("tcp", ":"+strconv.Itoa(wire.PeerPort))
 	if err != nil {
 		return fmt.Errorf("agent.Run: %w", err)
@@ -246,6 +270,43 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("agent.Run: %w", err)
 	}
+}
+
+// screen makes the screen capability, with the end user's page for
+// consent and "Ask for help" unless the agent is unattended.
+func (a *Agent) screen(n *node.Node) (*screen.Handler, error) {
+	var consent screen.Consent
+	if !a.cfg.Unattended {
+		ui, err := localui.Start(localui.Config{
+			Hostname: a.st.Hostname, Logger: a.log,
+			AskHelp: func(ctx context.Context) (string, error) {
+				c, err := a.coord.AskForHelp(ctx)
+				return c.Code, err
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		a.ui = ui
+		a.mu.Unlock()
+		fmt.Printf("peerdesk agent — your page: %s\n", ui.URL())
+		consent = ui
+	}
+	return screenHandler(a.cfg.Display, n, consent, func(reason string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.coord.EndSupport(ctx, reason); err != nil && coordclient.Code(err) != wire.CodeUnauthorized {
+			a.log.Debug("telling the coordinator the session ended", "err", err)
+		}
+	}, a.log)
+}
+
+// UI is the end user's page, if the agent shows one.
+func (a *Agent) UI() *localui.UI {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ui
 }
 
 // report sends inventory at start and every InventoryEvery, and a heartbeat

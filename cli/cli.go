@@ -34,7 +34,12 @@ var ErrUsage = errors.New("usage")
 // Main runs the subcommand named by os.Args[1] with a context cancelled on
 // SIGINT or SIGTERM, and exits.
 func Main(prog string, cmds []Command) {
-	os.Exit(run(prog, cmds, os.Args[1:], os.Stderr))
+	MainWith(prog, cmds, os.Args[1:]...)
+}
+
+// MainWith is Main with the arguments given (the first names the command).
+func MainWith(prog string, cmds []Command, args ...string) {
+	os.Exit(run(prog, cmds, args, os.Stderr))
 }
 
 func run(prog string, cmds []Command, args []string, stderr io.Writer) int {

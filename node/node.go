@@ -64,7 +64,9 @@ import (
 	"time"
 
 	"tailscale.com/client/local"
+	"tailscale.com/ipn"
 	"tailscale.com/ipn/ipnstate"
+	"tailscale.com/ipn/store/mem"
 	"tailscale.com/tailcfg"
 	"tailscale.com/tsnet"
 )
@@ -91,6 +93,11 @@ type Config struct {
 
 	// Port is the UDP port for WireGuard; 0 picks one.
 	Port uint16
+
+	// InMemory keeps the node's keys and overlay state in memory only:
+	// nothing of its identity is written to Dir (one-time support agents,
+	// which must leave no key behind).
+	InMemory bool
 
 	// Logger receives the node's logs; nil discards them. tsnet's own
 	// (verbose) log goes to it at debug level.
@@ -163,6 +170,7 @@ func (n *Node) Up(ctx context.Context) error {
 		ControlURL: relay.URL(),
 		AuthKey:    n.cfg.AuthKey,
 		Port:       n.cfg.Port,
+		Store:      store(n.cfg.InMemory),
 		Logf:       func(format string, args ...any) { tsLog.Debug(strings.TrimSpace(fmt.Sprintf(format, args...))) },
 		UserLogf:   func(format string, args ...any) { tsLog.Info(strings.TrimSpace(fmt.Sprintf(format, args...))) },
 	}
@@ -179,6 +187,14 @@ func (n *Node) Up(ctx context.Context) error {
 		return errors.Join(ErrClosed, ts.Close(), relay.Close())
 	}
 	n.ts, n.relay, n.lc, n.up = ts, relay, lc, true
+	return nil
+}
+
+// store returns the state store for tsnet: nil (a file in Dir) or memory.
+func store(inMemory bool) ipn.StateStore {
+	if inMemory {
+		return new(mem.Store)
+	}
 	return nil
 }
 

@@ -54,8 +54,8 @@ func Allow(role Role, a Action) error {
 }
 
 var grantable = map[Role][]wire.Capability{
-	RoleAdmin:      {wire.CapSysInfo},
-	RoleTechnician: {wire.CapSysInfo},
+	RoleAdmin:      {wire.CapSysInfo, wire.CapScreen, wire.CapInput},
+	RoleTechnician: {wire.CapSysInfo, wire.CapScreen, wire.CapInput},
 }
 
 // GrantCapabilities decides which of the requested capabilities a session

@@ -5,6 +5,7 @@
 package viewer
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -173,9 +174,35 @@ func (v *Viewer) Grant(ctx context.Context, device string, caps ...wire.Capabili
 	return v.coord.Grant(ctx, wire.GrantRequest{DeviceID: device, NodeKey: key, Capabilities: caps})
 }
 
-// Call makes a peer call to the agent at overlayIP with a grant, decoding a
-// JSON answer into out. A refusal is returned as a *wire.Error.
+// Call makes a GET peer call to the agent at overlayIP with a grant,
+// decoding a JSON answer into out. A refusal is returned as a *wire.Error.
 func (v *Viewer) Call(ctx context.Context, overlayIP, grantToken, path string, out any) error {
+	return v.peer(ctx, http.MethodGet, overlayIP, grantToken, path, nil, out)
+}
+
+// Offer asks the device's agent to answer a browser's WebRTC offer, with a
+// grant for the screen and, if control, for input.
+func (v *Viewer) Offer(ctx context.Context, device string, control bool, offer wire.ScreenOffer) (wire.ScreenAnswer, wire.GrantResponse, error) {
+	caps := []wire.Capability{wire.CapScreen}
+	if control {
+		caps = append(caps, wire.CapInput)
+	}
+	g, err := v.Grant(ctx, device, caps...)
+	if err != nil {
+		return wire.ScreenAnswer{}, g, err
+	}
+	ans, err := v.OfferWith(ctx, g, offer)
+	return ans, g, err
+}
+
+// OfferWith forwards an offer with a grant already in hand.
+func (v *Viewer) OfferWith(ctx context.Context, g wire.GrantResponse, offer wire.ScreenOffer) (wire.ScreenAnswer, error) {
+	var ans wire.ScreenAnswer
+	err := v.peer(ctx, http.MethodPost, g.OverlayIP, g.Grant, wire.PeerPathScreenOffer, offer, &ans)
+	return ans, err
+}
+
+func (v *Viewer) peer(ctx context.Context, method, overlayIP, grantToken, path string, in, out any) error {
 	n, err := v.Node(ctx)
 	if err != nil {
 		return err
@@ -184,13 +211,24 @@ func (v *Viewer) Call(ctx context.Context, overlayIP, grantToken, path string, o
 		DialContext:       n.Dial,
 		DisableKeepAlives: true,
 	}}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
 	u := "http://" + net.JoinHostPort(overlayIP, strconv.Itoa(wire.PeerPort)) + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return err
 	}
 	if grantToken != "" {
 		req.Header.Set(wire.HeaderGrant, grantToken)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -207,6 +245,9 @@ func (v *Viewer) Call(ctx context.Context, overlayIP, grantToken, path string, o
 			e = wire.Error{Code: wire.CodeInternal, Message: resp.Status}
 		}
 		return &e
+	}
+	if out == nil {
+		return nil
 	}
 	return json.Unmarshal(data, out)
 }

@@ -32,6 +32,10 @@ func New(cfg Config) *Handler {
 // Capability is what a caller's grant must include.
 func (*Handler) Capability() wire.Capability { return wire.CapScreen }
 
+// reasonReconnected ends a session that the same technician replaces: it
+// is not the end of the support session.
+const reasonReconnected = "reconnected"
+
 // consentTimeout bounds how long a technician waits for the end user.
 const consentTimeout = 2 * time.Minute
 
@@ -59,7 +63,7 @@ func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Calle
 	prev := h.active
 	h.mu.Unlock()
 	if prev != nil {
-		prev.end("reconnected")
+		prev.end(reasonReconnected)
 	}
 
 	if h.cfg.Consent != nil && (prev == nil || !prev.consented) {
@@ -118,7 +122,7 @@ func (h *Handler) finished(s *session, reason string) {
 	if h.cfg.Consent != nil {
 		h.cfg.Consent.Disconnected(reason)
 	}
-	if h.cfg.OnEnd != nil {
+	if h.cfg.OnEnd != nil && reason != reasonReconnected {
 		h.cfg.OnEnd(reason)
 	}
 }

@@ -5,14 +5,37 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"runtime/debug"
+	"strings"
 
 	"github.com/peerdesk/peerdesk/agent"
+	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/cli"
+	"github.com/peerdesk/peerdesk/supportpack"
+	"github.com/peerdesk/peerdesk/trust"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 var version = "dev"
 
 func main() {
+	cli.SetMemoryLimit(cli.DefaultMemoryLimit)
+	// A one-time support agent carries its code in a trailer and runs with
+	// no arguments (the end user double-clicks it).
+	if cfg, err := supportpack.ReadSelf(); err == nil && len(os.Args) == 1 {
+		cli.MainWith("peerdesk-support", []cli.Command{{Name: "support", Run: func(ctx context.Context, _ []string) error {
+			return agent.RunSupport(ctx, agent.SupportOptions{Config: cfg, Version: version, Logger: quietLogger()})
+		}}}, "support")
+		return
+	}
+	// peerdesk://session/<code>: the portal launched the installed agent.
+	if len(os.Args) == 2 && strings.HasPrefix(os.Args[1], "peerdesk://") {
+		cli.MainWith("peerdesk-agent", []cli.Command{{Name: "open", Run: openURL}}, "open", os.Args[1])
+		return
+	}
 	cli.Main("peerdesk-agent", []cli.Command{
 		{Name: "enroll", Usage: "enroll this machine with a coordinator, once", Run: enroll},
 		{Name: "run", Usage: "run the agent", Run: run},
@@ -46,12 +69,18 @@ func run(ctx context.Context, args []string) error {
 	cfg := agent.Config{Version: version}
 	fs.StringVar(&cfg.StateDir, "state", agent.DefaultStateDir(), "state directory")
 	fs.DurationVar(&cfg.HeartbeatEvery, "heartbeat", 0, "heartbeat interval (default 30s)")
+	fs.StringVar(&cfg.Display, "display", "", "X11 display to show ($DISPLAY if empty)")
+	fs.BoolVar(&cfg.Unattended, "unattended", false, "connect without asking the user (consent off)")
+	fs.BoolVar(&cfg.NoScreen, "no-screen", false, "offer no screen sessions (headless machine)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	memMiB := fs.Int64("memory-limit", cli.DefaultMemoryLimit>>20, "soft memory limit in MiB (0: none; GOMEMLIMIT wins)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cli.SetMemoryLimit(*memMiB << 20)
+	if *memMiB == 0 {
+		debug.SetMemoryLimit(math.MaxInt64)
+	}
 	log, err := cli.Logger(*level)
 	if err != nil {
 		return err
@@ -62,4 +91,32 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return a.Run(ctx)
+}
+
+// openURL handles peerdesk://session/<code>: an enrolled agent's binary
+// runs a one-time support session with that code, trusting the coordinator
+// it is enrolled with.
+func openURL(ctx context.Context, args []string) error {
+	code, ok := strings.CutPrefix(args[0], "peerdesk://session/")
+	code = strings.Trim(code, "/")
+	if !ok || len(code) != 6 {
+		return fmt.Errorf("not a peerdesk session link: %q", args[0])
+	}
+	st, err := state.Load(agent.DefaultStateDir())
+	if err != nil {
+		return err
+	}
+	ca, err := st.CA()
+	if err != nil {
+		return err
+	}
+	return agent.RunSupport(ctx, agent.SupportOptions{
+		Config:  wire.SupportConfig{Code: code, CoordinatorURL: st.CoordinatorURL, Pin: trust.Pin(ca)},
+		Version: version, Logger: quietLogger(),
+	})
+}
+
+func quietLogger() *slog.Logger {
+	l, _ := cli.Logger("warn") //nolint:errcheck // a constant level
+	return l
 }

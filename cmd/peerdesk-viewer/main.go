@@ -14,6 +14,7 @@ import (
 
 	"github.com/peerdesk/peerdesk/cli"
 	"github.com/peerdesk/peerdesk/viewer"
+	"github.com/peerdesk/peerdesk/viewer/webui"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -24,6 +25,7 @@ func main() {
 	cli.Main("peerdesk-viewer", []cli.Command{
 		{Name: "login", Usage: "log in to a coordinator", Run: login},
 		{Name: "machines", Usage: "list enrolled machines", Run: machines},
+		{Name: "ui", Usage: "serve the technician's session page on 127.0.0.1 (remote screens)", Run: ui},
 		{Name: "sysinfo", Usage: "fetch a machine's system information peer to peer: sysinfo <device-id>", Run: sysinfo},
 		{Name: "version", Usage: "print the version", Run: func(context.Context, []string) error { fmt.Println(version); return nil }},
 	})
@@ -134,5 +136,24 @@ func sysinfo(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	return nil
+}
+
+func ui(ctx context.Context, args []string) error {
+	var listen string
+	v, _, err := open(args, "ui", func(fs *flag.FlagSet) {
+		fs.StringVar(&listen, "listen", "127.0.0.1:7071", "loopback address of the session page")
+	})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	s, err := webui.Start(ctx, webui.Config{Viewer: v, Listen: listen})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Printf("session page: %s\n", s.URL())
+	<-ctx.Done()
 	return nil
 }

@@ -386,6 +386,14 @@ func (s *Server) device(h deviceHandler) http.HandlerFunc {
 			return
 		}
 		dev, err := s.cfg.Registry.Authenticate(id, secret)
+		if err != nil && strings.HasPrefix(id, "sup-") && r.URL.Path == wire.PathAgentAudit {
+			// A one-time support agent forwards its audit trail too; it
+			// may do nothing else an enrolled device does.
+			var ss support.Session
+			if ss, err = s.cfg.Support.AuthenticateDevice(id, secret); err == nil {
+				dev = enroll.Device{ID: ss.Device, Hostname: ss.Hostname, OS: ss.OS}
+			}
+		}
 		if err != nil {
 			s.deny(w, r, http.StatusUnauthorized, wire.CodeUnauthorized, "unknown device or wrong secret",
 				wire.AuditEvent{Actor: "device:" + clip(id), Action: "device.authenticate"})

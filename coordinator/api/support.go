@@ -12,7 +12,6 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/coordinator/support"
-	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -50,64 +49,46 @@ func (s *Server) deviceIP(device string, nodes map[uint64]overlay.Node) (string,
 }
 
 func (s *Server) handleCreateCode(w http.ResponseWriter, r *http.Request, sess identity.Session, _ string) {
-	ev := wire.AuditEvent{Actor: sess.User, Action: "support.code.create"}
 	var req wire.CodeRequest
 	if err := decode(w, r, &req); err != nil {
-		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
+		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), wire.AuditEvent{Actor: sess.User, Action: "support.code.create"})
 		return
 	}
-	c, err := s.cfg.Support.Generate(sess.User, req.Team, time.Duration(req.TTL))
+	c, err := s.GenerateCode(clientIP(r), sess, req.Team, time.Duration(req.TTL))
 	if err != nil {
-		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
-	ev.Target, ev.Outcome = "code:"+c.Code, audit.OK
-	ev.Fields = map[string]string{"team": boolString(req.Team)}
-	s.record(ev)
-	writeJSON(w, http.StatusOK, codeView(c))
+	writeJSON(w, http.StatusOK, c)
 }
 
 func (s *Server) handleCancelCode(w http.ResponseWriter, r *http.Request, sess identity.Session, _ string) {
-	code := r.PathValue("code")
-	ev := wire.AuditEvent{Actor: sess.User, Action: "support.code.cancel", Target: "code:" + clip(code)}
-	if err := s.cfg.Support.Cancel(code, sess.User, sess.Role == policy.RoleAdmin); err != nil {
-		status := http.StatusConflict
-		if errors.Is(err, support.ErrNoCode) {
-			status = http.StatusNotFound
-		} else if errors.Is(err, support.ErrNotAllowed) {
-			status = http.StatusForbidden
-		}
-		s.deny(w, r, status, codeFor(status), err.Error(), ev)
+	if err := s.CancelCode(clientIP(r), sess, r.PathValue("code")); err != nil {
+		status := supportStatus(err)
+		writeError(w, status, codeFor(status), err.Error())
 		return
 	}
-	ev.Outcome = audit.OK
-	s.record(ev)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 // handleRedeem: a technician enters the code an end user read out.
 func (s *Server) handleRedeem(w http.ResponseWriter, r *http.Request, sess identity.Session, _ string) {
-	ev := wire.AuditEvent{Actor: sess.User, Action: "support.code.redeem"}
 	var req wire.RedeemRequest
 	if err := decode(w, r, &req); err != nil {
-		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
+		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), wire.AuditEvent{Actor: sess.User, Action: "support.code.redeem"})
 		return
 	}
-	ev.Target = "code:" + clip(req.Code)
-	if !s.codeTech.allow(sess.User) || !s.codeAll.allow("all") {
-		s.deny(w, r, http.StatusTooManyRequests, wire.CodeRateLimited, "too many code attempts; wait a minute", ev)
+	ss, err := s.Redeem(clientIP(r), sess, req.Code)
+	if errors.Is(err, ErrCodeRateLimited) {
+		writeError(w, http.StatusTooManyRequests, wire.CodeRateLimited, err.Error())
 		return
 	}
-	ss, err := s.cfg.Support.Redeem(strings.TrimSpace(req.Code), sess.User)
 	if err != nil {
 		status, code, msg := redeemError(err)
-		s.deny(w, r, status, code, msg, ev)
+		writeError(w, status, code, msg)
 		return
 	}
-	ev.Outcome = audit.OK
-	ev.Fields = map[string]string{"session": ss.ID, "device": ss.Device}
-	s.record(ev)
-	writeJSON(w, http.StatusOK, s.sessionView(ss, nodesByKeyID(s.cfg.Overlay.Nodes())))
+	writeJSON(w, http.StatusOK, ss)
 }
 
 // redeemError maps a code's refusal to an answer whose message is safe to
@@ -165,27 +146,11 @@ func (s *Server) Board() (wire.SupportBoard, error) {
 }
 
 func (s *Server) handleTechEnd(w http.ResponseWriter, r *http.Request, sess identity.Session, _ string) {
-	id := r.PathValue("id")
-	ev := wire.AuditEvent{Actor: sess.User, Action: "support.session.end", Target: clip(id)}
-	ss, err := s.cfg.Support.Session(id)
-	if err == nil && ss.Technician != sess.User && ss.Technician != "" && sess.Role != policy.RoleAdmin {
-		err = support.ErrNotYours
-	}
-	if err == nil {
-		_, err = s.cfg.Support.End(id, sess.User, "ended by the technician")
-	}
-	if err != nil {
-		status := http.StatusConflict
-		if errors.Is(err, support.ErrNoSession) {
-			status = http.StatusNotFound
-		} else if errors.Is(err, support.ErrNotYours) {
-			status = http.StatusForbidden
-		}
-		s.deny(w, r, status, codeFor(status), err.Error(), ev)
+	if err := s.EndSession(clientIP(r), sess, r.PathValue("id")); err != nil {
+		status := supportStatus(err)
+		writeError(w, status, codeFor(status), err.Error())
 		return
 	}
-	ev.Outcome = audit.OK
-	s.record(ev)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -1,0 +1,155 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/peerdesk/peerdesk/agent/auditlog"
+	"github.com/peerdesk/peerdesk/agent/gate"
+	"github.com/peerdesk/peerdesk/agent/localui"
+	"github.com/peerdesk/peerdesk/agent/sysinfo"
+	"github.com/peerdesk/peerdesk/coordclient"
+	"github.com/peerdesk/peerdesk/node"
+	"github.com/peerdesk/peerdesk/trust"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// SupportOptions configure a one-time support run (S4).
+type SupportOptions struct {
+	Config   wire.SupportConfig // from the executable's trailer (package supportpack)
+	Display  string             // X11 display; "" means $DISPLAY
+	Hostname string             // "" means the OS host name
+	Version  string
+	// Browser opens the end user's page; nil means the desktop's browser.
+	// The page's address is also printed.
+	Browser func(url string) error
+	Logger  *slog.Logger
+}
+
+// RunSupport is the one-time support agent: it presents its code, joins the
+// overlay as an ephemeral node whose keys live only in memory, shows the end
+// user who wants to connect and asks for consent, serves one screen session,
+// and exits when that session ends or the user closes it — leaving nothing
+// behind: no service, no key, no state (its scratch directory is removed).
+func RunSupport(ctx context.Context, o SupportOptions) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	scratch, err := os.MkdirTemp("", "peerdesk-support-")
+	if err != nil {
+		return fmt.Errorf("agent.RunSupport: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+
+	host := o.Hostname
+	if host == "" {
+		host = Hostname()
+	}
+	ca, err := trust.FetchCA(ctx, o.Config.CoordinatorURL, o.Config.Pin)
+	if err != nil {
+		return fmt.Errorf("agent.RunSupport: reaching the help desk: %w", err)
+	}
+	coord := coordclient.New(o.Config.CoordinatorURL, ca)
+	join, err := coord.Join(ctx, wire.JoinRequest{Code: o.Config.Code, Hostname: host, OS: osName()})
+	if err != nil {
+		return fmt.Errorf("agent.RunSupport: %w", err)
+	}
+	device := coord.WithDevice(join.DeviceID, join.DeviceSecret)
+	ended := false
+	endSession := func(reason string) {
+		if ended {
+			return
+		}
+		ended = true
+		ectx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := device.EndSupport(ectx, reason); err != nil {
+			log.Warn("telling the help desk the session ended", "err", err)
+		}
+	}
+	defer endSession("the support agent closed")
+
+	ui, err := localui.Start(localui.Config{Hostname: host, OneTime: true, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer ui.Close()
+	fmt.Printf("peerdesk support %s — your page: %s\n", o.Config.Code, ui.URL())
+	open := o.Browser
+	if open == nil {
+		open = localui.OpenBrowser
+	}
+	if err := open(ui.URL()); err != nil {
+		log.Info("could not open a browser; open the page above", "err", err)
+	}
+
+	n, err := node.New(node.Config{
+		Dir: filepath.Join(scratch, "node"), Hostname: host, ControlURL: o.Config.CoordinatorURL,
+		CA: ca, AuthKey: join.AuthKey, InMemory: true, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	if err := n.Up(ctx); err != nil {
+		return fmt.Errorf("agent.RunSupport: joining: %w", err)
+	}
+
+	audit, err := auditlog.Open(scratch, nil, log)
+	if err != nil {
+		return err
+	}
+	defer audit.Close()
+	done := make(chan string, 1)
+	sh, err := screenHandler(o.Display, n, ui, func(reason string) {
+		select {
+		case done <- reason:
+		default:
+		}
+	}, log)
+	if err != nil {
+		return err
+	}
+	defer sh.Close()
+	if len(join.GrantKey) == 0 {
+		return errors.New("agent.RunSupport: the help desk sent no grant key")
+	}
+	g := &gate.Gate{Device: join.DeviceID, GrantKey: join.GrantKey, WhoIs: n, Audit: audit, Logger: log}
+	mux := http.NewServeMux()
+	mux.Handle("POST "+wire.PeerPathScreenOffer, g.Handle(sh))
+	mux.Handle("GET "+wire.PeerPathSysInfo, g.Handle(sysinfo.Handler{Collector: newCollector(o.Version, log)}))
+	ln, err := n.Listen("tcp", ":"+strconv.Itoa(wire.PeerPort))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	defer srv.Close()
+	fctx, stopForward := context.WithCancel(ctx)
+	defer stopForward()
+	go audit.Forward(fctx, device.Audit, 10*time.Second)
+
+	var reason string
+	select {
+	case <-ctx.Done():
+		reason = "the user closed the support agent"
+	case reason = <-done:
+	}
+	// Deliver the trail before leaving: the scratch directory goes with us.
+	fctx2, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := audit.ForwardOnce(fctx2, device.Audit); err != nil {
+		log.Warn("forwarding the audit trail", "err", err)
+	}
+	cancel()
+	endSession(reason)
+	fmt.Printf("peerdesk support session ended: %s\n", reason)
+	return nil
+}

@@ -1,0 +1,195 @@
+// Package webui is the technician's local session page (W2): the viewer
+// serves it on 127.0.0.1, the technician's browser shows remote screens in
+// it, and the viewer's TURN relay carries each browser session onto the
+// overlay to the agent. The coordinator never serves it and never sees a
+// frame.
+//
+// Only the technician's own browser may use it: the first visit must carry
+// the key the viewer printed (it becomes an HttpOnly, SameSite=Strict
+// cookie); requests must name the loopback address as their host (no DNS
+// rebinding); forms carry a CSRF token and API calls a CSRF header, both
+// derived from the cookie.
+package webui
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/peerdesk/peerdesk/viewer"
+	"github.com/peerdesk/peerdesk/viewer/relay"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+//go:embed static
+var static embed.FS
+
+const cookieName = "peerdesk_viewer"
+
+// Config configures the page.
+type Config struct {
+	Viewer *viewer.Viewer
+	Listen string // e.g. "127.0.0.1:7071"; "127.0.0.1:0" picks a port
+	Logger *slog.Logger
+}
+
+// Server is the running page.
+type Server struct {
+	cfg   Config
+	v     *viewer.Viewer
+	ln    net.Listener
+	srv   *http.Server
+	relay *relay.Relay
+	key   string // the cookie value the browser must present
+	log   *slog.Logger
+
+	mu     sync.Mutex
+	grants map[string]wire.GrantResponse // device → grant in use by its page
+}
+
+// Start joins the overlay (the relay needs the viewer's overlay address) and
+// serves the page.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	n, err := cfg.Viewer.Node(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := relay.New(n, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("webui: %w", err)
+	}
+	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err != nil || !ap.Addr().IsLoopback() {
+		ln.Close()
+		r.Close()
+		return nil, errors.New("webui: the page may only listen on a loopback address")
+	}
+	b := make([]byte, 24)
+	rand.Read(b) //nolint:errcheck // never fails
+	s := &Server{cfg: cfg, v: cfg.Viewer, ln: ln, relay: r, key: hex.EncodeToString(b), log: cfg.Logger, grants: map[string]wire.GrantResponse{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("POST /redeem", s.redeem)
+	mux.HandleFunc("GET /session/{id}", s.sessionPage)
+	mux.HandleFunc("GET /device/{id}", s.devicePage)
+	mux.HandleFunc("POST /api/ice/{device}", s.ice)
+	mux.HandleFunc("POST /api/offer/{device}", s.offer)
+	mux.HandleFunc("POST /api/end/{session}", s.end)
+	mux.Handle("GET /static/", http.FileServerFS(static))
+	s.srv = &http.Server{Handler: s.guard(mux), ReadHeaderTimeout: 10 * time.Second}
+	go s.srv.Serve(ln) //nolint:errcheck // ends with Close
+	return s, nil
+}
+
+// URL is the address to open, with the key that logs this browser in.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + "/?k=" + s.key }
+
+// Base is the page's address without the key.
+func (s *Server) Base() string { return "http://" + s.ln.Addr().String() }
+
+// Close stops the page and the relay.
+func (s *Server) Close() error { return errors.Join(s.srv.Close(), s.relay.Close()) }
+
+// guard enforces the host, the key and the security headers.
+func (s *Server) guard(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; media-src 'self' blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cache-Control", "no-store")
+		if r.Host != s.ln.Addr().String() {
+			http.Error(w, "forbidden: use "+s.Base(), http.StatusForbidden)
+			return
+		}
+		if k := r.URL.Query().Get("k"); k != "" && r.Method == http.MethodGet && r.URL.Path == "/" {
+			if subtle.ConstantTimeCompare([]byte(k), []byte(s.key)) != 1 {
+				http.Error(w, "wrong key", http.StatusForbidden)
+				return
+			}
+			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.key, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return
+		}
+		c, err := r.Cookie(cookieName)
+		if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.key)) != 1 {
+			http.Error(w, "open the address the viewer printed", http.StatusUnauthorized)
+			return
+		}
+		if r.Method == http.MethodPost && !s.csrfOK(r) {
+			http.Error(w, "forbidden (CSRF)", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) csrf() string {
+	m := hmac.New(sha256.New, []byte(s.key))
+	m.Write([]byte("csrf"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (s *Server) csrfOK(r *http.Request) bool {
+	got := r.Header.Get("X-Peerdesk-CSRF")
+	if got == "" {
+		r.Body = http.MaxBytesReader(nil, r.Body, 16<<10)
+		got = r.PostFormValue("csrf")
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.csrf())) == 1
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, c interface {
+	Render(context.Context, io.Writer) error
+}) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := c.Render(r.Context(), w); err != nil {
+		s.log.Debug("rendering", "err", err)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v) //nolint:errcheck // client gone
+}
+
+func writeErr(w http.ResponseWriter, err error) {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		status := http.StatusBadGateway
+		switch we.Code {
+		case wire.CodeForbidden, wire.CodeConsentDenied:
+			status = http.StatusForbidden
+		case wire.CodeNotFound:
+			status = http.StatusNotFound
+		case wire.CodeConflict:
+			status = http.StatusConflict
+		}
+		writeJSON(w, status, we)
+		return
+	}
+	writeJSON(w, http.StatusBadGateway, wire.Error{Code: wire.CodeInternal, Message: err.Error()})
+}

@@ -3,18 +3,23 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-# Commands the recipes need, as command=debian-package.
-packages := "ip=iproute2 unshare=util-linux chromium=chromium git=git"
+# Debian packages the recipes need: command=package, or a library package.
+# The agent links OpenH264 and libyuv (H.264), X11 and XTest (capture, input).
+build-packages := "gcc=gcc pkg-config=pkg-config libopenh264-dev libyuv-dev libx11-dev libxtst-dev"
+test-packages := "ip=iproute2 unshare=util-linux chromium=chromium git=git Xvfb=xvfb"
 
 default:
     @just --list
 
 # Install the Debian packages the recipes need, if missing (uses apt-get).
-deps:
-    scripts/ensure-packages.sh {{packages}}
+deps: build-deps
+    scripts/ensure-packages.sh {{test-packages}}
+
+build-deps:
+    scripts/ensure-packages.sh {{build-packages}}
 
 # Build the three binaries into bin/.
-build:
+build: build-deps
     go build -o bin/ ./cmd/peerdesk ./cmd/peerdesk-agent ./cmd/peerdesk-viewer
 
 # The journey on this machine: coordinator, enrolled agent, technician's viewer.

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the recipes need, if their commands are
-# missing. Usage: ensure-packages.sh command=package ...
+# Installs the Debian packages the recipes need when they are missing.
+# Arguments: command=package (installed if the command is missing) or a
+# bare package name (installed if dpkg does not know it).
 set -euo pipefail
 missing=()
-for pair in "$@"; do
-  cmd=${pair%%=*} pkg=${pair#*=}
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+for arg in "$@"; do
+  if [[ $arg == *=* ]]; then
+    cmd=${arg%%=*} pkg=${arg#*=}
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  else
+    dpkg-query -W -f='${Status}' "$arg" 2>/dev/null | grep -q "install ok installed" || missing+=("$arg")
+  fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing: ${missing[*]}" >&2

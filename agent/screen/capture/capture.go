@@ -74,7 +74,9 @@ type Frame struct {
 // Source captures one area of the screen.
 type Source interface {
 	// Monitors returns the current monitor layout, ordered left to right
-	// (then top to bottom) with Index numbering that order.
+	// (then top to bottom) with Index numbering that order. Exactly one is
+	// Primary: the one the system calls primary, else the one at the
+	// origin, else the first.
 	Monitors() ([]Monitor, error)
 	// Select captures the monitor with this index from now on; -1 selects
 	// the whole virtual screen. The next frame is a full one.

@@ -22,8 +22,8 @@ import (
 // window stored at 32 bits per pixel in little-endian order (what Xorg and
 // Xvfb use); anything else is ErrUnsupported. MIT-SHM is used when the
 // server offers it and can attach the segment (same host and IPC
-// namespace); otherwise pixels come through the socket, about 100 times
-// slower.
+// namespace); otherwise pixels come through the socket, 30 to 50 times
+// slower (7-10 ms instead of 0.2 ms for a 1920x1080 frame).
 func Open(display string) (Source, error) {
 	s, err := openX11(display)
 	if err != nil {
@@ -87,13 +87,13 @@ func openX11(display string) (_ *x11Source, err error) {
 		index:  -1,
 	}
 	if err := xfixes.Init(conn); err != nil {
-		return nil, fmt.Errorf("XFIXES: %w", errors.Join(ErrUnsupported, err))
+		return nil, fmt.Errorf("XFIXES extension (%v): %w", err, ErrUnsupported)
 	}
 	if _, err := xfixes.QueryVersion(conn, 5, 0).Reply(); err != nil {
 		return nil, fmt.Errorf("XFIXES version: %w", err)
 	}
 	if err := damage.Init(conn); err != nil {
-		return nil, fmt.Errorf("DAMAGE: %w", errors.Join(ErrUnsupported, err))
+		return nil, fmt.Errorf("DAMAGE extension (%v): %w", err, ErrUnsupported)
 	}
 	if _, err := damage.QueryVersion(conn, 1, 1).Reply(); err != nil {
 		return nil, fmt.Errorf("DAMAGE version: %w", err)
@@ -112,6 +112,12 @@ func openX11(display string) (_ *x11Source, err error) {
 			}
 		}
 	}
+	// RandR reports monitor (RRSetMonitor) changes only as a ConfigureNotify
+	// on the root window; a resize sends one too.
+	if err := xproto.ChangeWindowAttributesChecked(conn, s.root, xproto.CwEventMask,
+		[]uint32{xproto.EventMaskStructureNotify}).Check(); err != nil {
+		return nil, fmt.Errorf("selecting root window events: %w", err)
+	}
 	if s.damage, err = damage.NewDamageId(conn); err != nil {
 		return nil, err
 	}
@@ -128,8 +134,7 @@ func openX11(display string) (_ *x11Source, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.selectLocked(-1); err != nil {
-		s.releaseLocked()
-		return nil, err
+		return nil, errors.Join(err, s.releaseLocked())
 	}
 	return s, nil
 }
@@ -181,7 +186,7 @@ func (s *x11Source) pump() {
 		default:
 			switch ev.(type) {
 			case damage.NotifyEvent:
-			case randr.ScreenChangeNotifyEvent, randr.NotifyEvent:
+			case randr.ScreenChangeNotifyEvent, randr.NotifyEvent, xproto.ConfigureNotifyEvent:
 				s.layout.Store(true)
 			default:
 				continue
@@ -208,6 +213,9 @@ func (s *x11Source) usable() error {
 	select {
 	case <-s.closed:
 		return ErrClosed
+	default:
+	}
+	select {
 	case <-s.done:
 		return errLost
 	default:

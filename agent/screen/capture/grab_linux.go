@@ -34,7 +34,7 @@ func (s *x11Source) Next(ctx context.Context) (Frame, error) {
 		case <-s.closed:
 			return Frame{}, fmt.Errorf("capture.Next: %w", ErrClosed)
 		case <-s.done:
-			return Frame{}, fmt.Errorf("capture.Next: %w", errLost)
+			return Frame{}, fmt.Errorf("capture.Next: %w", s.usable())
 		}
 	}
 }

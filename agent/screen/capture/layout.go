@@ -7,12 +7,14 @@ import (
 	"slices"
 )
 
-// sortMonitors orders ms left to right, then top to bottom, renumbers
+// sortMonitors orders ms left to right, then top to bottom (then larger
+// first, then by name, so the order is stable across calls), renumbers
 // Index in that order, and makes sure exactly one is primary: the first
 // one that says so, else the one at the origin, else the first.
 func sortMonitors(ms []Monitor) {
-	slices.SortStableFunc(ms, func(a, b Monitor) int {
-		return cmp.Or(cmp.Compare(a.X, b.X), cmp.Compare(a.Y, b.Y))
+	slices.SortFunc(ms, func(a, b Monitor) int {
+		return cmp.Or(cmp.Compare(a.X, b.X), cmp.Compare(a.Y, b.Y),
+			cmp.Compare(b.Width*b.Height, a.Width*a.Height), cmp.Compare(a.Name, b.Name))
 	})
 	primary := slices.IndexFunc(ms, func(m Monitor) bool { return m.Primary })
 	if primary < 0 {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -58,6 +59,7 @@ func moduleRoot() (string, error) {
 
 // Process is a running peerdesk binary.
 type Process struct {
+	exited atomic.Bool
 	Cmd    *exec.Cmd
 	lines  chan string
 	output *strings.Builder
@@ -70,7 +72,14 @@ type Process struct {
 // killed when the test ends.
 func Start(t testing.TB, env []string, name string, args ...string) *Process {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(Binaries(t), name), args...)
+	return StartPath(t, env, filepath.Join(Binaries(t), name), args...)
+}
+
+// StartPath is Start for an executable at path.
+func StartPath(t testing.TB, env []string, path string, args ...string) *Process {
+	t.Helper()
+	name := filepath.Base(path)
+	cmd := exec.Command(path, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = dieWithParent()
 	stdout, err := cmd.StdoutPipe()
@@ -102,6 +111,7 @@ func Start(t testing.TB, env []string, name string, args ...string) *Process {
 		}
 		close(p.lines)
 		cmd.Wait() //nolint:errcheck // exit status is read through ProcessState
+		p.exited.Store(true)
 		close(p.done)
 	}()
 	t.Cleanup(func() {
@@ -136,6 +146,21 @@ func (p *Process) Stderr() string {
 	defer p.mu.Unlock()
 	return p.output.String()
 }
+
+// Wait waits for the process to exit on its own and returns its exit code.
+func (p *Process) Wait(t testing.TB) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.Cmd.ProcessState.ExitCode()
+	case <-time.After(Timeout):
+		t.Fatalf("harness: %s did not exit; stderr:\n%s", p.Cmd.Path, p.Stderr())
+		return -1
+	}
+}
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool { return p.exited.Load() }
 
 // Kill sends SIGKILL and waits for the process to end.
 func (p *Process) Kill() {

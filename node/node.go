@@ -171,15 +171,16 @@ func (n *Node) Up(ctx context.Context) error {
 		AuthKey:    n.cfg.AuthKey,
 		Port:       n.cfg.Port,
 		Store:      store(n.cfg.InMemory),
+		Ephemeral:  n.cfg.InMemory, // tsnet allows a memory store only for ephemeral nodes
 		Logf:       func(format string, args ...any) { tsLog.Debug(strings.TrimSpace(fmt.Sprintf(format, args...))) },
 		UserLogf:   func(format string, args ...any) { tsLog.Info(strings.TrimSpace(fmt.Sprintf(format, args...))) },
 	}
 	if _, err := ts.Up(ctx); err != nil {
-		return errors.Join(fmt.Errorf("node.Up: %w", err), ts.Close(), relay.Close())
+		return errors.Join(fmt.Errorf("node.Up: %w", err), closeServer(ts), relay.Close())
 	}
 	lc, err := ts.LocalClient()
 	if err != nil {
-		return errors.Join(fmt.Errorf("node.Up: %w", err), ts.Close(), relay.Close())
+		return errors.Join(fmt.Errorf("node.Up: %w", err), closeServer(ts), relay.Close())
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -188,6 +189,17 @@ func (n *Node) Up(ctx context.Context) error {
 	}
 	n.ts, n.relay, n.lc, n.up = ts, relay, lc, true
 	return nil
+}
+
+// closeServer closes a tsnet server whose start may have failed half way:
+// tsnet's Close dereferences parts that a failed start never made.
+func closeServer(ts *tsnet.Server) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("node: closing a half-started tsnet server: %v", r)
+		}
+	}()
+	return ts.Close()
 }
 
 // store returns the state store for tsnet: nil (a file in Dir) or memory.

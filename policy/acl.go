@@ -12,10 +12,10 @@ import (
 //
 //   - technicians reach agents and one-time support agents, on the peer port
 //     (TCP) and on UDP (screen sessions);
-//   - agents and support agents reach nobody: no rule names them as a
-//     source, so they cannot reach each other or a technician (replies to
-//     a technician's connections are allowed by the overlay's state
-//     tracking);
+//   - agents and support agents reach nobody but a technician's screen
+//     relay ports (UDP, a fixed range): they cannot reach each other, and
+//     of a technician's node only the relay sockets, which accept only the
+//     agent of their own session;
 //   - technicians do not reach each other.
 //
 // Every node also gets two attributes, explained where they are set.
@@ -47,6 +47,11 @@ func OverlayACL() []byte {
 			{Action: "accept", Proto: "udp", Src: []string{wire.TagTech}, Dst: targets("*")},
 			// ICMP lets a technician ping an agent to see the path.
 			{Action: "accept", Proto: "icmp", Src: []string{wire.TagTech}, Dst: targets("*")},
+			// Screen sessions: agents answer the technician's TURN relay,
+			// whose overlay sockets live in a fixed port range. Nothing
+			// else of a technician's node is reachable from an agent.
+			{Action: "accept", Proto: "udp", Src: []string{wire.TagAgent, wire.TagSupport},
+				Dst: []string{fmt.Sprintf("%s:%d-%d", wire.TagTech, wire.RelayPortMin, wire.RelayPortMax)}},
 		},
 		NodeAttrs: []nodeAttr{{
 			Target: []string{"*"},

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,21 +39,39 @@ func TestOverlayACLGolden(t *testing.T) {
 func TestOverlayACLShape(t *testing.T) {
 	var pol struct {
 		ACLs []struct {
-			Src []string `json:"src"`
-			Dst []string `json:"dst"`
+			Proto string   `json:"proto"`
+			Src   []string `json:"src"`
+			Dst   []string `json:"dst"`
 		} `json:"acls"`
 	}
 	if err := json.Unmarshal(OverlayACL(), &pol); err != nil {
 		t.Fatal(err)
 	}
+	relay := fmt.Sprintf("%s:%d-%d", wire.TagTech, wire.RelayPortMin, wire.RelayPortMax)
 	for _, r := range pol.ACLs {
-		// Only technicians are ever a source: agents reach nobody.
-		if d := cmp.Diff([]string{wire.TagTech}, r.Src); d != "" {
-			t.Errorf("rule with another source: %s", d)
+		switch {
+		case cmp.Equal(r.Src, []string{wire.TagTech}):
+			for _, dst := range r.Dst {
+				if strings.HasPrefix(dst, wire.TagTech) {
+					t.Errorf("technicians reach technicians: %s", dst)
+				}
+			}
+		case r.Proto == "udp" && cmp.Equal(r.Dst, []string{relay}):
+			// Agents answer the technician's screen relay, and nothing
+			// else of the technician's node.
+			for _, src := range r.Src {
+				if src == wire.TagTech {
+					t.Errorf("the relay rule lets technicians in: %v", r.Src)
+				}
+			}
+		default:
+			t.Errorf("unexpected rule: %+v", r)
 		}
 		for _, dst := range r.Dst {
-			if len(dst) >= len(wire.TagTech) && dst[:len(wire.TagTech)] == wire.TagTech {
-				t.Errorf("technicians reach technicians: %s", dst)
+			for _, src := range r.Src {
+				if src != wire.TagTech && (strings.HasPrefix(dst, wire.TagAgent) || strings.HasPrefix(dst, wire.TagSupport)) {
+					t.Errorf("agents reach agents: %s → %s", src, dst)
+				}
 			}
 		}
 	}

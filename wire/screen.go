@@ -12,6 +12,15 @@ const (
 	PeerPathScreenEnd   = "/v1/screen/end"   // POST: end the session; needs CapScreen
 )
 
+// The technician's TURN relay allocates its overlay sockets in this port
+// range; the overlay ACL lets agents answer technicians on these ports and
+// nowhere else. (tsnet's own UDP sockets are not connection-tracked by the
+// overlay's packet filter, so replies need a rule.)
+const (
+	RelayPortMin = 40000
+	RelayPortMax = 40999
+)
+
 // Data-channel labels. Mouse moves go on an unordered channel without
 // retransmission (a late move is useless); clicks, keys and control
 // messages on an ordered, reliable one.

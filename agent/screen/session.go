@@ -91,6 +91,7 @@ func (h *Handler) start(offer wire.ScreenOffer, c gate.Caller) (*session, wire.S
 	}
 	pc.OnDataChannel(s.onDataChannel)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		h.cfg.Logger.Debug("screen session connection", "state", st.String(), "technician", c.Technician)
 		switch st {
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			s.end("connection " + st.String())
@@ -208,6 +209,7 @@ func (s *session) end(reason string) {
 	s.endOnce.Do(func() {
 		s.endReason.Store(reason)
 		s.sendControl(wire.ControlMessage{Type: "ended", Reason: reason})
+		s.drainControl(time.Second)
 		s.cancel()
 		s.pc.Close() //nolint:errcheck // ending anyway
 		s.mu.Lock()
@@ -228,6 +230,25 @@ func (s *session) sendControl(m wire.ControlMessage) {
 	}
 	b, _ := json.Marshal(m) //nolint:errcheck // a plain struct cannot fail
 	dc.SendText(string(b))  //nolint:errcheck // best effort
+}
+
+// drainControl waits (bounded) until the control channel has sent what it
+// holds, so the browser learns why the session ended before it closes.
+func (s *session) drainControl(limit time.Duration) {
+	s.mu.Lock()
+	dc := s.control
+	s.mu.Unlock()
+	if dc == nil {
+		return
+	}
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if dc.ReadyState() != webrtc.DataChannelStateOpen || dc.BufferedAmount() == 0 {
+			break
+		}
+	}
+	// Buffered is not yet delivered: give SCTP a moment to put it on the
+	// wire before the association is torn down.
+	time.Sleep(50 * time.Millisecond)
 }
 
 func sample(au []byte, d time.Duration) media.Sample { return media.Sample{Data: au, Duration: d} }

@@ -3,6 +3,7 @@ package screen
 import (
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"time"
 
@@ -24,6 +25,7 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 		needKey   = true
 		monitor   = -2
 		estimator cc.BandwidthEstimator
+		frames    int
 	)
 	defer func() {
 		if enc != nil {
@@ -102,6 +104,9 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 		}
 		if err := s.track.WriteSample(sample(au, d)); err != nil {
 			log.Debug("writing a sample", "err", err)
+		}
+		if frames++; frames == 1 || frames%300 == 0 {
+			log.Debug("screen frames sent", "frames", frames, "bytes", len(au), "keyframe", needKey, "size", fmt.Sprintf("%dx%d", f.Width, f.Height))
 		}
 		lastSent, needKey = now, false
 		// Pace to FPS: changes during the pause are collected by the next

@@ -116,7 +116,11 @@ func openURL(ctx context.Context, args []string) error {
 	})
 }
 
+// quietLogger logs warnings and errors, or what PEERDESK_LOG_LEVEL asks for.
 func quietLogger() *slog.Logger {
+	if l, err := cli.Logger(os.Getenv("PEERDESK_LOG_LEVEL")); err == nil && os.Getenv("PEERDESK_LOG_LEVEL") != "" {
+		return l
+	}
 	l, _ := cli.Logger("warn") //nolint:errcheck // a constant level
 	return l
 }

@@ -20,6 +20,7 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "the shop's own server certificate (PEM); default: a CA of our own")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "key of -tls-cert")
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "CA that issued -tls-cert")
+	fs.StringVar(&cfg.SupportBinaries, "support-binaries", "", "directory of the one-time agents the support portal offers (peerdesk-agent-linux-amd64, peerdesk-agent-windows-amd64.exe, ...)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

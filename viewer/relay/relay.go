@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/overlaynet"
+	"github.com/peerdesk/peerdesk/wire"
 	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
 )
@@ -39,6 +40,7 @@ type Relay struct {
 	srv *turn.Server
 	pc  net.PacketConn
 	now func() time.Time
+	log *slog.Logger
 
 	mu      sync.Mutex
 	users   map[string]user       // username → credentials
@@ -75,7 +77,7 @@ func New(n overlaynet.Node, log *slog.Logger) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("relay.New: %w", err)
 	}
-	r := &Relay{pc: pc, now: time.Now, users: map[string]user{}, clients: map[string]netip.Addr{}}
+	r := &Relay{pc: pc, now: time.Now, log: log, users: map[string]user{}, clients: map[string]netip.Addr{}}
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelDisabled
 	r.srv, err = turn.NewServer(turn.ServerConfig{
@@ -84,8 +86,10 @@ func New(n overlaynet.Node, log *slog.Logger) (*Relay, error) {
 		LoggerFactory: lf,
 		PacketConnConfigs: []turn.PacketConnConfig{{
 			PacketConn: pc,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{
+			// The overlay ACL lets agents answer on these ports only.
+			RelayAddressGenerator: &turn.RelayAddressGeneratorPortRange{
 				RelayAddress: ip.AsSlice(), Address: ip.String(), Net: onet,
+				MinPort: wire.RelayPortMin, MaxPort: wire.RelayPortMax,
 			},
 			PermissionHandler: r.permit,
 		}},
@@ -130,6 +134,7 @@ func (r *Relay) auth(ra *turn.RequestAttributes) (string, []byte, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	u, ok := r.users[ra.Username]
+	r.log.Debug("relay: auth", "user", ra.Username, "known", ok, "from", ra.SrcAddr)
 	if !ok || r.now().After(u.expires) || ra.SrcAddr == nil {
 		return "", nil, false
 	}
@@ -147,6 +152,7 @@ func (r *Relay) permit(client net.Addr, peerIP net.IP) bool {
 	defer r.mu.Unlock()
 	want, ok := r.clients[client.String()]
 	got, ok2 := netip.AddrFromSlice(peerIP)
+	r.log.Debug("relay: permission", "client", client, "peer", peerIP, "allowed", ok && ok2 && got.Unmap() == want)
 	return ok && ok2 && got.Unmap() == want
 }
 

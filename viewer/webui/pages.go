@@ -105,6 +105,13 @@ func (s *Server) ice(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
+	// Bring the WireGuard path up now: the browser's first checks would
+	// otherwise wait out a handshake the agent could not yet answer.
+	if n, err := s.v.Node(r.Context()); err == nil {
+		if err := n.Reach(r.Context(), ip); err != nil {
+			s.log.Warn("the agent does not answer on the overlay yet", "ip", ip, "err", err)
+		}
+	}
 	s.mu.Lock()
 	s.grants[device] = g
 	s.mu.Unlock()

@@ -126,6 +126,14 @@
         fpsOut.textContent = isFinite(fps) ? fps.toFixed(0) + ' fps' : '';
         window.peerdeskStats = { framesDecoded: s.framesDecoded, fps: fps, bytesReceived: s.bytesReceived, keyFramesDecoded: s.keyFramesDecoded };
       }
+      if (s.type === 'candidate-pair') {
+        window.peerdeskICE = (window.peerdeskICE || {});
+        window.peerdeskICE[s.id] = { state: s.state, sent: s.requestsSent, recv: s.responsesReceived, nominated: s.nominated };
+      }
+      if (s.type === 'local-candidate' || s.type === 'remote-candidate') {
+        window.peerdeskICE = (window.peerdeskICE || {});
+        window.peerdeskICE[s.id] = { type: s.type, cand: s.candidateType, addr: s.address, port: s.port, proto: s.protocol };
+      }
     });
   }, 1000);
 

@@ -20,12 +20,14 @@ type Nav struct {
 	User    string
 	Role    string
 	IsAdmin bool   // shows the admin-only tabs
+	Support bool   // shows the Support tab (the coordinator runs a support desk)
 	CSRF    string // the token the logout form carries
-	Active  string // the current tab: TabMachines or TabTokens
+	Active  string // the current tab: TabSupport, TabMachines or TabTokens
 }
 
 // Tabs of the navigation bar.
 const (
+	TabSupport  = "support"
 	TabMachines = "machines"
 	TabTokens   = "tokens"
 )

@@ -1,0 +1,39 @@
+// Package viewerui holds the templ components of the technician's local
+// session page, served by the viewer on 127.0.0.1: the list of sessions and
+// machines, and the page that shows a remote screen with its controls (W2).
+package viewerui
+
+import "time"
+
+// Home lists what the technician can connect to.
+type Home struct {
+	User     string
+	Sessions []Session
+	Devices  []Device
+	Error    string
+	CSRF     string
+}
+
+// Session is one open support session.
+type Session struct {
+	ID, Code, Device, Hostname, OS, Technician string
+	OneTime                                    bool
+	Created                                    time.Time
+	Mine                                       bool
+}
+
+// Device is one enrolled machine.
+type Device struct {
+	ID, Hostname, OS string
+	Online           bool
+}
+
+// Screen is the remote-screen page.
+type Screen struct {
+	Title   string // host name
+	Device  string
+	Session string // support session id, "" for unattended
+	Config  string // JSON for the page's script
+	Control bool
+	CSRF    string
+}

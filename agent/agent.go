@@ -277,8 +277,12 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) screen(n *node.Node) (*screen.Handler, error) {
 	var consent screen.Consent
 	if !a.cfg.Unattended {
+		show := a.cfg.Browser
+		if show == nil {
+			show = localui.OpenBrowser
+		}
 		ui, err := localui.Start(localui.Config{
-			Hostname: a.st.Hostname, Logger: a.log,
+			Hostname: a.st.Hostname, Logger: a.log, Show: show,
 			AskHelp: func(ctx context.Context) (string, error) {
 				c, err := a.coord.AskForHelp(ctx)
 				return c.Code, err

@@ -68,6 +68,12 @@ type Config struct {
 	// shown online; zero means 90 s.
 	HeartbeatGrace time.Duration
 
+	// SupportBinaries is the directory of the one-time agent executables
+	// the end-user portal offers: peerdesk-agent-linux-amd64,
+	// peerdesk-agent-linux-arm64, peerdesk-agent-windows-amd64.exe,
+	// peerdesk-agent-darwin-arm64 (those present). Empty offers none.
+	SupportBinaries string
+
 	// Logger receives logs; nil discards them.
 	Logger *slog.Logger
 
@@ -221,7 +227,11 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	mux.Handle("/v1/", c.api.Handler())
 	mux.Handle("/", c.ov.Handler())
 	// The dashboard answers only its own paths; the rest stays the overlay's.
-	dash := web.New(web.Config{Backend: c.api, Tokens: enroll.New(c.db, c.cfg.Now), Now: c.cfg.Now, Logger: c.log.With("component", "web")})
+	dash := web.New(web.Config{
+		Backend: c.api, Tokens: enroll.New(c.db, c.cfg.Now), Desk: c.api, Portal: c.api,
+		PublicURL: c.url, Pin: c.id.Pin(), SupportBinaries: c.cfg.SupportBinaries,
+		Now: c.cfg.Now, Logger: c.log.With("component", "web"),
+	})
 	for _, p := range web.Patterns() {
 		mux.Handle(p, dash)
 	}

@@ -16,7 +16,7 @@ import (
 
 func TestMain(m *testing.M) { netns.Main(m) }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), harness.Timeout)
 	t.Cleanup(cancel)
 	return c

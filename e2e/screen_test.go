@@ -235,7 +235,7 @@ func TestSupportByCodeScreen(t *testing.T) {
 }
 
 // waitSession waits for the support session code opened.
-func waitSession(t *testing.T, v *viewer.Viewer, code string) string {
+func waitSession(t testing.TB, v *viewer.Viewer, code string) string {
 	t.Helper()
 	deadline := time.Now().Add(harness.Timeout)
 	for time.Now().Before(deadline) {

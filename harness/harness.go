@@ -169,9 +169,22 @@ func NewMachineID() string {
 	return hex.EncodeToString(b)
 }
 
+// AgentOption adjusts an agent's configuration.
+type AgentOption func(*agent.Config)
+
+// WithDisplay gives the agent screen sessions on an X display, with the
+// end user's page for consent (unattended false).
+func WithDisplay(display string, unattended bool) AgentOption {
+	return func(c *agent.Config) {
+		c.Display, c.NoScreen, c.Unattended = display, false, unattended
+		c.Browser = func(string) error { return nil }
+	}
+}
+
 // EnrollAgent enrolls an agent named host with a fresh token and runs it
 // until the test ends; it returns once the agent answers peer calls.
-func (c *Coordinator) EnrollAgent(t testing.TB, host string) *Agent {
+// Without WithDisplay it offers no screen sessions.
+func (c *Coordinator) EnrollAgent(t testing.TB, host string, opts ...AgentOption) *Agent {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), host)
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
@@ -181,13 +194,17 @@ func (c *Coordinator) EnrollAgent(t testing.TB, host string) *Agent {
 	}); err != nil {
 		t.Fatalf("harness: enrolling %s: %v", host, err)
 	}
-	return RunAgent(t, dir, host)
+	return RunAgent(t, dir, host, opts...)
 }
 
 // RunAgent runs the enrolled agent in dir until the test ends.
-func RunAgent(t testing.TB, dir, name string) *Agent {
+func RunAgent(t testing.TB, dir, name string, opts ...AgentOption) *Agent {
 	t.Helper()
-	a, err := agent.New(agent.Config{StateDir: dir, Version: "test", HeartbeatEvery: time.Second, Logger: Logger(t).With("part", name)})
+	cfg := agent.Config{StateDir: dir, Version: "test", HeartbeatEvery: time.Second, NoScreen: true, Logger: Logger(t).With("part", name)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a, err := agent.New(cfg)
 	if err != nil {
 		t.Fatalf("harness: %v", err)
 	}

@@ -33,7 +33,10 @@ type Config struct {
 	Hostname string
 	OneTime  bool                                      // a one-time support agent
 	AskHelp  func(ctx context.Context) (string, error) // nil: no "Ask for help" button
-	Logger   *slog.Logger
+	// Show brings the page up when the user must answer (a browser
+	// opener); nil does nothing.
+	Show   func(url string) error
+	Logger *slog.Logger
 }
 
 // UI is the running page.
@@ -114,6 +117,11 @@ func (u *UI) Ask(ctx context.Context, r screen.ConsentRequest) (bool, error) {
 	u.view.Control = slices.Contains(r.Capabilities, wire.CapInput)
 	u.view.Message = ""
 	u.mu.Unlock()
+	if u.cfg.Show != nil {
+		if err := u.cfg.Show(u.URL()); err != nil {
+			u.cfg.Logger.Info("could not bring up the consent page", "url", u.URL(), "err", err)
+		}
+	}
 	defer func() {
 		u.mu.Lock()
 		u.decision = nil

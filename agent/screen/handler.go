@@ -114,6 +114,7 @@ func (h *Handler) Live() bool {
 }
 
 func (h *Handler) finished(s *session, reason string) {
+	h.cfg.Logger.Info("screen session ended", "technician", s.technician, "reason", reason)
 	h.mu.Lock()
 	if h.active == s {
 		h.active = nil

@@ -26,6 +26,10 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 		monitor   = -2
 		estimator cc.BandwidthEstimator
 		frames    int
+		// After the screen stops changing, the encoder keeps improving the
+		// last picture for a moment (its rate control sends a soft picture
+		// first); refineUntil is when that stops.
+		refineUntil time.Time
 	)
 	defer func() {
 		if enc != nil {
@@ -59,10 +63,19 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 		}
 		var f Frame
 		var err error
+		refining := false
 		if needKey {
 			f, err = src.Grab()
 		} else {
-			f, err = s.nextChange(src)
+			var idle time.Duration
+			if time.Now().Before(refineUntil) {
+				idle = refineWait
+			}
+			f, err = s.nextChange(src, idle)
+			if errors.Is(err, errIdle) {
+				f, err = src.Grab()
+				refining = true
+			}
 		}
 		if errors.Is(err, errWake) {
 			needKey = needKey || s.takeKeyframe()
@@ -94,6 +107,12 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 			s.end("encoding failed: " + err.Error())
 			return
 		}
+		switch {
+		case refining && len(au) < refinedBytes:
+			refineUntil = time.Time{} // sharp: the encoder has nothing left to add
+		case !refining:
+			refineUntil = time.Now().Add(refineFor)
+		}
 		if len(au) == 0 {
 			continue // the rate controller skipped this frame
 		}
@@ -120,12 +139,28 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 	}
 }
 
-var errWake = errors.New("screen: woken")
+var (
+	errWake = errors.New("screen: woken")
+	errIdle = errors.New("screen: idle")
+)
+
+// Refinement of a still screen: re-encode the unchanged picture every
+// refineWait for up to refineFor after the last change, until a frame costs
+// less than refinedBytes (the encoder has nothing left to improve).
+const (
+	refineWait   = 150 * time.Millisecond
+	refineFor    = 1500 * time.Millisecond
+	refinedBytes = 200
+)
 
 // nextChange waits for damage, a keyframe request, a monitor switch or the
-// end of the session, whichever comes first.
-func (s *session) nextChange(src Source) (Frame, error) {
+// end of the session, whichever comes first; with idle > 0, at most that
+// long (then errIdle).
+func (s *session) nextChange(src Source, idle time.Duration) (Frame, error) {
 	ctx, cancel := context.WithCancel(s.ctx)
+	if idle > 0 {
+		ctx, cancel = context.WithTimeout(s.ctx, idle)
+	}
 	defer cancel()
 	woken := make(chan struct{})
 	go func() {
@@ -140,9 +175,13 @@ func (s *session) nextChange(src Source) (Frame, error) {
 		}
 	}()
 	f, err := src.Next(ctx)
+	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
 	cancel()
 	<-woken
 	if err != nil && s.ctx.Err() == nil && ctx.Err() != nil {
+		if timedOut {
+			return Frame{}, errIdle
+		}
 		return Frame{}, errWake
 	}
 	return f, err

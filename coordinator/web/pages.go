@@ -42,11 +42,18 @@ func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
 // loginBinding returns the pre-session value the login form's CSRF token
 // is bound to, setting a fresh cookie when there is none (or fresh is set).
 func (s *server) loginBinding(w http.ResponseWriter, r *http.Request, fresh bool) string {
-	if v := cookie(r, loginCookie); !fresh && len(v) == 64 && isLowerHex(v) {
+	return s.formBinding(w, r, loginCookie, "/login", fresh)
+}
+
+// formBinding returns the value of the pre-session cookie name (scoped to
+// path) that a public form's CSRF token is bound to, setting a fresh one
+// when there is none (or fresh is set).
+func (s *server) formBinding(w http.ResponseWriter, r *http.Request, name, path string, fresh bool) string {
+	if v := cookie(r, name); !fresh && len(v) == 64 && isLowerHex(v) {
 		return v
 	}
 	v := hexRandom(32)
-	s.setCookie(w, loginCookie, v, "/login", s.now().Add(loginFormTTL))
+	s.setCookie(w, name, v, path, s.now().Add(loginFormTTL))
 	return v
 }
 

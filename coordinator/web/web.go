@@ -1,6 +1,26 @@
-// Package web serves the coordinator's technician dashboard: login, the
-// Machines list and, for admins, enrollment tokens (W1). Pages are the templ
-// components of package templates; every page works without JavaScript.
+// Package web serves the coordinator's technician dashboard — login, the
+// Support tab, the Machines list and, for admins, enrollment tokens (W1) —
+// and the end-user support portal (S3). Pages are the templ components of
+// package templates; every page works without JavaScript.
+//
+// # The portal
+//
+// /support asks an end user for the code their technician gave them (no
+// login). A good code offers the installed agent (peerdesk://session/{code})
+// and the one-time agent for each system the coordinator has an executable
+// for, with the code, the coordinator's URL and its CA pin appended by
+// package supportpack. Every code typed, and every download, is checked
+// again by the API, which rate-limits and audits the attempts; downloads
+// map fixed system names to fixed file names and never read a path from
+// the request.
+//
+// # Live updates
+//
+// The Support tab's board refreshes itself: /static/support.js (embedded)
+// listens on /support/desk/events, a server-sent event stream that polls
+// the board every second and sends the board's HTML, rendered by the same
+// templ component as the page, only when it changed. Only that page allows
+// scripts (script-src 'self'); without them, a reload shows the same.
 //
 // # Security
 //
@@ -24,6 +44,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -56,9 +77,37 @@ type TokenLister interface {
 type Config struct {
 	Backend Backend
 	Tokens  TokenLister
-	Now     func() time.Time // nil means time.Now
-	Logger  *slog.Logger     // nil discards logs
+
+	// Desk is the support desk behind the Support tab and Portal checks
+	// the codes typed into the end-user portal (*api.Server implements
+	// both); nil leaves the tab, or the portal, out.
+	Desk   Desk
+	Portal Portal
+
+	// PublicURL is the coordinator's public https URL and Pin its CA pin:
+	// portal links and one-time agents carry them.
+	PublicURL string
+	Pin       string
+
+	// SupportBinaries is the directory of the one-time agent executables,
+	// peerdesk-agent-<os>-<arch> (.exe for Windows); the portal offers
+	// those present. Empty offers none.
+	SupportBinaries string
+
+	// ViewerURL is the technician's local viewer page, where Connect
+	// leads; empty means DefaultViewerURL.
+	ViewerURL string
+
+	// PollEvery is how often a live stream polls the board; zero means
+	// one second.
+	PollEvery time.Duration
+
+	Now    func() time.Time // nil means time.Now
+	Logger *slog.Logger     // nil discards logs
 }
+
+// DefaultViewerURL is where the viewer serves its local page.
+const DefaultViewerURL = "http://127.0.0.1:7071"
 
 // Cookie names.
 const (
@@ -78,15 +127,24 @@ const (
 // answers; the coordinator mounts it for exactly these, so every other
 // path stays with the handlers beside it.
 func Patterns() []string {
-	return []string{"GET /{$}", "/login", "/logout", "/machines", "/tokens"}
+	return []string{"GET /{$}", "/login", "/logout", "/machines", "/tokens", "/support", "/support/", "/static/support.js"}
 }
 
 type server struct {
-	be      Backend
-	tokens  TokenLister
-	now     func() time.Time
-	log     *slog.Logger
-	csrfKey []byte
+	be        Backend
+	tokens    TokenLister
+	desk      Desk
+	portal    Portal
+	publicURL string
+	pin       string
+	binaries  string
+	viewer    string // the viewer's base URL, without a trailing slash
+	deskCSP   string // the Support tab's policy: scripts and the viewer allowed
+	poll      time.Duration
+	streams   *streamLimit
+	now       func() time.Time
+	log       *slog.Logger
+	csrfKey   []byte
 }
 
 // New returns the dashboard's handler.
@@ -97,7 +155,15 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{be: cfg.Backend, tokens: cfg.Tokens, now: cfg.Now, log: cfg.Logger, csrfKey: randomBytes(32)}
+	if cfg.PollEvery <= 0 {
+		cfg.PollEvery = time.Second
+	}
+	s := &server{
+		be: cfg.Backend, tokens: cfg.Tokens, desk: cfg.Desk, portal: cfg.Portal,
+		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), pin: cfg.Pin, binaries: cfg.SupportBinaries,
+		poll: cfg.PollEvery, streams: newStreamLimit(), now: cfg.Now, log: cfg.Logger, csrfKey: randomBytes(32),
+	}
+	s.viewer, s.deskCSP = viewerPolicy(cfg.ViewerURL, cfg.Logger)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleRoot)
 	mux.HandleFunc("GET /login", s.handleLoginForm)
@@ -106,14 +172,24 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /machines", s.technician(s.handleMachines))
 	mux.HandleFunc("GET /tokens", s.technician(s.admin(s.handleTokens)))
 	mux.HandleFunc("POST /tokens", s.technician(s.admin(s.handleCreateToken)))
+	if s.portal != nil {
+		s.portalRoutes(mux)
+	}
+	if s.desk != nil {
+		s.deskRoutes(mux)
+	}
 	return securityHeaders(mux)
 }
+
+// basePolicy is every answer's Content-Security-Policy but the Support
+// tab's: no script, no connection, forms only to this server.
+const basePolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // securityHeaders sets the headers every answer carries, errors included.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", basePolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
@@ -222,6 +298,7 @@ func (s *server) technician(h sessionHandler) http.HandlerFunc {
 		sess := session{Session: is, token: tok, nav: templates.Nav{
 			User: is.User, Role: string(is.Role), CSRF: s.csrfToken(purposeSession, tok),
 			IsAdmin: policy.Allow(is.Role, policy.ActionCreateEnrollToken) == nil,
+			Support: s.desk != nil && policy.Allow(is.Role, policy.ActionRequestGrant) == nil,
 		}}
 		h(w, r, sess)
 	}

@@ -10,10 +10,11 @@ import (
 )
 
 // NowhereLink gives the test's namespace an interface with an address but
-// no route anywhere. tsnet pauses its control client while no interface
-// but loopback is up, so the real binaries need one to join the overlay;
-// in-process nodes do not (tsnet exempts tests). It is removed when the
-// test ends.
+// no route anywhere, as every real machine has a network. tsnet pauses its
+// control client while no interface but loopback is up, so the real
+// binaries need one to join the overlay (in-process nodes do not: tsnet
+// exempts tests), and Chromium gathers WebRTC candidates — TURN relays
+// included — only when one is up. It is removed when the test ends.
 func NowhereLink(t testing.TB) {
 	t.Helper()
 	if !Inside() {

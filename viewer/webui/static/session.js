@@ -19,7 +19,7 @@
       body: JSON.stringify(body || {}),
     });
     const j = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(j.message || r.statusText);
+    if (!r.ok) { const e = new Error(j.message || r.statusText); e.status = r.status; throw e; }
     return j;
   }
 
@@ -35,8 +35,17 @@
 
   async function start() {
     say(cfg.session ? 'Waiting for the user to allow the session…' : 'Connecting…');
-    const ice = await api('/api/ice/' + encodeURIComponent(cfg.device));
+    // A one-time agent joins the overlay a moment after its session opens.
+    let ice;
+    for (let waited = 0; ; waited += 500) {
+      try { ice = await api('/api/ice/' + encodeURIComponent(cfg.device)); break; } catch (e) {
+        if (e.status !== 409 || waited > 60000) throw e;
+        say("Waiting for the user's computer to come online…");
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     pc = new RTCPeerConnection({ iceServers: [ice], iceTransportPolicy: 'relay' });
+    window.peerdeskPC = pc; // for diagnostics and measurements
     pc.addTransceiver('video', { direction: 'recvonly' });
     pointer = pc.createDataChannel('pointer', { ordered: false, maxRetransmits: 0 });
     input = pc.createDataChannel('input');

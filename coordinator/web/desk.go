@@ -1,0 +1,241 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/coordinator/identity"
+	"github.com/peerdesk/peerdesk/coordinator/support"
+	"github.com/peerdesk/peerdesk/policy"
+	templates "github.com/peerdesk/peerdesk/templates/dashboard"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// Desk is what the Support tab needs of the support desk (*api.Server
+// implements it). Every action audits its outcome; ip is the client's
+// address, for the audit. Errors are package support's, or
+// api.ErrCodeRateLimited.
+type Desk interface {
+	Board() (wire.SupportBoard, error)
+	GenerateCode(ip string, who identity.Session, team bool, ttl time.Duration) (wire.SupportCode, error)
+	CancelCode(ip string, who identity.Session, code string) error
+	Redeem(ip string, who identity.Session, code string) (wire.SupportSession, error)
+	EndSession(ip string, who identity.Session, id string) error
+}
+
+// The Support tab's paths.
+const (
+	deskPath   = "/support/desk"
+	eventsPath = "/support/desk/events"
+)
+
+func (s *server) deskRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+deskPath, s.technician(s.supporter(s.handleDesk)))
+	mux.HandleFunc("POST "+deskPath+"/codes", s.technician(s.supporter(s.handleGenerate)))
+	mux.HandleFunc("POST "+deskPath+"/codes/{code}/cancel", s.technician(s.supporter(s.handleCancel)))
+	mux.HandleFunc("POST "+deskPath+"/redeem", s.technician(s.supporter(s.handleRedeem)))
+	mux.HandleFunc("POST "+deskPath+"/sessions/{id}/end", s.technician(s.supporter(s.handleEnd)))
+	mux.HandleFunc("GET "+eventsPath, s.technician(s.supporter(s.handleEvents)))
+	mux.HandleFunc("GET /static/support.js", handleScript)
+}
+
+// supporter lets through only roles that may work support sessions (those
+// that may connect to machines), and gives the Support tab's pages their
+// policy: its script, its live stream, and forms that lead to the viewer.
+func (s *server) supporter(h sessionHandler) sessionHandler {
+	return func(w http.ResponseWriter, r *http.Request, sess session) {
+		if err := policy.Allow(sess.Role, policy.ActionRequestGrant); err != nil {
+			s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Your role may not work support sessions.")
+			return
+		}
+		w.Header().Set("Content-Security-Policy", s.deskCSP)
+		sess.nav.Active = templates.TabSupport
+		h(w, r, sess)
+	}
+}
+
+// expiryChoice is a code expiry the generate form offers; no other is
+// accepted.
+type expiryChoice struct {
+	value, label string
+	ttl          time.Duration
+}
+
+var expiryChoices = []expiryChoice{
+	{"none", "No expiry (until used or cancelled)", 0},
+	{"1h", "In 1 hour", time.Hour},
+	{"24h", "In 24 hours", 24 * time.Hour},
+}
+
+const defaultExpiry = "none"
+
+// deskForm is what the Support tab shows besides the board.
+type deskForm struct {
+	assign, expiry, code, err string
+	created                   *templates.CreatedCode
+}
+
+func (s *server) handleDesk(w http.ResponseWriter, r *http.Request, sess session) {
+	s.renderDesk(w, r, sess, http.StatusOK, deskForm{})
+}
+
+func (s *server) handleGenerate(w http.ResponseWriter, r *http.Request, sess session) {
+	if !s.checkCSRF(w, r, sess) {
+		return
+	}
+	form := deskForm{assign: r.PostForm.Get("assign"), expiry: r.PostForm.Get("expiry")}
+	ttl, ok := time.Duration(0), false
+	for _, c := range expiryChoices {
+		if c.value == form.expiry {
+			ttl, ok = c.ttl, true
+		}
+	}
+	if !ok || form.assign != templates.AssignMe && form.assign != templates.AssignTeam {
+		s.renderDesk(w, r, sess, http.StatusBadRequest, deskForm{err: "Choose whom the code is for and its expiry from the lists."})
+		return
+	}
+	team := form.assign == templates.AssignTeam
+	c, err := s.desk.GenerateCode(clientIP(r), sess.Session, team, ttl)
+	if err != nil {
+		s.log.Error("web: generating a support code", "user", sess.User, "err", err)
+		form.err = "The code could not be generated; try again."
+		s.renderDesk(w, r, sess, http.StatusInternalServerError, form)
+		return
+	}
+	form.created = &templates.CreatedCode{
+		Code: c.Code, Team: team, Expires: c.Expires, PortalLink: s.publicURL + "/support?code=" + url.QueryEscape(c.Code),
+	}
+	s.renderDesk(w, r, sess, http.StatusOK, form)
+}
+
+func (s *server) handleCancel(w http.ResponseWriter, r *http.Request, sess session) {
+	if !s.checkCSRF(w, r, sess) {
+		return
+	}
+	if err := s.desk.CancelCode(clientIP(r), sess.Session, r.PathValue("code")); err != nil {
+		status, msg := s.deskFailure("cancelling a code", err)
+		s.renderDesk(w, r, sess, status, deskForm{err: msg})
+		return
+	}
+	http.Redirect(w, r, deskPath, http.StatusSeeOther)
+}
+
+// handleRedeem: the end user reads out the code their agent shows; on
+// success the technician goes straight to the session in their viewer.
+func (s *server) handleRedeem(w http.ResponseWriter, r *http.Request, sess session) {
+	if !s.checkCSRF(w, r, sess) {
+		return
+	}
+	code, ok := normalizeCode(r.PostForm.Get("code"))
+	if !ok {
+		s.renderDesk(w, r, sess, http.StatusBadRequest, deskForm{err: msgCodeDigits})
+		return
+	}
+	ss, err := s.desk.Redeem(clientIP(r), sess.Session, code)
+	if err != nil {
+		status, msg := s.deskFailure("redeeming a code", err)
+		s.renderDesk(w, r, sess, status, deskForm{err: msg, code: code})
+		return
+	}
+	http.Redirect(w, r, s.connectURL(ss.ID), http.StatusSeeOther)
+}
+
+func (s *server) handleEnd(w http.ResponseWriter, r *http.Request, sess session) {
+	if !s.checkCSRF(w, r, sess) {
+		return
+	}
+	if err := s.desk.EndSession(clientIP(r), sess.Session, r.PathValue("id")); err != nil {
+		status, msg := s.deskFailure("ending a session", err)
+		s.renderDesk(w, r, sess, status, deskForm{err: msg})
+		return
+	}
+	http.Redirect(w, r, deskPath, http.StatusSeeOther)
+}
+
+// deskFailure maps a desk action's refusal to a status and a message for
+// the technician.
+func (s *server) deskFailure(op string, err error) (int, string) {
+	switch {
+	case errors.Is(err, api.ErrCodeRateLimited):
+		return http.StatusTooManyRequests, sentence(api.ErrCodeRateLimited.Error())
+	case errors.Is(err, support.ErrNoCode), errors.Is(err, support.ErrWrongKind):
+		return http.StatusNotFound, sentence(support.ErrNoCode.Error())
+	case errors.Is(err, support.ErrUsed):
+		return http.StatusConflict, sentence(support.ErrUsed.Error())
+	case errors.Is(err, support.ErrCancelled), errors.Is(err, support.ErrExpired):
+		return http.StatusGone, sentence(err.Error())
+	case errors.Is(err, support.ErrNotAllowed) && op == "redeeming a code":
+		return http.StatusConflict, "That end user's computer is already in a support session."
+	case errors.Is(err, support.ErrNotAllowed):
+		return http.StatusForbidden, "Only the technician who made the code, or an administrator, may cancel it."
+	case errors.Is(err, support.ErrNoSession):
+		return http.StatusNotFound, sentence(support.ErrNoSession.Error())
+	case errors.Is(err, support.ErrNotYours):
+		return http.StatusForbidden, sentence(support.ErrNotYours.Error())
+	case errors.Is(err, support.ErrEnded):
+		return http.StatusConflict, sentence(support.ErrEnded.Error())
+	}
+	s.log.Error("web: "+op, "err", err)
+	return http.StatusInternalServerError, "That did not work; try again."
+}
+
+// renderDesk renders the Support tab with the current board.
+func (s *server) renderDesk(w http.ResponseWriter, r *http.Request, sess session, status int, form deskForm) {
+	board, err := s.desk.Board()
+	if err != nil {
+		s.log.Error("web: reading the support board", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, &sess.nav, "Support unavailable", "The support board could not be read; try again.")
+		return
+	}
+	bv := s.boardView(board, sess)
+	_, version, err := renderBoard(r.Context(), bv)
+	if err != nil {
+		s.log.Error("web: rendering the support board", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if form.assign != templates.AssignTeam {
+		form.assign = templates.AssignMe
+	}
+	if !slices.ContainsFunc(expiryChoices, func(c expiryChoice) bool { return c.value == form.expiry }) {
+		form.expiry = defaultExpiry
+	}
+	opts := make([]templates.TTLOption, len(expiryChoices))
+	for i, c := range expiryChoices {
+		opts[i] = templates.TTLOption{Value: c.value, Label: c.label, Selected: c.value == form.expiry}
+	}
+	s.render(w, r, status, templates.SupportPage(templates.SupportView{
+		Nav: sess.nav, CSRF: sess.nav.CSRF, Assign: form.assign, Expiries: opts, Created: form.created,
+		Code: form.code, Error: form.err, Events: eventsPath, Version: version, Board: bv,
+	}))
+}
+
+// connectURL is a session's page in the technician's local viewer.
+func (s *server) connectURL(id string) string { return s.viewer + "/session/" + url.PathEscape(id) }
+
+// viewerPolicy checks the viewer's base URL (falling back to the default)
+// and returns it with the Support tab's Content-Security-Policy, which lets
+// a form lead there (redeeming a code redirects to the session).
+func viewerPolicy(viewerURL string, log *slog.Logger) (string, string) {
+	if viewerURL == "" {
+		viewerURL = DefaultViewerURL
+	}
+	u, err := url.Parse(viewerURL)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.User != nil ||
+		strings.ContainsFunc(u.Host, func(r rune) bool { return !strings.ContainsRune(hostChars, r) }) {
+		log.Error("web: ignoring a bad viewer URL", "url", viewerURL)
+		u, _ = url.Parse(DefaultViewerURL) //nolint:errcheck // a constant that parses
+	}
+	origin := u.Scheme + "://" + u.Host
+	csp := "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self' " +
+		origin + "; frame-ancestors 'none'; base-uri 'none'"
+	return strings.TrimSuffix(origin+u.EscapedPath(), "/"), csp
+}
+
+const hostChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]"

@@ -106,7 +106,7 @@ func (c *Config) defaults() {
 		c.FPS = 30
 	}
 	if c.Bitrate.Start == 0 {
-		c.Bitrate = BitrateRange{Start: 2_500_000, Min: 150_000, Max: 12_000_000}
+		c.Bitrate = BitrateRange{Start: 8_000_000, Min: 150_000, Max: 16_000_000}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

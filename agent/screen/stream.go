@@ -40,7 +40,11 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 		if estimator == nil {
 			select {
 			case estimator = <-bwe:
-				estimator.OnTargetBitrateChange(func(bps int) { s.bitrate.Store(int64(bps)) })
+				estimator.OnTargetBitrateChange(func(bps int) {
+					if old := s.bitrate.Swap(int64(bps)); old == 0 || bps > int(old)*5/4 || bps < int(old)*4/5 {
+						log.Debug("target bitrate", "bps", bps)
+					}
+				})
 			default:
 			}
 		}
@@ -128,9 +132,15 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 			log.Debug("screen frames sent", "frames", frames, "bytes", len(au), "keyframe", needKey, "size", fmt.Sprintf("%dx%d", f.Width, f.Height))
 		}
 		lastSent, needKey = now, false
-		// Pace to FPS: changes during the pause are collected by the next
-		// damage wait and sent as one frame.
-		if wait := interval - time.Since(now); wait > 0 {
+		// Pace to FPS, counting from when this frame's pixels were read
+		// (capture and encoding are part of the frame's time): changes
+		// during the pause are collected by the next damage wait and sent
+		// as one frame.
+		grabbed := f.Time
+		if grabbed.IsZero() {
+			grabbed = now
+		}
+		if wait := interval - time.Since(grabbed); wait > 0 {
 			select {
 			case <-s.ctx.Done():
 			case <-time.After(wait):

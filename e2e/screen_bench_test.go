@@ -121,11 +121,16 @@ func BenchmarkScreenSession(b *testing.B) {
 	start := time.Now()
 	agent := harness.StartPath(b, []string{"DISPLAY=" + display, "TMPDIR=" + b.TempDir(), "PEERDESK_LOG_LEVEL=" + os.Getenv("PEERDESK_LOG_LEVEL")}, bin)
 	line := agent.WaitLine(b, "your page:")
+	b.Logf("%v: the agent joined the help desk", time.Since(start))
 	harness.Do(b, user, "open the user's page", chromedp.Navigate(strings.TrimSpace(line[strings.Index(line, "http://"):])))
 	session := waitSession(b, v, code.Code)
+	b.Logf("%v: the session is on the board", time.Since(start))
 	var ok bool
 	harness.Do(b, tech, "connect", chromedp.Navigate(ui.Base()+"/session/"+session), chromedp.WaitVisible(`#screen`, chromedp.ByQuery), chromedp.Evaluate(collector, &ok))
-	harness.Do(b, user, "allow", chromedp.WaitVisible(`#allow`, chromedp.ByQuery), chromedp.Click(`#allow`, chromedp.ByQuery))
+	harness.Do(b, user, "see the question", chromedp.WaitVisible(`#allow`, chromedp.ByQuery))
+	b.Logf("%v: the user is asked", time.Since(start))
+	harness.Do(b, user, "allow", chromedp.Click(`#allow`, chromedp.ByQuery))
+	b.Logf("%v: allowed", time.Since(start))
 	// A background tab gets no frame callbacks: the technician looks at
 	// the session, as they would.
 	harness.Do(b, tech, "bring the session to the front", page.BringToFront())
@@ -137,6 +142,7 @@ func BenchmarkScreenSession(b *testing.B) {
 		harness.Do(b, tech, "first frame", chromedp.Evaluate(`window.pdFirst`, &first))
 	}
 	codeToFrame := time.UnixMilli(int64(first)).Sub(start)
+	b.Logf("%v: first frame", codeToFrame)
 	b.StopTimer()
 
 	stats := func() videoStats {

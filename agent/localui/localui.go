@@ -6,16 +6,18 @@
 //
 // The page lives under a random path prefix that only the agent knows and
 // hands to the browser it opens, so another web page cannot find it or post
-// to it; forms carry no other secret. It needs no JavaScript: it refreshes
-// itself while nothing is asked.
+// to it; forms carry no other secret. A few lines of script reload it the
+// moment something changes; without script it refreshes every second.
 package localui
 
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -74,6 +76,8 @@ func Start(cfg Config) (*UI, error) {
 	mux.HandleFunc("POST "+u.base+"deny", u.answer(false))
 	mux.HandleFunc("POST "+u.base+"end", u.end)
 	mux.HandleFunc("POST "+u.base+"ask", u.ask)
+	mux.HandleFunc("GET "+u.base+"events", u.events)
+	mux.HandleFunc("GET "+u.base+"ui.js", script)
 	u.srv = &http.Server{Handler: headers(mux), ReadHeaderTimeout: 5 * time.Second}
 	go u.srv.Serve(ln) //nolint:errcheck // ends with Close
 	return u, nil
@@ -162,10 +166,63 @@ func (u *UI) State() string {
 	return u.view.State
 }
 
-func (u *UI) page(w http.ResponseWriter, r *http.Request) {
+// snapshot returns the view with its version.
+func (u *UI) snapshot() agentui.View {
 	u.mu.Lock()
 	v := u.view
 	u.mu.Unlock()
+	v.Version = ""
+	v.Version = fmt.Sprintf("%x", sha256.Sum256(fmt.Appendf(nil, "%#v", v)))[:16]
+	return v
+}
+
+// events tells the page, as a server-sent event, when what it shows has
+// changed; the page then reloads itself. Without JavaScript the page
+// refreshes every second instead.
+func (u *UI) events(w http.ResponseWriter, r *http.Request) {
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	have := r.URL.Query().Get("v")
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	limit := time.NewTimer(10 * time.Minute)
+	defer limit.Stop()
+	for {
+		if v := u.snapshot().Version; v != have {
+			fmt.Fprintf(w, "data: %s\n\n", v)
+			fl.Flush()
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-limit.C:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+const uiScript = `'use strict';
+(function () {
+  const v = document.body.dataset.version;
+  const es = new EventSource(document.body.dataset.events + '?v=' + encodeURIComponent(v));
+  es.onmessage = () => { es.close(); location.reload(); };
+  es.onerror = () => { es.close(); setTimeout(() => location.reload(), 1000); };
+})();
+`
+
+func script(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	io.WriteString(w, uiScript) //nolint:errcheck // client gone
+}
+
+func (u *UI) page(w http.ResponseWriter, r *http.Request) {
+	v := u.snapshot()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := agentui.Page(v).Render(r.Context(), w); err != nil {
 		u.cfg.Logger.Debug("rendering the page", "err", err)
@@ -221,7 +278,7 @@ func (u *UI) back(w http.ResponseWriter, r *http.Request) {
 func headers(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Cache-Control", "no-store")

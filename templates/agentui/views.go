@@ -15,4 +15,5 @@ type View struct {
 	CanAsk     bool   // "Ask for help" is offered (enrolled agents)
 	Message    string // why the last session ended, or an error
 	OneTime    bool   // a one-time support agent
+	Version    string // changes whenever anything above does (live updates)
 }

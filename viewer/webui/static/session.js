@@ -37,11 +37,11 @@
     say(cfg.session ? 'Waiting for the user to allow the session…' : 'Connecting…');
     // A one-time agent joins the overlay a moment after its session opens.
     let ice;
-    for (let waited = 0; ; waited += 500) {
+    for (let waited = 0; ; waited += 150) {
       try { ice = await api('/api/ice/' + encodeURIComponent(cfg.device)); break; } catch (e) {
         if (e.status !== 409 || waited > 60000) throw e;
         say("Waiting for the user's computer to come online…");
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, 150));
       }
     }
     pc = new RTCPeerConnection({ iceServers: [ice], iceTransportPolicy: 'relay' });

@@ -5,16 +5,26 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"log"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/jezek/xgb"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
-func TestMain(m *testing.M) { netns.Main(m) }
+func TestMain(m *testing.M) {
+	// xgb logs to stderr on its own (e.g. a missing ~/.Xauthority); it
+	// would break up benchmark output lines.
+	if os.Getenv("PEERDESK_TEST_LOG") == "" {
+		xgb.Logger = log.New(io.Discard, "", 0)
+	}
+	netns.Main(m)
+}
 
 func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), harness.Timeout)

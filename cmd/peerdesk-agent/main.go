@@ -5,12 +5,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"math"
 	"os"
 	"runtime/debug"
 	"strings"
 
+	"github.com/jezek/xgb"
 	"github.com/peerdesk/peerdesk/agent"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/cli"
@@ -23,6 +26,9 @@ var version = "dev"
 
 func main() {
 	cli.SetMemoryLimit(cli.DefaultMemoryLimit)
+	// The X protocol library logs to stderr on its own; the agent reports
+	// display problems through its own errors instead.
+	xgb.Logger = log.New(io.Discard, "", 0)
 	// A one-time support agent carries its code in a trailer and runs with
 	// no arguments (the end user double-clicks it).
 	if cfg, err := supportpack.ReadSelf(); err == nil && len(os.Args) == 1 {

@@ -74,6 +74,11 @@ type Config struct {
 	// peerdesk-agent-darwin-arm64 (those present). Empty offers none.
 	SupportBinaries string
 
+	// ViewerURL is the technicians' local viewer page, where the
+	// dashboard's Connect buttons lead; empty means the viewer's default,
+	// http://127.0.0.1:7071.
+	ViewerURL string
+
 	// Logger receives logs; nil discards them.
 	Logger *slog.Logger
 
@@ -230,7 +235,8 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	dash := web.New(web.Config{
 		Backend: c.api, Tokens: enroll.New(c.db, c.cfg.Now), Desk: c.api, Portal: c.api,
 		PublicURL: c.url, Pin: c.id.Pin(), SupportBinaries: c.cfg.SupportBinaries,
-		Now: c.cfg.Now, Logger: c.log.With("component", "web"),
+		ViewerURL: c.cfg.ViewerURL,
+		Now:       c.cfg.Now, Logger: c.log.With("component", "web"),
 	})
 	for _, p := range web.Patterns() {
 		mux.Handle(p, dash)

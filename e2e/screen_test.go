@@ -1,21 +1,27 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"image/color"
+	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/peerdesk/peerdesk/coordinator/identity"
+	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
 	"github.com/peerdesk/peerdesk/harness/xclient"
+	"github.com/peerdesk/peerdesk/policy"
+	"github.com/peerdesk/peerdesk/supportpack"
 	"github.com/peerdesk/peerdesk/viewer"
 	"github.com/peerdesk/peerdesk/viewer/webui"
-	"github.com/peerdesk/peerdesk/wire"
 )
 
 // screenProbe reads pixels of the decoded remote screen in the technician's
@@ -119,13 +125,17 @@ func waitEvent(t *testing.T, win *xclient.Window, what string, match func(xclien
 }
 
 // TestSupportByCodeScreen is the headline journey, from a code to a live,
-// controlled screen: a technician makes a code; the one-time support agent
-// the portal hands out for it (the real binary with its trailer) runs on an
-// X display; the end user allows the session on their page in the browser;
-// the technician's page shows the remote screen, checked by the pixels of a
-// known pattern; a click and typed text in the page arrive in an X window;
-// the coordinator stops and the screen keeps streaming; the end user ends
-// the session, the agent exits and leaves nothing behind.
+// controlled screen, all by typing and clicking: a technician generates a
+// code on the dashboard's Support tab; the end user, in a browser of their
+// own, mistypes it in the portal, types it right, downloads the one-time
+// agent (the real binary with its trailer) and runs it on an X display; the
+// session appears on the technician's Support tab without a reload, and
+// Connect leads to the technician's local viewer page; the end user allows
+// the session on their page; the technician's page shows the remote screen,
+// checked by the pixels of a known pattern; a click and typed text in the
+// page arrive in an X window; the coordinator stops and the screen keeps
+// streaming; the end user ends the session, the agent exits and leaves
+// nothing behind.
 func TestSupportByCodeScreen(t *testing.T) {
 	netns.NowhereLink(t) // the real agent binary needs a network to exist
 	const W, H = 1280, 800
@@ -135,42 +145,125 @@ func TestSupportByCodeScreen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c := harness.StartCoordinator(t)
+	c := harness.StartCoordinator(t, harness.WithSupportBinaries(harness.SupportBinaries(t)))
+	base := c.URL()
 	v := c.LoginViewer(t, c.AddTechnician(t, "alice"))
-	code, err := v.Coordinator().CreateCode(ctx(t), wire.CodeRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The end user runs the one-time agent the portal gave them.
-	scratch := t.TempDir()
-	env := []string{"DISPLAY=" + display, "TMPDIR=" + scratch, "BROWSER=true"}
-	if os.Getenv("PEERDESK_TEST_LOG") == "debug" {
-		env = append(env, "PEERDESK_LOG_LEVEL=debug")
-	}
-	agent := harness.StartPath(t, env, c.SupportBinary(t, code.Code))
-	line := agent.WaitLine(t, "your page:")
-	userPage := strings.TrimSpace(line[strings.Index(line, "http://"):])
-
-	// The technician's local session page.
-	ui, err := webui.Start(ctx(t), webui.Config{Viewer: v, Listen: "127.0.0.1:0", Logger: harness.Logger(t)})
+	// The technician's local viewer page, where it runs by default (this
+	// test has a network namespace of its own).
+	ui, err := webui.Start(ctx(t), webui.Config{Viewer: v, Listen: strings.TrimPrefix(web.DefaultViewerURL, "http://"), Logger: harness.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ui.Close() })
 
-	b := harness.StartBrowser(t)
-	user := b.Ctx
-	tech := b.NewTab(t)
-	harness.Do(t, user, "open the end user's page", chromedp.Navigate(userPage), chromedp.WaitVisible(`#waiting`, chromedp.ByQuery))
-
-	session := waitSession(t, v, code.Code)
-	harness.Do(t, tech, "open the session page",
+	b := harness.StartBrowser(t, harness.TrustSPKI(c.SPKIPin(t)))
+	tech := b.Ctx
+	var code, link, assignee string
+	harness.Do(t, tech, "open the viewer page (peerdesk-viewer ui does), log in to the dashboard and generate a code for me",
 		chromedp.Navigate(ui.URL()),
 		chromedp.WaitVisible(`#sessions`, chromedp.ByQuery),
-		chromedp.Navigate(ui.Base()+"/session/"+session),
-		chromedp.WaitVisible(`#screen`, chromedp.ByQuery),
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(`input[name="user"]`, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="user"]`, "alice", chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="password"]`, harness.Password, chromedp.ByQuery),
+		chromedp.Click(`//button[normalize-space()="Log in"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//h1[normalize-space()="Machines"]`, chromedp.BySearch),
+		chromedp.Click(`//nav//a[normalize-space()="Support"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//h1[normalize-space()="Support"]`, chromedp.BySearch),
+		chromedp.Click(`input[name="assign"][value="me"]`, chromedp.ByQuery),
+		chromedp.SetValue(`select[name="expiry"]`, "none", chromedp.ByQuery),
+		chromedp.Click(`//button[normalize-space()="Generate code"]`, chromedp.BySearch),
+		chromedp.Text(`#new-code`, &code, chromedp.ByQuery),
+		chromedp.Text(`#portal-link`, &link, chromedp.ByQuery),
 	)
+	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
+		t.Fatalf("the page shows the code %q", code)
+	}
+	if link != base+"/support?code="+code {
+		t.Errorf("portal link %q, want %s/support?code=%s", link, base, code)
+	}
+	harness.Do(t, tech, "find the code under Pending codes", chromedp.Text(`#pending #code-`+code+` td:nth-child(2)`, &assignee, chromedp.ByQuery))
+	if assignee != "me" {
+		t.Errorf("the pending code is assigned to %q, want me", assignee)
+	}
+	// The tab follows the desk live: a team code made elsewhere appears
+	// without a reload.
+	team, err := c.API().GenerateCode("127.0.0.1", identity.Session{User: "carol", Role: policy.RoleTechnician}, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness.Do(t, tech, "see the team's new code appear", chromedp.WaitVisible(`#pending #code-`+team.Code, chromedp.ByQuery))
+
+	// The end user: a browser of their own, without the technician's
+	// cookies; a wrong code first.
+	downloads := t.TempDir()
+	user := b.IsolatedTab(t, downloads)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "000001"
+	}
+	var errText, label, steps string
+	harness.Do(t, user, "type a wrong code",
+		chromedp.Navigate(base+"/support"),
+		chromedp.WaitVisible(`input[name="code"]`, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="code"]`, wrong, chromedp.ByQuery),
+		chromedp.Click(`//button[normalize-space()="Continue"]`, chromedp.BySearch),
+		chromedp.Text(`p.error`, &errText, chromedp.ByQuery),
+	)
+	if !strings.Contains(errText, "No such support code") {
+		t.Errorf("error after a wrong code = %q", errText)
+	}
+	dl := `a[href="/support/download/` + code + `/linux-amd64"]`
+	harness.Do(t, user, "type the code and download the one-time agent",
+		chromedp.Clear(`input[name="code"]`, chromedp.ByQuery),
+		chromedp.SendKeys(`input[name="code"]`, code, chromedp.ByQuery),
+		chromedp.Click(`//button[normalize-space()="Continue"]`, chromedp.BySearch),
+		chromedp.WaitVisible(dl, chromedp.ByQuery),
+		chromedp.Text(dl, &label, chromedp.ByQuery),
+		chromedp.Text(`main`, &steps, chromedp.ByQuery),
+		chromedp.Click(dl, chromedp.ByQuery),
+	)
+	if label != "Download for Linux (x86-64)" {
+		t.Errorf("download link %q", label)
+	}
+	file := filepath.Join(downloads, "peerdesk-support-"+code)
+	if !strings.Contains(steps, "chmod +x peerdesk-support-"+code) {
+		t.Errorf("the portal's instructions do not say how to run %s:\n%s", filepath.Base(file), steps)
+	}
+	harness.WaitFile(t, file)
+	checkSupportDownload(t, c, file, code)
+
+	// The end user follows the instructions: make it executable, run it.
+	if err := os.Chmod(file, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	scratch := t.TempDir()
+	env := []string{"DISPLAY=" + display, "TMPDIR=" + scratch, "BROWSER=true"}
+	if os.Getenv("PEERDESK_TEST_LOG") == "debug" {
+		env = append(env, "PEERDESK_LOG_LEVEL=debug")
+	}
+	agent := harness.StartPath(t, env, file)
+	line := agent.WaitLine(t, "your page:")
+	userPage := strings.TrimSpace(line[strings.Index(line, "http://"):])
+	harness.Do(t, user, "open the end user's page", chromedp.Navigate(userPage), chromedp.WaitVisible(`#waiting`, chromedp.ByQuery))
+
+	// The technician's Support tab shows the session live; Connect leads
+	// to the local viewer's session page, which — reached from another
+	// site — waits for the technician's own click.
+	session := waitSession(t, v, code)
+	connect := `#mine #session-` + session + ` a.button`
+	var confirm string
+	harness.Do(t, tech, "connect from the Support tab",
+		chromedp.WaitVisible(connect, chromedp.ByQuery),
+		chromedp.Click(connect, chromedp.ByQuery),
+		chromedp.WaitVisible(`#screen`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#connect`, chromedp.ByQuery),
+		chromedp.Text(`#status`, &confirm, chromedp.ByQuery),
+	)
+	if host, _ := os.Hostname(); !strings.Contains(confirm, "Connect to "+host) { //nolint:errcheck // "" fails the check
+		t.Errorf("the session page asks %q, want it to name %s", confirm, host)
+	}
+	harness.Do(t, tech, "confirm", chromedp.Click(`#connect`, chromedp.ByQuery))
 
 	// Consent, as a person gives it.
 	var ask string
@@ -258,4 +351,27 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// checkSupportDownload checks what the portal handed out: the real agent
+// executable with the code, the coordinator's URL and its CA pin appended.
+func checkSupportDownload(t *testing.T, c *harness.Coordinator, file, code string) {
+	t.Helper()
+	head := make([]byte, 4)
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadFull(f, head)
+	f.Close()
+	if err != nil || !bytes.Equal(head, []byte("\x7fELF")) {
+		t.Errorf("the download starts with %q (%v), not the ELF magic", head, err)
+	}
+	cfg, err := supportpack.ReadFile(file)
+	if err != nil {
+		t.Fatalf("the download's support configuration: %v", err)
+	}
+	if cfg.Code != code || cfg.CoordinatorURL != c.URL() || cfg.Pin != c.Pin() {
+		t.Errorf("the download carries %+v; want code %s, URL %s, pin %s", cfg, code, c.URL(), c.Pin())
+	}
 }

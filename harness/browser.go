@@ -3,13 +3,19 @@ package harness
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -107,7 +113,74 @@ func Do(t testing.TB, ctx context.Context, what string, actions ...chromedp.Acti
 	rctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
 	if err := chromedp.Run(rctx, actions...); err != nil {
-		t.Fatalf("browser: %s: %v", what, err)
+		t.Fatalf("browser: %s: %v\n%s", what, err, where(ctx))
+	}
+}
+
+// where describes the page of tab ctx, for failure messages.
+func where(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var loc, html string
+	if err := chromedp.Run(ctx, chromedp.Location(&loc), chromedp.OuterHTML("body", &html, chromedp.ByQuery)); err != nil {
+		return "(the page could not be read: " + err.Error() + ")"
+	}
+	if len(html) > 4000 {
+		html = html[:4000] + "…"
+	}
+	return "the tab is at " + loc + ":\n" + html
+}
+
+// IsolatedTab opens a tab in a browser context of its own: no cookies or
+// storage shared with the other tabs, as on another person's computer. Its
+// downloads go to downloads when that is not empty. Headless Chromium opens
+// no tab in a new context without a window, so the tab gets one.
+func (b *Browser) IsolatedTab(t testing.TB, downloads string) context.Context {
+	t.Helper()
+	var id target.ID
+	var bc cdp.BrowserContextID
+	Do(t, b.Ctx, "open a browser context", chromedp.ActionFunc(func(ctx context.Context) error {
+		exec := cdp.WithExecutor(ctx, chromedp.FromContext(ctx).Browser)
+		var err error
+		if bc, err = target.CreateBrowserContext().Do(exec); err != nil {
+			return err
+		}
+		id, err = target.CreateTarget("about:blank").WithBrowserContextID(bc).WithNewWindow(true).Do(exec)
+		return err
+	}))
+	ctx, cancel := chromedp.NewContext(b.Ctx, chromedp.WithTargetID(id))
+	t.Cleanup(cancel)
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatalf("harness: attaching to the isolated tab: %v", err)
+	}
+	if got := chromedp.FromContext(ctx).BrowserContextID; got != "" && got != bc {
+		t.Fatalf("harness: the isolated tab is in browser context %s, want %s", got, bc)
+	}
+	chromedp.FromContext(ctx).BrowserContextID = bc
+	if downloads != "" {
+		Do(t, ctx, "allow downloads", browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).
+			WithBrowserContextID(bc).WithDownloadPath(downloads))
+	}
+	return ctx
+}
+
+// WaitFile waits for Chromium to finish a download: it writes to a
+// temporary name and renames the file when complete.
+func WaitFile(t testing.TB, path string) {
+	t.Helper()
+	for deadline := time.Now().Add(Timeout); ; {
+		_, err := os.Stat(path)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(filepath.Dir(path)) //nolint:errcheck // only for the message
+			t.Fatalf("harness: %s did not arrive; the download directory holds %v", path, entries)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -7,3 +7,4 @@ import "github.com/peerdesk/peerdesk/coordinator"
 func WithSupportBinaries(dir string) Option {
 	return func(c *coordinator.Config) { c.SupportBinaries = dir }
 }
+

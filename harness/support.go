@@ -1,6 +1,9 @@
 package harness
 
 import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,4 +35,36 @@ func (c *Coordinator) SupportBinary(t testing.TB, code string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// SupportBinaries makes the directory of one-time agents a coordinator's
+// portal offers (WithSupportBinaries): the real peerdesk-agent, built for
+// this machine, as peerdesk-agent-linux-amd64.
+func SupportBinaries(t testing.TB) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(Binaries(t), "peerdesk-agent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "peerdesk-agent-linux-amd64"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// SPKIPin is the base64 SHA-256 of the public key of the coordinator's TLS
+// leaf, which TrustSPKI takes.
+func (c *Coordinator) SPKIPin(t testing.TB) string {
+	t.Helper()
+	leaf := c.Identity().Leaf
+	cert := leaf.Leaf
+	if cert == nil {
+		var err error
+		if cert, err = x509.ParseCertificate(leaf.Certificate[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
 }

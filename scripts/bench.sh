@@ -90,8 +90,8 @@ for _ in 1 2 3 4 5; do window $coord 20; done | tee "$out/coordinator-200-window
 echo "coordinator_200_cpu_percent_median=$(awk '{print $1}' "$out/coordinator-200-windows.txt" | median) coordinator_200_rss_kib_median=$(awk '{print $2}' "$out/coordinator-200-windows.txt" | median)" | tee "$out/coordinator-200.txt"
 wait $loadpid || true
 
-echo "== screen sessions (1920x1080 on Xvfb, headless Chromium, 5 sessions; medians by benchstat)"
-go test ./e2e -run '^$' -bench BenchmarkScreenSession -benchtime 1x -count 5 -timeout 30m | tee "$out/screen-runs.txt"
+echo "== screen sessions (1920x1080 on Xvfb, headless Chromium, 6 sessions; medians by benchstat)"
+go test ./e2e -run '^$' -bench BenchmarkScreenSession -benchtime 1x -count 6 -timeout 30m | tee "$out/screen-runs.txt"
 go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da "$out/screen-runs.txt" | tee "$out/screen.txt"
 
 { echo "date=$(date -u +%FT%TZ) cpus=$(nproc) go=$(go env GOVERSION) kernel=$(uname -r)"; cat "$out"/*.txt | grep -v '^[0-9.]* [0-9]*$'; } > "$out/summary.txt"

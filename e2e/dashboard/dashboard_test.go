@@ -12,23 +12,14 @@
 package dashboard
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/peerdesk/peerdesk/coordinator/pki"
 	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
@@ -38,143 +29,17 @@ import (
 
 func TestMain(m *testing.M) { netns.Main(m) }
 
-// chromium is Debian's Chromium (apt-get install -y chromium).
-const chromium = "/usr/bin/chromium"
-
-// spkiPin is the base64 SHA-256 of the coordinator leaf's public key, as
-// --ignore-certificate-errors-spki-list expects.
-func spkiPin(t *testing.T, id *pki.Identity) string {
-	t.Helper()
-	leaf := id.Leaf.Leaf
-	if leaf == nil {
-		var err error
-		if leaf, err = x509.ParseCertificate(id.Leaf.Certificate[0]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
-	return base64.StdEncoding.EncodeToString(sum[:])
-}
-
-// syncBuffer collects Chromium's output, written from another goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startBrowser launches headless Chromium trusting exactly the leaf key
-// pinned. When the test ends the browser is closed and waited for, any
-// helper process of its process group still running is killed, and its
-// fresh profile removed.
-func startBrowser(t *testing.T, pin string) (context.Context, *syncBuffer) {
-	t.Helper()
-	out := &syncBuffer{}
-	profile, err := os.MkdirTemp("", "peerdesk-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cmd *exec.Cmd
-	// chromedp adds --remote-debugging-port=0 and about:blank, which it
-	// needs to drive the browser; every other flag is listed here.
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-		chromedp.Flag("ignore-certificate-errors-spki-list", pin),
-		chromedp.CombinedOutput(out),
-		chromedp.ModifyCmdFunc(func(c *exec.Cmd) {
-			c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-			cmd = c
-		}),
-	)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	// A generous upper bound for the whole journey, not a timed assertion.
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() {
-		cancelTimeout()
-		cancelCtx()   // closes the browser
-		cancelAlloc() // waits for it to exit
-		if cmd != nil && cmd.Process != nil {
-			// Renderer and utility processes may outlive the browser
-			// for a moment; they are in its process group.
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // ESRCH: none left
-		}
-		removeProfile(t, profile)
-	})
-	// Start the browser under the long-lived context: the first Run's
-	// context owns the browser.
-	if err := chromedp.Run(ctx); err != nil {
-		t.Fatalf("starting %s: %v\n%s", chromium, err, out.String())
-	}
-	return ctx, out
-}
-
-// removeProfile removes Chromium's profile, retrying while exiting helper
-// processes may still write into it.
-func removeProfile(t *testing.T, dir string) {
-	var err error
-	for range 50 {
-		if err = os.RemoveAll(dir); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Errorf("removing the browser profile: %v", err)
-}
-
-// page describes where the browser is, for failure messages.
-func page(ctx context.Context) string {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	var loc, html string
-	if err := chromedp.Run(ctx, chromedp.Location(&loc), chromedp.OuterHTML("main", &html)); err != nil {
-		return "(the page could not be read: " + err.Error() + ")"
-	}
-	return "at " + loc + ":\n" + html
-}
-
 // TestDashboardJourney: an admin logs in (after one wrong password), sees
 // the enrolled agent online, creates an enrollment token and logs out, all
 // by typing and clicking.
 func TestDashboardJourney(t *testing.T) {
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("SKIP: %s is absent (%v); install Debian's Chromium (apt-get install -y chromium) to run the browser test", chromium, err)
-	}
 	c := harness.StartCoordinator(t)
 	c.AddUser(t, "alice", policy.RoleAdmin)
 	c.EnrollAgent(t, "pc-1")
 	base := c.URL()
 
-	ctx, chromeOut := startBrowser(t, spkiPin(t, c.Identity()))
-	run := func(what string, actions ...chromedp.Action) {
-		t.Helper()
-		// Each step has a generous upper bound of its own, so that a
-		// stuck step still leaves time to show where the browser is.
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Run(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v\n%s\nChromium's output:\n%s", what, err, page(ctx), chromeOut.String())
-		}
-	}
+	ctx := harness.StartBrowser(t, harness.TrustSPKI(c.SPKIPin(t))).Ctx
+	run := func(what string, actions ...chromedp.Action) { t.Helper(); harness.Do(t, ctx, what, actions...) }
 
 	// A wrong password shows the error and no session starts.
 	var errText string

@@ -36,4 +36,8 @@ type Screen struct {
 	Config  string // JSON for the page's script
 	Control bool
 	CSRF    string
+	// Confirm holds the connection until the technician clicks Connect:
+	// the page was reached from another site, which must not start a
+	// session by itself.
+	Confirm bool
 }

@@ -88,6 +88,7 @@ func (s *Server) screen(w http.ResponseWriter, r *http.Request, title, device, s
 	cfg, _ := json.Marshal(map[string]string{"device": device, "session": session, "csrf": s.csrf()}) //nolint:errcheck // strings cannot fail
 	s.render(w, r, http.StatusOK, viewerui.ScreenPage(viewerui.Screen{
 		Title: title, Device: device, Session: session, Config: string(cfg), Control: true, CSRF: s.csrf(),
+		Confirm: crossSite(r),
 	}))
 }
 

@@ -5,10 +5,13 @@
 // frame.
 //
 // Only the technician's own browser may use it: the first visit must carry
-// the key the viewer printed (it becomes an HttpOnly, SameSite=Strict
-// cookie); requests must name the loopback address as their host (no DNS
+// the key the viewer printed (it becomes an HttpOnly, SameSite=Lax cookie);
+// requests must name the loopback address as their host (no DNS
 // rebinding); forms carry a CSRF token and API calls a CSRF header, both
-// derived from the cookie.
+// derived from the cookie. Lax rather than Strict so that the dashboard's
+// Connect (another site: the coordinator) can lead to a session page; a
+// page reached from another site never connects by itself — the
+// technician confirms with a click (crossSite).
 package webui
 
 import (
@@ -128,7 +131,7 @@ func (s *Server) guard(h http.Handler) http.Handler {
 				http.Error(w, "wrong key", http.StatusForbidden)
 				return
 			}
-			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.key, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.key, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
@@ -143,6 +146,19 @@ func (s *Server) guard(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// crossSite reports a navigation that another site started (a link on
+// the coordinator's dashboard, or any other page): the browser says so in
+// Sec-Fetch-Site. Typed addresses ("none") and the page's own links
+// ("same-origin") are not; a browser that sends no such header is treated
+// as cross-site.
+func crossSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return false
+	}
+	return true
 }
 
 func (s *Server) csrf() string {

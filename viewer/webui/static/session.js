@@ -146,5 +146,9 @@
     });
   }, 1000);
 
-  start().catch((err) => finish('Could not connect: ' + err.message));
+  const go = () => start().catch((err) => finish('Could not connect: ' + err.message));
+  // Reached from another site (the dashboard's Connect): wait for the
+  // technician's own click.
+  const confirm = document.getElementById('connect');
+  if (confirm) confirm.addEventListener('click', go, { once: true }); else go();
 })();

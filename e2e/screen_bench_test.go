@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -53,18 +54,30 @@ const collector = `(() => {
 })()`
 
 type videoStats struct {
-	Frames float64 `json:"frames"`
-	Bytes  float64 `json:"bytes"`
+	Frames    float64 `json:"frames"`
+	Keyframes float64 `json:"keyframes"`
+	PLIs      float64 `json:"plis"`
+	Bytes     float64 `json:"bytes"`
 }
 
 // readStats reads the decoder's counters now.
 const readStats = `(async () => {
-  const r = { frames: 0, bytes: 0 };
+  const r = { frames: 0, keyframes: 0, plis: 0, bytes: 0 };
   (await window.peerdeskPC.getStats()).forEach((s) => {
-    if (s.type === 'inbound-rtp' && s.kind === 'video') { r.frames = s.framesDecoded; r.bytes = s.bytesReceived; }
+    if (s.type === 'inbound-rtp' && s.kind === 'video') {
+      r.frames = s.framesDecoded; r.keyframes = s.keyFramesDecoded; r.plis = s.pliCount; r.bytes = s.bytesReceived;
+    }
   });
   return r;
 })()`
+
+// stats reads the technician's page's video counters.
+func stats(t testing.TB, tab context.Context) videoStats {
+	t.Helper()
+	var s videoStats
+	harness.Do(t, tab, "stats", chromedp.Evaluate(readStats, &s, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	return s
+}
 
 func cpuSeconds(pid int) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
@@ -145,15 +158,10 @@ func BenchmarkScreenSession(b *testing.B) {
 	b.Logf("%v: first frame", codeToFrame)
 	b.StopTimer()
 
-	stats := func() videoStats {
-		var s videoStats
-		harness.Do(b, tech, "stats", chromedp.Evaluate(readStats, &s, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
-		return s
-	}
 	measure := func(d time.Duration) (fps, kbps, cpuPct, cpuPerFrameMS float64) {
-		s0, c0, t0 := stats(), cpuSeconds(agent.Cmd.Process.Pid), time.Now()
+		s0, c0, t0 := stats(b, tech), cpuSeconds(agent.Cmd.Process.Pid), time.Now()
 		time.Sleep(d)
-		s1, c1, t1 := stats(), cpuSeconds(agent.Cmd.Process.Pid), time.Now()
+		s1, c1, t1 := stats(b, tech), cpuSeconds(agent.Cmd.Process.Pid), time.Now()
 		secs := t1.Sub(t0).Seconds()
 		frames := s1.Frames - s0.Frames
 		fps, kbps, cpuPct = frames/secs, (s1.Bytes-s0.Bytes)*8/1000/secs, (c1-c0)/secs*100

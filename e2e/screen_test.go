@@ -302,6 +302,22 @@ func TestSupportByCodeScreen(t *testing.T) {
 		waitEvent(t, win, "key "+k, func(e xclient.Event) bool { return e.Kind == "key" && e.Down && e.Keysym == k })
 	}
 
+	// A still screen: the agent repeats the last picture every 1.5 s
+	// without encoding it, and the browser decodes the repeats instead of
+	// asking for a keyframe, which it does after 3 s without a frame (the
+	// margin is twice the repeat period, not a measure of speed).
+	time.Sleep(2 * time.Second) // refinement of the last picture ends
+	still0 := stats(t, tech)
+	time.Sleep(6500 * time.Millisecond)
+	still1 := stats(t, tech)
+	t.Logf("still screen for 6.5 s: %v frames decoded, %v keyframes, %v keyframe requests, %v bytes",
+		still1.Frames-still0.Frames, still1.Keyframes-still0.Keyframes, still1.PLIs-still0.PLIs, still1.Bytes-still0.Bytes)
+	if still1.Frames-still0.Frames < 2 || still1.Keyframes != still0.Keyframes || still1.PLIs != still0.PLIs {
+		t.Errorf("a still screen for 6.5 s brought %v frames, %v of them keyframes, after %v keyframe requests: repeats are not decoded",
+			still1.Frames-still0.Frames, still1.Keyframes-still0.Keyframes, still1.PLIs-still0.PLIs)
+	}
+	waitScreen(t, tech, pts, xclient.PatternColor, "the still screen")
+
 	// O3: the coordinator stops; the screen keeps streaming.
 	c.Stop()
 	red := color.RGBA{220, 20, 40, 255}

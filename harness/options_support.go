@@ -7,4 +7,3 @@ import "github.com/peerdesk/peerdesk/coordinator"
 func WithSupportBinaries(dir string) Option {
 	return func(c *coordinator.Config) { c.SupportBinaries = dir }
 }
-

@@ -50,7 +50,8 @@ type UI struct {
 
 	mu       sync.Mutex
 	view     agentui.View
-	decision chan bool // the pending consent question's answer
+	changed  chan struct{} // closed (and replaced) when view changes
+	decision chan bool     // the pending consent question's answer
 	endFn    func()
 }
 
@@ -68,7 +69,7 @@ func Start(cfg Config) (*UI, error) {
 		ln.Close()
 		return nil, fmt.Errorf("localui.Start: %w", err)
 	}
-	u := &UI{cfg: cfg, ln: ln, base: "/" + hex.EncodeToString(b) + "/"}
+	u := &UI{cfg: cfg, ln: ln, base: "/" + hex.EncodeToString(b) + "/", changed: make(chan struct{})}
 	u.view = agentui.View{Base: u.base, Product: "peerdesk", Hostname: cfg.Hostname, State: "idle", CanAsk: cfg.AskHelp != nil, OneTime: cfg.OneTime}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+u.base+"{$}", u.page)
@@ -93,6 +94,7 @@ func (u *UI) Close() error { return u.srv.Close() }
 func (u *UI) SetCode(code string) {
 	u.mu.Lock()
 	u.view.Code = code
+	u.touch()
 	u.mu.Unlock()
 }
 
@@ -100,6 +102,7 @@ func (u *UI) SetCode(code string) {
 func (u *UI) SetMessage(msg string) {
 	u.mu.Lock()
 	u.view.Message = msg
+	u.touch()
 	u.mu.Unlock()
 }
 
@@ -120,6 +123,7 @@ func (u *UI) Ask(ctx context.Context, r screen.ConsentRequest) (bool, error) {
 	u.view.State, u.view.Technician = "asking", r.Technician
 	u.view.Control = slices.Contains(r.Capabilities, wire.CapInput)
 	u.view.Message = ""
+	u.touch()
 	u.mu.Unlock()
 	if u.cfg.Show != nil {
 		if err := u.cfg.Show(u.URL()); err != nil {
@@ -131,6 +135,7 @@ func (u *UI) Ask(ctx context.Context, r screen.ConsentRequest) (bool, error) {
 		u.decision = nil
 		if u.view.State == "asking" {
 			u.view.State = prev
+			u.touch()
 		}
 		u.mu.Unlock()
 	}()
@@ -148,6 +153,7 @@ func (u *UI) Connected(technician string, end func()) {
 	u.mu.Lock()
 	u.view.State, u.view.Technician, u.endFn = "connected", technician, end
 	u.view.Code = ""
+	u.touch()
 	u.mu.Unlock()
 }
 
@@ -156,6 +162,7 @@ func (u *UI) Disconnected(reason string) {
 	u.mu.Lock()
 	u.view.State, u.endFn = "idle", nil
 	u.view.Message = "The session ended: " + reason + "."
+	u.touch()
 	u.mu.Unlock()
 }
 
@@ -166,14 +173,21 @@ func (u *UI) State() string {
 	return u.view.State
 }
 
-// snapshot returns the view with its version.
-func (u *UI) snapshot() agentui.View {
+// touch wakes the pages waiting for a change; u.mu is held.
+func (u *UI) touch() {
+	close(u.changed)
+	u.changed = make(chan struct{})
+}
+
+// snapshot returns the view with its version, and a channel closed at the
+// next change.
+func (u *UI) snapshot() (agentui.View, <-chan struct{}) {
 	u.mu.Lock()
-	v := u.view
+	v, changed := u.view, u.changed
 	u.mu.Unlock()
 	v.Version = ""
 	v.Version = fmt.Sprintf("%x", sha256.Sum256(fmt.Appendf(nil, "%#v", v)))[:16]
-	return v
+	return v, changed
 }
 
 // events tells the page, as a server-sent event, when what it shows has
@@ -187,13 +201,12 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	have := r.URL.Query().Get("v")
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
 	limit := time.NewTimer(10 * time.Minute)
 	defer limit.Stop()
 	for {
-		if v := u.snapshot().Version; v != have {
-			fmt.Fprintf(w, "data: %s\n\n", v)
+		v, changed := u.snapshot()
+		if v.Version != have {
+			fmt.Fprintf(w, "data: %s\n\n", v.Version)
 			fl.Flush()
 			return
 		}
@@ -202,7 +215,7 @@ func (u *UI) events(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-limit.C:
 			return
-		case <-tick.C:
+		case <-changed:
 		}
 	}
 }
@@ -222,7 +235,7 @@ func script(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (u *UI) page(w http.ResponseWriter, r *http.Request) {
-	v := u.snapshot()
+	v, _ := u.snapshot()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := agentui.Page(v).Render(r.Context(), w); err != nil {
 		u.cfg.Logger.Debug("rendering the page", "err", err)

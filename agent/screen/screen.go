@@ -52,6 +52,9 @@ type Source interface {
 // Encoder turns frames into H.264 access units (package h264).
 type Encoder interface {
 	Encode(pix []byte, stride int, keyframe bool) ([]byte, error)
+	// Repeat shows the last encoded picture again without encoding it;
+	// an error means encode the frame instead.
+	Repeat() ([]byte, error)
 	SetBitrate(bps int) error
 	Close() error
 }

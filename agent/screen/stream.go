@@ -12,7 +12,8 @@ import (
 
 // stream captures, encodes and sends until the session ends. It grabs only
 // when the screen changed (or a keyframe is needed), at most FPS times a
-// second; between changes it sleeps in the capture's damage wait.
+// second; between changes it sleeps in the capture's damage wait, waking
+// to refine the last picture and, on a still screen, every keepAlive.
 func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 	defer src.Close()
 	log := s.h.cfg.Logger
@@ -36,6 +37,19 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 			enc.Close()
 		}
 	}()
+	// send writes an access unit with the time since the last one.
+	send := func(au []byte) time.Time {
+		now := time.Now()
+		d := interval
+		if !lastSent.IsZero() {
+			d = now.Sub(lastSent)
+		}
+		if err := s.track.WriteSample(sample(au, d)); err != nil {
+			log.Debug("writing a sample", "err", err)
+		}
+		lastSent = now
+		return now
+	}
 	for s.ctx.Err() == nil {
 		if estimator == nil {
 			select {
@@ -67,18 +81,28 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 		}
 		var f Frame
 		var err error
-		refining := false
+		repeat, refining := false, false
 		if needKey {
 			f, err = src.Grab()
 		} else {
-			var idle time.Duration
+			idle := keepAlive
 			if time.Now().Before(refineUntil) {
-				idle = refineWait
+				idle, refining = refineWait, true
 			}
 			f, err = s.nextChange(src, idle)
+			if errors.Is(err, errIdle) && !refining && enc != nil {
+				// Still: show the last picture again without capturing
+				// or encoding, if the encoder can.
+				if au, err := enc.Repeat(); err == nil {
+					send(au)
+					continue
+				}
+			}
 			if errors.Is(err, errIdle) {
 				f, err = src.Grab()
-				refining = true
+				repeat = true
+			} else {
+				refining = false
 			}
 		}
 		if errors.Is(err, errWake) {
@@ -114,24 +138,17 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 		switch {
 		case refining && len(au) < refinedBytes:
 			refineUntil = time.Time{} // sharp: the encoder has nothing left to add
-		case !refining:
+		case !repeat:
 			refineUntil = time.Now().Add(refineFor)
 		}
 		if len(au) == 0 {
 			continue // the rate controller skipped this frame
 		}
-		now := time.Now()
-		d := interval
-		if !lastSent.IsZero() {
-			d = now.Sub(lastSent)
-		}
-		if err := s.track.WriteSample(sample(au, d)); err != nil {
-			log.Debug("writing a sample", "err", err)
-		}
+		now := send(au)
 		if frames++; frames == 1 || frames%300 == 0 {
 			log.Debug("screen frames sent", "frames", frames, "bytes", len(au), "keyframe", needKey, "size", fmt.Sprintf("%dx%d", f.Width, f.Height))
 		}
-		lastSent, needKey = now, false
+		needKey = false
 		// Pace to FPS, counting from when this frame's pixels were read
 		// (capture and encoding are part of the frame's time): changes
 		// during the pause are collected by the next damage wait and sent
@@ -162,6 +179,17 @@ const (
 	refineFor    = 1500 * time.Millisecond
 	refinedBytes = 200
 )
+
+// keepAlive is how long a still screen goes without a frame. The browser
+// asks for a keyframe when it has decoded nothing for 3 s (libwebrtc's
+// VideoReceiveStream2, "No decodable frame in 3000 ms"), and a 1080p
+// keyframe of a busy desktop is ~40 kB and 30+ ms of encoding. Before then
+// the stream repeats the last picture: the encoder's Repeat (a skipped-
+// macroblock picture of a few bytes, no capture, no encoding), or, where
+// it cannot, the unchanged picture encoded again (13–16 ms at 1080p).
+// libwebrtc's own screen-share sender repeats an idle frame for the same
+// reason (its "zero-hertz" cadence adapter).
+const keepAlive = 1500 * time.Millisecond
 
 // nextChange waits for damage, a keyframe request, a monitor switch or the
 // end of the session, whichever comes first; with idle > 0, at most that

@@ -44,6 +44,7 @@ type Encoder struct {
 	start    time.Time        // clock at the first frame
 	bitrate  int              // target currently applied
 	forceIDR bool             // an IDR was requested but its frame was skipped
+	stream   streamState      // what Repeat needs to know of the output
 }
 
 // NewEncoder creates an OpenH264 encoder for o. Options outside the
@@ -120,7 +121,21 @@ func (e *Encoder) Encode(pix []byte, stride int, keyframe bool) ([]byte, error) 
 	if n := C.pdh264_copy(e.c, (*C.uchar)(unsafe.Pointer(&au[0])), size); n != size {
 		return nil, fmt.Errorf("h264.Encode: access unit of %d bytes, layers hold %d", int(size), int(n))
 	}
+	e.stream.observe(au) //nolint:errcheck // an error only disables Repeat until the next IDR
 	return au, nil
+}
+
+// Repeat returns an access unit that shows the last encoded picture again,
+// without encoding (see repeat.go): a few bytes and microseconds, for a
+// still screen. It fails with ErrNoRepeat when it cannot (before the first
+// picture, or a stream it does not understand); encode the frame instead.
+func (e *Encoder) Repeat() ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.c == nil {
+		return nil, fmt.Errorf("h264.Repeat: %w", ErrClosed)
+	}
+	return e.stream.repeat()
 }
 
 // SetBitrate changes the target bitrate, in bits per second. It may be

@@ -35,6 +35,11 @@ func (e *Encoder) Encode(pix []byte, stride int, keyframe bool) ([]byte, error) 
 	return nil, fmt.Errorf("h264.Encode: %w", ErrUnsupported)
 }
 
+// Repeat fails with ErrUnsupported; no Encoder can exist in this build.
+func (e *Encoder) Repeat() ([]byte, error) {
+	return nil, fmt.Errorf("h264.Repeat: %w", ErrUnsupported)
+}
+
 // SetBitrate fails with ErrUnsupported; no Encoder can exist in this build.
 func (e *Encoder) SetBitrate(bps int) error {
 	return fmt.Errorf("h264.SetBitrate: %w", ErrUnsupported)

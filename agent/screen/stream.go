@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/interceptor/pkg/cc"
@@ -54,8 +55,11 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 		if estimator == nil {
 			select {
 			case estimator = <-bwe:
+				var logged atomic.Int64 // the last target logged
 				estimator.OnTargetBitrateChange(func(bps int) {
-					if old := s.bitrate.Swap(int64(bps)); old == 0 || bps > int(old)*5/4 || bps < int(old)*4/5 {
+					s.bitrate.Store(int64(bps))
+					if old := int(logged.Load()); bps > old*5/4 || bps < old*4/5 {
+						logged.Store(int64(bps))
 						log.Debug("target bitrate", "bps", bps)
 					}
 				})

@@ -24,6 +24,7 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 		encW      int
 		encH      int
 		lastSent  time.Time
+		slot      time.Time // when the last frame was due
 		needKey   = true
 		monitor   = -2
 		estimator cc.BandwidthEstimator
@@ -153,15 +154,24 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 			log.Debug("screen frames sent", "frames", frames, "bytes", len(au), "keyframe", needKey, "size", fmt.Sprintf("%dx%d", f.Width, f.Height))
 		}
 		needKey = false
-		// Pace to FPS, counting from when this frame's pixels were read
-		// (capture and encoding are part of the frame's time): changes
-		// during the pause are collected by the next damage wait and sent
-		// as one frame.
+		// Pace to FPS on a schedule of slots one interval apart, counting
+		// from when this frame's pixels were read (capture and encoding
+		// are part of the frame's time). The next grab comes a moment
+		// after its slot (the damage fetch is a round trip), so each slot
+		// follows the last slot, not the last grab: counting from grabs
+		// lost that moment every frame (28.7 fps instead of 30). After a
+		// pause longer than a slot the schedule restarts from the grab.
+		// Changes during the wait are collected by the next damage wait
+		// and sent as one frame.
 		grabbed := f.Time
 		if grabbed.IsZero() {
 			grabbed = now
 		}
-		if wait := interval - time.Since(grabbed); wait > 0 {
+		if slot.IsZero() || grabbed.Sub(slot) >= interval || grabbed.Before(slot) {
+			slot = grabbed
+		}
+		slot = slot.Add(interval)
+		if wait := time.Until(slot); wait > 0 {
 			select {
 			case <-s.ctx.Done():
 			case <-time.After(wait):

@@ -40,7 +40,7 @@ const (
 )
 
 // KnownCapabilities lists every capability this protocol version defines.
-var KnownCapabilities = []Capability{CapSysInfo, CapScreen, CapInput}
+var KnownCapabilities = []Capability{CapSysInfo, CapScreen, CapInput, CapWake, CapPower}
 
 // Valid reports whether c is a capability this protocol version defines.
 func (c Capability) Valid() bool {
@@ -172,6 +172,20 @@ type Inventory struct {
 	LastBoot      time.Time `json:"last_boot"`
 	AgentVersion  string    `json:"agent_version"`
 	Collected     time.Time `json:"collected"`
+
+	// U5 and Wake-on-LAN (issue 4).
+	OSBuild      string `json:"os_build,omitempty"`
+	LoggedOnUser string `json:"logged_on_user,omitempty"`
+	Serial       string `json:"serial,omitempty"` // serial number / service tag
+	Maker        string `json:"maker,omitempty"`
+	Model        string `json:"model,omitempty"`
+	Gateway      string `json:"gateway,omitempty"`     // default IPv4 gateway
+	GatewayMAC   string `json:"gateway_mac,omitempty"` // its hardware address (tells LANs with the same subnet apart)
+	// ExternalIP is filled in by the coordinator from the report's source
+	// address; an agent's value is ignored.
+	ExternalIP string            `json:"external_ip,omitempty"`
+	Metadata   Metadata          `json:"metadata"`
+	Custom     map[string]string `json:"custom,omitempty"`
 }
 
 // Disk is one mounted file system.

@@ -12,14 +12,16 @@ import (
 // Role is what a technician account may do.
 type Role string
 
-// Roles.
+// Roles (I2).
 const (
-	RoleAdmin      Role = "admin"      // everything, including accounts and enrollment tokens
-	RoleTechnician Role = "technician" // connect to machines
+	RoleAdmin      Role = "admin"      // everything, including accounts and enrollment tokens, in every company
+	RoleSenior     Role = "senior"     // connect, wake and power (reboot, Safe Mode, emergency reboot) in scope; others' sessions
+	RoleTechnician Role = "technician" // connect and wake in scope
+	RoleViewer     Role = "viewer"     // see machines and their inventory in scope; no control
 )
 
 // Roles lists the roles in order of decreasing power.
-var Roles = []Role{RoleAdmin, RoleTechnician}
+var Roles = []Role{RoleAdmin, RoleSenior, RoleTechnician, RoleViewer}
 
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return slices.Contains(Roles, r) }
@@ -37,12 +39,20 @@ type Action string
 const (
 	ActionCreateEnrollToken Action = "enrollment-token.create"
 	ActionListDevices       Action = "devices.list"
-	ActionRequestGrant      Action = "grant.request"
+	ActionRequestGrant      Action = "grant.request" // a session on a machine (screen, input, sysinfo)
+	ActionWake              Action = "devices.wake"
+	ActionPower             Action = "devices.power"      // reboot, emergency reboot, Safe Mode, rescue
+	ActionOthersSessions    Action = "sessions.others"    // end or take over another technician's session
+	ActionManageUsers       Action = "users.manage"       // accounts and their roles and companies
+	ActionSaveFilter        Action = "access.save-filter" // saved filters of one's own
 )
 
 var allowed = map[Role][]Action{
-	RoleAdmin:      {ActionCreateEnrollToken, ActionListDevices, ActionRequestGrant},
-	RoleTechnician: {ActionListDevices, ActionRequestGrant},
+	RoleAdmin: {ActionCreateEnrollToken, ActionListDevices, ActionRequestGrant, ActionWake,
+		ActionPower, ActionOthersSessions, ActionManageUsers, ActionSaveFilter},
+	RoleSenior:     {ActionListDevices, ActionRequestGrant, ActionWake, ActionPower, ActionOthersSessions, ActionSaveFilter},
+	RoleTechnician: {ActionListDevices, ActionRequestGrant, ActionWake, ActionSaveFilter},
+	RoleViewer:     {ActionListDevices, ActionSaveFilter},
 }
 
 // Allow decides whether role may take action. Unknown roles may do nothing.
@@ -54,8 +64,24 @@ func Allow(role Role, a Action) error {
 }
 
 var grantable = map[Role][]wire.Capability{
-	RoleAdmin:      {wire.CapSysInfo, wire.CapScreen, wire.CapInput},
-	RoleTechnician: {wire.CapSysInfo, wire.CapScreen, wire.CapInput},
+	RoleAdmin:      {wire.CapSysInfo, wire.CapScreen, wire.CapInput, wire.CapWake, wire.CapPower},
+	RoleSenior:     {wire.CapSysInfo, wire.CapScreen, wire.CapInput, wire.CapWake, wire.CapPower},
+	RoleTechnician: {wire.CapSysInfo, wire.CapScreen, wire.CapInput, wire.CapWake},
+	RoleViewer:     {wire.CapSysInfo},
+}
+
+// Scope is the set of companies an account works for; empty means every
+// company (admins always have every company).
+type Scope []string
+
+// InScope decides whether an account with role and scope may see or act on
+// a machine filed under company. Machines with no company are visible only
+// to accounts without a company restriction.
+func InScope(role Role, scope Scope, company string) bool {
+	if role == RoleAdmin || len(scope) == 0 {
+		return true
+	}
+	return company != "" && slices.Contains(scope, company)
 }
 
 // GrantCapabilities decides which of the requested capabilities a session

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/peerdesk/peerdesk/cli"
@@ -24,7 +25,8 @@ func admin(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "add-user":
 		name := fs.String("name", "", "user name")
-		role := fs.String("role", "technician", "admin or technician")
+		role := fs.String("role", "technician", "admin, senior, technician or viewer")
+		companies := fs.String("companies", "", "comma-separated companies the user works for (empty: all)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -35,7 +37,11 @@ func admin(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := client().AddUser(ctx, *name, pw, *role); err != nil {
+		var scope []string
+		if *companies != "" {
+			scope = strings.Split(*companies, ",")
+		}
+		if err := client().AddUser(ctx, *name, pw, *role, scope...); err != nil {
 			return err
 		}
 		fmt.Printf("created %s (%s)\n", *name, *role)

@@ -69,8 +69,8 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 }
 
 // AddUser creates an account.
-func (c *Client) AddUser(ctx context.Context, name, password, role string) error {
-	return c.do(ctx, http.MethodPost, api.LocalPathUsers, api.LocalUserRequest{Name: name, Password: password, Role: role}, nil)
+func (c *Client) AddUser(ctx context.Context, name, password, role string, companies ...string) error {
+	return c.do(ctx, http.MethodPost, api.LocalPathUsers, api.LocalUserRequest{Name: name, Password: password, Role: role, Companies: companies}, nil)
 }
 
 // CreateToken mints an enrollment token.

@@ -785,7 +785,9 @@ func TestPresenceAndDevices(t *testing.T) {
 	if w := e.do(e.pub, "POST", wire.PathInventory, dev.auth, mustJSON(t, inv)); w.Code != http.StatusNoContent {
 		t.Fatalf("inventory = %d %s", w.Code, w.Body)
 	}
-	want[0].Inventory, want[0].Online, want[0].LastSeen = &inv, true, e.clock.Now()
+	stored := inv
+	stored.ExternalIP = "192.0.2.1" // from the connection (clientAddr), not the agent
+	want[0].Inventory, want[0].Online, want[0].LastSeen = &stored, true, e.clock.Now()
 	if diff := cmp.Diff(want, devices()); diff != "" {
 		t.Fatalf("after an inventory report (-want +got):\n%s", diff)
 	}
@@ -965,4 +967,83 @@ func TestLogin(t *testing.T) {
 		}
 	}
 	wantError(t, e.do(e.pub, "POST", wire.PathLogin, "", `{"username":"bob","password":"correct horse battery"}`), http.StatusTooManyRequests, wire.CodeRateLimited)
+}
+
+func TestCompanyScope(t *testing.T) {
+	const techKey = "nodekey:a1"
+	e := newEnv(t)
+	acme, globex, unfiled := e.enroll(t, "pc-acme", 'a'), e.enroll(t, "pc-globex", 'b'), e.enroll(t, "pc-none", 'c')
+	for _, d := range []struct {
+		enrolled
+		company string
+	}{{acme, "acme"}, {globex, "globex"}, {unfiled, ""}} {
+		inv := wire.Inventory{Hostname: "x", Metadata: wire.Metadata{Company: d.company, Site: "main"}}
+		if w := e.do(e.pub, "POST", wire.PathInventory, d.auth, mustJSON(t, inv)); w.Code != http.StatusNoContent {
+			t.Fatalf("inventory = %d %s", w.Code, w.Body)
+		}
+	}
+	bad := wire.Inventory{Metadata: wire.Metadata{Company: strings.Repeat("x", wire.MaxMetadataField+1)}}
+	wantError(t, e.do(e.pub, "POST", wire.PathInventory, acme.auth, mustJSON(t, bad)), http.StatusBadRequest, wire.CodeBadRequest)
+	bad = wire.Inventory{Metadata: wire.Metadata{Site: "a\nb"}}
+	wantError(t, e.do(e.pub, "POST", wire.PathInventory, acme.auth, mustJSON(t, bad)), http.StatusBadRequest, wire.CodeBadRequest)
+
+	session := func(name string, role policy.Role, scope ...string) string {
+		tok, _, err := e.accounts.NewSession(identity.User{Name: name, Role: role, Companies: scope})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + tok
+	}
+	listed := func(auth string) []string {
+		w := e.do(e.pub, "GET", wire.PathDevices, auth, "")
+		if w.Code != http.StatusOK {
+			t.Fatalf("devices = %d %s", w.Code, w.Body)
+		}
+		var out []wire.Device
+		decodeJSON(t, w, &out)
+		var hosts []string
+		for _, d := range out {
+			hosts = append(hosts, d.Hostname)
+		}
+		slices.Sort(hosts)
+		return hosts
+	}
+	for _, c := range []struct {
+		name string
+		auth string
+		want []string
+	}{
+		{"admin scoped to acme still sees all", session("ann", policy.RoleAdmin, "acme"), []string{"pc-acme", "pc-globex", "pc-none"}},
+		{"unrestricted technician", session("tom", policy.RoleTechnician), []string{"pc-acme", "pc-globex", "pc-none"}},
+		{"acme technician", session("bob", policy.RoleTechnician, "acme"), []string{"pc-acme"}},
+		{"globex viewer", session("vic", policy.RoleViewer, "globex"), []string{"pc-globex"}},
+	} {
+		if got := listed(c.auth); !slices.Equal(got, c.want) {
+			t.Errorf("%s: sees %v, want %v", c.name, got, c.want)
+		}
+	}
+
+	// Grants follow the same scope, and roles bound the capabilities.
+	bob := session("bob", policy.RoleTechnician, "acme")
+	if err := e.accounts.RecordOverlayKey(100, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	nodes := []overlay.Node{{ID: 1, NodeKey: techKey, Tags: []string{wire.TagTech}, AuthKeyID: 100, IPv4: netip.MustParseAddr("100.64.0.2")}}
+	for i, d := range []enrolled{acme, globex, unfiled} {
+		nodes = append(nodes, overlay.Node{ID: uint64(i + 2), NodeKey: fmt.Sprintf("nodekey:b%d", i), Tags: []string{wire.TagAgent},
+			AuthKeyID: d.keyID, IPv4: netip.AddrFrom4([4]byte{100, 64, 0, byte(10 + i)})})
+	}
+	e.overlay.setNodes(nodes...)
+	grantFor := func(d enrolled, caps ...wire.Capability) *httptest.ResponseRecorder {
+		return e.do(e.pub, "POST", wire.PathGrant, bob, mustJSON(t, wire.GrantRequest{DeviceID: d.DeviceID, NodeKey: techKey, Capabilities: caps}))
+	}
+	if w := grantFor(acme, wire.CapScreen, wire.CapWake); w.Code != http.StatusOK {
+		t.Fatalf("grant in scope = %d %s", w.Code, w.Body)
+	}
+	wantError(t, grantFor(globex, wire.CapScreen), http.StatusNotFound, wire.CodeNotFound)
+	wantError(t, grantFor(unfiled, wire.CapScreen), http.StatusNotFound, wire.CodeNotFound)
+	wantError(t, grantFor(acme, wire.CapPower), http.StatusForbidden, wire.CodeForbidden) // technicians do not power-cycle
+	if n := len(e.records(t, "grant.issue", audit.Denied)); n != 3 {
+		t.Errorf("%d refusals audited, want 3", n)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
@@ -188,8 +189,8 @@ func (s *Server) Logout(token string) error {
 	return nil
 }
 
-// Devices lists every device as technicians see it.
-func (s *Server) Devices() ([]wire.Device, error) {
+// Devices lists every device an account with role and scope may see.
+func (s *Server) Devices(role policy.Role, scope policy.Scope) ([]wire.Device, error) {
 	devs, err := s.cfg.Registry.Devices()
 	if err != nil {
 		return nil, err
@@ -197,9 +198,38 @@ func (s *Server) Devices() ([]wire.Device, error) {
 	nodes := nodesByKeyID(s.cfg.Overlay.Nodes())
 	out := make([]wire.Device, 0, len(devs))
 	for _, d := range devs {
-		out = append(out, s.deviceView(d, nodes))
+		if policy.InScope(role, scope, company(d)) {
+			out = append(out, s.deviceView(d, nodes))
+		}
 	}
 	return out, nil
+}
+
+// checkMetadata bounds the shop's filing fields and custom fields.
+func checkMetadata(m wire.Metadata, custom map[string]string) error {
+	for name, v := range map[string]string{"name": m.Name, "company": m.Company, "site": m.Site,
+		"department": m.Department, "device type": m.DeviceType, "tag": m.Tag} {
+		if len(v) > wire.MaxMetadataField || strings.ContainsFunc(v, unicode.IsControl) {
+			return fmt.Errorf("metadata %s: at most %d bytes, no control characters", name, wire.MaxMetadataField)
+		}
+	}
+	for k, v := range custom {
+		if k == "" || len(k) > wire.MaxMetadataField || len(v) > 4*wire.MaxMetadataField ||
+			strings.ContainsFunc(k+v, unicode.IsControl) {
+			return fmt.Errorf("custom field %q: name 1..%d bytes, value at most %d, no control characters",
+				clip(k), wire.MaxMetadataField, 4*wire.MaxMetadataField)
+		}
+	}
+	return nil
+}
+
+// company is the company a device is filed under (U4), from its last
+// inventory report.
+func company(d enroll.Device) string {
+	if d.Inventory == nil {
+		return ""
+	}
+	return d.Inventory.Metadata.Company
 }
 
 type sessionHandler func(w http.ResponseWriter, r *http.Request, sess identity.Session, token string)
@@ -234,7 +264,7 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request, sess iden
 		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, err.Error(), wire.AuditEvent{Actor: sess.User, Action: "devices.list"})
 		return
 	}
-	out, err := s.Devices()
+	out, err := s.Devices(sess.Role, sess.Companies)
 	if err != nil {
 		s.log.Error("listing devices", "err", err)
 		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "listing devices failed")
@@ -279,7 +309,7 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request, sess identi
 		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, err.Error(), ev)
 		return
 	}
-	deviceID, keyID, err := s.grantTarget(req.DeviceID, sess.User)
+	deviceID, keyID, err := s.grantTarget(req.DeviceID, sess)
 	if err != nil {
 		status, code := http.StatusNotFound, wire.CodeNotFound
 		if errors.Is(err, support.ErrNotYours) || errors.Is(err, support.ErrEnded) {
@@ -329,8 +359,13 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request, sess identi
 // joined with: an enrolled device, or the one-time support agent of an
 // open session — which the technician must own, or claims if it is the
 // team's and nobody has yet (first come).
-func (s *Server) grantTarget(device, technician string) (string, uint64, error) {
+func (s *Server) grantTarget(device string, sess identity.Session) (string, uint64, error) {
+	technician := sess.User
 	if d, err := s.cfg.Registry.Device(device); err == nil {
+		if !policy.InScope(sess.Role, sess.Companies, company(d)) {
+			// Out of scope reads as absent: the account may not know it exists.
+			return "", 0, errors.New("no such device")
+		}
 		return d.ID, d.NodeKeyID, nil
 	}
 	ss, err := s.cfg.Support.OpenSessionFor(device)
@@ -409,10 +444,17 @@ func (s *Server) handleInventory(w http.ResponseWriter, r *http.Request, dev enr
 		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
-	if len(inv.Disks) > 64 || len(inv.Interfaces) > 64 {
-		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "too many disks or interfaces")
+	if len(inv.Disks) > 64 || len(inv.Interfaces) > 64 || len(inv.Custom) > 32 {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "too many disks, interfaces or custom fields")
 		return
 	}
+	if err := checkMetadata(inv.Metadata, inv.Custom); err != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		return
+	}
+	// The address the report came from, as the coordinator sees it (the
+	// agent's own claim is not trusted).
+	inv.ExternalIP = clientIP(r)
 	if err := s.cfg.Registry.SetInventory(dev.ID, inv); err != nil {
 		s.log.Error("storing inventory", "device", dev.ID, "err", err)
 		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "storing inventory failed")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/audit"
@@ -19,6 +20,8 @@ type (
 		Name     string `json:"name"`
 		Password string `json:"password"`
 		Role     string `json:"role"`
+		// Companies limits the account to these companies' machines.
+		Companies []string `json:"companies,omitempty"`
 	}
 	// LocalStatus describes the running coordinator.
 	LocalStatus struct {
@@ -57,9 +60,9 @@ func (s *Server) handleLocalUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
-	err := s.cfg.Accounts.Create(req.Name, req.Password, policy.Role(req.Role))
+	err := s.cfg.Accounts.CreateScoped(req.Name, req.Password, policy.Role(req.Role), req.Companies)
 	ev := wire.AuditEvent{Actor: "local", Action: "account.create", Target: clip(req.Name), Outcome: audit.OK,
-		Fields: map[string]string{"role": clip(req.Role)}}
+		Fields: map[string]string{"role": clip(req.Role), "companies": clip(strings.Join(req.Companies, ","))}}
 	switch {
 	case errors.Is(err, identity.ErrExists):
 		ev.Outcome, ev.Reason = audit.Denied, "exists"

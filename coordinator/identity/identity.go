@@ -60,13 +60,17 @@ type User struct {
 	Created     time.Time   `json:"created"`
 	Failures    int         `json:"failures"`
 	LockedUntil time.Time   `json:"locked_until"`
+	// Companies limits the machines the account sees and acts on (I2);
+	// empty means every company.
+	Companies policy.Scope `json:"companies,omitempty"`
 }
 
 // Session is an API session of a logged-in technician.
 type Session struct {
-	User    string      `json:"user"`
-	Role    policy.Role `json:"role"`
-	Expires time.Time   `json:"expires"`
+	User      string       `json:"user"`
+	Role      policy.Role  `json:"role"`
+	Companies policy.Scope `json:"companies,omitempty"`
+	Expires   time.Time    `json:"expires"`
 }
 
 // Accounts manages users and sessions.
@@ -88,8 +92,19 @@ func New(db store.DB, now func() time.Time) (*Accounts, error) {
 	return &Accounts{db: db, now: now, hashing: make(chan struct{}, maxConcurrentHashes)}, nil
 }
 
-// Create adds a user.
+// Create adds a user who works for every company.
 func (a *Accounts) Create(name, password string, role policy.Role) error {
+	return a.CreateScoped(name, password, role, nil)
+}
+
+// CreateScoped adds a user who sees and acts on the machines of companies
+// only (every company if empty).
+func (a *Accounts) CreateScoped(name, password string, role policy.Role, companies policy.Scope) error {
+	for _, c := range companies {
+		if c == "" || len(c) > wire.MaxMetadataField {
+			return fmt.Errorf("identity.Create: company names must be 1..%d bytes", wire.MaxMetadataField)
+		}
+	}
 	if err := wire.CheckName(name); err != nil {
 		return fmt.Errorf("identity.Create: %w", err)
 	}
@@ -108,7 +123,7 @@ func (a *Accounts) Create(name, password string, role policy.Role) error {
 	if err != nil {
 		return fmt.Errorf("identity.Create: %w", err)
 	}
-	u := User{Name: name, Role: role, Hash: hash, Created: a.now().UTC()}
+	u := User{Name: name, Role: role, Hash: hash, Created: a.now().UTC(), Companies: companies}
 	err = a.db.Update(func(tx store.Tx) error { return tx.Insert(nsUser, name, u) })
 	if errors.Is(err, store.ErrExists) {
 		return ErrExists
@@ -195,7 +210,7 @@ func (a *Accounts) compare(password, hash string) (bool, error) {
 // NewSession starts an API session for u and returns its bearer token.
 func (a *Accounts) NewSession(u User) (token string, s Session, err error) {
 	token = randomToken()
-	s = Session{User: u.Name, Role: u.Role, Expires: a.now().Add(sessionTTL).UTC()}
+	s = Session{User: u.Name, Role: u.Role, Companies: u.Companies, Expires: a.now().Add(sessionTTL).UTC()}
 	err = a.db.Update(func(tx store.Tx) error { return tx.Insert(nsSession, tokenKey(token), s) })
 	return token, s, err
 }

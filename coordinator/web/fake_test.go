@@ -92,7 +92,15 @@ func (f *fakeBackend) Logout(tok string) error {
 	return nil
 }
 
-func (f *fakeBackend) Devices() ([]wire.Device, error) { return f.devices, nil }
+func (f *fakeBackend) Devices(role policy.Role, scope policy.Scope) ([]wire.Device, error) {
+	var out []wire.Device
+	for _, d := range f.devices {
+		if d.Inventory == nil && policy.InScope(role, scope, "") || d.Inventory != nil && policy.InScope(role, scope, d.Inventory.Metadata.Company) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
 
 func (f *fakeBackend) CreateToken(ttl time.Duration, note, actor string) (wire.TokenResponse, error) {
 	f.mu.Lock()

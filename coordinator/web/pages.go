@@ -127,7 +127,7 @@ func (s *server) handleMachines(w http.ResponseWriter, r *http.Request, sess ses
 		s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Your role may not list machines.")
 		return
 	}
-	devs, err := s.be.Devices()
+	devs, err := s.be.Devices(sess.Role, sess.Companies)
 	if err != nil {
 		s.log.Error("web: listing devices", "err", err)
 		s.errorPage(w, r, http.StatusInternalServerError, &sess.nav, "Machines unavailable", "The machine list could not be read; try again.")

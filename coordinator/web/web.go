@@ -64,7 +64,7 @@ type Backend interface {
 	Login(ip, user, password, via string) (token string, sess identity.Session, err error)
 	Session(token string) (identity.Session, error)
 	Logout(token string) error
-	Devices() ([]wire.Device, error)
+	Devices(role policy.Role, scope policy.Scope) ([]wire.Device, error)
 	CreateToken(ttl time.Duration, note, actor string) (wire.TokenResponse, error)
 }
 

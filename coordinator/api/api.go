@@ -63,6 +63,7 @@ type Server struct {
 	codeIP   *limiter // per client IP: support-code redemptions (portal, one-time agents)
 	codeTech *limiter // per technician: redeeming end users' codes
 	codeAll  *limiter // all support-code redemptions together
+	accesses accesses
 }
 
 // New returns the API server.

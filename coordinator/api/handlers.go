@@ -346,6 +346,7 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request, sess identi
 		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "could not sign the grant")
 		return
 	}
+	s.accesses.record(deviceID, caps, now, time.Unix(g.Expires, 0))
 	capNames := make([]string, len(caps))
 	for i, c := range caps {
 		capNames[i] = string(c)

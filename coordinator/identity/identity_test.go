@@ -2,6 +2,8 @@ package identity
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -133,5 +135,36 @@ func TestDummyHashMatchesParams(t *testing.T) {
 	}
 	if *p != *hashParams {
 		t.Fatalf("dummy hash params %+v, new hashes use %+v", *p, *hashParams)
+	}
+}
+
+func TestSavedFilters(t *testing.T) {
+	a, _ := setup(t)
+	if err := a.SaveFilter("alice", SavedFilter{Name: "Acme offline", Query: "dim=company&value=Acme&smart=offline-30d"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SaveFilter("alice", SavedFilter{Name: "Acme offline", Query: "q=acme"}); err != nil {
+		t.Fatal(err) // replaces
+	}
+	if err := a.SaveFilter("bob", SavedFilter{Name: "mine", Query: "q=bob"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Filters("alice")
+	if err != nil || len(got) != 1 || got[0] != (SavedFilter{Name: "Acme offline", Query: "q=acme"}) {
+		t.Fatalf("alice's filters = %v, %v", got, err)
+	}
+	for _, bad := range []SavedFilter{{Name: ""}, {Name: " "}, {Name: "a\nb"}, {Name: strings.Repeat("x", MaxFilterName+1)},
+		{Name: "long", Query: strings.Repeat("q", MaxFilterQuery+1)}} {
+		if err := a.SaveFilter("alice", bad); err == nil {
+			t.Errorf("saved %q", bad.Name)
+		}
+	}
+	for i := range MaxFilters - 1 {
+		if err := a.SaveFilter("alice", SavedFilter{Name: fmt.Sprint("f", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.SaveFilter("alice", SavedFilter{Name: "one too many"}); !errors.Is(err, ErrTooManyFilters) {
+		t.Fatalf("filter %d: %v", MaxFilters+1, err)
 	}
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"github.com/peerdesk/peerdesk/coordinator/access"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -34,6 +35,7 @@ type fakeBackend struct {
 	created  []createCall
 	tokens   []enroll.Token
 	devices  []wire.Device
+	filters  map[string][]identity.SavedFilter
 }
 
 type createCall struct {
@@ -55,6 +57,31 @@ func newFake() *fakeBackend {
 					Disks: []wire.Disk{{Mount: "/", FSType: "ext4", TotalBytes: 100 << 30, FreeBytes: 40 << 30}}}},
 		},
 	}
+}
+
+func (f *fakeBackend) Machines(role policy.Role, scope policy.Scope) ([]access.Machine, error) {
+	devs, err := f.Devices(role, scope)
+	out := make([]access.Machine, len(devs))
+	for i, d := range devs {
+		out[i].Device = d
+	}
+	return out, err
+}
+
+func (f *fakeBackend) SaveFilter(user string, sf identity.SavedFilter) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.filters == nil {
+		f.filters = map[string][]identity.SavedFilter{}
+	}
+	f.filters[user] = append(f.filters[user], sf)
+	return nil
+}
+
+func (f *fakeBackend) Filters(user string) ([]identity.SavedFilter, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.filters[user], nil
 }
 
 func (f *fakeBackend) Login(ip, user, pw, via string) (string, identity.Session, error) {

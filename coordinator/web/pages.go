@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/peerdesk/peerdesk/coordinator/api"
-	"github.com/peerdesk/peerdesk/policy"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -119,21 +118,6 @@ func (s *server) handleLogout(w http.ResponseWriter, r *http.Request, sess sessi
 	}
 	s.setCookie(w, SessionCookie, "", "/", time.Time{})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
-}
-
-func (s *server) handleMachines(w http.ResponseWriter, r *http.Request, sess session) {
-	sess.nav.Active = templates.TabMachines
-	if err := policy.Allow(sess.Role, policy.ActionListDevices); err != nil {
-		s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Your role may not list machines.")
-		return
-	}
-	devs, err := s.be.Devices(sess.Role, sess.Companies)
-	if err != nil {
-		s.log.Error("web: listing devices", "err", err)
-		s.errorPage(w, r, http.StatusInternalServerError, &sess.nav, "Machines unavailable", "The machine list could not be read; try again.")
-		return
-	}
-	s.render(w, r, http.StatusOK, templates.MachinesPage(templates.MachinesView{Nav: sess.nav, Machines: machines(devs, s.now())}))
 }
 
 // ttlChoice is a token lifetime the form offers; no other is accepted.

@@ -10,35 +10,7 @@ import (
 
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
-	"github.com/peerdesk/peerdesk/wire"
 )
-
-// machines turns the API's device list into the Machines view, sorted by
-// host name.
-func machines(devs []wire.Device, now time.Time) []templates.Machine {
-	out := make([]templates.Machine, 0, len(devs))
-	for _, d := range devs {
-		m := templates.Machine{
-			ID: d.ID, Hostname: d.Hostname, OS: d.OS, Online: d.Online,
-			LastSeen: d.LastSeen, OverlayIP: d.OverlayIP,
-		}
-		if !d.LastSeen.IsZero() {
-			m.SeenAgo = ago(now.Sub(d.LastSeen))
-		}
-		if inv := d.Inventory; inv != nil {
-			det := &templates.MachineDetails{CPUModel: inv.CPUModel, CPUCores: inv.CPUCores, RAMBytes: inv.RAMBytes}
-			for _, dk := range inv.Disks {
-				det.Disks = append(det.Disks, templates.Disk{Mount: dk.Mount, FSType: dk.FSType, TotalBytes: dk.TotalBytes, FreeBytes: dk.FreeBytes})
-			}
-			m.Details = det
-		}
-		out = append(out, m)
-	}
-	slices.SortFunc(out, func(a, b templates.Machine) int {
-		return cmp.Or(cmp.Compare(strings.ToLower(a.Hostname), strings.ToLower(b.Hostname)), cmp.Compare(a.ID, b.ID))
-	})
-	return out
-}
 
 // ago says how long ago something happened, coarsely.
 func ago(d time.Duration) string {

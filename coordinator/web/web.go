@@ -41,6 +41,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"github.com/peerdesk/peerdesk/coordinator/access"
 	"log/slog"
 	"net"
 	"net/http"
@@ -65,6 +66,11 @@ type Backend interface {
 	Session(token string) (identity.Session, error)
 	Logout(token string) error
 	Devices(role policy.Role, scope policy.Scope) ([]wire.Device, error)
+	// Machines is the Access view's fleet: the devices in scope with
+	// when technicians last connected.
+	Machines(role policy.Role, scope policy.Scope) ([]access.Machine, error)
+	SaveFilter(user string, f identity.SavedFilter) error
+	Filters(user string) ([]identity.SavedFilter, error)
 	CreateToken(ttl time.Duration, note, actor string) (wire.TokenResponse, error)
 }
 
@@ -170,6 +176,7 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("POST /login", s.handleLogin)
 	mux.HandleFunc("POST /logout", s.technician(s.handleLogout))
 	mux.HandleFunc("GET /machines", s.technician(s.handleMachines))
+	mux.HandleFunc("POST /machines/filters", s.technician(s.handleSaveFilter))
 	mux.HandleFunc("GET /tokens", s.technician(s.admin(s.handleTokens)))
 	mux.HandleFunc("POST /tokens", s.technician(s.admin(s.handleCreateToken)))
 	if s.portal != nil {

@@ -12,6 +12,7 @@ package dashboard
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -36,12 +37,52 @@ const (
 type MachinesView struct {
 	Nav      Nav
 	Machines []Machine
+	// The Access view (U6): the filter in force, the groupings and smart
+	// groups with their counts, the account's saved filters, and the
+	// machine whose panel is open.
+	Query    string
+	Dim      string
+	Value    string
+	Smart    string
+	Total    int // machines the account may see, before filtering
+	Smarts   []GroupLink
+	Groups   []Grouping
+	Saved    []GroupLink
+	Selected *MachinePanel
+	Error    string // a refused filter or save
+}
+
+// GroupLink is a group, smart group or saved filter the sidebar offers.
+type GroupLink struct {
+	Label  string
+	Count  int
+	URL    string
+	Active bool
+}
+
+// Grouping is one dimension (company, site…) with its groups.
+type Grouping struct {
+	Title  string
+	Groups []GroupLink
+}
+
+// MachinePanel is the detail panel of one machine.
+type MachinePanel struct {
+	Machine
+	Fields     [][2]string // label, value: every inventory field there is
+	ConnectURL string      // the technician's viewer; empty: may not connect
+	WakeURL    string      // the viewer wakes it through a peer; empty: may not wake
+	ToolsURL   string      // the viewer's tools page; empty: may not
+	CloseURL   string
 }
 
 // Machine is one enrolled device.
 type Machine struct {
 	ID        string
+	URL       string // opens its panel, keeping the filter
 	Hostname  string
+	Company   string
+	Site      string
 	OS        string
 	Online    bool
 	LastSeen  time.Time // zero: never seen
@@ -157,3 +198,5 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,204 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/peerdesk/peerdesk/coordinator/access"
+	"github.com/peerdesk/peerdesk/coordinator/identity"
+	"github.com/peerdesk/peerdesk/policy"
+	templates "github.com/peerdesk/peerdesk/templates/dashboard"
+)
+
+var dimTitles = map[access.Dimension]string{
+	access.ByCompany: "Company", access.BySite: "Site", access.ByOS: "OS", access.ByTag: "Tag", access.ByType: "Device type",
+}
+
+// filterFrom reads the Access view's filter from a query string.
+func filterFrom(q url.Values) access.Filter {
+	return access.Filter{Query: strings.TrimSpace(q.Get("q")), Dim: access.Dimension(q.Get("dim")), Value: q.Get("value"),
+		Smart: access.Smart(q.Get("smart"))}
+}
+
+// query encodes f (and the open panel, if any) as the view's URL.
+func query(f access.Filter, machine string) string {
+	v := url.Values{}
+	for k, s := range map[string]string{"q": f.Query, "dim": string(f.Dim), "value": f.Value, "smart": string(f.Smart), "m": machine} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if len(v) == 0 {
+		return "/machines"
+	}
+	return "/machines?" + v.Encode()
+}
+
+// handleMachines is the Access view (U6).
+func (s *server) handleMachines(w http.ResponseWriter, r *http.Request, sess session) {
+	s.renderMachines(w, r, sess, http.StatusOK, filterFrom(r.URL.Query()), r.URL.Query().Get("m"), "")
+}
+
+func (s *server) renderMachines(w http.ResponseWriter, r *http.Request, sess session, status int, f access.Filter, open, problem string) {
+	sess.nav.Active = templates.TabMachines
+	if err := policy.Allow(sess.Role, policy.ActionListDevices); err != nil {
+		s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Your role may not list machines.")
+		return
+	}
+	if err := f.Validate(); err != nil {
+		status, problem, f = http.StatusBadRequest, "That filter was not understood; showing every machine.", access.Filter{}
+	}
+	ms, err := s.be.Machines(sess.Role, sess.Companies)
+	if err != nil {
+		s.log.Error("web: listing machines", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, &sess.nav, "Machines unavailable", "The machine list could not be read; try again.")
+		return
+	}
+	now := s.now()
+	fleet := access.New(ms, now)
+	v := templates.MachinesView{Nav: sess.nav, Query: f.Query, Dim: string(f.Dim), Value: f.Value, Smart: string(f.Smart),
+		Total: len(ms), Error: problem}
+	for _, m := range fleet.Select(f) {
+		v.Machines = append(v.Machines, machineRow(m, now, query(f, m.ID)))
+		if m.ID == open {
+			v.Selected = s.panel(m, sess, now, query(f, ""))
+		}
+	}
+	// Smart groups and groupings count within the search, so a technician
+	// sees where the matches are.
+	base := access.Filter{Query: f.Query}
+	counts := fleet.SmartCounts(base)
+	for _, sm := range access.Smarts {
+		g := access.Filter{Query: f.Query, Smart: sm, Dim: f.Dim, Value: f.Value}
+		active := f.Smart == sm
+		if active {
+			g.Smart = ""
+		}
+		v.Smarts = append(v.Smarts, templates.GroupLink{Label: sm.Label(), Count: counts[sm], URL: query(g, ""), Active: active})
+	}
+	groups := fleet.Groups(base)
+	for _, d := range access.Dimensions {
+		gr := templates.Grouping{Title: dimTitles[d]}
+		for _, g := range groups[d] {
+			link := access.Filter{Query: f.Query, Smart: f.Smart, Dim: d, Value: g.Value}
+			active := f.Dim == d && f.Value == g.Value
+			if active {
+				link.Dim, link.Value = "", ""
+			}
+			gr.Groups = append(gr.Groups, templates.GroupLink{Label: g.Value, Count: g.Count, URL: query(link, ""), Active: active})
+		}
+		v.Groups = append(v.Groups, gr)
+	}
+	saved, err := s.be.Filters(sess.User)
+	if err != nil {
+		s.log.Warn("web: reading saved filters", "user", sess.User, "err", err)
+	}
+	for _, sf := range saved {
+		q, _ := url.ParseQuery(sf.Query) //nolint:errcheck // validated when saved; a bad one shows every machine
+		sfF := filterFrom(q)
+		v.Saved = append(v.Saved, templates.GroupLink{Label: sf.Name, Count: len(fleet.Select(sfF)), URL: query(sfF, ""), Active: sfF == f})
+	}
+	s.render(w, r, status, templates.MachinesPage(v))
+}
+
+func machineRow(m access.Machine, now time.Time, link string) templates.Machine {
+	row := templates.Machine{
+		ID: m.ID, URL: link, Hostname: access.Name(m), OS: m.OS, Online: m.Online, LastSeen: m.LastSeen, OverlayIP: m.OverlayIP,
+	}
+	if !m.LastSeen.IsZero() {
+		row.SeenAgo = ago(now.Sub(m.LastSeen))
+	}
+	if inv := m.Inventory; inv != nil {
+		row.Company, row.Site = inv.Metadata.Company, inv.Metadata.Site
+		det := &templates.MachineDetails{CPUModel: inv.CPUModel, CPUCores: inv.CPUCores, RAMBytes: inv.RAMBytes}
+		for _, dk := range inv.Disks {
+			det.Disks = append(det.Disks, templates.Disk{Mount: dk.Mount, FSType: dk.FSType, TotalBytes: dk.TotalBytes, FreeBytes: dk.FreeBytes})
+		}
+		row.Details = det
+	}
+	return row
+}
+
+// panel is a machine's detail panel: every inventory field, and the
+// actions the account's role allows.
+func (s *server) panel(m access.Machine, sess session, now time.Time, closeURL string) *templates.MachinePanel {
+	p := &templates.MachinePanel{Machine: machineRow(m, now, ""), CloseURL: closeURL}
+	id := url.PathEscape(m.ID)
+	if policy.Allow(sess.Role, policy.ActionRequestGrant) == nil {
+		p.ConnectURL = s.viewer + "/device/" + id
+		p.ToolsURL = s.viewer + "/device/" + id + "/tools"
+	}
+	if policy.Allow(sess.Role, policy.ActionWake) == nil && !m.Online {
+		p.WakeURL = s.viewer + "/wake/" + id
+	}
+	add := func(label, value string) {
+		if value != "" {
+			p.Fields = append(p.Fields, [2]string{label, value})
+		}
+	}
+	add("Device ID", m.ID)
+	add("Host name", m.Hostname)
+	add("Overlay IP", m.OverlayIP)
+	add("Enrolled", stamp(m.Enrolled))
+	if !m.LastAccess.IsZero() {
+		add("Last technician access", stamp(m.LastAccess))
+	}
+	if inv := m.Inventory; inv != nil {
+		md := inv.Metadata
+		add("Name", md.Name)
+		add("Company", md.Company)
+		add("Site", md.Site)
+		add("Department", md.Department)
+		add("Device type", md.DeviceType)
+		add("Tag", md.Tag)
+		add("OS", strings.TrimSpace(inv.Platform+" "+inv.OSVersion))
+		add("OS build", inv.OSBuild)
+		add("Kernel", inv.KernelVersion)
+		add("Logged-on user", inv.LoggedOnUser)
+		add("Maker", inv.Maker)
+		add("Model", inv.Model)
+		add("Serial / service tag", inv.Serial)
+		add("CPU", fmt.Sprintf("%s (%d cores)", inv.CPUModel, inv.CPUCores))
+		add("RAM", fmt.Sprintf("%.1f GiB", float64(inv.RAMBytes)/(1<<30)))
+		if !inv.LastBoot.IsZero() {
+			add("Last boot", stamp(inv.LastBoot))
+		}
+		add("Agent version", inv.AgentVersion)
+		add("External IP", inv.ExternalIP)
+		add("Gateway", strings.TrimSpace(inv.Gateway+" "+inv.GatewayMAC))
+		for _, n := range inv.Interfaces {
+			add("Interface "+n.Name, strings.TrimSpace(n.MAC+" "+strings.Join(n.Addrs, " ")))
+		}
+		for k, val := range inv.Custom {
+			add(k, val)
+		}
+	}
+	return p
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// handleSaveFilter saves the view's current filter under a name.
+func (s *server) handleSaveFilter(w http.ResponseWriter, r *http.Request, sess session) {
+	if !s.checkCSRF(w, r, sess) {
+		return
+	}
+	f := filterFrom(r.PostForm)
+	if err := policy.Allow(sess.Role, policy.ActionSaveFilter); err != nil {
+		s.renderMachines(w, r, sess, http.StatusForbidden, f, "", "Your role may not save filters.")
+		return
+	}
+	if err := f.Validate(); err != nil {
+		s.renderMachines(w, r, sess, http.StatusBadRequest, access.Filter{}, "", "That filter was not understood.")
+		return
+	}
+	q := strings.TrimPrefix(strings.TrimPrefix(query(f, ""), "/machines"), "?")
+	if err := s.be.SaveFilter(sess.User, identity.SavedFilter{Name: r.PostForm.Get("name"), Query: q}); err != nil {
+		s.renderMachines(w, r, sess, http.StatusBadRequest, f, "", "The filter was not saved: "+err.Error())
+		return
+	}
+	http.Redirect(w, r, query(f, ""), http.StatusSeeOther)
+}

@@ -36,6 +36,7 @@ type fakeBackend struct {
 	tokens   []enroll.Token
 	devices  []wire.Device
 	filters  map[string][]identity.SavedFilter
+	scopes   map[string][]string // user → companies
 }
 
 type createCall struct {
@@ -96,7 +97,7 @@ func (f *fakeBackend) Login(ip, user, pw, via string) (string, identity.Session,
 		return "", identity.Session{}, api.ErrBadLogin
 	}
 	tok := hexRandom(32)
-	sess := identity.Session{User: user, Role: role, Expires: t0.Add(12 * time.Hour)}
+	sess := identity.Session{User: user, Role: role, Companies: f.scopes[user], Expires: t0.Add(12 * time.Hour)}
 	f.sessions[tok] = sess
 	return tok, sess, nil
 }

@@ -133,7 +133,7 @@ const (
 // answers; the coordinator mounts it for exactly these, so every other
 // path stays with the handlers beside it.
 func Patterns() []string {
-	return []string{"GET /{$}", "/login", "/logout", "/machines", "/tokens", "/support", "/support/", "/static/support.js"}
+	return []string{"GET /{$}", "/login", "/logout", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js"}
 }
 
 type server struct {

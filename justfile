@@ -6,7 +6,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # Debian packages the recipes need: command=package, or a library package.
 # The agent links OpenH264 and libyuv (H.264), X11 and XTest (capture, input).
 build-packages := "gcc=gcc pkg-config=pkg-config libopenh264-dev libyuv-dev libx11-dev libxtst-dev"
-test-packages := "ip=iproute2 unshare=util-linux chromium=chromium git=git Xvfb=xvfb"
+test-packages := "ip=iproute2 unshare=util-linux chromium=chromium git=git Xvfb=xvfb systemd-analyze=systemd"
 
 default:
     @just --list

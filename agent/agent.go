@@ -23,6 +23,7 @@ import (
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/inventory"
 	"github.com/peerdesk/peerdesk/agent/localui"
+	"github.com/peerdesk/peerdesk/agent/power"
 	"github.com/peerdesk/peerdesk/agent/screen"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/agent/sysinfo"
@@ -226,6 +227,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.node = n
 	a.mu.Unlock()
+	// A machine rebooted into Safe Mode by a technician boots normally
+	// the time after, unless they asked to keep it (U2).
+	if err := power.OnStart(ctx, power.Config{StateDir: a.cfg.StateDir, Logger: a.log}); err != nil {
+		a.log.Error("leaving Safe Mode for the next boot failed; retried at the next start", "err", err)
+	}
 
 	grantKey, err := a.st.GrantPublicKey()
 	if err != nil {
@@ -234,6 +240,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	g := &gate.Gate{Device: a.st.DeviceID, GrantKey: grantKey, WhoIs: n, Audit: a.audit, Now: a.cfg.Now, Logger: a.log}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+wire.PeerPathSysInfo, g.Handle(sysinfo.Handler{Collector: a.inv}))
+	mux.Handle("POST "+wire.PeerPathPower, g.Handle(&power.Handler{Config: power.Config{StateDir: a.cfg.StateDir, Logger: a.log}}))
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/jezek/xgb"
 	"github.com/peerdesk/peerdesk/agent"
+	"github.com/peerdesk/peerdesk/agent/service"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/cli"
 	"github.com/peerdesk/peerdesk/supportpack"
@@ -44,7 +45,12 @@ func main() {
 	}
 	cli.Main("peerdesk-agent", []cli.Command{
 		{Name: "enroll", Usage: "enroll this machine with a coordinator, once", Run: enroll},
-		{Name: "run", Usage: "run the agent", Run: run},
+		{Name: "run", Usage: "run the agent", Run: underServiceManager(run)},
+		{Name: "install", Usage: "install the agent as a system service (flags as for run)", Run: installService},
+		{Name: "uninstall", Usage: "stop and remove the system service", Run: uninstallService},
+		{Name: "start", Usage: "start the system service", Run: serviceControl("start", (*service.Manager).Start, service.Running)},
+		{Name: "stop", Usage: "stop the system service", Run: serviceControl("stop", (*service.Manager).Stop, service.Stopped)},
+		{Name: "status", Usage: "print whether the service is running, stopped or not installed", Run: serviceStatus},
 		{Name: "version", Usage: "print the version", Run: func(context.Context, []string) error { fmt.Println(version); return nil }},
 	})
 }

@@ -261,6 +261,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer cancel()
 	wg.Go(func() { a.audit.Forward(ctx, a.coord.Audit, 30*time.Second) })
 	wg.Go(func() { a.report(ctx) })
+	wg.Go(func() { a.presence(ctx) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.readyOnce.Do(func() { close(a.ready) })
@@ -318,6 +319,30 @@ func (a *Agent) UI() *localui.UI {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.ui
+}
+
+// presence keeps the presence stream to the coordinator open (the
+// Access view shows a killed agent offline within seconds), reconnecting
+// after a break with a growing pause.
+func (a *Agent) presence(ctx context.Context) {
+	pause := time.Second
+	for ctx.Err() == nil {
+		began := time.Now()
+		err := a.coord.Presence(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(began) > time.Minute {
+			pause = time.Second // it had been working
+		}
+		a.log.Debug("presence stream ended; reconnecting", "err", err, "in", pause)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 30*time.Second)
+	}
 }
 
 // report sends inventory at start and every InventoryEvery, and a heartbeat

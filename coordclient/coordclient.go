@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/wire"
@@ -207,4 +208,52 @@ func (c *Client) AskForHelp(ctx context.Context) (wire.SupportCode, error) {
 	var out wire.SupportCode
 	err := c.Do(ctx, http.MethodPost, wire.PathSupportAsk, struct{}{}, &out)
 	return out, err
+}
+
+// Presence holds the device's presence stream open, ticking every
+// wire.PresenceEvery, until ctx ends or the stream breaks (then it returns
+// the error; the caller reconnects).
+func (c *Client) Presence(ctx context.Context) error {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(wire.PresenceEvery)
+		defer t.Stop()
+		tick := []byte{wire.PresenceTick}
+		for {
+			if _, err := pw.Write(tick); err != nil {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				pw.CloseWithError(ctx.Err())
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+wire.PathPresence, pr)
+	if err != nil {
+		return fmt.Errorf("coordclient: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Authorization", c.auth)
+	hc := *c.hc
+	hc.Timeout = 0 // the stream lives as long as the agent
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("coordclient: presence: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("coordclient: presence: %s", resp.Status)
+	}
+	// The coordinator answers nothing more; the stream ends when either
+	// side goes.
+	_, err = io.Copy(io.Discard, resp.Body)
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("coordclient: presence: %w", err)
 }

@@ -1,5 +1,7 @@
 package wire
 
+import "time"
+
 // Unattended fleet (issue 4): Wake-on-LAN through peer agents, power and
 // Safe Mode, device metadata.
 
@@ -87,3 +89,17 @@ type Metadata struct {
 
 // MaxMetadataField bounds each Metadata field, in bytes.
 const MaxMetadataField = 64
+
+// PathPresence is the agents' presence stream: a POST whose body never
+// ends, one PresenceTick byte every PresenceEvery. The coordinator shows
+// the agent online while bytes arrive and offline the moment the stream
+// breaks or goes quiet for PresenceTimeout (a killed agent's connection
+// closes at once; a cut cable stops the ticks).
+const PathPresence = "/v1/agent/presence"
+
+// Presence stream timing.
+const (
+	PresenceTick    = '.'
+	PresenceEvery   = time.Second
+	PresenceTimeout = 3 * time.Second
+)

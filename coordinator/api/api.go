@@ -98,6 +98,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+wire.PathTokens, s.technician(s.handleCreateToken))
 	mux.HandleFunc("POST "+wire.PathInventory, s.device(s.handleInventory))
 	mux.HandleFunc("POST "+wire.PathHeartbeat, s.device(s.handleHeartbeat))
+	mux.HandleFunc("POST "+wire.PathPresence, s.device(s.handlePresence))
 	mux.HandleFunc("POST "+wire.PathAgentAudit, s.device(s.handleAgentAudit))
 	mux.HandleFunc("POST "+wire.PathSupportCodes, s.technician(s.handleCreateCode))
 	mux.HandleFunc("POST "+wire.PathSupportCodes+"/{code}/cancel", s.technician(s.handleCancelCode))

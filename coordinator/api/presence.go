@@ -1,8 +1,12 @@
 package api
 
 import (
+	"net/http"
 	"sync"
 	"time"
+
+	"github.com/peerdesk/peerdesk/coordinator/enroll"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 // Presence tracks agents' heartbeats in memory. Heartbeats are frequent and
@@ -31,6 +35,15 @@ func (p *Presence) Seen(device string) {
 	p.mu.Unlock()
 }
 
+// Gone marks device offline now: its presence stream ended.
+func (p *Presence) Gone(device string) {
+	p.mu.Lock()
+	if t, ok := p.seen[device]; ok {
+		p.seen[device] = t.Add(-p.grace - time.Nanosecond)
+	}
+	p.mu.Unlock()
+}
+
 // Forget drops a device.
 func (p *Presence) Forget(device string) {
 	p.mu.Lock()
@@ -44,4 +57,30 @@ func (p *Presence) LastSeen(device string) (time.Time, bool) {
 	defer p.mu.Unlock()
 	t, ok := p.seen[device]
 	return t, ok && p.now().Sub(t) <= p.grace
+}
+
+// handlePresence keeps a device online while its presence stream ticks.
+func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request, dev enroll.Device) {
+	rc := http.NewResponseController(w)
+	// The answer's headers go out first, so the agent knows it is heard.
+	w.WriteHeader(http.StatusOK)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	s.cfg.Presence.Seen(dev.ID)
+	defer s.cfg.Presence.Gone(dev.ID)
+	buf := make([]byte, 64)
+	for {
+		if err := rc.SetReadDeadline(time.Now().Add(wire.PresenceTimeout)); err != nil {
+			s.log.Warn("presence: no read deadline; stream refused", "err", err)
+			return
+		}
+		n, err := r.Body.Read(buf)
+		if n > 0 {
+			s.cfg.Presence.Seen(dev.ID)
+		}
+		if err != nil {
+			return
+		}
+	}
 }

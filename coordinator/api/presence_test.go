@@ -1,0 +1,69 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/peerdesk/peerdesk/coordclient"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// TestPresenceStream: a device is online while its presence stream ticks,
+// offline the moment the stream's connection goes (a killed agent), and
+// offline once a stream stays quiet for wire.PresenceTimeout (a cut
+// cable) — long before the heartbeat grace would say so.
+func TestPresenceStream(t *testing.T) {
+	e := newEnv(t)
+	dev := e.enroll(t, "pc-1", 'a')
+	srv := httptest.NewUnstartedServer(e.pub)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	client := coordclient.NewWithHTTPClient(srv.URL, srv.Client()).WithDevice(dev.DeviceID, dev.DeviceSecret)
+	online := func() bool { _, on := e.presence.LastSeen(dev.DeviceID); return on }
+	waitFor := func(what string, want bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for deadline := start.Add(20 * time.Second); online() != want; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: online is still %v", what, !want)
+			}
+		}
+		return time.Since(start)
+	}
+
+	// The agent dies: its end of the connection closes.
+	ctx, kill := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- client.Presence(ctx) }()
+	waitFor("stream open", true)
+	kill()
+	t.Logf("offline %v after the agent's connection closed", waitFor("agent killed", false))
+	<-done
+
+	// The network goes quiet: one tick, then nothing, connection open.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequest("POST", srv.URL+wire.PathPresence, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", dev.auth)
+	go func() { pw.Write([]byte{wire.PresenceTick}) }() //nolint:errcheck // the test reads the result from presence
+	go func() {
+		if resp, err := srv.Client().Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body) //nolint:errcheck // ends with the stream
+			resp.Body.Close()
+		}
+	}()
+	waitFor("quiet stream open", true)
+	t.Logf("offline %v after the stream went quiet (timeout %v)", waitFor("quiet stream", false), wire.PresenceTimeout)
+
+	// Without credentials there is no stream.
+	w := e.do(e.pub, "POST", wire.PathPresence, "", ".")
+	wantError(t, w, http.StatusUnauthorized, wire.CodeUnauthorized)
+}

@@ -126,10 +126,10 @@ func TestSearch(t *testing.T) {
 		want []string
 	}{
 		{"", []string{"d-01", "d-02", "d-04", "d-03"}}, // online first, then by name ("old-box" < "Reception desk")
-		{"SN-4711", []string{"d-03"}},                    // serial
-		{"inv-0099", []string{"d-03"}},                   // custom field, any case
-		{"jane", []string{"d-01"}},                       // logged-on user
-		{"52:54:00:aa:bb:04", []string{"d-04"}},          // MAC
+		{"SN-4711", []string{"d-03"}},                  // serial
+		{"inv-0099", []string{"d-03"}},                 // custom field, any case
+		{"jane", []string{"d-01"}},                     // logged-on user
+		{"52:54:00:aa:bb:04", []string{"d-04"}},        // MAC
 		{"192.168.1.10", []string{"d-01", "d-02", "d-04", "d-03"}},
 		{"acme berlin", []string{"d-01"}}, // every term must match
 		{"reception", []string{"d-03"}},   // metadata name

@@ -27,6 +27,7 @@ import (
 	"github.com/peerdesk/peerdesk/agent/screen"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/agent/sysinfo"
+	"github.com/peerdesk/peerdesk/agent/wol"
 	"github.com/peerdesk/peerdesk/coordclient"
 	"github.com/peerdesk/peerdesk/node"
 	"github.com/peerdesk/peerdesk/trust"
@@ -241,6 +242,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+wire.PeerPathSysInfo, g.Handle(sysinfo.Handler{Collector: a.inv}))
 	mux.Handle("POST "+wire.PeerPathPower, g.Handle(&power.Handler{Config: power.Config{StateDir: a.cfg.StateDir, Logger: a.log}}))
+	mux.Handle("POST "+wire.PeerPathWake, g.Handle(wol.Handler{Logger: a.log}))
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n)
 		if err != nil {

@@ -5,9 +5,12 @@
 // # Overview
 //
 // A Collector reads the host through gopsutil: host, CPU, memory, mounted
-// file systems and network interfaces. Collection is best effort: a part that
-// cannot be read is logged and left empty, and Collect fails only when nothing
-// at all could be read.
+// file systems and network interfaces. On Linux it also reads the default
+// gateway and its hardware address (/proc/net/route, /proc/net/arp), the OS
+// build (os-release), the logged-on user (utmp or logind) and the serial
+// number, maker and model (DMI); elsewhere those fields stay empty.
+// Collection is best effort: a part that cannot be read is logged and left
+// empty, and Collect fails only when nothing at all could be read.
 //
 // Every value that comes from the operating system is bounded (string length,
 // list length) so that a hostile or broken OS cannot bloat the report.
@@ -146,6 +149,18 @@ func (c *Collector) Collect(ctx context.Context) (wire.Inventory, error) {
 	ifs, err := net.InterfacesWithContext(ctx)
 	inv.Interfaces = netIfs(ifs)
 	part("interfaces", err)
+
+	for _, f := range osFacts {
+		err := f.read(ctx, &inv)
+		if f.optional {
+			if err != nil {
+				c.log.Debug("inventory: optional part unreadable", "part", f.name, "err", err)
+			}
+			continue
+		}
+		parts++
+		part(f.name, err)
+	}
 
 	if err := ctx.Err(); err != nil {
 		return wire.Inventory{}, fmt.Errorf("inventory: %w", err)

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package inventory
+
+// osFacts is empty here: the gateway, OS build, logged-on user and DMI
+// hardware fields are read on Linux only, and stay empty elsewhere rather
+// than holding guesses.
+var osFacts []osFact

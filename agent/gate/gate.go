@@ -15,7 +15,6 @@ package gate
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -112,7 +111,7 @@ func (g *Gate) Handle(h Handler) http.Handler {
 		if err := g.Audit.Record(ev); err != nil {
 			// An action that cannot be audited is not taken.
 			g.logger().Error("audit record failed", "err", err)
-			writeError(w, http.StatusServiceUnavailable, wire.CodeInternal, "the agent cannot write its audit trail")
+			WriteError(w, http.StatusServiceUnavailable, wire.CodeInternal, "the agent cannot write its audit trail")
 			return
 		}
 		h.ServePeer(w, r, Caller{Technician: gr.Technician, Node: id, Grant: gr})
@@ -127,7 +126,7 @@ func (g *Gate) refuse(w http.ResponseWriter, status int, code, msg string, ev wi
 	if err := g.Audit.Record(ev); err != nil {
 		g.logger().Error("audit record failed", "err", err)
 	}
-	writeError(w, status, code, msg)
+	WriteError(w, status, code, msg)
 }
 
 func (g *Gate) now() time.Time {
@@ -142,10 +141,4 @@ func (g *Gate) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return g.Logger
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(wire.Error{Code: code, Message: msg}) //nolint:errcheck // client gone
 }

@@ -1,12 +1,10 @@
 package power
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -143,22 +141,22 @@ func (*Handler) Capability() wire.Capability { return wire.CapPower }
 func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Caller) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, wire.CodeBadRequest, "use POST")
+		gate.WriteError(w, http.StatusMethodNotAllowed, wire.CodeBadRequest, "use POST")
 		return
 	}
 	req, err := decode(w, r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		gate.WriteError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
 	log := h.logger().With("action", string(req.Action), "technician", c.Technician)
 	plan, err := PlanFor(h.goos(), req)
 	switch {
 	case errors.Is(err, errors.ErrUnsupported):
-		writeError(w, http.StatusNotImplemented, wire.CodeBadRequest, err.Error())
+		gate.WriteError(w, http.StatusNotImplemented, wire.CodeBadRequest, err.Error())
 		return
 	case err != nil:
-		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		gate.WriteError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
 	ctx := context.WithoutCancel(r.Context()) // a half-made boot change is worse than a late one
@@ -168,14 +166,14 @@ func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Calle
 		if rerr := Execute(ctx, run, log, plan.Revert); rerr != nil {
 			log.Error("power revert failed", "err", rerr)
 		}
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "preparing the reboot failed: "+err.Error())
+		gate.WriteError(w, http.StatusInternalServerError, wire.CodeInternal, "preparing the reboot failed: "+err.Error())
 		return
 	}
 	res := plan.Result()
 	log.Info("power action", "steps", res.Steps)
 	body, err := json.Marshal(res)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "encoding the answer failed")
+		gate.WriteError(w, http.StatusInternalServerError, wire.CodeInternal, "encoding the answer failed")
 		return
 	}
 	body = append(body, '\n')
@@ -218,24 +216,11 @@ func (h *Handler) after(d time.Duration) <-chan time.Time {
 // action.
 func decode(w http.ResponseWriter, r *http.Request) (wire.PowerRequest, error) {
 	var req wire.PowerRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, wire.MaxRequestBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := gate.DecodeRequest(w, r, &req); err != nil {
 		return req, fmt.Errorf("reading the power request: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return req, errors.New("reading the power request: data after the request")
 	}
 	if !req.Action.Valid() {
 		return req, fmt.Errorf("unknown power action %q", req.Action)
 	}
 	return req, nil
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	var b bytes.Buffer
-	json.NewEncoder(&b).Encode(wire.Error{Code: code, Message: msg}) //nolint:errcheck // a plain struct
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b.Bytes()) //nolint:errcheck // client gone
 }

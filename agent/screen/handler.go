@@ -3,8 +3,6 @@ package screen
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -43,21 +41,14 @@ const consentTimeout = 2 * time.Minute
 // user consented.
 func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Caller) {
 	var offer wire.ScreenOffer
-	body := http.MaxBytesReader(w, r.Body, wire.MaxRequestBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&offer); err != nil || offer.SDP == "" {
-		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "an SDP offer is required")
-		return
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "trailing data after the offer")
+	if err := gate.DecodeRequest(w, r, &offer); err != nil || offer.SDP == "" {
+		gate.WriteError(w, http.StatusBadRequest, wire.CodeBadRequest, "an SDP offer is required")
 		return
 	}
 	h.mu.Lock()
 	if h.active != nil && h.active.technician != c.Technician {
 		h.mu.Unlock()
-		writeError(w, http.StatusConflict, wire.CodeConflict, "another technician's session is live on this machine")
+		gate.WriteError(w, http.StatusConflict, wire.CodeConflict, "another technician's session is live on this machine")
 		return
 	}
 	prev := h.active
@@ -71,18 +62,18 @@ func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Calle
 		ok, err := h.cfg.Consent.Ask(ctx, ConsentRequest{Technician: c.Technician, Capabilities: c.Grant.Capabilities})
 		cancel()
 		if err != nil {
-			writeError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user did not answer")
+			gate.WriteError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user did not answer")
 			return
 		}
 		if !ok {
-			writeError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user declined the session")
+			gate.WriteError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user declined the session")
 			return
 		}
 	}
 	s, answer, err := h.start(offer, c)
 	if err != nil {
 		h.cfg.Logger.Warn("screen session failed to start", "err", err)
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "the session could not start: "+err.Error())
+		gate.WriteError(w, http.StatusInternalServerError, wire.CodeInternal, "the session could not start: "+err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -130,10 +121,4 @@ func (h *Handler) finished(s *session, reason string) {
 
 func allows(c gate.Caller, capability wire.Capability) bool {
 	return slices.Contains(c.Grant.Capabilities, capability)
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(wire.Error{Code: code, Message: msg}) //nolint:errcheck // client gone
 }

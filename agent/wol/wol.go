@@ -40,7 +40,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -93,13 +92,13 @@ func (h Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Caller
 	log := h.logger().With("technician", c.Technician)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, wire.CodeBadRequest, "use POST")
+		gate.WriteError(w, http.StatusMethodNotAllowed, wire.CodeBadRequest, "use POST")
 		return
 	}
 	mac, subnet, err := decodeRequest(w, r)
 	if err != nil {
 		log.Info("wol: bad request", "err", err)
-		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, userMessage(err))
+		gate.WriteError(w, http.StatusBadRequest, wire.CodeBadRequest, userMessage(err))
 		return
 	}
 	log = log.With("mac", mac.String(), "subnet", subnet.String())
@@ -107,20 +106,20 @@ func (h Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Caller
 	ifs, err := l.interfaces()
 	if err != nil {
 		log.Error("wol: listing interfaces", "err", err)
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "the agent cannot list its network interfaces")
+		gate.WriteError(w, http.StatusInternalServerError, wire.CodeInternal, "the agent cannot list its network interfaces")
 		return
 	}
 	out, err := pick(ifs, subnet)
 	if err != nil {
 		log.Info("wol: refused", "err", err)
-		writeError(w, http.StatusConflict, wire.CodeConflict,
+		gate.WriteError(w, http.StatusConflict, wire.CodeConflict,
 			fmt.Sprintf("this agent is not on %s, so it will not send a wake-up there; ask an agent on that LAN", subnet))
 		return
 	}
 	magic, err := MagicPacket(mac)
 	if err != nil { // cannot happen: decodeRequest checked the length
 		log.Error("wol: building the magic packet", "err", err)
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "the magic packet could not be built")
+		gate.WriteError(w, http.StatusInternalServerError, wire.CodeInternal, "the magic packet could not be built")
 		return
 	}
 
@@ -144,7 +143,7 @@ func (h Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Caller
 		log.Warn("wol: send failed", "iface", out.ifc.Name, "err", err)
 	}
 	if len(res.Sent) == 0 {
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "the magic packet could not be sent from "+out.ifc.Name)
+		gate.WriteError(w, http.StatusInternalServerError, wire.CodeInternal, "the magic packet could not be sent from "+out.ifc.Name)
 		return
 	}
 	log.Info("wol: magic packet sent", "sent", res.Sent)
@@ -168,17 +167,9 @@ func userMessage(err error) string {
 // no trailing data, a unicast EUI-48 MAC and a canonical IPv4 subnet that
 // can have a broadcast address.
 func decodeRequest(w http.ResponseWriter, r *http.Request) (net.HardwareAddr, netip.Prefix, error) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, wire.MaxRequestBody))
-	dec.DisallowUnknownFields()
 	var req wire.WakeRequest
-	if err := dec.Decode(&req); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, netip.Prefix{}, &requestError{"the request body is too large"}
-		}
-		return nil, netip.Prefix{}, &requestError{"the request body is not a valid wake request: " + err.Error()}
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, netip.Prefix{}, &requestError{"the request body has data after the wake request"}
+	if err := gate.DecodeRequest(w, r, &req); err != nil {
+		return nil, netip.Prefix{}, &requestError{"not a valid wake request: " + err.Error()}
 	}
 	return validate(req)
 }
@@ -268,10 +259,4 @@ func (h Handler) logger() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return h.Logger
-}
-
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(wire.Error{Code: code, Message: msg}) //nolint:errcheck // client gone
 }

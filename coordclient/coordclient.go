@@ -215,6 +215,7 @@ func (c *Client) AskForHelp(ctx context.Context) (wire.SupportCode, error) {
 // the error; the caller reconnects).
 func (c *Client) Presence(ctx context.Context) error {
 	pr, pw := io.Pipe()
+	defer pr.Close() // unblocks the ticker's pending write whatever happened
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {

@@ -176,8 +176,9 @@ func (f *Fleet) Groups(base Filter) map[Dimension][]Group {
 	for _, d := range Dimensions {
 		counts[d] = map[string]int{}
 	}
+	match := f.matcher(base)
 	for i, m := range f.machines {
-		if f.matches(i, base) {
+		if match(i) {
 			for _, d := range Dimensions {
 				counts[d][Value(m, d)]++
 			}
@@ -200,8 +201,9 @@ func (f *Fleet) Groups(base Filter) map[Dimension][]Group {
 // SmartCounts counts each smart group's machines among those matching base.
 func (f *Fleet) SmartCounts(base Filter) map[Smart]int {
 	out := make(map[Smart]int, len(Smarts))
+	match := f.matcher(base)
 	for i, m := range f.machines {
-		if f.matches(i, base) {
+		if match(i) {
 			for _, s := range Smarts {
 				if f.In(m, s) {
 					out[s]++
@@ -216,8 +218,9 @@ func (f *Fleet) SmartCounts(base Filter) map[Smart]int {
 // display name.
 func (f *Fleet) Select(filter Filter) []Machine {
 	var out []Machine
+	match := f.matcher(filter)
 	for i, m := range f.machines {
-		if f.matches(i, filter) {
+		if match(i) {
 			out = append(out, m)
 		}
 	}
@@ -241,20 +244,36 @@ func Name(m Machine) string {
 	return m.Hostname
 }
 
-func (f *Fleet) matches(i int, filter Filter) bool {
-	m := f.machines[i]
-	if filter.Dim != "" && Value(m, filter.Dim) != filter.Value {
-		return false
-	}
-	if filter.Smart != "" && !f.In(m, filter.Smart) {
-		return false
-	}
-	for _, term := range strings.Fields(strings.ToLower(filter.Query)) {
-		if !strings.Contains(f.text[i], term) {
-			return false
+// Count is how many machines match filter.
+func (f *Fleet) Count(filter Filter) int {
+	n := 0
+	match := f.matcher(filter)
+	for i := range f.machines {
+		if match(i) {
+			n++
 		}
 	}
-	return true
+	return n
+}
+
+// matcher prepares filter once (its search terms) for testing machine i.
+func (f *Fleet) matcher(filter Filter) func(i int) bool {
+	terms := strings.Fields(strings.ToLower(filter.Query))
+	return func(i int) bool {
+		m := f.machines[i]
+		if filter.Dim != "" && Value(m, filter.Dim) != filter.Value {
+			return false
+		}
+		if filter.Smart != "" && !f.In(m, filter.Smart) {
+			return false
+		}
+		for _, term := range terms {
+			if !strings.Contains(f.text[i], term) {
+				return false
+			}
+		}
+		return true
+	}
 }
 
 // In reports whether m is in smart group s.

@@ -139,6 +139,9 @@ func TestSearch(t *testing.T) {
 		if got := ids(f.Select(Filter{Query: c.q})); !slices.Equal(got, c.want) {
 			t.Errorf("search %q = %v, want %v", c.q, got, c.want)
 		}
+		if n := f.Count(Filter{Query: c.q}); n != len(c.want) {
+			t.Errorf("count of %q = %d, want %d", c.q, n, len(c.want))
+		}
 	}
 	if got := ids(f.Select(Filter{Dim: ByCompany, Value: "Acme", Smart: SmartAttention})); !slices.Equal(got, []string{"d-02"}) {
 		t.Errorf("group + smart = %v", got)

@@ -20,12 +20,12 @@ type SavedFilter struct {
 
 // Bounds on saved filters.
 const (
-	MaxFilters       = 50
-	MaxFilterName    = 64
-	MaxFilterQuery   = 512
-	filterKeySep     = "\x1f" // between the user and the filter name in a key
-	ErrFiltersFormat = "identity: a filter name is 1..%d printable characters"
+	MaxFilters     = 50
+	MaxFilterName  = 64
+	MaxFilterQuery = 512
 )
+
+const filterKeySep = "\x1f" // between the user and the filter name in a key (names never hold it)
 
 // ErrTooManyFilters is returned when an account already keeps MaxFilters.
 var ErrTooManyFilters = errors.New("identity: too many saved filters")
@@ -34,7 +34,7 @@ var ErrTooManyFilters = errors.New("identity: too many saved filters")
 func (a *Accounts) SaveFilter(user string, f SavedFilter) error {
 	f.Name = strings.TrimSpace(f.Name)
 	if f.Name == "" || len(f.Name) > MaxFilterName || strings.ContainsFunc(f.Name, unicode.IsControl) {
-		return fmt.Errorf(ErrFiltersFormat, MaxFilterName)
+		return fmt.Errorf("identity: a filter name is 1..%d printable characters", MaxFilterName)
 	}
 	if len(f.Query) > MaxFilterQuery {
 		return fmt.Errorf("identity: a filter is at most %d bytes", MaxFilterQuery)

@@ -99,7 +99,7 @@ func (s *server) renderMachines(w http.ResponseWriter, r *http.Request, sess ses
 	for _, sf := range saved {
 		q, _ := url.ParseQuery(sf.Query) //nolint:errcheck // validated when saved; a bad one shows every machine
 		sfF := filterFrom(q)
-		v.Saved = append(v.Saved, templates.GroupLink{Label: sf.Name, Count: len(fleet.Select(sfF)), URL: query(sfF, ""), Active: sfF == f})
+		v.Saved = append(v.Saved, templates.GroupLink{Label: sf.Name, Count: fleet.Count(sfF), URL: query(sfF, ""), Active: sfF == f})
 	}
 	s.render(w, r, status, templates.MachinesPage(v))
 }

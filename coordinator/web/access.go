@@ -161,8 +161,12 @@ func (s *server) panel(m access.Machine, sess session, now time.Time, closeURL s
 		add("Maker", inv.Maker)
 		add("Model", inv.Model)
 		add("Serial / service tag", inv.Serial)
-		add("CPU", fmt.Sprintf("%s (%d cores)", inv.CPUModel, inv.CPUCores))
-		add("RAM", fmt.Sprintf("%.1f GiB", float64(inv.RAMBytes)/(1<<30)))
+		if inv.CPUModel != "" {
+			add("CPU", fmt.Sprintf("%s (%d cores)", inv.CPUModel, inv.CPUCores))
+		}
+		if inv.RAMBytes > 0 {
+			add("RAM", fmt.Sprintf("%.1f GiB", float64(inv.RAMBytes)/(1<<30)))
+		}
 		if !inv.LastBoot.IsZero() {
 			add("Last boot", stamp(inv.LastBoot))
 		}

@@ -258,3 +258,11 @@ func (c *Client) Presence(ctx context.Context) error {
 	}
 	return fmt.Errorf("coordclient: presence: %w", err)
 }
+
+// Wake asks how to wake an offline device: its relay, a grant for it and
+// the request to send.
+func (c *Client) Wake(ctx context.Context, ask wire.WakeAsk) (wire.WakePlan, error) {
+	var out wire.WakePlan
+	err := c.Do(ctx, http.MethodPost, wire.PathWake, ask, &out)
+	return out, err
+}

@@ -252,6 +252,27 @@ func (v *Viewer) peer(ctx context.Context, method, overlayIP, grantToken, path s
 	return json.Unmarshal(data, out)
 }
 
+// Wake wakes an offline device: the coordinator names an online agent on
+// its LAN and grants this node its wol capability; that agent sends the
+// magic packet. It returns the relay's device id and what it sent.
+func (v *Viewer) Wake(ctx context.Context, device string) (string, wire.WakeResult, error) {
+	n, err := v.Node(ctx)
+	if err != nil {
+		return "", wire.WakeResult{}, err
+	}
+	key, err := n.NodeKey(ctx)
+	if err != nil {
+		return "", wire.WakeResult{}, err
+	}
+	plan, err := v.coord.Wake(ctx, wire.WakeAsk{DeviceID: device, NodeKey: key})
+	if err != nil {
+		return "", wire.WakeResult{}, err
+	}
+	var res wire.WakeResult
+	err = v.peer(ctx, http.MethodPost, plan.Grant.OverlayIP, plan.Grant.Grant, wire.PeerPathWake, plan.Request, &res)
+	return plan.Relay, res, err
+}
+
 // SysInfo fetches a device's system information directly from its agent,
 // after asking the coordinator for a grant.
 func (v *Viewer) SysInfo(ctx context.Context, device string) (wire.Inventory, error) {

@@ -103,3 +103,21 @@ const (
 	PresenceEvery   = time.Second
 	PresenceTimeout = 3 * time.Second
 )
+
+// PathWake asks the coordinator how to wake an offline machine: which
+// online agent on its LAN relays the packet, with a grant for that relay's
+// wol capability issued to the technician's node (technician).
+const PathWake = "/v1/wake" // POST WakeAsk → WakePlan
+
+// WakeAsk names the machine to wake and the technician's overlay node.
+type WakeAsk struct {
+	DeviceID string `json:"device_id"`
+	NodeKey  string `json:"node_key"`
+}
+
+// WakePlan is what the technician's viewer sends, to whom.
+type WakePlan struct {
+	Relay   string        `json:"relay"`   // the relay's device id
+	Grant   GrantResponse `json:"grant"`   // CapWake on the relay, with its overlay address
+	Request WakeRequest   `json:"request"` // POST it to the relay's PeerPathWake
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,6 +28,7 @@ func main() {
 		{Name: "machines", Usage: "list enrolled machines", Run: machines},
 		{Name: "ui", Usage: "serve the technician's session page on 127.0.0.1 (remote screens)", Run: ui},
 		{Name: "sysinfo", Usage: "fetch a machine's system information peer to peer: sysinfo <device-id>", Run: sysinfo},
+		{Name: "wake", Usage: "wake an offline machine through an online agent on its LAN: wake <device-id>", Run: wakeCmd},
 		{Name: "version", Usage: "print the version", Run: func(context.Context, []string) error { fmt.Println(version); return nil }},
 	})
 }
@@ -155,5 +157,22 @@ func ui(ctx context.Context, args []string) error {
 	defer s.Close()
 	fmt.Printf("session page: %s\n", s.URL())
 	<-ctx.Done()
+	return nil
+}
+
+func wakeCmd(ctx context.Context, args []string) error {
+	v, rest, err := open(args, "wake", func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if len(rest) != 1 {
+		return fmt.Errorf("usage: peerdesk-viewer wake [flags] <device-id>")
+	}
+	relay, res, err := v.Wake(ctx, rest[0])
+	if err != nil {
+		return err
+	}
+	fmt.Printf("asked %s to wake %s: %s\n", relay, rest[0], strings.Join(res.Sent, "; "))
 	return nil
 }

@@ -95,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/logout", s.technician(s.handleLogout))
 	mux.HandleFunc("GET "+wire.PathDevices, s.technician(s.handleDevices))
 	mux.HandleFunc("POST "+wire.PathGrant, s.technician(s.handleGrant))
+	mux.HandleFunc("POST "+wire.PathWake, s.technician(s.handleWake))
 	mux.HandleFunc("POST "+wire.PathTokens, s.technician(s.handleCreateToken))
 	mux.HandleFunc("POST "+wire.PathInventory, s.device(s.handleInventory))
 	mux.HandleFunc("POST "+wire.PathHeartbeat, s.device(s.handleHeartbeat))

@@ -318,22 +318,35 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request, sess identi
 		s.deny(w, r, status, code, err.Error(), ev)
 		return
 	}
-	// The viewer's node must be a technician node that joined with an
-	// overlay key minted for this very technician.
-	tech, err := s.cfg.Overlay.NodeByKey(req.NodeKey)
-	if err != nil || !slices.Contains(tech.Tags, wire.TagTech) {
-		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, "the requesting node is not a technician node of this overlay", ev)
+	resp, problem := s.issueGrant(sess, req.NodeKey, deviceID, keyID, caps, ev.Action)
+	if problem != nil {
+		s.deny(w, r, problem.status, problem.code, problem.msg, ev)
 		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// refusal is why a request is refused, for deny.
+type refusal struct {
+	status    int
+	code, msg string
+}
+
+// issueGrant signs a grant for caps on deviceID (joined with overlay key
+// keyID) to the technician's node nodeKey, checking that the node is a
+// technician node minted for this very technician, and audits it as action.
+func (s *Server) issueGrant(sess identity.Session, nodeKey, deviceID string, keyID uint64, caps []wire.Capability, action string) (wire.GrantResponse, *refusal) {
+	tech, err := s.cfg.Overlay.NodeByKey(nodeKey)
+	if err != nil || !slices.Contains(tech.Tags, wire.TagTech) {
+		return wire.GrantResponse{}, &refusal{http.StatusForbidden, wire.CodeForbidden, "the requesting node is not a technician node of this overlay"}
 	}
 	owner, err := s.cfg.Accounts.OverlayKeyOwner(tech.AuthKeyID)
 	if err != nil || owner != sess.User {
-		s.deny(w, r, http.StatusForbidden, wire.CodeForbidden, "the requesting node belongs to another technician", ev)
-		return
+		return wire.GrantResponse{}, &refusal{http.StatusForbidden, wire.CodeForbidden, "the requesting node belongs to another technician"}
 	}
 	agentNode, ok := nodesByKeyID(s.cfg.Overlay.Nodes())[keyID]
 	if !ok || !agentNode.IPv4.IsValid() {
-		s.deny(w, r, http.StatusConflict, wire.CodeConflict, "the device has not joined the overlay yet", ev)
-		return
+		return wire.GrantResponse{}, &refusal{http.StatusConflict, wire.CodeConflict, "the device has not joined the overlay yet"}
 	}
 	now := s.now()
 	g := grant.Grant{
@@ -343,17 +356,16 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request, sess identi
 	signed, err := grant.Sign(s.cfg.GrantKey, g)
 	if err != nil {
 		s.log.Error("signing a grant", "err", err)
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "could not sign the grant")
-		return
+		return wire.GrantResponse{}, &refusal{http.StatusInternalServerError, wire.CodeInternal, "could not sign the grant"}
 	}
 	s.accesses.record(deviceID, caps, now, time.Unix(g.Expires, 0))
 	capNames := make([]string, len(caps))
 	for i, c := range caps {
 		capNames[i] = string(c)
 	}
-	s.record(wire.AuditEvent{Actor: sess.User, Action: ev.Action, Target: deviceID, Outcome: audit.OK,
+	s.record(wire.AuditEvent{Actor: sess.User, Action: action, Target: deviceID, Outcome: audit.OK,
 		Fields: map[string]string{"grant": g.ID, "node": tech.NodeKey, "capabilities": strings.Join(capNames, ",")}})
-	writeJSON(w, http.StatusOK, wire.GrantResponse{Grant: signed, Expires: time.Unix(g.Expires, 0).UTC(), OverlayIP: agentNode.IPv4.String()})
+	return wire.GrantResponse{Grant: signed, Expires: time.Unix(g.Expires, 0).UTC(), OverlayIP: agentNode.IPv4.String()}, nil
 }
 
 // grantTarget finds the device a grant is asked for and the overlay key it

@@ -41,3 +41,12 @@ type Screen struct {
 	// session by itself.
 	Confirm bool
 }
+
+// Wake is the wake-up page of one machine.
+type Wake struct {
+	Device string
+	CSRF   string
+	Relay  string // after a wake-up: the agent that sent it
+	Sent   string // what it sent
+	Error  string
+}

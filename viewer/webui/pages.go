@@ -151,3 +151,23 @@ func (s *Server) end(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, struct{}{})
 }
+
+// wakePage asks the technician to confirm a wake-up; wake sends it.
+func (s *Server) wakePage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, viewerui.WakePage(viewerui.Wake{Device: r.PathValue("id"), CSRF: s.csrf()}))
+}
+
+func (s *Server) wake(w http.ResponseWriter, r *http.Request) {
+	v := viewerui.Wake{Device: r.PathValue("id"), CSRF: s.csrf()}
+	relay, res, err := s.v.Wake(r.Context(), v.Device)
+	if err != nil {
+		v.Error = "Not woken: " + err.Error()
+		if we, ok := err.(*wire.Error); ok {
+			v.Error = "Not woken: " + we.Message
+		}
+		s.render(w, r, http.StatusBadGateway, viewerui.WakePage(v))
+		return
+	}
+	v.Relay, v.Sent = relay, strings.Join(res.Sent, "; ")
+	s.render(w, r, http.StatusOK, viewerui.WakePage(v))
+}

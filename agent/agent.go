@@ -48,6 +48,7 @@ type EnrollOptions struct {
 	// digits); empty means inventory.MachineID. Tests and simulated
 	// fleets use it to enroll many agents from one machine.
 	MachineID string
+	Metadata  wire.Metadata // how the shop files the machine (U4)
 	Logger    *slog.Logger
 }
 
@@ -55,6 +56,9 @@ type EnrollOptions struct {
 // saves the agent's identity. It sends the machine's stable identifier, so
 // a machine enrolls only once.
 func Enroll(ctx context.Context, o EnrollOptions) (*state.State, error) {
+	if err := o.Metadata.Check(); err != nil {
+		return nil, fmt.Errorf("agent.Enroll: %w", err)
+	}
 	if state.Exists(o.StateDir) {
 		return nil, ErrAlreadyEnrolled
 	}
@@ -85,7 +89,7 @@ func Enroll(ctx context.Context, o EnrollOptions) (*state.State, error) {
 	}
 	st := &state.State{
 		CoordinatorURL: url, CAPEM: trust.EncodeCA(ca), DeviceID: resp.DeviceID, DeviceSecret: resp.DeviceSecret,
-		GrantKey: resp.GrantKey, AuthKey: resp.AuthKey, Hostname: host,
+		GrantKey: resp.GrantKey, AuthKey: resp.AuthKey, Hostname: host, Metadata: o.Metadata,
 	}
 	if err := state.Save(o.StateDir, st); err != nil {
 		return nil, fmt.Errorf("agent.Enroll: %w", err)
@@ -323,6 +327,39 @@ func (a *Agent) UI() *localui.UI {
 	return a.ui
 }
 
+// reportInventory collects and sends the inventory with md; false means
+// try again at the next tick.
+func (a *Agent) reportInventory(ctx context.Context, md wire.Metadata) bool {
+	inv, err := a.inv.Collect(ctx)
+	if err != nil {
+		a.log.Warn("collecting inventory", "err", err)
+		return false
+	}
+	inv.Metadata = md
+	if err := a.coord.Inventory(ctx, inv); err != nil {
+		a.log.Debug("reporting inventory deferred", "err", err)
+		return false
+	}
+	return true
+}
+
+// Reconfigure changes the metadata of the agent enrolled in dir (U4) and
+// returns it; a running agent reports it at its next heartbeat.
+func Reconfigure(dir string, change func(*wire.Metadata)) (wire.Metadata, error) {
+	st, err := state.Load(dir)
+	if err != nil {
+		return wire.Metadata{}, err
+	}
+	change(&st.Metadata)
+	if err := st.Metadata.Check(); err != nil {
+		return wire.Metadata{}, fmt.Errorf("agent.Reconfigure: %w", err)
+	}
+	if err := state.Save(dir, st); err != nil {
+		return wire.Metadata{}, err
+	}
+	return st.Metadata, nil
+}
+
 // presence keeps the presence stream to the coordinator open (the
 // Access view shows a killed agent offline within seconds), reconnecting
 // after a break with a growing pause.
@@ -357,15 +394,15 @@ func (a *Agent) report(ctx context.Context) {
 	invTick := time.NewTicker(a.cfg.InventoryEvery)
 	defer invTick.Stop()
 	invDue := true
+	md := a.st.Metadata
 	for {
+		// `peerdesk-agent reconfigure` rewrites the state file; a change
+		// is reported at the next heartbeat rather than the next hour.
+		if st, err := state.Load(a.cfg.StateDir); err == nil && st.Metadata != md {
+			md, invDue = st.Metadata, true
+		}
 		if invDue {
-			if inv, err := a.inv.Collect(ctx); err != nil {
-				a.log.Warn("collecting inventory", "err", err)
-			} else if err := a.coord.Inventory(ctx, inv); err != nil {
-				a.log.Debug("reporting inventory deferred", "err", err)
-			} else {
-				invDue = false
-			}
+			invDue = !a.reportInventory(ctx, md)
 		}
 		if err := a.coord.Heartbeat(ctx, wire.Heartbeat{AgentVersion: a.cfg.Version, Uptime: wire.Duration(a.cfg.Now().Sub(start)), Sent: a.cfg.Now().UTC()}); err != nil {
 			a.log.Debug("heartbeat failed", "err", err)

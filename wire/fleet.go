@@ -1,6 +1,12 @@
 package wire
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Unattended fleet (issue 4): Wake-on-LAN through peer agents, power and
 // Safe Mode, device metadata.
@@ -89,6 +95,18 @@ type Metadata struct {
 
 // MaxMetadataField bounds each Metadata field, in bytes.
 const MaxMetadataField = 64
+
+// Check bounds m's fields: at most MaxMetadataField bytes of valid UTF-8
+// each, no control characters.
+func (m Metadata) Check() error {
+	for _, f := range []struct{ name, v string }{{"name", m.Name}, {"company", m.Company}, {"site", m.Site},
+		{"department", m.Department}, {"device type", m.DeviceType}, {"tag", m.Tag}} {
+		if len(f.v) > MaxMetadataField || !utf8.ValidString(f.v) || strings.ContainsFunc(f.v, unicode.IsControl) {
+			return fmt.Errorf("wire: metadata %s: at most %d bytes, no control characters", f.name, MaxMetadataField)
+		}
+	}
+	return nil
+}
 
 // PathPresence is the agents' presence stream: a POST whose body never
 // ends, one PresenceTick byte every PresenceEvery. The coordinator shows

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/peerdesk/peerdesk/wire"
 	"os"
 	"path/filepath"
 
@@ -31,6 +32,9 @@ type State struct {
 	GrantKey       []byte `json:"grant_key"` // ed25519 public key
 	AuthKey        string `json:"auth_key,omitempty"`
 	Hostname       string `json:"hostname"`
+	// Metadata files the machine (U4): set at enrollment, changed with
+	// `peerdesk-agent reconfigure`, reported with the inventory.
+	Metadata wire.Metadata `json:"metadata"`
 }
 
 // CA parses the pinned coordinator CA.

@@ -46,6 +46,7 @@ func main() {
 	cli.Main("peerdesk-agent", []cli.Command{
 		{Name: "enroll", Usage: "enroll this machine with a coordinator, once", Run: enroll},
 		{Name: "run", Usage: "run the agent", Run: underServiceManager(run)},
+		{Name: "reconfigure", Usage: "change how the machine is filed (-company, -site…); a running agent reports it", Run: reconfigure},
 		{Name: "install", Usage: "install the agent as a system service (flags as for run)", Run: installService},
 		{Name: "uninstall", Usage: "stop and remove the system service", Run: uninstallService},
 		{Name: "start", Usage: "start the system service", Run: serviceControl("start", (*service.Manager).Start, service.Running)},
@@ -62,9 +63,11 @@ func enroll(ctx context.Context, args []string) error {
 	fs.StringVar(&o.CoordinatorURL, "coordinator", "", "coordinator URL, e.g. https://10.0.0.5:8443")
 	fs.StringVar(&o.Token, "token", "", "enrollment token (pde1-…) from your admin")
 	fs.StringVar(&o.Hostname, "hostname", "", "name to enroll as (default: this machine's host name)")
+	setMetadata := metadataFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	setMetadata(&o.Metadata)
 	if o.CoordinatorURL == "" || o.Token == "" {
 		return fmt.Errorf("-coordinator and -token are required")
 	}

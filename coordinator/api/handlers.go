@@ -207,11 +207,8 @@ func (s *Server) Devices(role policy.Role, scope policy.Scope) ([]wire.Device, e
 
 // checkMetadata bounds the shop's filing fields and custom fields.
 func checkMetadata(m wire.Metadata, custom map[string]string) error {
-	for name, v := range map[string]string{"name": m.Name, "company": m.Company, "site": m.Site,
-		"department": m.Department, "device type": m.DeviceType, "tag": m.Tag} {
-		if len(v) > wire.MaxMetadataField || strings.ContainsFunc(v, unicode.IsControl) {
-			return fmt.Errorf("metadata %s: at most %d bytes, no control characters", name, wire.MaxMetadataField)
-		}
+	if err := m.Check(); err != nil {
+		return err
 	}
 	for k, v := range custom {
 		if k == "" || len(k) > wire.MaxMetadataField || len(v) > 4*wire.MaxMetadataField ||

@@ -4,6 +4,9 @@
 # the nodes' memory, and the coordinator with 200 control-only clients.
 # Runs in a private network namespace with one veth (so nodes see a network)
 # and no route anywhere.
+#
+# Usage: scripts/bench.sh [section…]; sections: idle firstcall bulk control
+# screen fleet (default: all; firstcall needs idle's agent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${PEERDESK_BENCH_NS:-}" ]; then
@@ -14,6 +17,9 @@ ip link add bn0 type veth peer name bn1
 ip link set bn0 arp off
 ip addr add 10.254.0.1/24 dev bn0
 ip link set bn1 up && ip link set bn0 up
+
+sections=" ${*:-idle firstcall bulk control screen fleet} "
+want() { [[ $sections == *" $1 "* ]]; }
 
 out=${BENCH_OUT:-bench/results/$(date -u +%Y-%m-%d)}
 mkdir -p "$out"
@@ -34,16 +40,24 @@ window() {
 # median of a column of numbers on stdin
 median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
+# start_coordinator NAME: a coordinator with its own data directory and an
+# admin "bench"; sets url, pin, sock and coord.
+start_coordinator() {
+  local d="$work/$1"
+  bin/peerdesk serve -data "$d" -listen 127.0.0.1:0 -stun 127.0.0.1:0 -log-level error >"$d.out" 2>"$d.log" &
+  coord=$!; pids+=($coord)
+  for _ in $(seq 100); do grep -q "CA pin:" "$d.out" 2>/dev/null && break; sleep 0.1; done
+  url=$(awk '/url:/ {print $2}' "$d.out"); pin=$(awk '/CA pin:/ {print $3}' "$d.out")
+  sock="$d/admin.sock"
+  for _ in $(seq 100); do bin/peerdesk admin status -data "$d" >/dev/null 2>&1 && break; sleep 0.1; done
+  bin/peerdesk admin add-user -data "$d" -name bench -role admin >/dev/null
+}
+
 echo "== coordinator"
-bin/peerdesk serve -data "$work/coord" -listen 127.0.0.1:0 -stun 127.0.0.1:0 -log-level error >"$work/coord.out" 2>"$work/coord.log" &
-coord=$!; pids+=($coord)
-for _ in $(seq 100); do grep -q "CA pin:" "$work/coord.out" 2>/dev/null && break; sleep 0.1; done
-url=$(awk '/url:/ {print $2}' "$work/coord.out"); pin=$(awk '/CA pin:/ {print $3}' "$work/coord.out")
-sock="$work/coord/admin.sock"
-for _ in $(seq 100); do bin/peerdesk admin status -data "$work/coord" >/dev/null 2>&1 && break; sleep 0.1; done
-bin/peerdesk admin add-user -data "$work/coord" -name bench -role admin >/dev/null
+start_coordinator coord
 echo "coordinator_rss_empty_kib=$(rss_kib $coord)" | tee "$out/coordinator-empty.txt"
 
+if want idle; then
 echo "== agent idle (5 windows of 20 s after 15 s warm-up)"
 tok=$(bin/peerdesk admin token -data "$work/coord" 2>/dev/null)
 bin/peerdesk-agent enroll -state "$work/agent" -coordinator "$url" -token "$tok" -hostname bench-pc >/dev/null
@@ -52,11 +66,14 @@ agent=$!; pids+=($agent)
 sleep 15
 for _ in 1 2 3 4 5; do window $agent 20; done | tee "$out/agent-idle-windows.txt"
 echo "agent_idle_cpu_percent_median=$(awk '{print $1}' "$out/agent-idle-windows.txt" | median) agent_idle_rss_kib_median=$(awk '{print $2}' "$out/agent-idle-windows.txt" | median)" | tee "$out/agent-idle.txt"
+fi
 
+if want firstcall; then
 echo "== Up → first peer call (20 fresh technician nodes)"
 bin/peerdesk-viewer login -state "$work/v0" -coordinator "$url" -pin "$pin" -user bench >/dev/null
 device=$(bin/peerdesk-viewer machines -state "$work/v0" | awk '$2=="bench-pc" {print $1}')
 bin/peerbench firstcall -coordinator "$url" -pin "$pin" -user bench -device "$device" -n 20 2>"$work/firstcall.log" | tee "$out/firstcall.txt"
+fi
 
 # bulk LIMIT NAME: 3 × 1 GiB from a fresh technician node to one receiver,
 # both under GOMEMLIMIT=LIMIT ("" = the product's default soft limit).
@@ -76,10 +93,13 @@ bulk() {
   echo "$name: mib_per_s_median=$(sed -n 's/.*mib_per_s=\([0-9.]*\).*/\1/p' "$out/throughput-$name-runs.txt" | median) send_hwm_kib_median=$(sed -n 's/.*send_hwm_kib=\([0-9]*\).*/\1/p' "$out/throughput-$name-runs.txt" | median) recv_hwm_kib_max=$(sed -n 's/.*recv_hwm_kib=\([0-9]*\).*/\1/p' "$out/throughput-$name-recv.txt" | sort -g | tail -1)" | tee "$out/throughput-$name.txt"
   kill $recvpid 2>/dev/null || true
 }
+if want bulk; then
 echo "== bulk throughput over the overlay (3 × 1 GiB; default soft limit, then none)"
 bulk "" default
 bulk off nolimit
+fi
 
+if want control; then
 echo "== coordinator with 200 control-only clients (5 windows of 20 s, 30 s after all joined)"
 bin/peerbench controlload -coordinator "$url" -pin "$pin" -socket "$sock" -n 200 -hold 150s >"$work/load.out" 2>"$work/load.log" &
 loadpid=$!; pids+=($loadpid)
@@ -89,10 +109,27 @@ sleep 30
 for _ in 1 2 3 4 5; do window $coord 20; done | tee "$out/coordinator-200-windows.txt"
 echo "coordinator_200_cpu_percent_median=$(awk '{print $1}' "$out/coordinator-200-windows.txt" | median) coordinator_200_rss_kib_median=$(awk '{print $2}' "$out/coordinator-200-windows.txt" | median)" | tee "$out/coordinator-200.txt"
 wait $loadpid || true
+fi
 
+if want screen; then
 echo "== screen sessions (1920x1080 on Xvfb, headless Chromium, 6 sessions; medians by benchstat)"
 go test ./e2e -run '^$' -bench BenchmarkScreenSession -benchtime 1x -count 6 -timeout 30m | tee "$out/screen-runs.txt"
 go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da "$out/screen-runs.txt" | tee "$out/screen.txt"
+fi
+
+if want fleet; then
+echo "== fleet: a fresh coordinator with ${FLEET_N:=2000} agents (control-only overlay clients that also report inventory, hold presence streams and heartbeat)"
+start_coordinator fleet
+bin/peerbench controlload -coordinator "$url" -pin "$pin" -socket "$sock" -n "$FLEET_N" -parallel 20 -app -hold 300s >"$work/fleet-load.out" 2>"$work/fleet-load.log" &
+loadpid=$!; pids+=($loadpid)
+for _ in $(seq 36000); do grep -q "holding" "$work/fleet-load.out" 2>/dev/null && break; sleep 0.1; done
+grep clients= "$work/fleet-load.out" | tee "$out/fleet-join.txt"
+sleep 30
+for _ in 1 2 3 4 5; do window $coord 20; done | tee "$out/fleet-windows.txt"
+echo "fleet_cpu_percent_median=$(awk '{print $1}' "$out/fleet-windows.txt" | median) fleet_rss_kib_median=$(awk '{print $2}' "$out/fleet-windows.txt" | median)" | tee "$out/fleet.txt"
+bin/peerbench access -coordinator "$url" -pin "$pin" -socket "$sock" -user bench -n 50 | tee "$out/fleet-access.txt"
+kill $loadpid 2>/dev/null || true
+fi
 
 { echo "date=$(date -u +%FT%TZ) cpus=$(nproc) go=$(go env GOVERSION) kernel=$(uname -r)"; cat "$out"/*.txt | grep -v '^[0-9.]* [0-9]*$'; } > "$out/summary.txt"
 echo; echo "== summary ($out/summary.txt)"; cat "$out/summary.txt"

@@ -13,6 +13,7 @@ import (
 	"github.com/peerdesk/peerdesk/cli"
 	"github.com/peerdesk/peerdesk/coordclient"
 	"github.com/peerdesk/peerdesk/trust"
+	"github.com/peerdesk/peerdesk/wire"
 	"tailscale.com/control/controlclient"
 	"tailscale.com/health"
 	"tailscale.com/net/netmon"
@@ -36,6 +37,7 @@ func controlLoad(ctx context.Context, args []string) error {
 	n := fs.Int("n", 200, "clients")
 	par := fs.Int("parallel", 10, "clients joining at once")
 	hold := fs.Duration("hold", time.Minute, "how long to hold the clients after all joined")
+	app := fs.Bool("app", false, "also behave like agents towards the coordinator: report an inventory, hold a presence stream, heartbeat every 30 s")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,18 +52,28 @@ func controlLoad(ctx context.Context, args []string) error {
 		failed  atomic.Int32
 		clients = make([]*controlclient.Direct, *n)
 	)
+	appCtx, stopApp := context.WithCancel(ctx)
+	var appWG sync.WaitGroup
+	defer appWG.Wait()
+	defer stopApp()
 	start := time.Now()
 	for i := range *n {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			d, err := c.joinControlOnly(ctx, i)
+			d, dev, err := c.joinControlOnly(ctx, i)
 			if err != nil {
 				failed.Add(1)
 				log.Printf("client %d: %v", i, err)
 				return
 			}
 			clients[i] = d
+			if *app {
+				if err := dev.Inventory(ctx, fakeInventory(i)); err != nil {
+					log.Printf("client %d: inventory: %v", i, err)
+				}
+				appWG.Go(func() { actLikeAnAgent(appCtx, dev) })
+			}
 			joined.Add(1)
 		})
 	}
@@ -89,14 +101,51 @@ func (u *nullUpdater) UpdateFullNetmap(*netmap.NetworkMap) {
 	}
 }
 
-func (c *coord) joinControlOnly(ctx context.Context, i int) (*controlclient.Direct, error) {
+// fakeInventory is client i's inventory: spread over 20 companies, 7
+// sites, 4 device types, with a serial to search for.
+func fakeInventory(i int) wire.Inventory {
+	types := []string{"laptop", "desktop", "server", "kiosk"}
+	return wire.Inventory{
+		Hostname: fmt.Sprintf("load-%04d", i), OS: "linux", Platform: "debian", OSVersion: "12", AgentVersion: "1.0.0",
+		CPUModel: "AMD EPYC", CPUCores: 2, RAMBytes: 8 << 30, Serial: fmt.Sprintf("SN-%06d", i),
+		LoggedOnUser: fmt.Sprintf("user%04d", i),
+		Interfaces:   []wire.NetIf{{Name: "eth0", MAC: fmt.Sprintf("02:00:00:00:%02x:%02x", i>>8&0xff, i&0xff), Addrs: []string{fmt.Sprintf("10.%d.%d.%d/16", i%20, i/250, i%250+1)}}},
+		Metadata:     wire.Metadata{Company: fmt.Sprintf("company-%02d", i%20), Site: fmt.Sprintf("site-%d", i%7), DeviceType: types[i%4]},
+	}
+}
+
+// actLikeAnAgent holds a presence stream (reconnecting) and heartbeats
+// every 30 s, as an idle agent does, until ctx ends.
+func actLikeAnAgent(ctx context.Context, dev *coordclient.Client) {
+	go func() {
+		for ctx.Err() == nil {
+			dev.Presence(ctx) //nolint:errcheck // reconnect after a pause
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			dev.Heartbeat(ctx, wire.Heartbeat{AgentVersion: "1.0.0", Sent: time.Now().UTC()}) //nolint:errcheck // load only
+		}
+	}
+}
+
+func (c *coord) joinControlOnly(ctx context.Context, i int) (*controlclient.Direct, *coordclient.Client, error) {
 	src := &net.TCPAddr{IP: net.IPv4(127, 0, byte(1+i/50), byte(2+i%50))}
 	hc := trust.Client(c.ca)
 	hc.Transport.(*http.Transport).DialContext = (&net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}).DialContext
 	cl := coordclient.NewWithHTTPClient(c.url, hc)
 	resp, err := c.enroll(ctx, cl, fmt.Sprintf("load-%03d", i))
 	if err != nil {
-		return nil, fmt.Errorf("enroll: %w", err)
+		return nil, nil, fmt.Errorf("enroll: %w", err)
 	}
 	bus := eventbus.New()
 	dialer := tsdial.NewDialer(netmon.NewStatic())
@@ -115,21 +164,21 @@ func (c *coord) joinControlOnly(ctx context.Context, i int) (*controlclient.Dire
 		HTTPTestClient:       trust.Client(c.ca), // /key over TLS pinned to the coordinator's CA
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if _, err := d.TryLogin(lctx, controlclient.LoginDefault); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("login: %w", err)
+		return nil, nil, fmt.Errorf("login: %w", err)
 	}
 	u := &nullUpdater{got: make(chan struct{}, 1)}
 	go d.PollNetMap(context.Background(), u) //nolint:errcheck // ends with Close
 	select {
 	case <-u.got:
-		return d, nil
+		return d, cl.WithDevice(resp.DeviceID, resp.DeviceSecret), nil
 	case <-lctx.Done():
 		d.Close()
-		return nil, fmt.Errorf("no network map: %w", lctx.Err())
+		return nil, nil, fmt.Errorf("no network map: %w", lctx.Err())
 	}
 }

@@ -5,6 +5,7 @@
 //	peerbench recv         an agent-tagged node that swallows bytes on the peer port
 //	peerbench send         a technician node that sends bulk data to recv
 //	peerbench firstcall    fresh technician nodes: Up, then the first peer call
+//	peerbench access       the Access view's page, search and group, and killed → offline
 //
 // Each prints its results, including its own peak memory, as "key=value"
 // lines on stdout.
@@ -21,5 +22,6 @@ func main() {
 		{Name: "recv", Usage: "receive bulk data on the overlay", Run: recv},
 		{Name: "send", Usage: "send bulk data over the overlay", Run: send},
 		{Name: "firstcall", Usage: "measure Up → first peer call", Run: firstCall},
+		{Name: "access", Usage: "measure the Access view and killed-to-offline on a loaded coordinator", Run: accessLoad},
 	})
 }

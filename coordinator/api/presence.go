@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -62,6 +63,12 @@ func (p *Presence) LastSeen(device string) (time.Time, bool) {
 // handlePresence keeps a device online while its presence stream ticks.
 func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request, dev enroll.Device) {
 	rc := http.NewResponseController(w)
+	// HTTP/1.1 stops reading a request's body once the answer started,
+	// unless asked not to (HTTP/2 always interleaves).
+	if err := rc.EnableFullDuplex(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		s.log.Warn("presence: no full duplex; stream refused", "err", err)
+		return
+	}
 	// The answer's headers go out first, so the agent knows it is heard.
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {

@@ -17,10 +17,15 @@ import (
 // offline once a stream stays quiet for wire.PresenceTimeout (a cut
 // cable) — long before the heartbeat grace would say so.
 func TestPresenceStream(t *testing.T) {
+	t.Run("HTTP/1.1", func(t *testing.T) { testPresenceStream(t, false) })
+	t.Run("HTTP/2", func(t *testing.T) { testPresenceStream(t, true) })
+}
+
+func testPresenceStream(t *testing.T, http2 bool) {
 	e := newEnv(t)
 	dev := e.enroll(t, "pc-1", 'a')
 	srv := httptest.NewUnstartedServer(e.pub)
-	srv.EnableHTTP2 = true
+	srv.EnableHTTP2 = http2
 	srv.StartTLS()
 	defer srv.Close()
 	client := coordclient.NewWithHTTPClient(srv.URL, srv.Client()).WithDevice(dev.DeviceID, dev.DeviceSecret)
@@ -38,9 +43,15 @@ func TestPresenceStream(t *testing.T) {
 
 	// The agent dies: its end of the connection closes.
 	ctx, kill := context.WithCancel(context.Background())
+	defer kill() // before srv.Close, which waits for the stream to end
 	done := make(chan error, 1)
 	go func() { done <- client.Presence(ctx) }()
 	waitFor("stream open", true)
+	// Still online well past one tick: the stream is being read.
+	time.Sleep(2 * wire.PresenceEvery)
+	if !online() {
+		t.Fatal("the stream stopped counting after its first tick")
+	}
 	kill()
 	t.Logf("offline %v after the agent's connection closed", waitFor("agent killed", false))
 	<-done

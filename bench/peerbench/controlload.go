@@ -38,6 +38,7 @@ func controlLoad(ctx context.Context, args []string) error {
 	par := fs.Int("parallel", 10, "clients joining at once")
 	hold := fs.Duration("hold", time.Minute, "how long to hold the clients after all joined")
 	app := fs.Bool("app", false, "also behave like agents towards the coordinator: report an inventory, hold a presence stream, heartbeat every 30 s")
+	overlayToo := fs.Bool("overlay", true, "join the overlay's control plane (false: only enroll, for -app at fleet scale)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func controlLoad(ctx context.Context, args []string) error {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			d, dev, err := c.joinControlOnly(ctx, i)
+			d, dev, err := c.joinControlOnly(ctx, i, *overlayToo)
 			if err != nil {
 				failed.Add(1)
 				log.Printf("client %d: %v", i, err)
@@ -138,7 +139,7 @@ func actLikeAnAgent(ctx context.Context, dev *coordclient.Client) {
 	}
 }
 
-func (c *coord) joinControlOnly(ctx context.Context, i int) (*controlclient.Direct, *coordclient.Client, error) {
+func (c *coord) joinControlOnly(ctx context.Context, i int, overlay bool) (*controlclient.Direct, *coordclient.Client, error) {
 	src := &net.TCPAddr{IP: net.IPv4(127, 0, byte(1+i/50), byte(2+i%50))}
 	hc := trust.Client(c.ca)
 	hc.Transport.(*http.Transport).DialContext = (&net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}).DialContext
@@ -146,6 +147,9 @@ func (c *coord) joinControlOnly(ctx context.Context, i int) (*controlclient.Dire
 	resp, err := c.enroll(ctx, cl, fmt.Sprintf("load-%03d", i))
 	if err != nil {
 		return nil, nil, fmt.Errorf("enroll: %w", err)
+	}
+	if !overlay {
+		return nil, cl.WithDevice(resp.DeviceID, resp.DeviceSecret), nil
 	}
 	bus := eventbus.New()
 	dialer := tsdial.NewDialer(netmon.NewStatic())

@@ -127,6 +127,9 @@ type Config struct {
 	Unattended bool
 	// NoScreen leaves the screen capability out (a headless server).
 	NoScreen bool
+	// PowerRunner carries out power actions (reboot, Safe Mode); nil means
+	// this machine's own commands. Tests record instead of rebooting.
+	PowerRunner power.Runner
 	// Browser opens the end user's page; nil means the desktop's browser.
 	Browser func(url string) error
 	Logger  *slog.Logger
@@ -234,7 +237,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Unlock()
 	// A machine rebooted into Safe Mode by a technician boots normally
 	// the time after, unless they asked to keep it (U2).
-	if err := power.OnStart(ctx, power.Config{StateDir: a.cfg.StateDir, Logger: a.log}); err != nil {
+	if err := power.OnStart(ctx, a.powerConfig()); err != nil {
 		a.log.Error("leaving Safe Mode for the next boot failed; retried at the next start", "err", err)
 	}
 
@@ -245,7 +248,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	g := &gate.Gate{Device: a.st.DeviceID, GrantKey: grantKey, WhoIs: n, Audit: a.audit, Now: a.cfg.Now, Logger: a.log}
 	mux := http.NewServeMux()
 	mux.Handle("GET "+wire.PeerPathSysInfo, g.Handle(sysinfo.Handler{Collector: a.inv}))
-	mux.Handle("POST "+wire.PeerPathPower, g.Handle(&power.Handler{Config: power.Config{StateDir: a.cfg.StateDir, Logger: a.log}}))
+	mux.Handle("POST "+wire.PeerPathPower, g.Handle(&power.Handler{Config: a.powerConfig()}))
 	mux.Handle("POST "+wire.PeerPathWake, g.Handle(wol.Handler{Logger: a.log}))
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n)
@@ -325,6 +328,10 @@ func (a *Agent) UI() *localui.UI {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.ui
+}
+
+func (a *Agent) powerConfig() power.Config {
+	return power.Config{StateDir: a.cfg.StateDir, Runner: a.cfg.PowerRunner, Logger: a.log}
 }
 
 // reportInventory collects and sends the inventory with md; false means

@@ -273,6 +273,18 @@ func (v *Viewer) Wake(ctx context.Context, device string) (string, wire.WakeResu
 	return plan.Relay, res, err
 }
 
+// Power asks a device's agent for a power action (reboot, Safe Mode…) with
+// a grant for the power capability; the agent answers before it acts.
+func (v *Viewer) Power(ctx context.Context, device string, req wire.PowerRequest) (wire.PowerResult, error) {
+	g, err := v.Grant(ctx, device, wire.CapPower)
+	if err != nil {
+		return wire.PowerResult{}, err
+	}
+	var res wire.PowerResult
+	err = v.peer(ctx, http.MethodPost, g.OverlayIP, g.Grant, wire.PeerPathPower, req, &res)
+	return res, err
+}
+
 // SysInfo fetches a device's system information directly from its agent,
 // after asking the coordinator for a grant.
 func (v *Viewer) SysInfo(ctx context.Context, device string) (wire.Inventory, error) {

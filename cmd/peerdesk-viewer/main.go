@@ -28,6 +28,7 @@ func main() {
 		{Name: "machines", Usage: "list enrolled machines", Run: machines},
 		{Name: "ui", Usage: "serve the technician's session page on 127.0.0.1 (remote screens)", Run: ui},
 		{Name: "sysinfo", Usage: "fetch a machine's system information peer to peer: sysinfo <device-id>", Run: sysinfo},
+		{Name: "power", Usage: "reboot a machine or change how it boots: power [-confirm] [-keep-safe-mode] <device-id> <action>", Run: powerCmd},
 		{Name: "wake", Usage: "wake an offline machine through an online agent on its LAN: wake <device-id>", Run: wakeCmd},
 		{Name: "version", Usage: "print the version", Run: func(context.Context, []string) error { fmt.Println(version); return nil }},
 	})
@@ -174,5 +175,33 @@ func wakeCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("asked %s to wake %s: %s\n", relay, rest[0], strings.Join(res.Sent, "; "))
+	return nil
+}
+
+func powerCmd(ctx context.Context, args []string) error {
+	var req wire.PowerRequest
+	v, rest, err := open(args, "power", func(fs *flag.FlagSet) {
+		fs.BoolVar(&req.Confirm, "confirm", false, "confirm an emergency reboot (unsaved work is lost)")
+		fs.BoolVar(&req.KeepSafeMode, "keep-safe-mode", false, "keep booting into Safe Mode until the action normal")
+	})
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	if len(rest) != 2 {
+		names := make([]string, len(wire.PowerActions))
+		for i, a := range wire.PowerActions {
+			names[i] = string(a)
+		}
+		return fmt.Errorf("usage: peerdesk-viewer power [flags] <device-id> <%s>", strings.Join(names, "|"))
+	}
+	req.Action = wire.PowerAction(rest[1])
+	res, err := v.Power(ctx, rest[0], req)
+	if err != nil {
+		return err
+	}
+	for _, s := range res.Steps {
+		fmt.Println(s)
+	}
 	return nil
 }

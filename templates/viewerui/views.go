@@ -50,3 +50,14 @@ type Wake struct {
 	Sent   string // what it sent
 	Error  string
 }
+
+// Tools is a machine's tools page.
+type Tools struct {
+	Device   string
+	Hostname string
+	CSRF     string
+	Facts    [][2]string // label, value
+	Actions  []string    // power actions offered
+	Steps    []string    // after a power request: what the machine does
+	Error    string
+}

@@ -44,11 +44,7 @@ func (s *Server) redeem(w http.ResponseWriter, r *http.Request) {
 	code := strings.TrimSpace(r.PostFormValue("code"))
 	ss, err := s.v.Coordinator().Redeem(r.Context(), code)
 	if err != nil {
-		var msg = err.Error()
-		if we, ok := err.(*wire.Error); ok {
-			msg = we.Message
-		}
-		s.homeWith(w, r, http.StatusBadRequest, msg)
+		s.homeWith(w, r, http.StatusBadRequest, peerMessage(err))
 		return
 	}
 	http.Redirect(w, r, "/session/"+ss.ID, http.StatusSeeOther)
@@ -161,13 +157,62 @@ func (s *Server) wake(w http.ResponseWriter, r *http.Request) {
 	v := viewerui.Wake{Device: r.PathValue("id"), CSRF: s.csrf()}
 	relay, res, err := s.v.Wake(r.Context(), v.Device)
 	if err != nil {
-		v.Error = "Not woken: " + err.Error()
-		if we, ok := err.(*wire.Error); ok {
-			v.Error = "Not woken: " + we.Message
-		}
+		v.Error = "Not woken: " + peerMessage(err)
 		s.render(w, r, http.StatusBadGateway, viewerui.WakePage(v))
 		return
 	}
 	v.Relay, v.Sent = relay, strings.Join(res.Sent, "; ")
 	s.render(w, r, http.StatusOK, viewerui.WakePage(v))
+}
+
+// tools shows a machine's system information, read from its agent, and
+// its power actions.
+func (s *Server) tools(w http.ResponseWriter, r *http.Request) {
+	s.renderTools(w, r, http.StatusOK, viewerui.Tools{Device: r.PathValue("id")})
+}
+
+// power sends the chosen power action; the agent answers with its steps.
+func (s *Server) power(w http.ResponseWriter, r *http.Request) {
+	v := viewerui.Tools{Device: r.PathValue("id")}
+	req := wire.PowerRequest{Action: wire.PowerAction(r.PostFormValue("action")), Confirm: r.PostFormValue("confirm") == "yes",
+		KeepSafeMode: r.PostFormValue("keep") == "yes"}
+	res, err := s.v.Power(r.Context(), v.Device, req)
+	status := http.StatusOK
+	if err != nil {
+		status, v.Error = http.StatusBadGateway, "Not done: "+peerMessage(err)
+	}
+	v.Steps = res.Steps
+	s.renderTools(w, r, status, v)
+}
+
+func (s *Server) renderTools(w http.ResponseWriter, r *http.Request, status int, v viewerui.Tools) {
+	v.CSRF, v.Hostname = s.csrf(), v.Device
+	for _, a := range wire.PowerActions {
+		v.Actions = append(v.Actions, string(a))
+	}
+	inv, err := s.v.SysInfo(r.Context(), v.Device)
+	if err != nil {
+		if v.Error == "" {
+			v.Error = "System information unavailable: " + peerMessage(err)
+		}
+	} else {
+		v.Hostname = inv.Hostname
+		for _, f := range [][2]string{{"Host name", inv.Hostname}, {"OS", strings.TrimSpace(inv.Platform + " " + inv.OSVersion)},
+			{"Kernel", inv.KernelVersion}, {"CPU", inv.CPUModel}, {"Logged-on user", inv.LoggedOnUser},
+			{"Serial", inv.Serial}, {"Maker / model", strings.TrimSpace(inv.Maker + " " + inv.Model)},
+			{"Gateway", inv.Gateway}, {"Agent", inv.AgentVersion}} {
+			if f[1] != "" {
+				v.Facts = append(v.Facts, f)
+			}
+		}
+	}
+	s.render(w, r, status, viewerui.ToolsPage(v))
+}
+
+// peerMessage is err as a technician should read it.
+func peerMessage(err error) string {
+	if we, ok := err.(*wire.Error); ok {
+		return we.Message
+	}
+	return err.Error()
 }

@@ -96,6 +96,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /redeem", s.redeem)
 	mux.HandleFunc("GET /session/{id}", s.sessionPage)
 	mux.HandleFunc("GET /device/{id}", s.devicePage)
+	mux.HandleFunc("GET /device/{id}/tools", s.tools)
+	mux.HandleFunc("POST /device/{id}/power", s.power)
 	mux.HandleFunc("GET /wake/{id}", s.wakePage)
 	mux.HandleFunc("POST /wake/{id}", s.wake)
 	mux.HandleFunc("POST /api/ice/{device}", s.ice)

@@ -46,6 +46,8 @@ func TestAccessConnect(t *testing.T) {
 		chromedp.WaitVisible(`#q`, chromedp.ByQuery),
 		chromedp.SendKeys(`#q`, "front-desk", chromedp.ByQuery),
 		chromedp.Click(`//button[normalize-space()="Search"]`, chromedp.BySearch),
+		// The results page, not the list it replaces.
+		chromedp.WaitVisible(`//p[@id="shown" and starts-with(normalize-space(), "1 machine ")]`, chromedp.BySearch),
 		chromedp.Click(`//tr[@id="machine-`+a.DeviceID()+`"]//a`, chromedp.BySearch),
 		chromedp.WaitVisible(`#panel #connect`, chromedp.ByQuery),
 		chromedp.Click(`#panel #connect`, chromedp.ByQuery),

@@ -136,7 +136,7 @@ func TestAccessView(t *testing.T) {
 	var shown string
 	run("open the smart group",
 		chromedp.Click(`//ul[@id="smart"]//a[normalize-space()="Offline 30 days"]`, chromedp.BySearch),
-		chromedp.WaitVisible(`#shown`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//ul[@id="smart"]//a[@aria-current and normalize-space()="Offline 30 days"]`, chromedp.BySearch), // the new page
 		chromedp.Text(`#shown`, &shown, chromedp.ByQuery))
 	if !strings.HasPrefix(shown, "3 machines") {
 		t.Errorf("the smart group lists %q", shown)
@@ -167,7 +167,7 @@ func TestAccessView(t *testing.T) {
 	run("filter and save",
 		chromedp.Navigate(c.URL()+"/machines?q=laptop"),
 		chromedp.Click(`//ul[@id="by-Site"]//a[normalize-space()="Berlin"]`, chromedp.BySearch),
-		chromedp.WaitVisible(`#filter-name`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//ul[@id="by-Site"]//a[@aria-current and normalize-space()="Berlin"]`, chromedp.BySearch), // the new page
 		chromedp.SendKeys(`#filter-name`, "Berlin laptops", chromedp.ByQuery),
 		chromedp.Click(`//button[normalize-space()="Save filter"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//ul[@id="saved"]//a[normalize-space()="Berlin laptops"]`, chromedp.BySearch))

@@ -5,7 +5,6 @@ package dashboard
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,25 +17,12 @@ import (
 	"github.com/peerdesk/peerdesk/wire"
 )
 
-// testClock is the coordinator's clock, moved by the test.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // TestAccessView: a scoped technician and an admin use the Access view of
 // a real coordinator in Chromium — group counts, a smart group that the
 // coordinator's clock moves machines into, a search over inventory fields,
 // a machine's panel, and a saved filter — all by clicking and typing.
 func TestAccessView(t *testing.T) {
-	clock := &testClock{t: time.Now().UTC()}
+	clock := &harness.Clock{}
 	c := harness.StartCoordinator(t, harness.WithClock(clock.Now))
 	c.AddUser(t, "alice", policy.RoleAdmin)
 	if err := c.Admin.AddUser(context.Background(), "bob", harness.Password, string(policy.RoleTechnician), "Acme"); err != nil {
@@ -105,7 +91,7 @@ func TestAccessView(t *testing.T) {
 	}
 
 	// The admin sees every company, with counts.
-	clock.Advance(time.Minute)
+	clock.Add(time.Minute)
 	beat()
 	login("alice")
 	for label, want := range map[string]string{"Acme": "3", "Globex": "2"} {
@@ -127,7 +113,7 @@ func TestAccessView(t *testing.T) {
 
 	// Forty days later (the coordinator's clock), the machines that never
 	// came back are 30-day offline; the two that keep beating are not.
-	clock.Advance(40 * 24 * time.Hour)
+	clock.Add(40 * 24 * time.Hour)
 	beat()
 	login("alice") // the dashboard session expired meanwhile
 	if got := count("smart", "Offline 30 days"); got != "3" {

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/peerdesk/peerdesk/agent/input"
 	"github.com/peerdesk/peerdesk/agent/screen"
@@ -16,6 +18,12 @@ import (
 // capture (damage-driven), the H.264 encoder and input injection, with ICE
 // on the overlay. consent nil means unattended (nobody is asked).
 func screenHandler(display string, n *node.Node, consent screen.Consent, onEnd func(string), log *slog.Logger) (*screen.Handler, error) {
+	// PEERDESK_SCREEN_CODING=screen|camera fixes the encoder's tuning
+	// (screen.Coding); the default chooses by the path.
+	coding, err := screen.ParseCoding(os.Getenv("PEERDESK_SCREEN_CODING"))
+	if err != nil {
+		return nil, fmt.Errorf("PEERDESK_SCREEN_CODING: %w", err)
+	}
 	onet, err := overlaynet.New(n)
 	if err != nil {
 		return nil, err
@@ -36,6 +44,7 @@ func screenHandler(display string, n *node.Node, consent screen.Consent, onEnd f
 		Input:   func() (screen.Injector, error) { return input.New(display) },
 		Consent: consent,
 		OnEnd:   onEnd,
+		Coding:  coding,
 		Logger:  log.With("component", "screen"),
 	}), nil
 }

@@ -132,7 +132,7 @@ func BenchmarkScreenSession(b *testing.B) {
 	bin := c.SupportBinary(b, code.Code)
 	b.ResetTimer()
 	start := time.Now()
-	agent := harness.StartPath(b, []string{"DISPLAY=" + display, "TMPDIR=" + b.TempDir(), "PEERDESK_LOG_LEVEL=" + os.Getenv("PEERDESK_LOG_LEVEL")}, bin)
+	agent := harness.StartPath(b, []string{"DISPLAY=" + display, "TMPDIR=" + b.TempDir(), "PEERDESK_LOG_LEVEL=" + os.Getenv("PEERDESK_LOG_LEVEL"), "PEERDESK_SCREEN_CODING=" + os.Getenv("PEERDESK_SCREEN_CODING")}, bin)
 	line := agent.WaitLine(b, "your page:")
 	b.Logf("%v: the agent joined the help desk", time.Since(start))
 	harness.Do(b, user, "open the user's page", chromedp.Navigate(strings.TrimSpace(line[strings.Index(line, "http://"):])))

@@ -275,6 +275,14 @@ func TestSupportByCodeScreen(t *testing.T) {
 
 	pts := samplePoints(W, H)
 	waitScreen(t, tech, pts, xclient.PatternColor, "first frames")
+	// Chrome accepted the agent's playout delay of zero (frames shown as
+	// soon as decoded; agent/screen/playout.go).
+	var zeroDelay bool
+	harness.Do(t, tech, "read the negotiated extensions", chromedp.Evaluate(
+		`window.peerdeskPC.remoteDescription.sdp.includes('rtp-hdrext/playout-delay') && window.peerdeskPC.localDescription.sdp.includes('rtp-hdrext/playout-delay')`, &zeroDelay))
+	if !zeroDelay {
+		t.Error("the session did not negotiate the playout-delay extension: Chrome holds frames in its jitter buffer")
+	}
 	var indicator string
 	harness.Do(t, user, "see the indicator", chromedp.WaitVisible(`#indicator`, chromedp.ByQuery), chromedp.Text(`#indicator`, &indicator, chromedp.ByQuery))
 	if !strings.Contains(indicator, "alice") {

@@ -18,6 +18,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
+	"github.com/pion/rtp"
 	"github.com/pion/transport/v4/vnet"
 	"github.com/pion/webrtc/v4"
 )
@@ -47,19 +48,7 @@ func TestBitrateFollowsThePath(t *testing.T) {
 	t.Cleanup(h.Close)
 
 	rx := newReceiver(t, techNet)
-	offer := rx.offer(t)
-	body, _ := json.Marshal(wire.ScreenOffer{SDP: offer, Monitor: 0})
-	rec := httptest.NewRecorder()
-	h.ServePeer(rec, httptest.NewRequest("POST", wire.PeerPathScreenOffer, strings.NewReader(string(body))),
-		gate.Caller{Technician: "tech"})
-	if rec.Code != 200 {
-		t.Fatalf("offer: %d %s", rec.Code, rec.Body)
-	}
-	var answer wire.ScreenAnswer
-	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
-		t.Fatal(err)
-	}
-	rx.answer(t, answer.SDP)
+	rx.connect(t, h)
 
 	target := func() int {
 		h.mu.Lock()
@@ -153,13 +142,23 @@ type receiver struct {
 type rxCounts struct {
 	packets, bytes int
 	highest        int // extended sequence number
+	// zeroDelay and otherDelay count packets carrying the playout-delay
+	// extension with min = max = 0 and with anything else.
+	zeroDelay, otherDelay int
 }
 
-func newReceiver(t *testing.T, n *vnet.Net) *receiver {
+// newReceiver makes the technician's side; extensions are the RTP header
+// extensions it offers besides pion's defaults.
+func newReceiver(t *testing.T, n *vnet.Net, extensions ...string) *receiver {
 	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
+	}
+	for _, uri := range extensions {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, webrtc.RTPCodecTypeVideo); err != nil {
+			t.Fatal(err)
+		}
 	}
 	reg := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
@@ -179,13 +178,22 @@ func newReceiver(t *testing.T, n *vnet.Net) *receiver {
 	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 		t.Fatal(err)
 	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	pc.OnTrack(func(tr *webrtc.TrackRemote, rr *webrtc.RTPReceiver) {
 		seen := map[int]bool{}
 		var cycles, last int
+		var delayID uint8
+		for _, e := range rr.GetParameters().HeaderExtensions {
+			if e.URI == playoutDelayURI {
+				delayID = uint8(e.ID)
+			}
+		}
 		for {
 			p, _, err := tr.ReadRTP()
 			if err != nil {
 				return
+			}
+			if b := p.GetExtension(delayID); delayID != 0 && b != nil {
+				r.countDelay(b)
 			}
 			seq := int(p.SequenceNumber)
 			if last > 0xc000 && seq < 0x4000 {
@@ -205,6 +213,35 @@ func newReceiver(t *testing.T, n *vnet.Net) *receiver {
 		}
 	})
 	return r
+}
+
+func (r *receiver) countDelay(b []byte) {
+	var d rtp.PlayoutDelayExtension
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d.Unmarshal(b) == nil && d.MinDelay == 0 && d.MaxDelay == 0 {
+		r.c.zeroDelay++
+	} else {
+		r.c.otherDelay++
+	}
+}
+
+// connect hands the receiver's offer to the handler as the technician
+// "tech" and applies the answer.
+func (r *receiver) connect(t *testing.T, h *Handler) {
+	t.Helper()
+	body, _ := json.Marshal(wire.ScreenOffer{SDP: r.offer(t), Monitor: 0})
+	rec := httptest.NewRecorder()
+	h.ServePeer(rec, httptest.NewRequest("POST", wire.PeerPathScreenOffer, strings.NewReader(string(body))),
+		gate.Caller{Technician: "tech"})
+	if rec.Code != 200 {
+		t.Fatalf("offer: %d %s", rec.Code, rec.Body)
+	}
+	var answer wire.ScreenAnswer
+	if err := json.Unmarshal(rec.Body.Bytes(), &answer); err != nil {
+		t.Fatal(err)
+	}
+	r.answer(t, answer.SDP)
 }
 
 func (r *receiver) offer(t *testing.T) string {

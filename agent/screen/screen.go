@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/peerdesk/peerdesk/agent/screen/h264"
 	"github.com/peerdesk/peerdesk/wire"
 	"github.com/pion/transport/v4"
 )
@@ -56,6 +57,9 @@ type Encoder interface {
 	// an error means encode the frame instead.
 	Repeat() ([]byte, error)
 	SetBitrate(bps int) error
+	// SetContent switches the coding tools from the next frame on (an
+	// IDR); see contentPolicy.
+	SetContent(c h264.Content) error
 	Close() error
 }
 
@@ -92,6 +96,7 @@ type Config struct {
 	OnEnd      func(reason string)      // after a session ended
 	FPS        int                      // 0 means 30
 	Bitrate    BitrateRange             // zero means the defaults
+	Coding     Coding                   // the encoder's tuning; zero chooses by the path
 	Logger     *slog.Logger
 }
 

@@ -164,6 +164,9 @@ func (h *Handler) newPeerConnection() (*webrtc.PeerConnection, <-chan cc.Bandwid
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
 		return nil, nil, err
 	}
+	if err := registerPlayoutDelay(m, reg); err != nil {
+		return nil, nil, err
+	}
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peerdesk/peerdesk/agent/screen/h264"
 	"github.com/pion/interceptor/pkg/cc"
 )
 
@@ -29,6 +30,8 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 		monitor   = -2
 		estimator cc.BandwidthEstimator
 		frames    int
+		content   contentPolicy
+		applied   = h264.Content(-1) // what enc was last told to code for
 		// After the screen stops changing, the encoder keeps improving the
 		// last picture for a moment (its rate control sends a soft picture
 		// first); refineUntil is when that stops.
@@ -130,9 +133,21 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 				s.end("encoder failed: " + err.Error())
 				return
 			}
-			encW, encH, needKey = f.Width, f.Height, true
+			encW, encH, needKey, applied = f.Width, f.Height, true, -1
 		}
-		if err := enc.SetBitrate(int(s.bitrate.Load())); err != nil {
+		bps := int(s.bitrate.Load())
+		if c := s.h.cfg.Coding.pick(&content, time.Now(), bps); c != applied {
+			if err := enc.SetContent(c); err != nil {
+				log.Debug("setting content", "err", err)
+			} else {
+				log.Debug("coding for", "content", c.String(), "bps", bps)
+			}
+			applied = c
+		}
+		if applied == h264.Camera {
+			bps = min(bps, cameraMaxBitrate)
+		}
+		if err := enc.SetBitrate(bps); err != nil {
 			log.Debug("setting bitrate", "err", err)
 		}
 		au, err := enc.Encode(f.Pix, f.Stride, needKey)

@@ -13,21 +13,29 @@ import (
 // the rate controller skipped. Each starts after the IDR and, for static
 // content, after the quality refinement that follows it.
 
+// Each runs for both Content settings, as sub-benchmarks screen and camera.
+
 func BenchmarkEncode1080pStatic(b *testing.B) {
 	pix := make([]byte, fullW*fullH*4)
 	drawScene(pix, fullW*4, fullW, fullH, 0, 0)
-	benchEncode(b, defaultTuning, 60, func(int) []byte { return pix })
+	eachContent(b, func(b *testing.B, c Content) { benchEncode(b, defaultTuning, c, 60, func(int) []byte { return pix }) })
 }
 
 // BenchmarkEncode1080pScrolling scrolls a screen of text 8 px per frame.
 func BenchmarkEncode1080pScrolling(b *testing.B) {
-	benchEncode(b, defaultTuning, 1, scroller())
+	eachContent(b, func(b *testing.B, c Content) { benchEncode(b, defaultTuning, c, 1, scroller()) })
 }
 
 // BenchmarkEncode1080pTyping changes one glyph cell per frame, the
 // commonest update of a remote desktop.
 func BenchmarkEncode1080pTyping(b *testing.B) {
-	benchEncode(b, defaultTuning, 60, typist())
+	eachContent(b, func(b *testing.B, c Content) { benchEncode(b, defaultTuning, c, 60, typist()) })
+}
+
+func eachContent(b *testing.B, f func(*testing.B, Content)) {
+	for _, c := range []Content{Screen, Camera} {
+		b.Run(c.String(), func(b *testing.B) { f(b, c) })
+	}
 }
 
 // BenchmarkEncode1080pTuning compares thread, slice and complexity settings
@@ -41,8 +49,8 @@ func BenchmarkEncode1080pTuning(b *testing.B) {
 		{threads: 1, slices: 1, complexity: 1},
 	} {
 		name := fmt.Sprintf("threads=%d,slices=%d,complexity=%d", t.threads, t.slices, t.complexity)
-		b.Run("scrolling/"+name, func(b *testing.B) { benchEncode(b, t, 1, scroller()) })
-		b.Run("typing/"+name, func(b *testing.B) { benchEncode(b, t, 60, typist()) })
+		b.Run("scrolling/"+name, func(b *testing.B) { benchEncode(b, t, Screen, 1, scroller()) })
+		b.Run("typing/"+name, func(b *testing.B) { benchEncode(b, t, Screen, 60, typist()) })
 	}
 }
 
@@ -90,8 +98,8 @@ func typist() func(int) []byte {
 	}
 }
 
-func benchEncode(b *testing.B, t tuning, warmup int, frame func(int) []byte) {
-	e, err := newEncoder(Options{Width: fullW, Height: fullH, FPS: fps, Bitrate: 4_000_000}, t)
+func benchEncode(b *testing.B, t tuning, c Content, warmup int, frame func(int) []byte) {
+	e, err := newEncoder(Options{Width: fullW, Height: fullH, FPS: fps, Bitrate: 4_000_000, Content: c}, t)
 	if err != nil {
 		b.Fatal(err)
 	}

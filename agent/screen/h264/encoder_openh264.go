@@ -34,7 +34,9 @@ var defaultTuning = tuning{threads: 1, slices: 1, complexity: 0}
 // for the threading rules.
 type Encoder struct {
 	opts    Options
+	tuning  tuning
 	pending atomic.Int64 // bitrate from SetBitrate not yet applied; 0 = none
+	content atomic.Int64 // Content from SetContent, applied by Encode
 	open    atomic.Bool  // between NewEncoder and Close, for SetBitrate
 
 	mu       sync.Mutex    // serialises Encode and Close; guards the fields below
@@ -57,21 +59,75 @@ func newEncoder(o Options, t tuning) (*Encoder, error) {
 	if err := o.validate(); err != nil {
 		return nil, fmt.Errorf("h264.NewEncoder: %w", err)
 	}
+	c, err := openC(o, t)
+	if err != nil {
+		return nil, fmt.Errorf("h264.NewEncoder: %w", err)
+	}
+	e := &Encoder{opts: o, tuning: t, c: c, clock: time.Now, bitrate: o.Bitrate}
+	e.content.Store(int64(o.Content))
+	// A forgotten Close must not leak the C encoder; Close cancels this.
+	e.cleanup = runtime.AddCleanup(e, func(c *C.pdh264_enc) { C.pdh264_close(c) }, c)
+	e.open.Store(true)
+	return e, nil
+}
+
+// openC creates and initialises the C encoder for o.
+func openC(o Options, t tuning) (*C.pdh264_enc, error) {
 	var c *C.pdh264_enc
 	rc := C.pdh264_open(&c, C.int(o.Width), C.int(o.Height), C.int(o.FPS), C.int(o.Bitrate),
-		C.int(o.KeyInterval), C.int(t.threads), C.int(t.slices), C.int(t.complexity))
+		C.int(o.KeyInterval), C.int(t.threads), C.int(t.slices), C.int(t.complexity), cBool(o.Content == Camera))
 	if rc != 0 {
-		err := fmt.Errorf("h264.NewEncoder: OpenH264 initialisation: %w", statusError(c, rc))
+		err := fmt.Errorf("OpenH264 initialisation: %w", statusError(c, rc))
 		if c != nil {
 			C.pdh264_close(c)
 		}
 		return nil, err
 	}
-	e := &Encoder{opts: o, c: c, clock: time.Now, bitrate: o.Bitrate}
-	// A forgotten Close must not leak the C encoder; Close cancels this.
+	return c, nil
+}
+
+// SetContent switches what the encoder is tuned for. It may be called from
+// any goroutine and takes effect on the next Encode, which then starts a
+// new stream: OpenH264 cannot change its usage type in place, so the C
+// encoder is made again at the current bitrate and the frame is an IDR
+// with new parameter sets (at 1080p ~40 KB and ~30 ms, so switch seldom).
+func (e *Encoder) SetContent(c Content) error {
+	if c != Screen && c != Camera {
+		return fmt.Errorf("h264.SetContent: %w: %v", ErrInvalidOptions, c)
+	}
+	if !e.open.Load() {
+		return fmt.Errorf("h264.SetContent: %w", ErrClosed)
+	}
+	e.content.Store(int64(c))
+	return nil
+}
+
+// Content reports what the last Encode was tuned for.
+func (e *Encoder) Content() Content {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.opts.Content
+}
+
+// applyContent remakes the C encoder when SetContent asked for other
+// content, reporting whether it did (the frame must then be an IDR).
+// Called with mu held.
+func (e *Encoder) applyContent() (bool, error) {
+	want := Content(e.content.Load())
+	if want == e.opts.Content {
+		return false, nil
+	}
+	o := e.opts
+	o.Content, o.Bitrate = want, e.bitrate
+	c, err := openC(o, e.tuning)
+	if err != nil {
+		return false, fmt.Errorf("switching to %v: %w", want, err)
+	}
+	e.cleanup.Stop()
+	C.pdh264_close(e.c)
+	e.c, e.opts, e.stream = c, o, streamState{}
 	e.cleanup = runtime.AddCleanup(e, func(c *C.pdh264_enc) { C.pdh264_close(c) }, c)
-	e.open.Store(true)
-	return e, nil
+	return true, nil
 }
 
 // Encode converts one BGRA frame and encodes it. pix holds at least Height
@@ -93,10 +149,14 @@ func (e *Encoder) Encode(pix []byte, stride int, keyframe bool) ([]byte, error) 
 	if e.c == nil {
 		return nil, fmt.Errorf("h264.Encode: %w", ErrClosed)
 	}
+	switched, err := e.applyContent()
+	if err != nil {
+		return nil, fmt.Errorf("h264.Encode: %w", err)
+	}
 	if err := e.applyBitrate(); err != nil {
 		return nil, fmt.Errorf("h264.Encode: %w", err)
 	}
-	keyframe = keyframe || e.forceIDR
+	keyframe = keyframe || e.forceIDR || switched
 	now := e.clock()
 	if e.start.IsZero() {
 		e.start = now

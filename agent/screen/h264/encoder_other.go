@@ -48,3 +48,8 @@ func (e *Encoder) SetBitrate(bps int) error {
 // Close has nothing to release in this build and returns nil, as Close on a
 // closed Encoder does in the OpenH264 build.
 func (e *Encoder) Close() error { return nil }
+
+// SetContent fails with ErrUnsupported; no Encoder can exist in this build.
+func (e *Encoder) SetContent(Content) error {
+	return fmt.Errorf("h264.SetContent: %w", ErrUnsupported)
+}

@@ -72,7 +72,7 @@ int pdh264_set_bitrate(pdh264_enc *e, int old, int bps) {
 // set (when allocation succeeded) so the caller can read the message, then
 // pdh264_close it.
 int pdh264_open(pdh264_enc **out, int w, int h, int fps, int bps, int keyint,
-                int threads, int slices, int complexity) {
+                int threads, int slices, int complexity, int camera) {
 	*out = NULL;
 	pdh264_enc *e = calloc(1, sizeof *e);
 	if (!e) return cmMallocMemeError;
@@ -97,7 +97,7 @@ int pdh264_open(pdh264_enc **out, int w, int h, int fps, int bps, int keyint,
 
 	SEncParamExt p;
 	(*e->enc)->GetDefaultParams(e->enc, &p);
-	p.iUsageType = SCREEN_CONTENT_REAL_TIME;
+	p.iUsageType = camera ? CAMERA_VIDEO_REAL_TIME : SCREEN_CONTENT_REAL_TIME;
 	p.iPicWidth = w;
 	p.iPicHeight = h;
 	p.iTargetBitrate = bps;

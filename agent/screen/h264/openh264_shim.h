@@ -9,7 +9,7 @@
 typedef struct pdh264_enc pdh264_enc;
 
 int pdh264_open(pdh264_enc **out, int w, int h, int fps, int bps, int keyint,
-                int threads, int slices, int complexity);
+                int threads, int slices, int complexity, int camera);
 void pdh264_close(pdh264_enc *e);
 int pdh264_set_bitrate(pdh264_enc *e, int old, int bps);
 int pdh264_encode(pdh264_enc *e, const unsigned char *bgra, int stride, int idr,

@@ -28,6 +28,8 @@ func TestNewEncoderRejectsInvalidOptions(t *testing.T) {
 		{"10 Gbit/s", func(o *Options) { o.Bitrate = 10_000_000_000 }},
 		{"negative key interval", func(o *Options) { o.KeyInterval = -1 }},
 		{"huge key interval", func(o *Options) { o.KeyInterval = MaxKeyInterval + 1 }},
+		{"unknown content", func(o *Options) { o.Content = Camera + 1 }},
+		{"negative content", func(o *Options) { o.Content = -1 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

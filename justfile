@@ -4,7 +4,8 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Debian packages the recipes need: command=package, or a library package.
-# The agent links OpenH264 and libyuv (H.264), X11 and XTest (capture, input).
+# The agent links OpenH264 and libyuv (H.264), X11 and XTest (capture, input);
+# libopenh264-dev brings libopenh264-7, which builds without cgo load at run time.
 build-packages := "gcc=gcc pkg-config=pkg-config libopenh264-dev libyuv-dev libx11-dev libxtst-dev"
 test-packages := "ip=iproute2 unshare=util-linux chromium=chromium git=git Xvfb=xvfb systemd-analyze=systemd"
 
@@ -35,6 +36,8 @@ test: deps
     GOOS=windows go vet ./agent/... ./cmd/peerdesk-agent ./node/... ./wire/... ./grant/...
     GOOS=windows go build -o /dev/null ./cmd/peerdesk-agent ./cmd/peerdesk-viewer
     go test -count=1 -timeout 30m ./...
+    # The encoder the Windows agent uses (OpenH264 loaded without cgo), through purego's own cgo stand-in.
+    CGO_ENABLED=0 go test -count=1 ./agent/screen/h264/internal/wels
 
 # Run every fuzz target for a while (seed corpora run in `just test`).
 fuzz seconds="20":

@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${PEERDESK_BENCH_NS:-}" ]; then
+  # benchstat is fetched here: the namespace below has no route to the proxy.
+  GOBIN="$PWD/bin" go install golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
   exec unshare -n env PEERDESK_BENCH_NS=1 "$0" "$@"
 fi
 ip link set lo up
@@ -114,10 +116,10 @@ fi
 if want screen; then
 echo "== screen sessions (1920x1080 on Xvfb, headless Chromium, 6 sessions; medians by benchstat)"
 go test ./e2e -run '^$' -bench BenchmarkScreenSession -benchtime 1x -count 6 -timeout 30m | tee "$out/screen-runs.txt"
-go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da "$out/screen-runs.txt" | tee "$out/screen.txt"
+bin/benchstat "$out/screen-runs.txt" | tee "$out/screen.txt"
 echo "== the same, the agent coding for screen content throughout (PEERDESK_SCREEN_CODING=screen: a slow or metered path)"
 PEERDESK_SCREEN_CODING=screen go test ./e2e -run '^$' -bench BenchmarkScreenSession -benchtime 1x -count 6 -timeout 30m | tee "$out/screen-coding-screen-runs.txt"
-go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da "$out/screen-coding-screen-runs.txt" | tee "$out/screen-coding-screen.txt"
+bin/benchstat "$out/screen-coding-screen-runs.txt" | tee "$out/screen-coding-screen.txt"
 fi
 
 if want fleet; then

@@ -10,63 +10,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jezek/xgb"
-	"github.com/jezek/xgb/randr"
-	"github.com/jezek/xgb/xproto"
 	"golang.org/x/sys/unix"
 
 	"github.com/peerdesk/peerdesk/harness/xclient"
 )
-
-// randrClient is a second X client that changes the RandR layout, as a
-// display settings tool would.
-type randrClient struct {
-	t    *testing.T
-	conn *xgb.Conn
-	root xproto.Window
-}
-
-func newRandrClient(t *testing.T, display string) *randrClient {
-	c, err := xgb.NewConnDisplay(display)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	if err := randr.Init(c); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := randr.QueryVersion(c, 1, 5).Reply(); err != nil {
-		t.Fatal(err)
-	}
-	return &randrClient{t, c, xproto.Setup(c).DefaultScreen(c).Root}
-}
-
-// setMonitor adds or replaces a RandR 1.5 monitor without outputs (the
-// client's monitors live as long as its connection).
-func (rc *randrClient) setMonitor(name string, r image.Rectangle) {
-	rc.t.Helper()
-	a, err := xproto.InternAtom(rc.conn, false, uint16(len(name)), name).Reply()
-	if err != nil {
-		rc.t.Fatal(err)
-	}
-	m := randr.MonitorInfo{Name: a.Atom, X: int16(r.Min.X), Y: int16(r.Min.Y), Width: uint16(r.Dx()), Height: uint16(r.Dy()),
-		WidthInMillimeters: uint32(r.Dx() / 4), HeightInMillimeters: uint32(r.Dy() / 4)}
-	if err := randr.SetMonitorChecked(rc.conn, rc.root, m).Check(); err != nil {
-		rc.t.Fatalf("RRSetMonitor %s: %v", name, err)
-	}
-}
-
-// deleteMonitor removes a monitor (Xvfb refuses to replace one in place).
-func (rc *randrClient) deleteMonitor(name string) {
-	rc.t.Helper()
-	a, err := xproto.InternAtom(rc.conn, true, uint16(len(name)), name).Reply()
-	if err != nil {
-		rc.t.Fatal(err)
-	}
-	if err := randr.DeleteMonitorChecked(rc.conn, rc.root, a.Atom).Check(); err != nil {
-		rc.t.Fatalf("RRDeleteMonitor %s: %v", name, err)
-	}
-}
 
 func TestSelectMonitorArea(t *testing.T) {
 	display := xclient.StartXvfb(t, 1920, 1080)
@@ -74,9 +21,9 @@ func TestSelectMonitorArea(t *testing.T) {
 	if err := w.DrawPattern(); err != nil {
 		t.Fatal(err)
 	}
-	rc := newRandrClient(t, display)
-	rc.setMonitor("left", image.Rect(0, 0, 960, 1080))
-	rc.setMonitor("right", image.Rect(960, 0, 1920, 1080))
+	rc := xclient.NewRandR(t, display)
+	rc.SetMonitor("left", image.Rect(0, 0, 960, 1080))
+	rc.SetMonitor("right", image.Rect(960, 0, 1920, 1080))
 	src := openX(t, display)
 	ms, err := src.Monitors()
 	if err != nil {
@@ -130,8 +77,8 @@ func TestSelectMonitorArea(t *testing.T) {
 	// A layout change (the monitor shrinks) gives a full frame at the new
 	// size in a new segment: the same path a resolution change takes.
 	oldID := src.buf.(*shmBuf).id
-	rc.deleteMonitor("right")
-	rc.setMonitor("right", image.Rect(960, 0, 1760, 600))
+	rc.DeleteMonitor("right")
+	rc.SetMonitor("right", image.Rect(960, 0, 1760, 600))
 	f, err = next(t, src, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -231,8 +178,8 @@ func TestResolutionChange(t *testing.T) {
 	if _, err := next(t, src, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	rc := newRandrClient(t, display)
-	if err := randr.SetScreenSizeChecked(rc.conn, rc.root, 1280, 720, 338, 190).Check(); err != nil {
+	rc := xclient.NewRandR(t, display)
+	if err := rc.SetScreenSize(1280, 720); err != nil {
 		t.Skipf("this X server refuses a RandR resize (%v); see the comment", err)
 	}
 	f, err := next(t, src, 5*time.Second)

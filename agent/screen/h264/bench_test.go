@@ -58,13 +58,23 @@ func BenchmarkBGRAToI420_1080p(b *testing.B) {
 	pix := make([]byte, fullW*fullH*4)
 	drawScene(pix, fullW*4, fullW, fullH, 0, 0)
 	dst := make([]byte, fullW*fullH*3/2)
-	b.SetBytes(int64(len(pix)))
-	for b.Loop() {
-		if err := bgraToI420(dst, pix, fullW*4, fullW, fullH); err != nil {
-			b.Fatal(err)
+	b.Run("libyuv", func(b *testing.B) {
+		b.SetBytes(int64(len(pix)))
+		for b.Loop() {
+			if err := bgraToI420(dst, pix, fullW*4, fullW, fullH); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
-	b.ReportMetric(msPerOp(b), "ms/frame")
+		b.ReportMetric(msPerOp(b), "ms/frame")
+	})
+	// The conversion of builds without cgo (the Windows agent).
+	b.Run("go", func(b *testing.B) {
+		b.SetBytes(int64(len(pix)))
+		for b.Loop() {
+			bgraToI420Go(dst, pix, fullW*4, fullW, fullH)
+		}
+		b.ReportMetric(msPerOp(b), "ms/frame")
+	})
 }
 
 // scroller returns frame i of a tall text document scrolled by 8*i px,

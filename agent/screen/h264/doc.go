@@ -91,8 +91,17 @@
 // not builds from source such as Debian's; shipping either is a product
 // decision this package does not make.
 //
-// The encoder needs cgo on Linux or macOS. Other builds (Windows agents are
-// cross-compiled with CGO_ENABLED=0) and builds with the noopenh264 tag get
-// an Encoder whose NewEncoder returns ErrUnsupported after validating its
-// options; encoder_other.go describes the planned Windows path.
+// Builds with cgo on Linux or macOS link OpenH264 and libyuv. Builds
+// without cgo — the Windows agent, cross-compiled with CGO_ENABLED=0 —
+// load OpenH264 at run time instead (internal/wels: LoadLibrary or dlopen,
+// calls through its C function table, no cgo) and convert colours in Go
+// (convert.go, libyuv's arithmetic to the bit). On Windows the library is
+// Cisco's openh264-2.3.1-win64.dll next to the agent (PEERDESK_OPENH264
+// names another path); Cisco's patent licence covers that binary when the
+// machine downloads it from Cisco, so the shop installs it, peerdesk does
+// not ship it. Without it NewEncoder fails with an error wrapping
+// ErrUnsupported and the screen capability reports the encoder missing.
+// The run-time backend is tested on Linux against Debian's
+// libopenh264.so.7, which must produce the same bytes as the cgo build. The
+// noopenh264 tag builds no encoder at all.
 package h264

@@ -1,4 +1,4 @@
-//go:build !(cgo && (linux || darwin)) || noopenh264
+//go:build noopenh264
 
 package h264
 
@@ -12,11 +12,14 @@ func TestNewEncoderUnsupported(t *testing.T) {
 	if e != nil || !errors.Is(err, ErrUnsupported) || !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("NewEncoder = %v, %v; want nil, ErrUnsupported", e, err)
 	}
-	var z Encoder
-	if _, err := z.Encode(make([]byte, 64), 16, false); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("Encode = %v, want ErrUnsupported", err)
+	if _, err := NewEncoder(Options{Width: 1921, Height: 1080, FPS: 30, Bitrate: 4_000_000}); !errors.Is(err, ErrInvalidOptions) {
+		t.Fatalf("NewEncoder with an odd width = %v; want ErrInvalidOptions before ErrUnsupported", err)
 	}
-	if err := z.SetBitrate(1_000_000); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("SetBitrate = %v, want ErrUnsupported", err)
+	var z Encoder
+	if _, err := z.Encode(make([]byte, 64), 16, false); !errors.Is(err, ErrBadFrame) && !errors.Is(err, ErrClosed) {
+		t.Errorf("Encode on a zero Encoder = %v, want ErrClosed", err)
+	}
+	if err := z.SetBitrate(1_000_000); !errors.Is(err, ErrClosed) {
+		t.Errorf("SetBitrate on a zero Encoder = %v, want ErrClosed", err)
 	}
 }

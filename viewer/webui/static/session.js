@@ -64,7 +64,7 @@
     monitorSel.innerHTML = '';
     (ans.monitors || []).forEach((m) => {
       const o = document.createElement('option');
-      o.value = m.index; o.textContent = (m.index + 1) + ': ' + m.width + '×' + m.height + (m.primary ? ' (primary)' : '');
+      o.value = m.index; o.textContent = (m.index + 1) + ': ' + (m.name ? m.name + ' ' : '') + m.width + '×' + m.height + (m.primary ? ' (primary)' : '');
       monitorSel.appendChild(o);
     });
     if ((ans.monitors || []).length > 1) {

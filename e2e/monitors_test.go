@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/peerdesk/peerdesk/coordinator/web"
+	"github.com/peerdesk/peerdesk/harness"
+	"github.com/peerdesk/peerdesk/harness/netns"
+	"github.com/peerdesk/peerdesk/harness/xclient"
+	"github.com/peerdesk/peerdesk/viewer/webui"
+)
+
+// TestMonitorSwitch (R1): a machine with two monitors side by side (RandR
+// monitors on Xvfb). The technician picks each in the page's monitor list
+// and then "All", and the page shows each; a click on the right monitor
+// lands on the right monitor's pixels.
+func TestMonitorSwitch(t *testing.T) {
+	netns.NowhereLink(t)
+	const W, H, half = 1280, 720, 640
+	display := xclient.StartXvfb(t, W, H)
+	win := xclient.OpenWindow(t, display, 0, 0, W, H)
+	red, blue := color.RGBA{200, 30, 30, 255}, color.RGBA{30, 60, 210, 255}
+	if err := win.FillRect(image.Rect(0, 0, half, H), red); err != nil {
+		t.Fatal(err)
+	}
+	if err := win.FillRect(image.Rect(half, 0, W, H), blue); err != nil {
+		t.Fatal(err)
+	}
+	rr := xclient.NewRandR(t, display)
+	rr.SetMonitor("LEFT", image.Rect(0, 0, half, H))
+	rr.SetMonitor("RIGHT", image.Rect(half, 0, W, H))
+
+	c := harness.StartCoordinator(t)
+	a := c.EnrollAgent(t, "two-screens", harness.WithDisplay(display, true))
+	v := c.LoginViewer(t, c.AddTechnician(t, "erin"))
+	ui, err := webui.Start(ctx(t), webui.Config{Viewer: v, Listen: strings.TrimPrefix(web.DefaultViewerURL, "http://"), Logger: harness.Logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ui.Close() })
+	tech := harness.StartBrowser(t).Ctx
+	var options []string
+	harness.Do(t, tech, "open the machine's page on the viewer",
+		chromedp.Navigate(ui.URL()),
+		chromedp.WaitVisible(`#sessions`, chromedp.ByQuery),
+		chromedp.Navigate(web.DefaultViewerURL+"/device/"+a.DeviceID()),
+		chromedp.WaitVisible(`#screen`, chromedp.ByQuery),
+	)
+	// Xvfb's own output is a monitor too, the whole screen and primary:
+	// the session starts there.
+	split := func(x, _ int) color.RGBA {
+		if x < half {
+			return red
+		}
+		return blue
+	}
+	both := [][2]int{{40, 40}, {600, 680}, {680, 40}, {1240, 680}}
+	waitVideo(t, tech, W, H, "the primary monitor")
+	waitScreen(t, tech, both, split, "the primary monitor")
+	harness.Do(t, tech, "read the monitor list", chromedp.Evaluate(`Array.from(document.querySelectorAll('#monitor option')).map(o => o.textContent)`, &options))
+	want := []string{"1: screen 1280×720 (primary)", "2: LEFT 640×720", "3: RIGHT 640×720", "All"}
+	if strings.Join(options, "|") != strings.Join(want, "|") {
+		t.Fatalf("the monitor list is %q, want %q", options, want)
+	}
+
+	pts := [][2]int{{40, 40}, {600, 40}, {320, 360}, {40, 680}, {600, 680}}
+	pick(t, tech, "1")
+	waitVideo(t, tech, half, H, "the left monitor")
+	waitScreen(t, tech, pts, func(int, int) color.RGBA { return red }, "the left monitor")
+	pick(t, tech, "2")
+	waitScreen(t, tech, pts, func(int, int) color.RGBA { return blue }, "the right monitor")
+	// A click at (100, 200) of the right monitor is (740, 200) of the screen.
+	harness.Do(t, tech, "click on the right monitor", clickRemote(100, 200))
+	ev := waitEvent(t, win, "the click", func(e xclient.Event) bool { return e.Kind == "button" && e.Down })
+	if abs(ev.X-(half+100)) > 2 || abs(ev.Y-200) > 2 {
+		t.Fatalf("the click on the right monitor arrived at (%d,%d), want (%d,200)", ev.X, ev.Y, half+100)
+	}
+
+	pick(t, tech, "-1")
+	waitVideo(t, tech, W, H, "all monitors")
+	waitScreen(t, tech, both, split, "all monitors")
+}
+
+// pick chooses a monitor in the page's list, as a person does with the
+// select (which fires change).
+func pick(t *testing.T, tab context.Context, value string) {
+	t.Helper()
+	harness.Do(t, tab, "pick monitor "+value,
+		chromedp.SetValue(`#monitor`, value, chromedp.ByQuery),
+		chromedp.Evaluate(`document.getElementById('monitor').dispatchEvent(new Event('change'))`, nil))
+}
+
+// waitVideo waits until the page's video has the given size.
+func waitVideo(t *testing.T, tab context.Context, w, h int, what string) {
+	t.Helper()
+	defer func() {
+		if t.Failed() {
+			var state string
+			chromedp.Run(tab, chromedp.Evaluate(`JSON.stringify({w: document.getElementById('screen').videoWidth, h: document.getElementById('screen').videoHeight, status: document.getElementById('status').textContent})`, &state)) //nolint:errcheck // diagnostics only
+			t.Logf("the page: %s", state)
+		}
+	}()
+	harness.Do(t, tab, what+": wait for a "+fmt.Sprint(w, "x", h)+" picture",
+		chromedp.Poll(fmt.Sprintf(`(() => { const v = document.getElementById('screen'); return v.videoWidth === %d && v.videoHeight === %d; })()`, w, h), nil,
+			chromedp.WithPollingTimeout(harness.Timeout)))
+}
+
+// clickRemote clicks the page's video at remote pixel (x, y).
+func clickRemote(x, y int) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var pos []float64
+		js := fmt.Sprintf(`(() => { const v = document.getElementById('screen'); const r = v.getBoundingClientRect();
+		  const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
+		  return [r.left + (r.width - v.videoWidth * s) / 2 + (%d + 0.5) * s, r.top + (r.height - v.videoHeight * s) / 2 + (%d + 0.5) * s]; })()`, x, y)
+		if err := chromedp.Evaluate(js, &pos).Do(ctx); err != nil {
+			return err
+		}
+		return chromedp.MouseClickXY(pos[0], pos[1]).Do(ctx)
+	})
+}

@@ -150,6 +150,7 @@ type Agent struct {
 	mu        sync.Mutex
 	node      *node.Node
 	ui        *localui.UI
+	sh        *screen.Handler
 }
 
 // New loads the enrolled identity from cfg.StateDir.
@@ -256,6 +257,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			return err
 		}
 		defer sh.Close()
+		a.mu.Lock()
+		a.sh = sh
+		a.mu.Unlock()
 		mux.Handle("POST "+wire.PeerPathScreenOffer, g.Handle(sh))
 	}
 	ln, err := n.Listen("tcp", ":"+strconv.Itoa(wire.PeerPort))
@@ -321,6 +325,13 @@ func (a *Agent) screen(n *node.Node) (*screen.Handler, error) {
 			a.log.Debug("telling the coordinator the session ended", "err", err)
 		}
 	}, a.log)
+}
+
+// ScreenLive reports whether a screen session is live.
+func (a *Agent) ScreenLive() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sh != nil && a.sh.Live()
 }
 
 // UI is the end user's page, if the agent shows one.

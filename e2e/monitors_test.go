@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -86,6 +87,28 @@ func TestMonitorSwitch(t *testing.T) {
 	pick(t, tech, "-1")
 	waitVideo(t, tech, W, H, "all monitors")
 	waitScreen(t, tech, both, split, "all monitors")
+
+	// The toolbar: Ctrl-Alt-Del arrives as the three keys, then End
+	// session ends it on both sides.
+	harness.Do(t, tech, "press Ctrl-Alt-Del on the toolbar", chromedp.Click(`#cad`, chromedp.ByQuery))
+	for _, k := range []string{"Control_L", "Alt_L", "Delete"} {
+		waitEvent(t, win, k, func(e xclient.Event) bool { return e.Kind == "key" && e.Down && e.Keysym == k })
+	}
+	if !a.ScreenLive() {
+		t.Fatal("the agent has no live session before End")
+	}
+	var status string
+	harness.Do(t, tech, "end the session on the toolbar",
+		chromedp.Click(`#end`, chromedp.ByQuery),
+		chromedp.WaitVisible(`//*[@id="status" and normalize-space()="You ended the session."]`, chromedp.BySearch),
+		chromedp.Text(`#status`, &status, chromedp.ByQuery))
+	deadline := time.Now().Add(harness.Timeout)
+	for a.ScreenLive() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if a.ScreenLive() {
+		t.Fatalf("the page says %q but the agent's session is still live", status)
+	}
 }
 
 // pick chooses a monitor in the page's list, as a person does with the

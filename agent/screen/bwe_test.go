@@ -145,6 +145,8 @@ type rxCounts struct {
 	// zeroDelay and otherDelay count packets carrying the playout-delay
 	// extension with min = max = 0 and with anything else.
 	zeroDelay, otherDelay int
+	idrs                  int    // IDR pictures begun (first packet of each)
+	ssrc                  uint32 // the video's SSRC
 }
 
 // newReceiver makes the technician's side; extensions are the RTP header
@@ -195,6 +197,14 @@ func newReceiver(t *testing.T, n *vnet.Net, extensions ...string) *receiver {
 			if b := p.GetExtension(delayID); delayID != 0 && b != nil {
 				r.countDelay(b)
 			}
+			if startsIDR(p.Payload) {
+				r.mu.Lock()
+				r.c.idrs++
+				r.mu.Unlock()
+			}
+			r.mu.Lock()
+			r.c.ssrc = uint32(tr.SSRC())
+			r.mu.Unlock()
 			seq := int(p.SequenceNumber)
 			if last > 0xc000 && seq < 0x4000 {
 				cycles++
@@ -213,6 +223,32 @@ func newReceiver(t *testing.T, n *vnet.Net, extensions ...string) *receiver {
 		}
 	})
 	return r
+}
+
+// startsIDR reports whether an H.264 RTP payload (RFC 6184) holds an IDR
+// slice or the first fragment of one.
+func startsIDR(p []byte) bool {
+	if len(p) < 2 {
+		return false
+	}
+	switch p[0] & 0x1f {
+	case 5:
+		return true
+	case 28: // FU-A: the start bit and the fragmented unit's type
+		return p[1]&0x80 != 0 && p[1]&0x1f == 5
+	case 24: // STAP-A: 16-bit sizes, each followed by a NAL unit
+		for q := p[1:]; len(q) > 2; {
+			n := int(q[0])<<8 | int(q[1])
+			if n == 0 || len(q) < 2+n {
+				return false
+			}
+			if q[2]&0x1f == 5 {
+				return true
+			}
+			q = q[2+n:]
+		}
+	}
+	return false
 }
 
 func (r *receiver) countDelay(b []byte) {

@@ -127,6 +127,9 @@ type Config struct {
 	Unattended bool
 	// NoScreen leaves the screen capability out (a headless server).
 	NoScreen bool
+	// ViewOnly makes screen sessions view-only: no mouse or keyboard is
+	// injected whatever the grant says (a kiosk, a shop's policy).
+	ViewOnly bool
 	// PowerRunner carries out power actions (reboot, Safe Mode); nil means
 	// this machine's own commands. Tests record instead of rebooting.
 	PowerRunner power.Runner
@@ -318,7 +321,7 @@ func (a *Agent) screen(n *node.Node) (*screen.Handler, error) {
 		fmt.Printf("peerdesk agent — your page: %s\n", ui.URL())
 		consent = ui
 	}
-	return screenHandler(a.cfg.Display, n, consent, func(reason string) {
+	return screenHandler(a.cfg.Display, !a.cfg.ViewOnly, n, consent, func(reason string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := a.coord.EndSupport(ctx, reason); err != nil && coordclient.Code(err) != wire.CodeUnauthorized {

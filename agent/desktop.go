@@ -17,12 +17,16 @@ import (
 // screenHandler wires the screen capability to this machine's display:
 // capture (damage-driven), the H.264 encoder and input injection, with ICE
 // on the overlay. consent nil means unattended (nobody is asked).
-func screenHandler(display string, n *node.Node, consent screen.Consent, onEnd func(string), log *slog.Logger) (*screen.Handler, error) {
+func screenHandler(display string, withInput bool, n *node.Node, consent screen.Consent, onEnd func(string), log *slog.Logger) (*screen.Handler, error) {
 	// PEERDESK_SCREEN_CODING=screen|camera fixes the encoder's tuning
 	// (screen.Coding); the default chooses by the path.
 	coding, err := screen.ParseCoding(os.Getenv("PEERDESK_SCREEN_CODING"))
 	if err != nil {
 		return nil, fmt.Errorf("PEERDESK_SCREEN_CODING: %w", err)
+	}
+	var inject func() (screen.Injector, error) // nil: view only
+	if withInput {
+		inject = func() (screen.Injector, error) { return input.New(display) }
 	}
 	onet, err := overlaynet.New(n)
 	if err != nil {
@@ -41,7 +45,7 @@ func screenHandler(display string, n *node.Node, consent screen.Consent, onEnd f
 			// Odd sizes are cropped by a pixel: I420 needs even ones.
 			return h264.NewEncoder(h264.Options{Width: w &^ 1, Height: h &^ 1, FPS: fps, Bitrate: bitrate})
 		},
-		Input:   func() (screen.Injector, error) { return input.New(display) },
+		Input:   inject,
 		Consent: consent,
 		OnEnd:   onEnd,
 		Coding:  coding,

@@ -109,7 +109,7 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	}
 	defer audit.Close()
 	done := make(chan string, 1)
-	sh, err := screenHandler(o.Display, n, ui, func(reason string) {
+	sh, err := screenHandler(o.Display, true, n, ui, func(reason string) {
 		select {
 		case done <- reason:
 		default:

@@ -39,7 +39,7 @@ func TestMonitorSwitch(t *testing.T) {
 	rr.SetMonitor("RIGHT", image.Rect(half, 0, W, H))
 
 	c := harness.StartCoordinator(t)
-	a := c.EnrollAgent(t, "two-screens", harness.WithDisplay(display, true))
+	a := c.EnrollAgent(t, "two-screens", harness.WithDisplay(display, true), harness.WithInput())
 	v := c.LoginViewer(t, c.AddTechnician(t, "erin"))
 	ui, err := webui.Start(ctx(t), webui.Config{Viewer: v, Listen: strings.TrimPrefix(web.DefaultViewerURL, "http://"), Logger: harness.Logger(t)})
 	if err != nil {

@@ -172,13 +172,24 @@ func NewMachineID() string {
 // AgentOption adjusts an agent's configuration.
 type AgentOption func(*agent.Config)
 
-// WithDisplay gives the agent screen sessions on an X display, with the
-// end user's page for consent (unattended false).
+// WithDisplay gives the agent view-only screen sessions on an X display,
+// with the end user's page for consent (unattended false). WithInput adds
+// mouse and keyboard.
 func WithDisplay(display string, unattended bool) AgentOption {
 	return func(c *agent.Config) {
-		c.Display, c.NoScreen, c.Unattended = display, false, unattended
+		c.Display, c.NoScreen, c.Unattended, c.ViewOnly = display, false, unattended, true
 		c.Browser = func(string) error { return nil }
 	}
+}
+
+// WithInput lets the agent's sessions inject input (after WithDisplay).
+// robotgo keeps one X connection per process, bound to the first display
+// it opened and useless once that X server is gone (Xlib then exits the
+// process on the next event): in one test binary, only one test may run
+// an in-process agent with input, or every such test must share one X
+// server. Tests that need input more often run the agent binary.
+func WithInput() AgentOption {
+	return func(c *agent.Config) { c.ViewOnly = false }
 }
 
 // EnrollAgent enrolls an agent named host with a fresh token and runs it

@@ -22,6 +22,10 @@ import (
 //
 // Every tag is owned by nobody, so only pre-auth keys the coordinator mints
 // can place a node in it.
+// sentinel is the address of OverlayACL's never-empty rule: RFC 5737
+// TEST-NET-1, which no overlay node is ever given.
+const sentinel = "192.0.2.1/32"
+
 func OverlayACL() []byte {
 	type rule struct {
 		Action string   `json:"action"`
@@ -52,6 +56,16 @@ func OverlayACL() []byte {
 			// else of a technician's node is reachable from an agent.
 			{Action: "accept", Proto: "udp", Src: []string{wire.TagAgent, wire.TagSupport},
 				Dst: []string{fmt.Sprintf("%s:%d-%d", wire.TagTech, wire.RelayPortMin, wire.RelayPortMax)}},
+			// Never an empty filter. With no technician on the overlay
+			// every rule above resolves to nothing, and Headscale takes
+			// an empty filter as "no policy": its incremental updates
+			// then skip peer filtering, so every joining agent was sent
+			// to every other agent (measured: agents listing each other
+			// until a full map; and O(n²) map work when a fleet joins).
+			// This rule names only an address no node can have
+			// (TEST-NET-1, outside the overlay's 100.64.0.0/10) and
+			// lets nothing through.
+			{Action: "accept", Proto: "tcp", Src: []string{sentinel}, Dst: []string{sentinel + ":9"}},
 		},
 		NodeAttrs: []nodeAttr{{
 			Target: []string{"*"},

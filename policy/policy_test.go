@@ -64,6 +64,11 @@ func TestOverlayACLShape(t *testing.T) {
 					t.Errorf("the relay rule lets technicians in: %v", r.Src)
 				}
 			}
+		case cmp.Equal(r.Src, []string{sentinel}):
+			// The never-empty rule: from and to an address no node has.
+			if !cmp.Equal(r.Dst, []string{sentinel + ":9"}) {
+				t.Errorf("the sentinel rule reaches %v", r.Dst)
+			}
 		default:
 			t.Errorf("unexpected rule: %+v", r)
 		}

@@ -87,6 +87,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Display, "display", "", "X11 display to show ($DISPLAY if empty)")
 	fs.BoolVar(&cfg.Unattended, "unattended", false, "connect without asking the user (consent off)")
 	fs.BoolVar(&cfg.NoScreen, "no-screen", false, "offer no screen sessions (headless machine)")
+	fs.BoolVar(&cfg.ViewOnly, "view-only", false, "screen sessions show the screen but inject no mouse or keyboard")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	memMiB := fs.Int64("memory-limit", cli.DefaultMemoryLimit>>20, "soft memory limit in MiB (0: none; GOMEMLIMIT wins)")
 	if err := fs.Parse(args); err != nil {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -357,6 +358,7 @@ func (a *Agent) reportInventory(ctx context.Context, md wire.Metadata) bool {
 		return false
 	}
 	inv.Metadata = md
+	inv.Custom, inv.Metadata.Custom = md.Custom, nil
 	if err := a.coord.Inventory(ctx, inv); err != nil {
 		a.log.Debug("reporting inventory deferred", "err", err)
 		return false
@@ -419,7 +421,7 @@ func (a *Agent) report(ctx context.Context) {
 	for {
 		// `peerdesk-agent reconfigure` rewrites the state file; a change
 		// is reported at the next heartbeat rather than the next hour.
-		if st, err := state.Load(a.cfg.StateDir); err == nil && st.Metadata != md {
+		if st, err := state.Load(a.cfg.StateDir); err == nil && !reflect.DeepEqual(st.Metadata, md) {
 			md, invDue = st.Metadata, true
 		}
 		if invDue {

@@ -91,10 +91,19 @@ type Metadata struct {
 	Department string `json:"department,omitempty"`
 	DeviceType string `json:"device_type,omitempty"` // workstation, laptop, server…
 	Tag        string `json:"tag,omitempty"`
+	// Custom are the shop's own fields (U5: asset number, cost centre…),
+	// set with `peerdesk-agent enroll|reconfigure -custom name=value`. The
+	// agent reports them as Inventory.Custom.
+	Custom map[string]string `json:"custom,omitempty"`
 }
 
-// MaxMetadataField bounds each Metadata field, in bytes.
-const MaxMetadataField = 64
+// Bounds of Metadata: each field and custom field name, in bytes; a custom
+// field's value; the number of custom fields.
+const (
+	MaxMetadataField = 64
+	MaxCustomValue   = 4 * MaxMetadataField
+	MaxCustomFields  = 32
+)
 
 // Check bounds m's fields: at most MaxMetadataField bytes of valid UTF-8
 // each, no control characters.
@@ -103,6 +112,23 @@ func (m Metadata) Check() error {
 		{"department", m.Department}, {"device type", m.DeviceType}, {"tag", m.Tag}} {
 		if len(f.v) > MaxMetadataField || !utf8.ValidString(f.v) || strings.ContainsFunc(f.v, unicode.IsControl) {
 			return fmt.Errorf("wire: metadata %s: at most %d bytes, no control characters", f.name, MaxMetadataField)
+		}
+	}
+	return CheckCustom(m.Custom)
+}
+
+// CheckCustom bounds custom fields: at most MaxCustomFields, each name 1 to
+// MaxMetadataField bytes and each value at most MaxCustomValue, valid UTF-8
+// without control characters.
+func CheckCustom(custom map[string]string) error {
+	if len(custom) > MaxCustomFields {
+		return fmt.Errorf("wire: %d custom fields, at most %d", len(custom), MaxCustomFields)
+	}
+	for k, v := range custom {
+		if k == "" || len(k) > MaxMetadataField || len(v) > MaxCustomValue || !utf8.ValidString(k+v) ||
+			strings.ContainsFunc(k+v, unicode.IsControl) || strings.Contains(k, "=") {
+			return fmt.Errorf("wire: custom field %.*q: name 1..%d bytes without '=', value at most %d, no control characters",
+				MaxMetadataField, k, MaxMetadataField, MaxCustomValue)
 		}
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
@@ -210,14 +209,7 @@ func checkMetadata(m wire.Metadata, custom map[string]string) error {
 	if err := m.Check(); err != nil {
 		return err
 	}
-	for k, v := range custom {
-		if k == "" || len(k) > wire.MaxMetadataField || len(v) > 4*wire.MaxMetadataField ||
-			strings.ContainsFunc(k+v, unicode.IsControl) {
-			return fmt.Errorf("custom field %q: name 1..%d bytes, value at most %d, no control characters",
-				clip(k), wire.MaxMetadataField, 4*wire.MaxMetadataField)
-		}
-	}
-	return nil
+	return wire.CheckCustom(custom)
 }
 
 // company is the company a device is filed under (U4), from its last
@@ -454,7 +446,7 @@ func (s *Server) handleInventory(w http.ResponseWriter, r *http.Request, dev enr
 		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
-	if len(inv.Disks) > 64 || len(inv.Interfaces) > 64 || len(inv.Custom) > 32 {
+	if len(inv.Disks) > 64 || len(inv.Interfaces) > 64 || len(inv.Custom) > wire.MaxCustomFields {
 		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "too many disks, interfaces or custom fields")
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,13 +24,23 @@ func filterFrom(q url.Values) access.Filter {
 		Smart: access.Smart(q.Get("smart"))}
 }
 
-// query encodes f (and the open panel, if any) as the view's URL.
-func query(f access.Filter, machine string) string {
+// pageSize is how many machines one page of the Access view lists.
+const pageSize = 100
+
+// query encodes f (and the open panel, if any) as the view's URL, on its
+// first page.
+func query(f access.Filter, machine string) string { return queryAt(f, machine, 1) }
+
+// queryAt is query on page page (1-based).
+func queryAt(f access.Filter, machine string, page int) string {
 	v := url.Values{}
 	for k, s := range map[string]string{"q": f.Query, "dim": string(f.Dim), "value": f.Value, "smart": string(f.Smart), "m": machine} {
 		if s != "" {
 			v.Set(k, s)
 		}
+	}
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
 	}
 	if len(v) == 0 {
 		return "/machines"
@@ -39,10 +50,22 @@ func query(f access.Filter, machine string) string {
 
 // handleMachines is the Access view (U6).
 func (s *server) handleMachines(w http.ResponseWriter, r *http.Request, sess session) {
-	s.renderMachines(w, r, sess, http.StatusOK, filterFrom(r.URL.Query()), r.URL.Query().Get("m"), "")
+	q := r.URL.Query()
+	page := 1
+	if p := q.Get("page"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 1_000_000 {
+			s.errorPage(w, r, http.StatusBadRequest, &sess.nav, "No such page", "Pages are numbered from 1.")
+			return
+		}
+		page = n
+	}
+	s.renderMachines(w, r, sess, http.StatusOK, filterFrom(q), q.Get("m"), "", page)
 }
 
-func (s *server) renderMachines(w http.ResponseWriter, r *http.Request, sess session, status int, f access.Filter, open, problem string) {
+// renderMachines shows the machines matching f, page page of them (a page
+// past the last shows the last), with machine open's panel.
+func (s *server) renderMachines(w http.ResponseWriter, r *http.Request, sess session, status int, f access.Filter, open, problem string, page int) {
 	sess.nav.Active = templates.TabMachines
 	if err := policy.Allow(sess.Role, policy.ActionListDevices); err != nil {
 		s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Your role may not list machines.")
@@ -61,10 +84,23 @@ func (s *server) renderMachines(w http.ResponseWriter, r *http.Request, sess ses
 	fleet := access.New(ms, now)
 	v := templates.MachinesView{Nav: sess.nav, Query: f.Query, Dim: string(f.Dim), Value: f.Value, Smart: string(f.Smart),
 		Total: len(ms), Error: problem}
-	for _, m := range fleet.Select(f) {
-		v.Machines = append(v.Machines, machineRow(m, now, query(f, m.ID)))
+	sel := fleet.Select(f)
+	v.Matches, v.Pages = len(sel), max(1, (len(sel)+pageSize-1)/pageSize)
+	v.Page = min(page, v.Pages)
+	first := (v.Page - 1) * pageSize
+	v.First, v.Last = first+1, min(first+pageSize, len(sel))
+	if v.Page > 1 {
+		v.PrevURL = queryAt(f, open, v.Page-1)
+	}
+	if v.Page < v.Pages {
+		v.NextURL = queryAt(f, open, v.Page+1)
+	}
+	for i, m := range sel {
+		if i >= first && i < first+pageSize {
+			v.Machines = append(v.Machines, machineRow(m, now, queryAt(f, m.ID, v.Page)))
+		}
 		if m.ID == open {
-			v.Selected = s.panel(m, sess, now, query(f, ""))
+			v.Selected = s.panel(m, sess, now, queryAt(f, "", v.Page))
 		}
 	}
 	// Smart groups and groupings count within the search, so a technician
@@ -192,16 +228,16 @@ func (s *server) handleSaveFilter(w http.ResponseWriter, r *http.Request, sess s
 	}
 	f := filterFrom(r.PostForm)
 	if err := policy.Allow(sess.Role, policy.ActionSaveFilter); err != nil {
-		s.renderMachines(w, r, sess, http.StatusForbidden, f, "", "Your role may not save filters.")
+		s.renderMachines(w, r, sess, http.StatusForbidden, f, "", "Your role may not save filters.", 1)
 		return
 	}
 	if err := f.Validate(); err != nil {
-		s.renderMachines(w, r, sess, http.StatusBadRequest, access.Filter{}, "", "That filter was not understood.")
+		s.renderMachines(w, r, sess, http.StatusBadRequest, access.Filter{}, "", "That filter was not understood.", 1)
 		return
 	}
 	q := strings.TrimPrefix(strings.TrimPrefix(query(f, ""), "/machines"), "?")
 	if err := s.be.SaveFilter(sess.User, identity.SavedFilter{Name: r.PostForm.Get("name"), Query: q}); err != nil {
-		s.renderMachines(w, r, sess, http.StatusBadRequest, f, "", "The filter was not saved: "+err.Error())
+		s.renderMachines(w, r, sess, http.StatusBadRequest, f, "", "The filter was not saved: "+err.Error(), 1)
 		return
 	}
 	http.Redirect(w, r, query(f, ""), http.StatusSeeOther)

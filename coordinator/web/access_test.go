@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -105,5 +106,77 @@ func TestAccessViewScope(t *testing.T) {
 	}
 	if _, body = b.do("GET", "/machines?m=dev-1", nil); strings.Contains(body, `id="panel"`) {
 		t.Error("a machine out of scope opens its panel")
+	}
+}
+
+// TestAccessPaging: 250 matching machines are listed 100 to a page, in a
+// stable order, with links between pages that keep the filter; a page
+// past the end shows the last; a malformed page is refused.
+func TestAccessPaging(t *testing.T) {
+	f := newFake()
+	f.devices = nil
+	for i := range 250 {
+		company := "Acme"
+		if i%5 == 0 {
+			company = "Globex"
+		}
+		f.devices = append(f.devices, wire.Device{ID: fmt.Sprintf("dev-%03d", i), Hostname: fmt.Sprintf("pc-%03d", i), OS: "linux",
+			Online: true, LastSeen: t0, Inventory: &wire.Inventory{Metadata: wire.Metadata{Company: company}}})
+	}
+	b := newBrowser(t, f)
+	b.login("bob")
+	rows := regexp.MustCompile(`id="machine-(dev-\d+)"`)
+	seen := map[string]bool{}
+	next := "/machines"
+	for page := 1; next != ""; page++ {
+		resp, body := b.do("GET", next, nil)
+		wantStatus(t, next, resp, http.StatusOK)
+		ids := rows.FindAllStringSubmatch(body, -1)
+		want := 100
+		if page == 3 {
+			want = 50
+		}
+		if len(ids) != want {
+			t.Fatalf("page %d lists %d machines, want %d", page, len(ids), want)
+		}
+		for _, id := range ids {
+			if seen[id[1]] {
+				t.Fatalf("%s is on two pages", id[1])
+			}
+			seen[id[1]] = true
+		}
+		if !strings.Contains(body, "250 machines of 250 machines") || !strings.Contains(body, fmt.Sprintf("page %d of 3", page)) {
+			t.Errorf("page %d (%s) does not say where it is", page, next)
+		}
+		next = ""
+		if m := regexp.MustCompile(`href="([^"]*)" rel="next"`).FindStringSubmatch(body); m != nil {
+			next = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+		if page > 3 {
+			t.Fatal("more than three pages")
+		}
+	}
+	if len(seen) != 250 {
+		t.Fatalf("the pages list %d machines, want 250", len(seen))
+	}
+	// A filter is kept from page to page: Globex has 50, one page.
+	_, body := b.do("GET", "/machines?dim=company&value=Globex", nil)
+	if n := len(rows.FindAllString(body, -1)); n != 50 || strings.Contains(body, `id="pages"`) {
+		t.Errorf("Globex: %d rows, paging shown %v", n, strings.Contains(body, `id="pages"`))
+	}
+	_, body = b.do("GET", "/machines?dim=company&value=Acme&page=2", nil)
+	if !strings.Contains(body, `href="/machines?dim=company&amp;page=1`) && !strings.Contains(body, `rel="prev"`) {
+		t.Error("page 2 of Acme has no way back")
+	}
+	if n := len(rows.FindAllString(body, -1)); n != 100 {
+		t.Errorf("Acme page 2 lists %d, want 100 (200 Acme machines)", n)
+	}
+	_, body = b.do("GET", "/machines?page=99", nil)
+	if !strings.Contains(body, "page 3 of 3") {
+		t.Error("a page past the end does not show the last")
+	}
+	for _, bad := range []string{"0", "-1", "two", "99999999999"} {
+		resp, _ := b.do("GET", "/machines?page="+bad, nil)
+		wantStatus(t, "page "+bad, resp, http.StatusBadRequest)
 	}
 }

@@ -40,16 +40,21 @@ type MachinesView struct {
 	// The Access view (U6): the filter in force, the groupings and smart
 	// groups with their counts, the account's saved filters, and the
 	// machine whose panel is open.
-	Query    string
-	Dim      string
-	Value    string
-	Smart    string
-	Total    int // machines the account may see, before filtering
-	Smarts   []GroupLink
-	Groups   []Grouping
-	Saved    []GroupLink
-	Selected *MachinePanel
-	Error    string // a refused filter or save
+	Query string
+	Dim   string
+	Value string
+	Smart string
+	Total int // machines the account may see, before filtering
+	// Paging: Matches machines match the filter; Machines are numbers
+	// First to Last of them, page Page of Pages; PrevURL and NextURL lead
+	// to the neighbouring pages ("" at either end).
+	Matches, First, Last, Page, Pages int
+	PrevURL, NextURL                  string
+	Smarts                            []GroupLink
+	Groups                            []Grouping
+	Saved                             []GroupLink
+	Selected                          *MachinePanel
+	Error                             string // a refused filter or save
 }
 
 // GroupLink is a group, smart group or saved filter the sidebar offers.

@@ -46,7 +46,10 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else prin
 # admin "bench"; sets url, pin, sock and coord.
 start_coordinator() {
   local d="$work/$1"
-  bin/peerdesk serve -data "$d" -listen 127.0.0.1:0 -stun 127.0.0.1:0 -log-level error >"$d.out" 2>"$d.log" &
+  local prof=()
+  # FLEET_PPROF=127.0.0.1:6060 serves the fleet coordinator's profiles.
+  if [ "$1" = fleet ] && [ -n "${FLEET_PPROF:-}" ]; then prof=(-pprof "$FLEET_PPROF"); fi
+  bin/peerdesk serve -data "$d" -listen 127.0.0.1:0 -stun 127.0.0.1:0 -log-level error "${prof[@]}" >"$d.out" 2>"$d.log" &
   coord=$!; pids+=($coord)
   for _ in $(seq 100); do grep -q "CA pin:" "$d.out" 2>/dev/null && break; sleep 0.1; done
   url=$(awk '/url:/ {print $2}' "$d.out"); pin=$(awk '/CA pin:/ {print $3}' "$d.out")

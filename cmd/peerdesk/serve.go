@@ -23,8 +23,16 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.SupportBinaries, "support-binaries", "", "directory of the one-time agents the support portal offers (peerdesk-agent-linux-amd64, peerdesk-agent-windows-amd64.exe, ...)")
 	fs.StringVar(&cfg.ViewerURL, "viewer-url", "", "the technicians' local viewer page, where the dashboard's Connect buttons lead (default http://127.0.0.1:7071)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060); off by default")
+	memMiB := fs.Int64("memory-limit", cli.CoordinatorMemoryLimit>>20, "soft memory limit in MiB (0: none; GOMEMLIMIT wins)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	cli.SetMemoryLimit(*memMiB << 20)
+	if *pprofAddr != "" {
+		if err := servePprof(*pprofAddr); err != nil {
+			return err
+		}
 	}
 	log, err := cli.Logger(*level)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -108,6 +109,19 @@ func startCoordinatorIn(t testing.TB, dir string, opts ...Option) *Coordinator {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Restart stops the coordinator and starts it again on the same data
+// directory and address, as after an upgrade or a crash; agents and viewers
+// reconnect by themselves. opts are the new run's options.
+func (c *Coordinator) Restart(t testing.TB, opts ...Option) *Coordinator {
+	t.Helper()
+	u, err := url.Parse(c.URL())
+	if err != nil {
+		t.Fatalf("harness: %v", err)
+	}
+	c.Stop()
+	return startCoordinatorIn(t, c.Dir, append([]Option{func(cfg *coordinator.Config) { cfg.Listen = u.Host }}, opts...)...)
 }
 
 // Stop stops the coordinator and waits for it; it is safe to call twice.

@@ -64,6 +64,11 @@ type Config struct {
 	// means the overlay package's default.
 	BatchDelay time.Duration
 
+	// OverlayWriteBatch is how long the control plane collects node writes
+	// before rebuilding its peer map; zero means the overlay package's
+	// default (250 ms).
+	OverlayWriteBatch time.Duration
+
 	// HeartbeatGrace is how long after an agent's last heartbeat it is
 	// shown online; zero means 90 s.
 	HeartbeatGrace time.Duration
@@ -174,7 +179,7 @@ func New(cfg Config) (_ *Coordinator, err error) {
 	c.ov, err = overlay.New(overlay.Config{
 		Dir: filepath.Join(cfg.DataDir, "overlay"), ServerURL: c.url,
 		DERPHost: host, DERPIPv4: ipv4, DERPIPv6: ipv6, DERPPort: port, DERPCertSHA256: c.id.LeafSHA256(),
-		STUNAddr: cfg.STUNListen, Policy: policy.OverlayACL(), BatchDelay: cfg.BatchDelay,
+		STUNAddr: cfg.STUNListen, Policy: policy.OverlayACL(), BatchDelay: cfg.BatchDelay, WriteBatch: cfg.OverlayWriteBatch,
 		Logger: cfg.Logger.With("component", "overlay"),
 	})
 	if err != nil {

@@ -291,16 +291,7 @@ func TestSupportByCodeScreen(t *testing.T) {
 
 	// A click and typed text in the browser arrive in the X window.
 	clickX, clickY := 300, 200
-	harness.Do(t, tech, "click on the remote screen", chromedp.ActionFunc(func(ctx context.Context) error {
-		var pos []float64
-		js := fmt.Sprintf(`(() => { const v = document.getElementById('screen'); const r = v.getBoundingClientRect();
-		  const s = Math.min(r.width / v.videoWidth, r.height / v.videoHeight);
-		  return [r.left + (r.width - v.videoWidth * s) / 2 + (%d + 0.5) * s, r.top + (r.height - v.videoHeight * s) / 2 + (%d + 0.5) * s]; })()`, clickX, clickY)
-		if err := chromedp.Evaluate(js, &pos).Do(ctx); err != nil {
-			return err
-		}
-		return chromedp.MouseClickXY(pos[0], pos[1]).Do(ctx)
-	}))
+	harness.Do(t, tech, "click on the remote screen", clickRemote(clickX, clickY))
 	ev := waitEvent(t, win, "the click", func(e xclient.Event) bool { return e.Kind == "button" && e.Down })
 	if ev.Button != 1 || abs(ev.X-clickX) > 2 || abs(ev.Y-clickY) > 2 {
 		t.Fatalf("click arrived as %+v, want button 1 at (%d,%d)", ev, clickX, clickY)

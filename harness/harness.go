@@ -81,6 +81,7 @@ func startCoordinatorIn(t testing.TB, dir string, opts ...Option) *Coordinator {
 	cfg := coordinator.Config{
 		DataDir: dir, Listen: "127.0.0.1:0", STUNListen: "127.0.0.1:0",
 		HeartbeatGrace: 5 * time.Second, Logger: Logger(t).With("part", "coordinator"),
+		OverlayWriteBatch: 20 * time.Millisecond, // joins at once; tests have a handful of nodes
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -329,14 +329,22 @@ func (n *noise) Monitors() ([]wire.Monitor, error) {
 func (n *noise) Select(int) error { return nil }
 
 func (n *noise) Next(ctx context.Context) (Frame, error) {
+	if err := n.wait(ctx); err != nil {
+		return Frame{}, err
+	}
+	return n.Grab()
+}
+
+// wait sleeps until the next frame is due (30 a second) or ctx ends.
+func (n *noise) wait(ctx context.Context) error {
 	if wait := time.Until(n.next); wait > 0 {
 		select {
 		case <-ctx.Done():
-			return Frame{}, ctx.Err()
+			return ctx.Err()
 		case <-time.After(wait):
 		}
 	}
-	return n.Grab()
+	return nil
 }
 
 func (n *noise) Grab() (Frame, error) {

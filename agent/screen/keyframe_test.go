@@ -89,12 +89,8 @@ func (m *mover) Grab() (Frame, error) {
 }
 
 func (m *mover) Next(ctx context.Context) (Frame, error) {
-	if wait := time.Until(m.next); wait > 0 {
-		select {
-		case <-ctx.Done():
-			return Frame{}, ctx.Err()
-		case <-time.After(wait):
-		}
+	if err := m.wait(ctx); err != nil {
+		return Frame{}, err
 	}
 	return m.Grab()
 }

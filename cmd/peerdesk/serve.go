@@ -21,6 +21,7 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "key of -tls-cert")
 	fs.StringVar(&cfg.TLSCA, "tls-ca", "", "CA that issued -tls-cert")
 	fs.StringVar(&cfg.SupportBinaries, "support-binaries", "", "directory of the one-time agents the support portal offers (peerdesk-agent-linux-amd64, peerdesk-agent-windows-amd64.exe, ...)")
+	fs.DurationVar(&cfg.OverlayWriteBatch, "overlay-write-batch", 0, "how long the control plane collects node changes before recomputing who sees whom (default 250ms; larger for big fleets)")
 	fs.StringVar(&cfg.ViewerURL, "viewer-url", "", "the technicians' local viewer page, where the dashboard's Connect buttons lead (default http://127.0.0.1:7071)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060); off by default")

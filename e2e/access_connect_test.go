@@ -46,7 +46,10 @@ func TestAccessConnect(t *testing.T) {
 		chromedp.WaitVisible(`#q`, chromedp.ByQuery),
 		chromedp.SendKeys(`#q`, "front-desk", chromedp.ByQuery),
 		chromedp.Click(`//button[normalize-space()="Search"]`, chromedp.BySearch),
-		// The results page, not the list it replaces.
+		// The results page, not the list it replaces (which says "1
+		// machine" too): only the server's answer carries the query in the
+		// search box's value attribute (typing sets the property).
+		chromedp.WaitVisible(`//input[@id="q" and @value="front-desk"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//p[@id="shown" and starts-with(normalize-space(), "1 machine ")]`, chromedp.BySearch),
 		chromedp.Click(`//tr[@id="machine-`+a.DeviceID()+`"]//a`, chromedp.BySearch),
 		chromedp.WaitVisible(`#panel #connect`, chromedp.ByQuery),

@@ -134,6 +134,7 @@ func TestAccessView(t *testing.T) {
 		chromedp.Navigate(c.URL()+"/machines"),
 		chromedp.SendKeys(`#q`, "sn-g2", chromedp.ByQuery),
 		chromedp.Click(`//button[normalize-space()="Search"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//input[@id="q" and @value="sn-g2"]`, chromedp.BySearch), // the results page
 		chromedp.WaitVisible(`//p[@id="shown" and starts-with(normalize-space(), "1 machine ")]`, chromedp.BySearch),
 		chromedp.Click(`//a[strong[normalize-space()="globex-2"]]`, chromedp.BySearch),
 		chromedp.WaitVisible(`#panel`, chromedp.ByQuery),

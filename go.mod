@@ -186,3 +186,5 @@ require (
 	modernc.org/memory v1.11.0 // indirect
 	modernc.org/sqlite v1.52.0 // indirect
 )
+
+replace github.com/juanfont/headscale => ./third_party/headscale

@@ -1,0 +1,10 @@
+package util
+
+import (
+	"errors"
+)
+
+var (
+	ErrCannotDecryptResponse = errors.New("decrypting response")
+	ZstdCompression          = "zstd"
+)

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/peerdesk/peerdesk/agent/auditlog"
@@ -155,6 +156,11 @@ type Agent struct {
 	node      *node.Node
 	ui        *localui.UI
 	sh        *screen.Handler
+
+	// streaming is true while the presence stream is up: it keeps the
+	// device online, so no heartbeat request (and no second connection
+	// to the coordinator) is needed.
+	streaming atomic.Bool
 }
 
 // New loads the enrolled identity from cfg.StateDir.
@@ -390,7 +396,8 @@ func (a *Agent) presence(ctx context.Context) {
 	pause := time.Second
 	for ctx.Err() == nil {
 		began := time.Now()
-		err := a.coord.Presence(ctx)
+		err := a.coord.Presence(ctx, func() { a.streaming.Store(true) })
+		a.streaming.Store(false)
 		if ctx.Err() != nil {
 			return
 		}
@@ -408,8 +415,9 @@ func (a *Agent) presence(ctx context.Context) {
 }
 
 // report sends inventory at start and every InventoryEvery, and a heartbeat
-// every HeartbeatEvery. Failures (the coordinator is down) are retried on
-// the next tick.
+// every HeartbeatEvery while the presence stream is down (a proxy that does
+// not pass streams). Failures (the coordinator is down) are retried on the
+// next tick.
 func (a *Agent) report(ctx context.Context) {
 	start := a.cfg.Now()
 	hb := time.NewTicker(a.cfg.HeartbeatEvery)
@@ -427,8 +435,10 @@ func (a *Agent) report(ctx context.Context) {
 		if invDue {
 			invDue = !a.reportInventory(ctx, md)
 		}
-		if err := a.coord.Heartbeat(ctx, wire.Heartbeat{AgentVersion: a.cfg.Version, Uptime: wire.Duration(a.cfg.Now().Sub(start)), Sent: a.cfg.Now().UTC()}); err != nil {
-			a.log.Debug("heartbeat failed", "err", err)
+		if !a.streaming.Load() {
+			if err := a.coord.Heartbeat(ctx, wire.Heartbeat{AgentVersion: a.cfg.Version, Uptime: wire.Duration(a.cfg.Now().Sub(start)), Sent: a.cfg.Now().UTC()}); err != nil {
+				a.log.Debug("heartbeat failed", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -212,8 +212,9 @@ func (c *Client) AskForHelp(ctx context.Context) (wire.SupportCode, error) {
 
 // Presence holds the device's presence stream open, ticking every
 // wire.PresenceEvery, until ctx ends or the stream breaks (then it returns
-// the error; the caller reconnects).
-func (c *Client) Presence(ctx context.Context) error {
+// the error; the caller reconnects). up, if not nil, is called once the
+// coordinator has accepted the stream.
+func (c *Client) Presence(ctx context.Context, up func()) error {
 	pr, pw := io.Pipe()
 	defer pr.Close() // unblocks the ticker's pending write whatever happened
 	ctx, cancel := context.WithCancel(ctx)
@@ -249,6 +250,9 @@ func (c *Client) Presence(ctx context.Context) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("coordclient: presence: %s", resp.Status)
+	}
+	if up != nil {
+		up()
 	}
 	// The coordinator answers nothing more; the stream ends when either
 	// side goes.

@@ -77,7 +77,7 @@ func accessLoad(ctx context.Context, args []string) error {
 	dev := api.WithDevice(resp.DeviceID, resp.DeviceSecret)
 	pctx, kill := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { dev.Presence(pctx); close(done) }() //nolint:errcheck // ends with kill
+	go func() { dev.Presence(pctx, nil); close(done) }() //nolint:errcheck // ends with kill
 	if err := waitOnline(ctx, tech, resp.DeviceID, true); err != nil {
 		kill()
 		return err

@@ -116,11 +116,14 @@ func fakeInventory(i int) wire.Inventory {
 }
 
 // actLikeAnAgent holds a presence stream (reconnecting) and heartbeats
-// every 30 s, as an idle agent does, until ctx ends.
+// every 30 s while the stream is down, as an idle agent does, until ctx
+// ends.
 func actLikeAnAgent(ctx context.Context, dev *coordclient.Client) {
+	var streaming atomic.Bool
 	go func() {
 		for ctx.Err() == nil {
-			dev.Presence(ctx) //nolint:errcheck // reconnect after a pause
+			dev.Presence(ctx, func() { streaming.Store(true) }) //nolint:errcheck // reconnect after a pause
+			streaming.Store(false)
 			select {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
@@ -134,7 +137,9 @@ func actLikeAnAgent(ctx context.Context, dev *coordclient.Client) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			dev.Heartbeat(ctx, wire.Heartbeat{AgentVersion: "1.0.0", Sent: time.Now().UTC()}) //nolint:errcheck // load only
+			if !streaming.Load() {
+				dev.Heartbeat(ctx, wire.Heartbeat{AgentVersion: "1.0.0", Sent: time.Now().UTC()}) //nolint:errcheck // load only
+			}
 		}
 	}
 }

@@ -45,8 +45,10 @@ func testPresenceStream(t *testing.T, http2 bool) {
 	ctx, kill := context.WithCancel(context.Background())
 	defer kill() // before srv.Close, which waits for the stream to end
 	done := make(chan error, 1)
-	go func() { done <- client.Presence(ctx) }()
+	up := make(chan struct{})
+	go func() { done <- client.Presence(ctx, func() { close(up) }) }()
 	waitFor("stream open", true)
+	<-up // the client was told the stream is up
 	// Still online well past one tick: the stream is being read.
 	time.Sleep(2 * wire.PresenceEvery)
 	if !online() {

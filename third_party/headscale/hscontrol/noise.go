@@ -88,6 +88,9 @@ type noiseServer struct {
 	// [tailcfg.EarlyNoise]-related stuff
 	challenge       key.ChallengePrivate
 	protocolVersion int
+
+	// remoteAddr is the client's address as the outer router resolved it.
+	remoteAddr string
 }
 
 // NoiseUpgradeHandler is to upgrade the connection and hijack the [net.Conn]
@@ -132,6 +135,42 @@ func (h *Headscale) NoiseUpgradeHandler(
 	ns.machineKey = ns.conn.Peer()
 	ns.protocolVersion = ns.conn.ProtocolVersion()
 
+	// peerdesk: one router and one HTTP/2 server for every connection
+	// (PEERDESK.md, change 3); this connection's noiseServer reaches the
+	// handlers through the requests' context.
+	h.noiseRouterOnce.Do(h.buildNoiseRouter)
+	ns.remoteAddr = req.RemoteAddr
+	ns.httpBaseConfig = h.noiseBaseConfig
+	ns.http2Server = h.noiseHTTP2
+
+	ns.http2Server.ServeConn(
+		noiseConn,
+		&http2.ServeConnOpts{
+			Context:    context.WithValue(context.Background(), noiseServerKey{}, &ns),
+			BaseConfig: ns.httpBaseConfig,
+		},
+	)
+}
+
+// noiseServerKey is the request context key of the connection's noiseServer.
+type noiseServerKey struct{}
+
+// onNoise adapts a noiseServer method to a handler of the shared router.
+func onNoise(m func(*noiseServer, http.ResponseWriter, *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ns, ok := r.Context().Value(noiseServerKey{}).(*noiseServer)
+		if !ok {
+			http.Error(w, "Internal error", http.StatusInternalServerError)
+			return
+		}
+		m(ns, w, r)
+	}
+}
+
+// buildNoiseRouter builds the router served over every Noise connection.
+// Upstream built one for each connection: ~33 KB a connection, which is
+// 66 MB with 2,000 agents connected.
+func (h *Headscale) buildNoiseRouter() {
 	// This router is served only over the Noise connection, and exposes only the new API.
 	//
 	// The HTTP2 server that exposes this router is created for
@@ -161,67 +200,61 @@ func (h *Headscale) NoiseUpgradeHandler(
 	// The outer router resolved trusted_proxies on req before the
 	// upgrade; pin that value across the hijack so /machine/* logs the
 	// client IP instead of the reverse proxy's loopback peer.
-	r.Use(overrideRemoteAddr(req.RemoteAddr))
+	r.Use(overrideRemoteAddr)
 
 	r.Use(middleware.RequestLogger(&zerologRequestLogger{}))
 	r.Use(middleware.Recoverer)
 
 	r.Handle("/metrics", metrics.Handler())
 
+	notImplemented := onNoise((*noiseServer).NotImplementedHandler)
 	r.Route("/machine", func(r chi.Router) {
-		r.Post("/register", ns.RegistrationHandler)
-		r.Post("/map", ns.PollNetMapHandler)
+		r.Post("/register", onNoise((*noiseServer).RegistrationHandler))
+		r.Post("/map", onNoise((*noiseServer).PollNetMapHandler))
 
 		// SSH Check mode endpoint, consulted to validate if a given SSH connection should be accepted or rejected.
-		r.Get("/ssh/action/{src_node_id}/to/{dst_node_id}", ns.SSHActionHandler)
+		r.Get("/ssh/action/{src_node_id}/to/{dst_node_id}", onNoise((*noiseServer).SSHActionHandler))
 
 		// Not implemented yet
 		//
 		// /whoami is a debug endpoint to validate that the client can communicate over the connection,
 		// not clear if there is a specific response, it looks like it is just logged.
 		// https://github.com/tailscale/tailscale/blob/dfba01ca9bd8c4df02c3c32f400d9aeb897c5fc7/cmd/tailscale/cli/debug.go#L1138
-		r.Get("/whoami", ns.NotImplementedHandler)
+		r.Get("/whoami", notImplemented)
 
 		// client sends a [tailcfg.SetDNSRequest] to this endpoints and expect
 		// the server to create or update this DNS record "somewhere".
 		// It is typically a TXT record for an ACME challenge.
-		r.Post("/set-dns", ns.NotImplementedHandler)
+		r.Post("/set-dns", notImplemented)
 
 		// A patch of [tailcfg.SetDeviceAttributesRequest] to update device attributes.
 		// We currently do not support device attributes.
-		r.Patch("/set-device-attr", ns.NotImplementedHandler)
+		r.Patch("/set-device-attr", notImplemented)
 
 		// A [tailcfg.AuditLogRequest] to send audit log entries to the server.
 		// The server is expected to store them "somewhere".
 		// We currently do not support device attributes.
-		r.Post("/audit-log", ns.NotImplementedHandler)
+		r.Post("/audit-log", notImplemented)
 
 		// handles requests to get an OIDC ID token. Receives a [tailcfg.TokenRequest].
-		r.Post("/id-token", ns.NotImplementedHandler)
+		r.Post("/id-token", notImplemented)
 
 		// Asks the server if a feature is available and receive information about how to enable it.
 		// Gets a [tailcfg.QueryFeatureRequest] and returns a [tailcfg.QueryFeatureResponse].
-		r.Post("/feature/query", ns.NotImplementedHandler)
+		r.Post("/feature/query", notImplemented)
 
-		r.Post("/update-health", ns.NotImplementedHandler)
+		r.Post("/update-health", notImplemented)
 
 		r.Route("/webclient", func(r chi.Router) {})
 
-		r.Post("/c2n", ns.NotImplementedHandler)
+		r.Post("/c2n", notImplemented)
 	})
 
-	ns.httpBaseConfig = &http.Server{
+	h.noiseBaseConfig = &http.Server{
 		Handler:           r,
 		ReadHeaderTimeout: types.HTTPTimeout,
 	}
-	ns.http2Server = &http2.Server{}
-
-	ns.http2Server.ServeConn(
-		noiseConn,
-		&http2.ServeConnOpts{
-			BaseConfig: ns.httpBaseConfig,
-		},
-	)
+	h.noiseHTTP2 = &http2.Server{}
 }
 
 func unsupportedClientError(version tailcfg.CapabilityVersion) error {
@@ -299,13 +332,13 @@ func rejectUnsupported(
 // from the hijacked TCP socket (the reverse proxy's loopback peer), so
 // the outer request's resolved client IP must be carried across the
 // hijack boundary by hand.
-func overrideRemoteAddr(addr string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.RemoteAddr = addr
-			next.ServeHTTP(w, r)
-		})
-	}
+func overrideRemoteAddr(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ns, ok := r.Context().Value(noiseServerKey{}).(*noiseServer); ok {
+			r.RemoteAddr = ns.remoteAddr
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (ns *noiseServer) NotImplementedHandler(writer http.ResponseWriter, req *http.Request) {

@@ -143,7 +143,12 @@ func (h *Headscale) NoiseUpgradeHandler(
 	ns.httpBaseConfig = h.noiseBaseConfig
 	ns.http2Server = h.noiseHTTP2
 
-	ns.http2Server.ServeConn(
+	// peerdesk: served from a goroutine of its own, and this handler
+	// returns: net/http then drops what it held for the connection it
+	// can no longer use (its buffers, ~12 KB) and the deep stack of the
+	// outer router's handler (PEERDESK.md, change 4). The connection no
+	// longer needs the request's context, only its noiseServer.
+	go ns.http2Server.ServeConn(
 		noiseConn,
 		&http2.ServeConnOpts{
 			Context:    context.WithValue(context.Background(), noiseServerKey{}, &ns),

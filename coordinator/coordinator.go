@@ -276,6 +276,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	// Hijacked connections (control streams, DERP) are not tracked by
 	// Shutdown; Close drops them.
 	shutdownErr := errors.Join(local.Shutdown(sctx), srv.Close())
+	c.api.Close() // presence streams: connections taken from srv
 	if errors.Is(runErr, http.ErrServerClosed) {
 		runErr = nil
 	}

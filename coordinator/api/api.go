@@ -86,6 +86,14 @@ func New(cfg Config) *Server {
 	}
 }
 
+// Close ends the presence streams, which live on connections net/http no
+// longer tracks; call it after the HTTP server closed.
+func (s *Server) Close() {
+	if s.cfg.Presence != nil {
+		s.cfg.Presence.Close()
+	}
+}
+
 // Handler serves the public API.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()

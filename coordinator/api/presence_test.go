@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,4 +81,75 @@ func testPresenceStream(t *testing.T, http2 bool) {
 	// Without credentials there is no stream.
 	w := e.do(e.pub, "POST", wire.PathPresence, "", ".")
 	wantError(t, w, http.StatusUnauthorized, wire.CodeUnauthorized)
+}
+
+// TestPresenceOneStreamPerDevice: a device's newer stream ends the one
+// before (an agent reconnecting before its old connection timed out
+// cannot pile up connections, and the old stream's end does not mark it
+// offline); Close ends every stream. Over HTTP/1.1 the stream lives on the
+// connection taken from net/http, with no handler left running.
+func TestPresenceOneStreamPerDevice(t *testing.T) {
+	t.Run("HTTP/1.1", func(t *testing.T) { testOneStream(t, false) })
+	t.Run("HTTP/2", func(t *testing.T) { testOneStream(t, true) })
+}
+
+func testOneStream(t *testing.T, http2 bool) {
+	e := newEnv(t)
+	dev := e.enroll(t, "pc-1", 'a')
+	srv := httptest.NewUnstartedServer(e.pub)
+	srv.EnableHTTP2 = http2
+	srv.StartTLS()
+	defer srv.Close()
+	online := func() bool { _, on := e.presence.LastSeen(dev.DeviceID); return on }
+	// Each stream on a client of its own: its own connection.
+	start := func() (ended chan error) {
+		client := coordclient.NewWithHTTPClient(srv.URL, srv.Client()).WithDevice(dev.DeviceID, dev.DeviceSecret)
+		ended, up := make(chan error, 1), make(chan struct{})
+		go func() { ended <- client.Presence(context.Background(), func() { close(up) }) }()
+		select {
+		case <-up:
+		case err := <-ended:
+			t.Fatalf("stream refused: %v", err)
+		}
+		return ended
+	}
+	first := start()
+	if !http2 {
+		var dump strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&dump, 1) //nolint:errcheck // strings.Builder
+		if strings.Contains(dump.String(), "handlePresence") {
+			t.Error("a handler is still running for a stream over HTTP/1.1")
+		}
+	}
+	second := start()
+	select {
+	case err := <-first:
+		t.Logf("first stream ended: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first stream is still open after a second one started")
+	}
+	// The first stream's end did not mark the device offline; give a
+	// wrong "gone" the time to land before looking.
+	time.Sleep(2 * wire.PresenceEvery)
+	if !online() {
+		t.Fatal("the device shows offline while its second stream is up")
+	}
+
+	e.srv.Close()
+	select {
+	case err := <-second:
+		t.Logf("second stream ended by Close: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close left a stream open")
+	}
+	for deadline := time.Now().Add(20 * time.Second); online(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the device shows online after its last stream ended")
+		}
+	}
+	// A closed server takes no new stream.
+	client := coordclient.NewWithHTTPClient(srv.URL, srv.Client()).WithDevice(dev.DeviceID, dev.DeviceSecret)
+	if err := client.Presence(context.Background(), func() { t.Error("a stream was accepted after Close") }); err == nil {
+		t.Fatal("no error from a refused stream")
+	}
 }

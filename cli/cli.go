@@ -122,11 +122,27 @@ const DefaultMemoryLimit = 160 << 20
 
 // CoordinatorMemoryLimit is the coordinator's soft memory limit: a bound
 // on garbage, above its working set. With 2,000 agents on the overlay the
-// coordinator holds ~350 MB of heap and ~140 MB of goroutine stacks; a
-// fleet joining churns through garbage on top (RSS 800 MB without a
-// limit). A limit under the working set makes the collector run without
-// pause (384 MiB: a whole core at 2,000 agents), so it sits well above it.
+// coordinator holds ~250 MB of heap and ~65 MB of goroutine stacks, and a
+// fleet joining churns through garbage on top. A limit under the working
+// set makes the collector run without pause (384 MiB took a whole core
+// when the working set was ~490 MB), so it sits well above it.
 const CoordinatorMemoryLimit = 768 << 20
+
+// CoordinatorGCPercent is the coordinator's GOGC. Its RSS follows the
+// collector's goal, live heap plus GOGC % of the live heap and stacks;
+// at 100 that was ~555 MB with 2,000 overlay agents. Collecting at 50 %
+// keeps RSS under 500 MB there for a little more collector CPU
+// (docs/BENCHMARKS.md), and unlike a lower memory limit it has no cliff as
+// the fleet grows.
+const CoordinatorGCPercent = 50
+
+// SetGCPercent sets the collector's target percentage unless the GOGC
+// environment variable is set (which wins) or percent is 0.
+func SetGCPercent(percent int) {
+	if os.Getenv("GOGC") == "" && percent > 0 {
+		debug.SetGCPercent(percent)
+	}
+}
 
 // SetMemoryLimit sets the runtime's soft memory limit to limit bytes unless
 // the GOMEMLIMIT environment variable is set (which wins) or limit is 0.

@@ -26,10 +26,12 @@ func serve(ctx context.Context, args []string) error {
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060); off by default")
 	memMiB := fs.Int64("memory-limit", cli.CoordinatorMemoryLimit>>20, "soft memory limit in MiB (0: none; GOMEMLIMIT wins)")
+	gcPercent := fs.Int("gc-percent", cli.CoordinatorGCPercent, "collect garbage when the heap has grown this much (%) over what is live (0: Go's default; GOGC wins)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cli.SetMemoryLimit(*memMiB << 20)
+	cli.SetGCPercent(*gcPercent)
 	if *pprofAddr != "" {
 		if err := servePprof(*pprofAddr); err != nil {
 			return err

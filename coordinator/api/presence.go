@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
@@ -136,15 +137,13 @@ func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request, dev enro
 		s.log.Warn("presence: no full duplex; stream refused", "err", err)
 		return
 	}
-	var (
-		mu    sync.Mutex
-		ended bool
-	)
+	// The end sets the flag before moving the deadline to the past; the
+	// loop moves it forward before looking at the flag: either the loop
+	// sees the flag or its read sees the past deadline.
+	var ended atomic.Bool
 	done, ok := s.cfg.Presence.open(dev.ID, func() {
-		mu.Lock()
-		ended = true
-		mu.Unlock()
-		rc.SetReadDeadline(time.Unix(1, 0)) //nolint:errcheck // checked below
+		ended.Store(true)
+		rc.SetReadDeadline(time.Unix(1, 0)) //nolint:errcheck // the flag ends the loop too
 	})
 	if !ok {
 		writeError(w, http.StatusServiceUnavailable, wire.CodeInternal, "the coordinator is stopping")
@@ -158,18 +157,11 @@ func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request, dev enro
 	}
 	buf := make([]byte, 64)
 	for {
-		mu.Lock()
-		stop := ended
-		var err error
-		if !stop {
-			err = rc.SetReadDeadline(time.Now().Add(wire.PresenceTimeout))
-		}
-		mu.Unlock()
-		if stop {
+		if err := rc.SetReadDeadline(time.Now().Add(wire.PresenceTimeout)); err != nil {
+			s.log.Warn("presence: no read deadline; stream refused", "err", err)
 			return
 		}
-		if err != nil {
-			s.log.Warn("presence: no read deadline; stream refused", "err", err)
+		if ended.Load() {
 			return
 		}
 		n, err := r.Body.Read(buf)

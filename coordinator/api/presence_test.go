@@ -24,24 +24,10 @@ func TestPresenceStream(t *testing.T) {
 }
 
 func testPresenceStream(t *testing.T, http2 bool) {
-	e := newEnv(t)
-	dev := e.enroll(t, "pc-1", 'a')
-	srv := httptest.NewUnstartedServer(e.pub)
-	srv.EnableHTTP2 = http2
-	srv.StartTLS()
-	defer srv.Close()
+	st := newStreamTest(t, http2)
+	e, dev, srv := st.e, st.dev, st.srv
 	client := coordclient.NewWithHTTPClient(srv.URL, srv.Client()).WithDevice(dev.DeviceID, dev.DeviceSecret)
-	online := func() bool { _, on := e.presence.LastSeen(dev.DeviceID); return on }
-	waitFor := func(what string, want bool) time.Duration {
-		t.Helper()
-		start := time.Now()
-		for deadline := start.Add(20 * time.Second); online() != want; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: online is still %v", what, !want)
-			}
-		}
-		return time.Since(start)
-	}
+	online, waitFor := st.online, st.waitFor
 
 	// The agent dies: its end of the connection closes.
 	ctx, kill := context.WithCancel(context.Background())
@@ -94,13 +80,9 @@ func TestPresenceOneStreamPerDevice(t *testing.T) {
 }
 
 func testOneStream(t *testing.T, http2 bool) {
-	e := newEnv(t)
-	dev := e.enroll(t, "pc-1", 'a')
-	srv := httptest.NewUnstartedServer(e.pub)
-	srv.EnableHTTP2 = http2
-	srv.StartTLS()
-	defer srv.Close()
-	online := func() bool { _, on := e.presence.LastSeen(dev.DeviceID); return on }
+	st := newStreamTest(t, http2)
+	e, dev, srv := st.e, st.dev, st.srv
+	online := st.online
 	// Each stream on a client of its own: its own connection.
 	start := func() (ended chan error) {
 		client := coordclient.NewWithHTTPClient(srv.URL, srv.Client()).WithDevice(dev.DeviceID, dev.DeviceSecret)
@@ -142,14 +124,47 @@ func testOneStream(t *testing.T, http2 bool) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Close left a stream open")
 	}
-	for deadline := time.Now().Add(20 * time.Second); online(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the device shows online after its last stream ended")
-		}
-	}
+	st.waitFor("last stream ended", false)
 	// A closed server takes no new stream.
 	client := coordclient.NewWithHTTPClient(srv.URL, srv.Client()).WithDevice(dev.DeviceID, dev.DeviceSecret)
 	if err := client.Presence(context.Background(), func() { t.Error("a stream was accepted after Close") }); err == nil {
 		t.Fatal("no error from a refused stream")
 	}
+}
+
+// streamTest is an API server over TLS (HTTP/2 or HTTP/1.1) with one
+// enrolled device, for the presence stream tests.
+type streamTest struct {
+	t   *testing.T
+	e   *env
+	dev enrolled
+	srv *httptest.Server
+}
+
+func newStreamTest(t *testing.T, http2 bool) *streamTest {
+	e := newEnv(t)
+	dev := e.enroll(t, "pc-1", 'a')
+	srv := httptest.NewUnstartedServer(e.pub)
+	srv.EnableHTTP2 = http2
+	srv.StartTLS()
+	t.Cleanup(srv.Close) // after the tests' own deferred stream ends
+	return &streamTest{t: t, e: e, dev: dev, srv: srv}
+}
+
+func (st *streamTest) online() bool {
+	_, on := st.e.presence.LastSeen(st.dev.DeviceID)
+	return on
+}
+
+// waitFor waits until the device's online state is want and says how
+// long that took.
+func (st *streamTest) waitFor(what string, want bool) time.Duration {
+	st.t.Helper()
+	start := time.Now()
+	for deadline := start.Add(20 * time.Second); st.online() != want; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			st.t.Fatalf("%s: online is still %v", what, !want)
+		}
+	}
+	return time.Since(start)
 }

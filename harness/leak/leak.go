@@ -1,0 +1,69 @@
+// Package leak fails a test that leaves goroutines running: a server not
+// closed, a stream not ended, a tsnet node not stopped. The check sits in
+// the test that leaks, not in whichever package's tests happen to run
+// next.
+//
+//	func TestX(t *testing.T) {
+//		leak.Check(t) // first: its cleanup runs last, after the test's own
+//		...
+//	}
+//
+// Goroutines already running when Check is called are not the test's and
+// are ignored, as are the few that libraries start once per process and
+// never stop (listed in processWide, each with its reason).
+package leak
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// processWide are goroutines a dependency starts and never stops. Each is
+// one per process (or per object the dependency never lets us close), not
+// one per request, so it cannot grow with use.
+var processWide = []goleak.Option{
+	// Headscale's registration cache (golang-lru/v2 expirable) starts a
+	// cleaner goroutine its library never stops ("done channel is never
+	// closed", expirable_lru.go): one per coordinator lifetime.
+	goleak.IgnoreAnyFunction("github.com/hashicorp/golang-lru/v2/expirable.NewLRU[...].func1"),
+	// glog's flush daemon, started at init by a transitive dependency.
+	goleak.IgnoreTopFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
+	// OpenCensus' stats worker, started at init by a transitive dependency.
+	goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
+}
+
+// Check registers a cleanup that fails t if goroutines started since the
+// call are still running when the test and its other cleanups are done.
+// goleak retries for a while before it reports, so a goroutine on its way
+// out is waited for, not reported.
+func Check(t testing.TB, opts ...goleak.Option) {
+	t.Helper()
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		if err := Find(append([]goleak.Option{before}, opts...)...); err != nil {
+			t.Errorf("leaked goroutines: %v", err)
+		}
+	})
+}
+
+// Find reports goroutines left running beyond those opts and processWide
+// ignore; nil when there are none.
+func Find(opts ...goleak.Option) error {
+	return goleak.Find(append(append([]goleak.Option{}, processWide...), opts...)...)
+}
+
+// Main runs m and fails the package if goroutines are left running when
+// every test is done; for packages whose tests share servers across tests
+// (TestMain wrappers such as netns.Main call it around m.Run).
+func Main(m *testing.M, opts ...goleak.Option) int {
+	code := m.Run()
+	if code != 0 {
+		return code
+	}
+	if err := Find(opts...); err != nil {
+		println("leak: goroutines left running after all tests:", err.Error())
+		return 1
+	}
+	return 0
+}

@@ -27,7 +27,8 @@ build: build-deps
 demo: build
     scripts/demo.sh
 
-# Everything CI checks: vet (Linux and the Windows agent), formatting, and every test.
+# Everything CI checks: vet (Linux and the Windows agent), formatting, and
+# every test under the race detector.
 test: deps
     test -z "$(gofmt -l $(git ls-files '*.go' | grep -v '_templ\.go$'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }
     go run github.com/a-h/templ/cmd/templ@v0.3.977 generate -path ./templates >/dev/null
@@ -35,9 +36,18 @@ test: deps
     go vet ./...
     GOOS=windows go vet ./agent/... ./cmd/peerdesk-agent ./node/... ./wire/... ./grant/...
     GOOS=windows go build -o /dev/null ./cmd/peerdesk-agent ./cmd/peerdesk-viewer
-    go test -count=1 -timeout 30m ./...
+    go test -race -count=1 -timeout 40m ./...
     # The encoder the Windows agent uses (OpenH264 loaded without cgo), through purego's own cgo stand-in.
     CGO_ENABLED=0 go test -count=1 ./agent/screen/h264/internal/wels
+
+# The fast inner loop: every test but the browser and overlay e2e (under a minute).
+short: build-deps
+    go test -short -count=1 ./...
+
+# `go test ./...` N times, every second run with the CPUs contended; prints a
+# table of every test that failed with its count. Extra arguments go to go test.
+stress runs="10" *args="": deps
+    scripts/stress.sh {{runs}} {{args}}
 
 # Run every fuzz target for a while (seed corpora run in `just test`).
 fuzz seconds="20":

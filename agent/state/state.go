@@ -53,21 +53,41 @@ func NodeDir(dir string) string { return filepath.Join(dir, "node") }
 
 // Load reads the state from dir.
 func Load(dir string) (*State, error) {
-	b, err := os.ReadFile(filepath.Join(dir, fileName))
+	path := filepath.Join(dir, fileName)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotEnrolled
 	}
 	if err != nil {
 		return nil, fmt.Errorf("state.Load: %w", err)
 	}
+	s, err := Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("state.Load: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Decode parses a state file's contents. It refuses anything that is not a
+// JSON state object, and a state that names no device or coordinator.
+func Decode(b []byte) (*State, error) {
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("state.Load: %s is damaged: %w", filepath.Join(dir, fileName), err)
+		return nil, fmt.Errorf("state.Decode: the state is damaged: %w", err)
 	}
 	if s.DeviceID == "" || s.CoordinatorURL == "" {
-		return nil, fmt.Errorf("state.Load: %s is incomplete", filepath.Join(dir, fileName))
+		return nil, errors.New("state.Decode: the state is incomplete: no device id or coordinator URL")
 	}
 	return &s, nil
+}
+
+// Encode is the state file's contents for s, which Decode reads back.
+func Encode(s *State) ([]byte, error) {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("state.Encode: %w", err)
+	}
+	return b, nil
 }
 
 // Save writes s to dir atomically (mode 0600): a crash leaves either the
@@ -76,7 +96,7 @@ func Save(dir string, s *State) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("state.Save: %w", err)
 	}
-	b, err := json.MarshalIndent(s, "", "  ")
+	b, err := Encode(s)
 	if err != nil {
 		return fmt.Errorf("state.Save: %w", err)
 	}

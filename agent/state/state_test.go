@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // testCA returns a fresh self-signed CA certificate as PEM.
@@ -204,43 +206,51 @@ func TestSaveFailsOnBadDir(t *testing.T) {
 	}
 }
 
-// FuzzLoad feeds arbitrary bytes as the state file: Load never panics, and
-// whatever it accepts is complete and survives a Save/Load round trip.
-func FuzzLoad(f *testing.F) {
+// FuzzDecode feeds arbitrary bytes as the state file's contents, in memory
+// (TestSaveLoadRoundTrip covers the file): Decode never panics, refuses
+// with no state, accepts only a complete state, and what it accepts
+// encodes to a file that decodes to the same state (an empty custom field
+// map and none are the same) and encodes the same.
+func FuzzDecode(f *testing.F) {
 	for _, seed := range []string{
 		`{"coordinator_url":"https://192.0.2.10:8443","device_id":"dev-1","device_secret":"s","grant_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","ca_pem":"","hostname":"pc"}`,
 		`{"coordinator_url":"https://x","device_id":"d","grant_key":"!!"}`,
 		`{"coordinator_url":"https://x","device_id":"d","extra":1}`,
-		`{}`, `null`, ``, `{"device_id":""}`,
+		`{"coordinator_url":"https://x","device_id":"d","metadata":{"name":"n","custom":{"asset":"42","":"\u0000"}}}`,
+		`{"coordinator_url":"https://x","device_id":"d","ca_pem":null,"grant_key":"","hostname":"\ud800"}`,
+		`{"COORDINATOR_URL":"https://x","Device_ID":"d","device_id":"e"}`,
+		`{}`, `null`, ``, `{"device_id":""}`, `[]`, `{"device_id":"d","coordinator_url":"u"} x`,
 	} {
 		f.Add([]byte(seed))
 	}
-	dir := f.TempDir()
-	path := filepath.Join(dir, fileName)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Load(dir)
+		s, err := Decode(data)
 		if err != nil {
-			if errors.Is(err, ErrNotEnrolled) {
-				t.Fatalf("Load of an existing file = %v", err)
+			if s != nil {
+				t.Fatalf("Decode = %+v with error %v", s, err)
+			}
+			if !strings.HasPrefix(err.Error(), "state.Decode: ") {
+				t.Fatalf("Decode error %q does not name the operation", err)
 			}
 			return
 		}
 		if s.DeviceID == "" || s.CoordinatorURL == "" {
-			t.Fatalf("Load accepted an incomplete state: %+v", s)
+			t.Fatalf("Decode accepted an incomplete state: %+v", s)
 		}
-		again := t.TempDir()
-		if err := Save(again, s); err != nil {
-			t.Fatal(err)
-		}
-		got, err := Load(again)
+		b, err := Encode(s)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("Encode(%+v): %v", s, err)
 		}
-		if diff := cmp.Diff(s, got); diff != "" {
-			t.Fatalf("round trip (-loaded +reloaded):\n%s", diff)
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("Decode(Encode(%+v)): %v", s, err)
+		}
+		if diff := cmp.Diff(s, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("round trip (-decoded +re-decoded):\n%s", diff)
+		}
+		again, err := Encode(got)
+		if err != nil || !bytes.Equal(again, b) {
+			t.Fatalf("Encode is not stable: %q, then %q (%v)", b, again, err)
 		}
 	})
 }

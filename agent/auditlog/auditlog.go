@@ -210,8 +210,7 @@ func (l *Log) cursor() int64 {
 }
 
 // read returns up to batchMax complete records starting at byte offset off
-// and the offset after them. A torn last line (a crash mid-write) is left
-// for later; a damaged line is skipped with a warning.
+// of the trail and the offset after them (see decode).
 func (l *Log) read(off int64) ([]wire.AuditEvent, int64, error) {
 	f, err := os.Open(filepath.Join(l.dir, logName))
 	if err != nil {
@@ -221,17 +220,30 @@ func (l *Log) read(off int64) ([]wire.AuditEvent, int64, error) {
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return nil, off, fmt.Errorf("auditlog: %w", err)
 	}
-	r := bufio.NewReaderSize(f, lineMax)
+	return decode(f, off, func(at int64, err error) {
+		l.log.Warn("skipping a damaged audit record", "offset", at, "err", err)
+	})
+}
+
+// decode reads up to batchMax complete records from r, the trail from byte
+// offset off on, and returns them with the offset after them. A torn last
+// line (a crash mid-write) is left for later; a damaged line is skipped and
+// reported to skip with its offset. It fails only if r does.
+func decode(r io.Reader, off int64, skip func(off int64, err error)) ([]wire.AuditEvent, int64, error) {
+	br := bufio.NewReaderSize(r, lineMax)
 	var out []wire.AuditEvent
 	for len(out) < batchMax {
-		line, err := r.ReadBytes('\n')
-		if err != nil { // EOF or a torn final line: stop before it
+		line, err := br.ReadBytes('\n')
+		if errors.Is(err, io.EOF) { // the end, or a torn final line: stop before it
 			break
+		}
+		if err != nil {
+			return out, off, fmt.Errorf("auditlog: %w", err)
 		}
 		off += int64(len(line))
 		var ev wire.AuditEvent
 		if err := json.Unmarshal(bytes.TrimSpace(line), &ev); err != nil {
-			l.log.Warn("skipping a damaged audit record", "offset", off-int64(len(line)), "err", err)
+			skip(off-int64(len(line)), err)
 			continue
 		}
 		out = append(out, ev)

@@ -426,10 +426,13 @@ func TestForwardSendsOnRecord(t *testing.T) {
 	<-done
 }
 
-// FuzzRead writes arbitrary bytes as the trail and checks that reading it
-// never fails or panics, returns exactly the complete lines that decode as
-// records, in order, and stops before a torn last line.
-func FuzzRead(f *testing.F) {
+// FuzzDecode reads arbitrary bytes as the trail, in memory and batch by
+// batch as All, Pending and ForwardOnce do (the tests above cover the file):
+// reading never fails or panics, returns exactly the complete lines that
+// decode as records, in order, at most batchMax at a time, reports every
+// other complete line as damaged at its offset, and stops before a torn
+// last line.
+func FuzzDecode(f *testing.F) {
 	good, err := json.Marshal(event(1))
 	if err != nil {
 		f.Fatal(err)
@@ -451,61 +454,57 @@ func FuzzRead(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	dir := f.TempDir()
-	l := open(f, dir)
-	path := filepath.Join(dir, logName)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
 		var want []wire.AuditEvent
-		rest := data
-		for {
-			i := bytes.IndexByte(rest, '\n')
+		var damaged []int64
+		for start := 0; ; {
+			i := bytes.IndexByte(data[start:], '\n')
 			if i < 0 {
 				break
 			}
-			line := bytes.TrimSpace(rest[:i])
-			rest = rest[i+1:]
-			if !json.Valid(line) {
-				continue
-			}
+			line := bytes.TrimSpace(data[start : start+i])
 			var ev wire.AuditEvent
-			if json.Unmarshal(line, &ev) == nil {
+			if json.Valid(line) && json.Unmarshal(line, &ev) == nil {
 				want = append(want, ev)
+			} else {
+				damaged = append(damaged, int64(start))
 			}
+			start += i + 1
 		}
 
-		got, err := l.All()
-		if err != nil {
-			t.Fatalf("All: %v", err)
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Fatalf("All() mismatch (-want +got):\n%s", diff)
-		}
-
-		// Reading batch by batch ends exactly after the last complete line.
+		var got []wire.AuditEvent
+		var skipped []int64
 		var off int64
-		n := 0
 		for {
-			evs, next, err := l.read(off)
+			evs, next, err := decode(bytes.NewReader(data[off:]), off, func(at int64, err error) {
+				if err == nil {
+					t.Errorf("line at %d skipped without an error", at)
+				}
+				skipped = append(skipped, at)
+			})
 			if err != nil {
-				t.Fatalf("read(%d): %v", off, err)
+				t.Fatalf("decode(from %d): %v", off, err)
 			}
-			if len(evs) > batchMax || next < off {
-				t.Fatalf("read(%d) = %d records, next %d", off, len(evs), next)
+			if len(evs) > batchMax || next < off || next > int64(len(data)) {
+				t.Fatalf("decode(from %d) = %d records, next %d", off, len(evs), next)
 			}
-			n += len(evs)
+			if next > off && data[next-1] != '\n' {
+				t.Fatalf("decode(from %d) stopped at %d, inside a line", off, next)
+			}
+			got = append(got, evs...)
 			off = next
 			if len(evs) == 0 {
 				break
 			}
 		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("records (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(damaged, skipped); diff != "" {
+			t.Fatalf("damaged lines skipped at (-want +got):\n%s", diff)
+		}
 		if end := int64(bytes.LastIndexByte(data, '\n') + 1); off != end {
 			t.Fatalf("reading stopped at %d, want %d", off, end)
-		}
-		if p, err := l.Pending(); err != nil || p != len(want) || n != len(want) {
-			t.Fatalf("Pending = %d, %v; batches held %d; want %d", p, err, n, len(want))
 		}
 	})
 }

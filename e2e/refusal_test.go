@@ -23,8 +23,9 @@ import (
 // node; every refusal is a clear error, in the agent's trail and, forwarded,
 // in the coordinator's.
 func TestPeerCallRefusals(t *testing.T) {
-	clock := &harness.Clock{}
-	c := harness.StartCoordinator(t, harness.WithClock(clock.Now))
+	harness.Begin(t)
+	clock := harness.NewClock()
+	c := harness.StartCoordinator(t, harness.WithClock(clock))
 	a := c.EnrollAgent(t, "pc-a")
 	b := c.EnrollAgent(t, "pc-b")
 	alice := c.LoginViewer(t, c.AddTechnician(t, "alice"))
@@ -40,12 +41,12 @@ func TestPeerCallRefusals(t *testing.T) {
 	}
 	// A grant issued an hour ago (the coordinator's clock set back) has
 	// expired by the agent's clock.
-	clock.Add(-time.Hour)
+	clock.Advance(-time.Hour)
 	expired, err := alice.Grant(ctx(t), a.DeviceID(), wire.CapSysInfo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(time.Hour)
+	clock.Advance(time.Hour)
 
 	var inv wire.Inventory
 	for _, tc := range []struct {
@@ -116,8 +117,9 @@ func TestPeerCallRefusals(t *testing.T) {
 // TestEnrollmentRefusals: reused, expired and garbled tokens, and a machine
 // enrolling twice, are refused and audited.
 func TestEnrollmentRefusals(t *testing.T) {
-	clock := &harness.Clock{}
-	c := harness.StartCoordinator(t, harness.WithClock(clock.Now))
+	harness.Begin(t)
+	clock := harness.NewClock()
+	c := harness.StartCoordinator(t, harness.WithClock(clock))
 	enroll := func(tok, machine string) error {
 		_, err := agent.Enroll(ctx(t), agent.EnrollOptions{
 			StateDir: t.TempDir(), CoordinatorURL: c.URL(), Token: tok, Hostname: "pc", MachineID: machine,
@@ -136,7 +138,7 @@ func TestEnrollmentRefusals(t *testing.T) {
 		t.Fatalf("re-enrollment: %v", err)
 	}
 	short := c.Token(t, time.Hour)
-	clock.Add(time.Hour + time.Second)
+	clock.Advance(time.Hour + time.Second)
 	if err := enroll(short, m2); !harness.IsCode(err, wire.CodeExpired) {
 		t.Fatalf("expired token: %v", err)
 	}
@@ -163,8 +165,9 @@ func TestEnrollmentRefusals(t *testing.T) {
 // 15 minutes, even against the right password; and one address is
 // rate-limited whatever account it tries.
 func TestLoginLockoutAndRateLimit(t *testing.T) {
-	clock := &harness.Clock{}
-	c := harness.StartCoordinator(t, harness.WithClock(clock.Now))
+	harness.Begin(t)
+	clock := harness.NewClock()
+	c := harness.StartCoordinator(t, harness.WithClock(clock))
 	c.AddUser(t, "carol", policy.RoleAdmin)
 	ca, err := trust.FetchCA(ctx(t), c.URL(), c.Pin())
 	if err != nil {
@@ -173,7 +176,7 @@ func TestLoginLockoutAndRateLimit(t *testing.T) {
 	cl := coordclient.New(c.URL(), ca)
 	login := func(pw string) error {
 		_, err := cl.Login(ctx(t), "carol", pw)
-		clock.Add(10 * time.Second) // stay under the per-address rate limit
+		clock.Advance(10 * time.Second) // stay under the per-address rate limit
 		return err
 	}
 	for i := 1; i <= policy.MaxFailedLogins; i++ {
@@ -192,7 +195,7 @@ func TestLoginLockoutAndRateLimit(t *testing.T) {
 	c.WaitAudit(t, "technician.login", audit.Denied, func(r audit.Record) bool {
 		return r.Actor == "carol" && strings.Contains(r.Reason, "locked")
 	})
-	clock.Add(policy.LockoutDuration)
+	clock.Advance(policy.LockoutDuration)
 	if err := login(harness.Password); err != nil {
 		t.Fatalf("after the lockout: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 // (enrolled) agent's page and reads the code out; the technician types it
 // into their session page and, once the user allows it, sees the screen.
 func TestSupportRequestReversePath(t *testing.T) {
+	harness.Begin(t)
 	// Chromium gathers WebRTC candidates (TURN included) only when a
 	// non-loopback interface is up, as on any real machine.
 	netns.NowhereLink(t)
@@ -65,6 +66,7 @@ func TestSupportRequestReversePath(t *testing.T) {
 // TestConsentDenied: the end user declines; the technician's page says so
 // and shows nothing.
 func TestConsentDenied(t *testing.T) {
+	harness.Begin(t)
 	display := xclient.StartXvfb(t, 800, 600)
 	c := harness.StartCoordinator(t)
 	a := c.EnrollAgent(t, "pc-8", harness.WithDisplay(display, false))
@@ -106,8 +108,9 @@ func TestConsentDenied(t *testing.T) {
 // codes are refused with their reason and audited; guessing is
 // rate-limited; a technician's node without a grant gets no screen.
 func TestSupportCodeRefusals(t *testing.T) {
-	clock := &harness.Clock{}
-	c := harness.StartCoordinator(t, harness.WithClock(clock.Now))
+	harness.Begin(t)
+	clock := harness.NewClock()
+	c := harness.StartCoordinator(t, harness.WithClock(clock))
 	v := c.LoginViewer(t, c.AddTechnician(t, "dave"))
 	ca, err := trust.FetchCA(ctx(t), c.URL(), c.Pin())
 	if err != nil {
@@ -116,7 +119,7 @@ func TestSupportCodeRefusals(t *testing.T) {
 	anon := coordclient.New(c.URL(), ca)
 	join := func(code string) error {
 		_, err := anon.Join(ctx(t), wire.JoinRequest{Code: code, Hostname: "pc", OS: "linux"})
-		clock.Add(4 * time.Second) // stay under the per-address limit
+		clock.Advance(4 * time.Second) // stay under the per-address limit
 		return err
 	}
 	newCode := func(ttl time.Duration) string {
@@ -133,7 +136,7 @@ func TestSupportCodeRefusals(t *testing.T) {
 	if err := v.Coordinator().CancelCode(ctx(t), cancelled); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(2 * time.Hour)
+	clock.Advance(2 * time.Hour)
 	wrong := "000000"
 	for _, x := range []string{used, cancelled, expiring} {
 		if x == wrong {

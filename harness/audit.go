@@ -2,32 +2,42 @@ package harness
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/harness/wait"
 )
 
 // WaitAudit waits until the coordinator's audit trail holds a record with
 // action and outcome for which match returns true, and returns it.
 func (c *Coordinator) WaitAudit(t testing.TB, action, outcome string, match func(audit.Record) bool) audit.Record {
 	t.Helper()
-	deadline := time.Now().Add(Timeout)
-	for {
+	var (
+		found audit.Record
+		recs  []audit.Record
+	)
+	err := wait.Until(Timeout, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		recs, err := c.Admin.Audit(ctx, action, outcome)
-		cancel()
-		if err != nil {
-			t.Fatalf("harness: reading the audit trail: %v", err)
+		defer cancel()
+		var err error
+		if recs, err = c.Admin.Audit(ctx, action, outcome); err != nil {
+			return fmt.Errorf("reading the audit trail: %w", err)
 		}
 		for _, r := range recs {
 			if match == nil || match(r) {
-				return r
+				found = r
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("harness: no %s/%s audit record matched; have %d such records: %+v", action, outcome, len(recs), recs)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return errNoMatch
+	})
+	if err != nil {
+		t.Fatalf("harness: no %s/%s audit record matched (%v); have %d such records: %+v", action, outcome, err, len(recs), recs)
 	}
+	return found
 }
+
+var errNoMatch = errors.New("no record matches")

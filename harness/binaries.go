@@ -23,9 +23,12 @@ var (
 )
 
 // Binaries builds peerdesk, peerdesk-agent and peerdesk-viewer once per
-// test process and returns the directory holding them.
+// test process and returns the directory holding them. It skips the test
+// in -short mode, as does everything that runs them (Start, Run,
+// SupportBinary).
 func Binaries(t testing.TB) string {
 	t.Helper()
+	SkipShort(t)
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "peerdesk-bin-")
 		if buildErr != nil {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package harness
 
 import (
@@ -17,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+
+	"github.com/peerdesk/peerdesk/harness/wait"
 )
 
 // Chromium is Debian's Chromium, which browser tests drive.
@@ -41,9 +45,10 @@ func TrustSPKI(pin string) BrowserOption {
 // the network (no background networking, component updates, sync or QUIC)
 // and a fresh profile. It skips the test if Chromium is not installed.
 // When the test ends the browser and every helper process of its group are
-// gone and the profile is removed.
+// gone and the profile is removed. It skips the test in -short mode.
 func StartBrowser(t testing.TB, opts ...BrowserOption) *Browser {
 	t.Helper()
+	SkipShort(t)
 	if _, err := os.Stat(Chromium); err != nil {
 		t.Skipf("SKIP: %s is absent (%v); install Debian's chromium (just deps does)", Chromium, err)
 	}
@@ -74,16 +79,22 @@ func StartBrowser(t testing.TB, opts ...BrowserOption) *Browser {
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(flags, opts...)...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	t.Cleanup(func() {
-		cancelCtx()
-		cancelAlloc()
+		cancelCtx() // closes the browser
+		// Helpers (renderers, the zygote) share Chromium's stdout, which
+		// the allocator copies until every writer is gone: they go first.
 		if cmd != nil && cmd.Process != nil {
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) //nolint:errcheck // ESRCH: none left
 		}
-		for range 50 {
-			if os.RemoveAll(profile) == nil {
-				break
+		cancelAlloc() // waits for the browser process and its output
+		// A helper still running could write to the profile while it is
+		// removed; once none is left the removal cannot race.
+		if cmd != nil && cmd.Process != nil {
+			if err := wait.Until(Timeout, func() error { return groupGone(cmd.Process.Pid) }); err != nil {
+				t.Errorf("harness: Chromium: %v", err)
 			}
-			time.Sleep(100 * time.Millisecond)
+		}
+		if err := os.RemoveAll(profile); err != nil {
+			t.Errorf("harness: removing Chromium's profile: %v", err)
 		}
 	})
 	if err := chromedp.Run(ctx); err != nil {
@@ -168,19 +179,15 @@ func (b *Browser) IsolatedTab(t testing.TB, downloads string) context.Context {
 // temporary name and renames the file when complete.
 func WaitFile(t testing.TB, path string) {
 	t.Helper()
-	for deadline := time.Now().Add(Timeout); ; {
+	err := wait.Until(Timeout, func() error {
 		_, err := os.Stat(path)
-		if err == nil {
-			return
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			t.Fatal(err)
-		}
-		if time.Now().After(deadline) {
-			entries, _ := os.ReadDir(filepath.Dir(path)) //nolint:errcheck // only for the message
-			t.Fatalf("harness: %s did not arrive; the download directory holds %v", path, entries)
-		}
-		time.Sleep(50 * time.Millisecond)
+		return err
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		entries, _ := os.ReadDir(filepath.Dir(path)) //nolint:errcheck // only for the message
+		t.Fatalf("harness: %s did not arrive; the download directory holds %v", path, entries)
+	} else if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -1,27 +1,15 @@
 package harness
 
 import (
-	"sync"
 	"time"
+
+	"tailscale.com/tstest"
 )
 
-// Clock is a settable clock for coordinators under test: it runs with real
-// time, shifted by an offset the test moves.
-type Clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-// Now is the shifted time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-// Add moves the clock by d.
-func (c *Clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.offset += d
-	c.mu.Unlock()
+// NewClock returns a clock for coordinators under test (WithClock): it
+// starts at the real time and runs with it, and the test moves it with
+// Advance (backwards too), as when days pass between two steps of a
+// journey.
+func NewClock() *tstest.Clock {
+	return tstest.NewClock(tstest.ClockOpts{Start: time.Now(), FollowRealTime: true})
 }

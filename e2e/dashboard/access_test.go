@@ -22,8 +22,9 @@ import (
 // coordinator's clock moves machines into, a search over inventory fields,
 // a machine's panel, and a saved filter — all by clicking and typing.
 func TestAccessView(t *testing.T) {
-	clock := &harness.Clock{}
-	c := harness.StartCoordinator(t, harness.WithClock(clock.Now))
+	harness.Begin(t)
+	clock := harness.NewClock()
+	c := harness.StartCoordinator(t, harness.WithClock(clock))
 	c.AddUser(t, "alice", policy.RoleAdmin)
 	if err := c.Admin.AddUser(context.Background(), "bob", harness.Password, string(policy.RoleTechnician), "Acme"); err != nil {
 		t.Fatal(err)
@@ -91,7 +92,7 @@ func TestAccessView(t *testing.T) {
 	}
 
 	// The admin sees every company, with counts.
-	clock.Add(time.Minute)
+	clock.Advance(time.Minute)
 	beat()
 	login("alice")
 	for label, want := range map[string]string{"Acme": "3", "Globex": "2"} {
@@ -113,7 +114,7 @@ func TestAccessView(t *testing.T) {
 
 	// Forty days later (the coordinator's clock), the machines that never
 	// came back are 30-day offline; the two that keep beating are not.
-	clock.Add(40 * 24 * time.Hour)
+	clock.Advance(40 * 24 * time.Hour)
 	beat()
 	login("alice") // the dashboard session expired meanwhile
 	if got := count("smart", "Offline 30 days"); got != "3" {

@@ -18,6 +18,7 @@ import (
 // and — after confirming on their own viewer page, which was reached from
 // another site — sees its screen, with nobody at the machine to ask.
 func TestAccessConnect(t *testing.T) {
+	harness.Begin(t)
 	netns.NowhereLink(t) // Chromium gathers WebRTC candidates only with a network
 	const W, H = 1024, 768
 	display := xclient.StartXvfb(t, W, H)

@@ -12,6 +12,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator"
 	"github.com/peerdesk/peerdesk/coordinator/adminclient"
 	"github.com/peerdesk/peerdesk/harness"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -24,25 +25,22 @@ func startCoordinatorProcess(t *testing.T, dir string) (*harness.Process, string
 	url := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(p.WaitLine(t, "url:")), "url:"))
 	pin := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(p.WaitLine(t, "CA pin:")), "CA pin:"))
 	admin := adminclient.New(dir + "/" + coordinator.SocketName)
-	deadline := time.Now().Add(harness.Timeout)
-	for {
+	if err := wait.Until(harness.Timeout, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		_, err := admin.Status(ctx)
-		cancel()
-		if err == nil {
-			return p, url, pin
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("coordinator not ready: %v\n%s", err, p.Stderr())
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err
+	}); err != nil {
+		t.Fatalf("coordinator not ready: %v\n%s", err, p.Stderr())
 	}
+	return p, url, pin
 }
 
 // TestCrashLosesNoAcknowledgedWrite: tokens and enrollments the coordinator
 // acknowledged survive a SIGKILL that lands right after the
 // acknowledgements, while more are still in flight.
 func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
+	harness.Begin(t)
 	dir := t.TempDir()
 	proc, url, pin := startCoordinatorProcess(t, dir)
 	admin := adminclient.New(dir + "/" + coordinator.SocketName)
@@ -58,8 +56,18 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 		tokens  []string // acknowledged, not used
 		devices []enrolled
 		stop    = make(chan struct{})
+		stopped sync.Once
 		wg      sync.WaitGroup
 	)
+	// The load ends before the test does, even when a wait fails it.
+	kill := func() {
+		stopped.Do(func() {
+			proc.Kill()
+			close(stop)
+			wg.Wait()
+		})
+	}
+	t.Cleanup(kill)
 	for w := range 4 {
 		wg.Go(func() {
 			for i := 0; ; i++ {
@@ -98,22 +106,12 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 	// Let writes pile up, then kill the coordinator in the middle of them,
 	// right after an acknowledgement.
-	deadline := time.Now().Add(harness.Timeout)
-	for {
-		time.Sleep(10 * time.Millisecond)
+	wait.For(t, "40 acknowledged writes", func() bool {
 		mu.Lock()
-		n := len(tokens) + len(devices)
-		mu.Unlock()
-		if n >= 40 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d writes acknowledged", n)
-		}
-	}
-	proc.Kill()
-	close(stop)
-	wg.Wait()
+		defer mu.Unlock()
+		return len(tokens)+len(devices) >= 40
+	})
+	kill()
 	t.Logf("acknowledged before the kill: %d unused tokens, %d enrollments", len(tokens), len(devices))
 	if len(tokens) == 0 || len(devices) == 0 {
 		t.Fatal("the load produced no acknowledged writes of one kind")

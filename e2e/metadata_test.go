@@ -2,14 +2,15 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/peerdesk/peerdesk/agent"
 	"github.com/peerdesk/peerdesk/harness"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -19,6 +20,7 @@ import (
 // coordinator at the running agent's next heartbeat, not at the next
 // hourly inventory.
 func TestMetadataReconfigure(t *testing.T) {
+	harness.Begin(t)
 	c := harness.StartCoordinator(t)
 	c.AddTechnician(t, "bob")
 	dir := filepath.Join(t.TempDir(), "pc")
@@ -37,10 +39,10 @@ func TestMetadataReconfigure(t *testing.T) {
 	v := c.LoginViewer(t, "bob")
 	reported := func(want wire.Metadata) {
 		t.Helper()
-		for deadline := time.Now().Add(harness.Timeout); ; time.Sleep(100 * time.Millisecond) {
-			devs, err := v.Devices(ctx)
+		wait.ForErr(t, fmt.Sprintf("the coordinator to see %+v", want), func() error {
+			devs, err := try(v.Devices)
 			if err != nil {
-				t.Fatal(err)
+				return err
 			}
 			for _, d := range devs {
 				if d.ID != a.DeviceID() || d.Inventory == nil {
@@ -49,13 +51,11 @@ func TestMetadataReconfigure(t *testing.T) {
 				filed := want
 				filed.Custom = nil // reported as Inventory.Custom
 				if reflect.DeepEqual(d.Inventory.Metadata, filed) && maps.Equal(d.Inventory.Custom, want.Custom) {
-					return
+					return nil
 				}
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the coordinator never saw %+v: %+v", want, devs)
-			}
-		}
+			return fmt.Errorf("devices: %+v", devs)
+		})
 	}
 	reported(md)
 

@@ -7,13 +7,13 @@ import (
 	"image/color"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/harness/xclient"
 	"github.com/peerdesk/peerdesk/viewer/webui"
 )
@@ -23,6 +23,7 @@ import (
 // and then "All", and the page shows each; a click on the right monitor
 // lands on the right monitor's pixels.
 func TestMonitorSwitch(t *testing.T) {
+	harness.Begin(t)
 	netns.NowhereLink(t)
 	const W, H, half = 1280, 720, 640
 	display := xclient.StartXvfb(t, W, H)
@@ -102,13 +103,7 @@ func TestMonitorSwitch(t *testing.T) {
 		chromedp.Click(`#end`, chromedp.ByQuery),
 		chromedp.WaitVisible(`//*[@id="status" and normalize-space()="You ended the session."]`, chromedp.BySearch),
 		chromedp.Text(`#status`, &status, chromedp.ByQuery))
-	deadline := time.Now().Add(harness.Timeout)
-	for a.ScreenLive() && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if a.ScreenLive() {
-		t.Fatalf("the page says %q but the agent's session is still live", status)
-	}
+	wait.Within(t, harness.Timeout, fmt.Sprintf("the agent's session to end (the page says %q)", status), func() bool { return !a.ScreenLive() })
 }
 
 // pick chooses a monitor in the page's list, as a person does with the

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/policy"
 )
 
@@ -18,6 +21,7 @@ import (
 // flaps. The coordinator shows the agent offline meanwhile; afterwards it
 // is online again by itself and a technician reaches it peer to peer.
 func TestAgentReconnectsAfterNetworkChange(t *testing.T) {
+	harness.Begin(t)
 	if !netns.Inside() {
 		t.Fatal("this test changes addresses: it must run in the test's own namespace")
 	}
@@ -42,42 +46,40 @@ func TestAgentReconnectsAfterNetworkChange(t *testing.T) {
 	if _, err := v.SysInfo(ctx(t), a.DeviceID()); err != nil {
 		t.Fatalf("before the change: %v", err)
 	}
-	state := func(online bool, since time.Time) {
-		t.Helper()
-		deadline := time.Now().Add(2 * harness.Timeout)
-		for {
-			devs, err := v.Devices(ctx(t))
-			if err == nil {
-				for _, d := range devs {
-					if d.ID == a.DeviceID() && d.Online == online && (!online || d.LastSeen.After(since)) {
-						return
-					}
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the agent never showed online=%v (since %v; last error %v)", online, since, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
 	ip("addr", "del", addr+"/32", "dev", dev)
 	// The viewer needs the address too; ask the coordinator in process.
-	offline := false
-	for deadline := time.Now().Add(harness.Timeout); !offline && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	wait.ForErr(t, "the coordinator to notice the agent gone", func() error {
 		devs, err := c.API().Devices(policy.RoleAdmin, policy.Scope{})
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		for _, d := range devs {
-			offline = offline || (d.ID == a.DeviceID() && !d.Online)
+			if d.ID == a.DeviceID() && !d.Online {
+				return nil
+			}
 		}
-	}
-	if !offline {
-		t.Fatal("the coordinator never noticed the agent gone")
-	}
+		return errors.New("it still shows the agent online")
+	})
 	ip("addr", "add", addr+"/32", "dev", dev)
 	back := time.Now()
-	state(true, back)
+	// Twice the usual deadline: the agent's presence stream reconnects
+	// with a pause that doubles on each failure (agent.presence, up to
+	// 30 s) and it failed all the while the address was gone.
+	err := wait.Until(2*harness.Timeout, func() error {
+		devs, err := try(v.Devices)
+		if err != nil {
+			return err
+		}
+		for _, d := range devs {
+			if d.ID == a.DeviceID() && d.Online && d.LastSeen.After(back) {
+				return nil
+			}
+		}
+		return fmt.Errorf("not online since %v: %+v", back, devs)
+	})
+	if err != nil {
+		t.Fatalf("the agent never came back online: %v", err)
+	}
 	if _, err := v.SysInfo(ctx(t), a.DeviceID()); err != nil {
 		t.Fatalf("after the change: %v", err)
 	}

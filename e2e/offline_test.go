@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/adminclient"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
+	"github.com/peerdesk/peerdesk/harness/wait"
 )
 
 // TestOfflineByConstruction (O2): the whole journey — coordinator, agent and
@@ -19,6 +21,7 @@ import (
 // and not one packet heads for a non-local address. The detector is shown
 // to work first: deliberate attempts (UDP, TCP, DNS) are caught.
 func TestOfflineByConstruction(t *testing.T) {
+	harness.Begin(t)
 	harness.Binaries(t) // build before watching: the go tool is not under test
 	bh, err := netns.NewBlackhole("pdhole0")
 	if err != nil {
@@ -42,7 +45,7 @@ func TestOfflineByConstruction(t *testing.T) {
 	lctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	net.DefaultResolver.LookupHost(lctx, "peerdesk-offline-probe.example") //nolint:errcheck // expected to fail
 	cancel()
-	waitFor(t, func() bool {
+	wait.For(t, "the blackhole to see the deliberate UDP, TCP and DNS attempts", func() bool {
 		var udp, tcp, dns bool
 		for _, a := range bh.Attempts() {
 			s := a.String()
@@ -51,7 +54,7 @@ func TestOfflineByConstruction(t *testing.T) {
 			dns = dns || strings.HasSuffix(s, ":53")
 		}
 		return udp && tcp && dns
-	}, "the blackhole did not see the deliberate UDP, TCP and DNS attempts: %v", bh)
+	})
 	bh.Reset()
 
 	// The journey, with real binaries.
@@ -75,40 +78,40 @@ func TestOfflineByConstruction(t *testing.T) {
 		t.Fatal(err)
 	}
 	var device string
-	waitFor(t, func() bool {
+	err = wait.Until(harness.Timeout, func() error {
 		out, err := harness.Run(t, nil, "peerdesk-viewer", "machines", "-state", viewerDir)
 		if err != nil {
-			return false
+			return err
 		}
 		for _, l := range strings.Split(out, "\n") {
 			if f := strings.Fields(l); len(f) >= 5 && f[1] == "offline-pc" && f[3] == "true" && f[4] != "" {
 				device = f[0]
-				return true
+				return nil
 			}
 		}
-		return false
-	}, "the agent never showed online with an overlay address; agent log:\n%s", agent.Stderr())
+		return fmt.Errorf("the viewer lists:\n%s", out)
+	})
+	if err != nil {
+		t.Fatalf("the agent never showed online with an overlay address: %v; agent log:\n%s", err, agent.Stderr())
+	}
 	out, err := harness.Run(t, nil, "peerdesk-viewer", "sysinfo", "-state", viewerDir, device)
 	if err != nil || !strings.Contains(out, `"hostname"`) {
 		t.Fatalf("sysinfo: %v\n%s", err, out)
 	}
-	// Let the nodes idle a little: periodic probes would show up now.
-	time.Sleep(3 * time.Second)
+	// The nodes idle: periodic probes would show up now. The span is one
+	// period of the overlay's peer heartbeat (magicsock's
+	// heartbeatInterval, 3 s), which re-probes every endpoint it knows.
+	wait.Holds(t, 3*time.Second, "no packet for a non-local address while the nodes idle", func() bool {
+		if got := bh.Attempts(); len(got) > 0 {
+			t.Logf("the product tried to reach non-local addresses: %v", got)
+			return false
+		}
+		return true
+	})
 	agent.Stop(t)
 	coord.Stop(t)
 
 	if got := bh.Attempts(); len(got) > 0 {
 		t.Fatalf("the product tried to reach non-local addresses: %v", got)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(harness.Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf(format, args...)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -2,11 +2,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -15,6 +15,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/viewer/webui"
 	"github.com/peerdesk/peerdesk/wire"
@@ -38,6 +39,12 @@ func (r *recorder) RegistryValueExists(string, string) (bool, error) {
 	return false, nil
 }
 
+func (r *recorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprint(r.runs)
+}
+
 func (r *recorder) ran(argv ...string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -49,6 +56,7 @@ func (r *recorder) ran(argv ...string) bool {
 // reboots it; an emergency reboot without the confirmation is refused by
 // the agent; a technician's viewer gets no power grant at all.
 func TestPowerFromTools(t *testing.T) {
+	harness.Begin(t)
 	netns.NowhereLink(t)
 	c := harness.StartCoordinator(t)
 	runs := &recorder{}
@@ -79,11 +87,12 @@ func TestPowerFromTools(t *testing.T) {
 	if !strings.Contains(steps, "systemctl reboot") {
 		t.Errorf("steps shown: %q", steps)
 	}
-	for deadline := time.Now().Add(harness.Timeout); !runs.ran("systemctl", "reboot"); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the agent never rebooted; it ran %v", runs.runs)
+	wait.ForErr(t, "the agent to reboot", func() error {
+		if runs.ran("systemctl", "reboot") {
+			return nil
 		}
-	}
+		return fmt.Errorf("it ran %v", runs)
+	})
 	harness.Do(t, tab, "emergency reboot without confirming",
 		chromedp.SetValue(`#action`, string(wire.PowerRebootEmergency), chromedp.ByQuery),
 		chromedp.Click(`#power`, chromedp.ByQuery),

@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/peerdesk/peerdesk/harness"
+	"github.com/peerdesk/peerdesk/harness/wait"
 )
 
 // TestAgentReconnectsAfterRestart (U1): the coordinator restarts on the
@@ -12,6 +14,7 @@ import (
 // (presence and control plane), and a technician reaches it peer to peer
 // again, with no step at the machine.
 func TestAgentReconnectsAfterRestart(t *testing.T) {
+	harness.Begin(t)
 	c := harness.StartCoordinator(t)
 	a := c.EnrollAgent(t, "branch-pc")
 	v := c.LoginViewer(t, c.AddTechnician(t, "gina"))
@@ -20,21 +23,18 @@ func TestAgentReconnectsAfterRestart(t *testing.T) {
 	}
 	online := func(since time.Time) {
 		t.Helper()
-		deadline := time.Now().Add(harness.Timeout)
-		for {
-			devs, err := v.Devices(ctx(t))
-			if err == nil {
-				for _, d := range devs {
-					if d.ID == a.DeviceID() && d.Online && d.LastSeen.After(since) {
-						return
-					}
+		wait.ForErr(t, fmt.Sprintf("the agent to report itself after %v", since), func() error {
+			devs, err := try(v.Devices)
+			if err != nil {
+				return err
+			}
+			for _, d := range devs {
+				if d.ID == a.DeviceID() && d.Online && d.LastSeen.After(since) {
+					return nil
 				}
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the agent never reported itself after %v (last error %v)", since, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return fmt.Errorf("devices: %+v", devs)
+		})
 	}
 	online(time.Time{})
 	c.Restart(t)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image/color"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/harness/xclient"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/supportpack"
@@ -75,24 +77,51 @@ func near(got []int, want color.RGBA) bool {
 // waitScreen waits until every point shows its colour.
 func waitScreen(t *testing.T, tab context.Context, pts [][2]int, want func(x, y int) color.RGBA, what string) {
 	t.Helper()
-	deadline := time.Now().Add(harness.Timeout)
 	var last *probe
-	for time.Now().Before(deadline) {
-		if p := pixels(t, tab, pts); p != nil {
-			last = p
-			ok := len(p.Px) == len(pts)
-			for i, pt := range pts {
-				ok = ok && near(p.Px[i], want(pt[0], pt[1]))
-			}
-			if ok {
-				return
+	err := wait.Until(harness.Timeout, func() error {
+		p := pixels(t, tab, pts)
+		if p == nil {
+			return errors.New("no picture yet")
+		}
+		last = p
+		if len(p.Px) != len(pts) {
+			return fmt.Errorf("%d of %d points read", len(p.Px), len(pts))
+		}
+		for i, pt := range pts {
+			if w := want(pt[0], pt[1]); !near(p.Px[i], w) {
+				return fmt.Errorf("the point %v shows %v, want %v", pt, p.Px[i], w)
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	if err == nil {
+		return
 	}
 	var state string
 	chromedp.Run(tab, chromedp.Evaluate(`JSON.stringify({status: document.getElementById('status').textContent, stats: window.peerdeskStats || null, ice: window.peerdeskICE || null})`, &state)) //nolint:errcheck // diagnostics only
-	t.Fatalf("%s: the browser never showed the expected pixels; last read %+v; page: %s", what, last, state)
+	t.Fatalf("%s: the browser never showed the expected pixels (%v); last read %+v; page: %s", what, err, last, state)
+}
+
+// stillBytes is the most a frame of a still screen costs once the agent
+// has stopped refining it: refinement ends at a frame under 200 bytes
+// (agent/screen/stream.go, refinedBytes), and a repeat of the last
+// picture is a skipped-macroblock picture of a few bytes.
+const stillBytes = 200
+
+// waitStill waits until the agent has stopped refining the last picture
+// of a still screen — the page decoded a frame of under stillBytes, the
+// last refinement or a repeat — and returns the page's counters then.
+func waitStill(t testing.TB, tab context.Context) videoStats {
+	t.Helper()
+	prev := stats(t, tab)
+	var now videoStats
+	wait.For(t, "the refinement of a still screen to end (a frame of under 200 bytes)", func() bool {
+		now = stats(t, tab)
+		frames, size := now.Frames-prev.Frames, now.Bytes-prev.Bytes
+		prev = now
+		return frames > 0 && size/frames < stillBytes
+	})
+	return now
 }
 
 // samplePoints are block centres spread over the screen.
@@ -137,6 +166,7 @@ func waitEvent(t *testing.T, win *xclient.Window, what string, match func(xclien
 // streaming; the end user ends the session, the agent exits and leaves
 // nothing behind.
 func TestSupportByCodeScreen(t *testing.T) {
+	harness.Begin(t)
 	netns.NowhereLink(t) // the real agent binary needs a network to exist
 	const W, H = 1280, 800
 	display := xclient.StartXvfb(t, W, H)
@@ -303,17 +333,23 @@ func TestSupportByCodeScreen(t *testing.T) {
 
 	// A still screen: the agent repeats the last picture every 1.5 s
 	// without encoding it, and the browser decodes the repeats instead of
-	// asking for a keyframe, which it does after 3 s without a frame (the
-	// margin is twice the repeat period, not a measure of speed).
-	time.Sleep(2 * time.Second) // refinement of the last picture ends
-	still0 := stats(t, tech)
-	time.Sleep(6500 * time.Millisecond)
+	// asking for a keyframe, which it does after 3 s without a frame. The
+	// span is the claim: 6.5 s is more than twice the browser's 3 s and
+	// four repeat periods, not a measure of speed.
+	still0 := waitStill(t, tech)
+	wait.Holds(t, 6500*time.Millisecond, "a still screen without keyframes or keyframe requests", func() bool {
+		s := stats(t, tech)
+		if s.Keyframes != still0.Keyframes || s.PLIs != still0.PLIs {
+			t.Logf("after %v frames of a still screen: %v keyframes, %v keyframe requests", s.Frames-still0.Frames, s.Keyframes-still0.Keyframes, s.PLIs-still0.PLIs)
+			return false
+		}
+		return true
+	})
 	still1 := stats(t, tech)
 	t.Logf("still screen for 6.5 s: %v frames decoded, %v keyframes, %v keyframe requests, %v bytes",
 		still1.Frames-still0.Frames, still1.Keyframes-still0.Keyframes, still1.PLIs-still0.PLIs, still1.Bytes-still0.Bytes)
-	if still1.Frames-still0.Frames < 2 || still1.Keyframes != still0.Keyframes || still1.PLIs != still0.PLIs {
-		t.Errorf("a still screen for 6.5 s brought %v frames, %v of them keyframes, after %v keyframe requests: repeats are not decoded",
-			still1.Frames-still0.Frames, still1.Keyframes-still0.Keyframes, still1.PLIs-still0.PLIs)
+	if still1.Frames-still0.Frames < 2 {
+		t.Errorf("a still screen for 6.5 s brought %v frames: repeats are not decoded", still1.Frames-still0.Frames)
 	}
 	waitScreen(t, tech, pts, xclient.PatternColor, "the still screen")
 
@@ -345,20 +381,21 @@ func TestSupportByCodeScreen(t *testing.T) {
 // waitSession waits for the support session code opened.
 func waitSession(t testing.TB, v *viewer.Viewer, code string) string {
 	t.Helper()
-	deadline := time.Now().Add(harness.Timeout)
-	for time.Now().Before(deadline) {
-		board, err := v.Coordinator().Board(ctx(t))
-		if err == nil {
-			for _, s := range board.Sessions {
-				if s.Code == code && s.State == "open" {
-					return s.ID
-				}
+	var id string
+	wait.ForErr(t, "a session opened with code "+code, func() error {
+		board, err := try(v.Coordinator().Board)
+		if err != nil {
+			return err
+		}
+		for _, s := range board.Sessions {
+			if s.Code == code && s.State == "open" {
+				id = s.ID
+				return nil
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("no session opened with code %s", code)
-	return ""
+		return fmt.Errorf("the board holds %+v", board.Sessions)
+	})
+	return id
 }
 
 func abs(x int) int {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os/exec"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordclient"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -27,6 +29,7 @@ import (
 // an EtherType 0x0842 frame. The LAN is a veth pair in the test's own
 // namespace; what the relay sends is captured on the far end.
 func TestWakeThroughPeer(t *testing.T) {
+	harness.Begin(t)
 	netns.NowhereLink(t) // pdnowhere0, 10.254.253.1/24: the relay's LAN
 	if out, err := exec.Command("ip", "route", "add", "default", "via", "10.254.253.254", "dev", "pdnowhere0").CombinedOutput(); err != nil {
 		t.Fatalf("default route: %v: %s", err, out)
@@ -58,10 +61,10 @@ func TestWakeThroughPeer(t *testing.T) {
 	v := c.LoginViewer(t, "bob")
 	// Wait until the sleeper counts as offline (the harness's heartbeat
 	// grace) and the relay's own inventory, with its gateway, is in.
-	for deadline := time.Now().Add(harness.Timeout); ; time.Sleep(100 * time.Millisecond) {
-		devs, err := v.Devices(context.Background())
+	wait.ForErr(t, "the sleeper to go offline and the relay to report its gateway", func() error {
+		devs, err := try(v.Devices)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		ready := 0
 		for _, d := range devs {
@@ -69,13 +72,11 @@ func TestWakeThroughPeer(t *testing.T) {
 				ready++
 			}
 		}
-		if ready == 2 {
-			break
+		if ready < 2 {
+			return fmt.Errorf("devices: %+v", devs)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the sleeper never went offline or the relay never reported its gateway: %+v", devs)
-		}
-	}
+		return nil
+	})
 
 	by, res, err := v.Wake(context.Background(), enr.DeviceID)
 	if err != nil {
@@ -85,15 +86,15 @@ func TestWakeThroughPeer(t *testing.T) {
 	if by != relay.DeviceID() {
 		t.Fatalf("relayed by %s, want the agent on the LAN %s", by, relay.DeviceID())
 	}
+	// Each look at the LAN is one frame, or none within the capture's
+	// receive timeout.
 	got := map[string]bool{}
-	for deadline := time.Now().Add(harness.Timeout); len(got) < 2 && time.Now().Before(deadline); {
+	wait.For(t, "magic packets for the sleeper on the LAN as udp and ethernet", func() bool {
 		if kind, mac, ok := capture.next(); ok && slices.Equal(mac, sleeperMAC) {
 			got[kind] = true
 		}
-	}
-	if !got["udp"] || !got["ethernet"] {
-		t.Fatalf("magic packets seen on the LAN: %v, want udp and ethernet", got)
-	}
+		return got["udp"] && got["ethernet"]
+	})
 	if !slices.ContainsFunc(res.Sent, func(s string) bool { return strings.HasPrefix(s, "udp 10.254.253.255:9") }) {
 		t.Errorf("the relay reports %v", res.Sent)
 	}

@@ -13,6 +13,7 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -33,6 +35,7 @@ func TestMain(m *testing.M) { netns.Main(m) }
 // the enrolled agent online, creates an enrollment token and logs out, all
 // by typing and clicking.
 func TestDashboardJourney(t *testing.T) {
+	harness.Begin(t)
 	c := harness.StartCoordinator(t)
 	c.AddUser(t, "alice", policy.RoleAdmin)
 	c.EnrollAgent(t, "pc-1")
@@ -63,19 +66,28 @@ func TestDashboardJourney(t *testing.T) {
 	)
 	checkSessionCookie(t, ctx, base)
 
-	// Heartbeats arrive every second; reload until pc-1 shows online.
+	// The page is drawn once: it shows pc-1 online once the coordinator
+	// counts it online (its presence stream is up).
+	wait.ForErr(t, "the coordinator to count pc-1 online", func() error {
+		devs, err := c.API().Devices(policy.RoleAdmin, policy.Scope{})
+		if err != nil {
+			return err
+		}
+		for _, d := range devs {
+			if d.Hostname == "pc-1" && d.Online {
+				return nil
+			}
+		}
+		return fmt.Errorf("devices: %+v", devs)
+	})
 	badge := `//tr[td[1][normalize-space()="pc-1"]]//span[contains(@class,"badge")]`
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		var state string
-		run("read pc-1's state", chromedp.Text(badge, &state, chromedp.BySearch))
-		if state == "online" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pc-1 still shows %q after 30 s of reloading", state)
-		}
-		time.Sleep(500 * time.Millisecond)
-		run("reload", chromedp.Reload(), chromedp.WaitVisible(`//h1[normalize-space()="Machines"]`, chromedp.BySearch))
+	var pcState string
+	run("reload and read pc-1's state",
+		chromedp.Reload(),
+		chromedp.WaitVisible(`//h1[normalize-space()="Machines"]`, chromedp.BySearch),
+		chromedp.Text(badge, &pcState, chromedp.BySearch))
+	if pcState != "online" {
+		t.Fatalf("pc-1 shows %q while the coordinator counts it online", pcState)
 	}
 	var details string
 	run("read pc-1's details", chromedp.Text(`//tr[td[1][normalize-space()="pc-1"]]/following-sibling::tr[1]`, &details, chromedp.BySearch))

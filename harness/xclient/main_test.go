@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/jezek/xgb"
+
+	"github.com/peerdesk/peerdesk/harness/leak"
 )
 
 func TestMain(m *testing.M) {
@@ -15,5 +17,5 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PEERDESK_TEST_LOG") == "" {
 		xgb.Logger = log.New(io.Discard, "", 0)
 	}
-	os.Exit(m.Run())
+	os.Exit(leak.Main(m))
 }

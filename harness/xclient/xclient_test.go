@@ -10,7 +10,8 @@ import (
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
 	"github.com/jezek/xgb/xtest"
-	"go.uber.org/goleak"
+
+	"github.com/peerdesk/peerdesk/harness/leak"
 )
 
 func TestPatternColorNeighboursDiffer(t *testing.T) {
@@ -100,8 +101,7 @@ func (s screenshot) at(x, y int) color.RGBA {
 }
 
 func TestDrawing(t *testing.T) {
-	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) }) // runs last, after Xvfb is gone
+	leak.Check(t) // first: runs last, after Xvfb is gone
 	display := StartXvfb(t, 1024, 768)
 	w := OpenWindow(t, display, 10, 20, 800, 600)
 	defer w.Close()
@@ -164,6 +164,7 @@ func TestDrawing(t *testing.T) {
 }
 
 func TestInputEvents(t *testing.T) {
+	leak.Check(t)
 	display := StartXvfb(t, 1024, 768)
 	w := OpenWindow(t, display, 50, 40, 400, 300)
 

@@ -11,7 +11,10 @@
 //
 // The test binary re-executes itself in a new network namespace (and, when
 // not root, a user namespace mapping the caller to root), brings loopback up
-// and runs the tests there.
+// and runs the tests there. When they pass, the package still fails if
+// goroutines are left running (leak.Main): a server shared across tests
+// and never stopped shows there, if no test's own check (leak.Check) saw
+// it.
 package netns
 
 import (
@@ -22,6 +25,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/peerdesk/peerdesk/harness/leak"
 )
 
 const envInside = "PEERDESK_NETNS_INSIDE"
@@ -29,14 +34,15 @@ const envInside = "PEERDESK_NETNS_INSIDE"
 // Inside reports whether this process runs in the namespace Main made.
 func Inside() bool { return os.Getenv(envInside) == "1" }
 
-// Main runs m's tests in a fresh loopback-only network namespace and exits.
+// Main runs m's tests in a fresh loopback-only network namespace, checks
+// that they left no goroutine running, and exits.
 func Main(m *testing.M) {
 	if Inside() {
 		if err := LinkUp("lo"); err != nil {
 			fmt.Fprintln(os.Stderr, "netns: bringing up lo:", err)
 			os.Exit(1)
 		}
-		os.Exit(m.Run())
+		os.Exit(leak.Main(m))
 	}
 	os.Exit(reexec())
 }

@@ -116,6 +116,10 @@ type Headscale struct {
 	noiseRouterOnce sync.Once
 	noiseBaseConfig *http.Server
 	noiseHTTP2      *http2.Server
+
+	// peerdesk: the Noise connections being served and the goroutines
+	// serving them (noise.go, CloseNoiseConns).
+	noise noiseConns
 }
 
 var (

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -99,6 +100,13 @@ func (h *Headscale) NoiseUpgradeHandler(
 	writer http.ResponseWriter,
 	req *http.Request,
 ) {
+	// peerdesk: CloseNoiseConns waits for this handler too (change 5).
+	if !h.noise.enter() {
+		http.Error(writer, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer h.noise.exit()
+
 	log.Trace().Caller().Msgf("noise upgrade handler for client %s", req.RemoteAddr)
 
 	upgrade := req.Header.Get("Upgrade")
@@ -147,14 +155,161 @@ func (h *Headscale) NoiseUpgradeHandler(
 	// returns: net/http then drops what it held for the connection it
 	// can no longer use (its buffers, ~12 KB) and the deep stack of the
 	// outer router's handler (PEERDESK.md, change 4). The connection no
-	// longer needs the request's context, only its noiseServer.
-	go ns.http2Server.ServeConn(
-		noiseConn,
+	// longer needs the request's context, only its noiseServer. The
+	// goroutine is tracked: CloseNoiseConns ends it (change 5).
+	if !h.noise.add(noiseConn) {
+		noiseConn.Close()
+		return
+	}
+
+	go ns.serve()
+}
+
+// serve serves the connection's HTTP/2 server until the connection ends
+// (peerdesk: a method, not a closure of the upgrade handler, whose stack
+// it does not keep; changes 4 and 5).
+func (ns *noiseServer) serve() {
+	defer ns.headscale.noise.remove(ns.conn)
+
+	ns.http2Server.ServeConn(
+		ns.conn,
 		&http2.ServeConnOpts{
-			Context:    context.WithValue(context.Background(), noiseServerKey{}, &ns),
+			Context:    context.WithValue(context.Background(), noiseServerKey{}, ns),
 			BaseConfig: ns.httpBaseConfig,
 		},
 	)
+}
+
+// noiseConns tracks the Noise connections being served and every
+// goroutine serving them: the upgrade handler, each connection's HTTP/2
+// server, and each request on it (long-polls included). Upstream serves
+// a connection inside the upgrade handler, so an embedder's HTTP server
+// could wait for it; since change 4 nothing did, and a coordinator's
+// Close returned while its map sessions still logged and wrote the
+// store (peerdesk, PEERDESK.md, change 5).
+type noiseConns struct {
+	mu      sync.Mutex
+	conns   map[*controlbase.Conn]struct{}
+	closing chan struct{} // closed by CloseNoiseConns; made on first use
+	wg      sync.WaitGroup
+}
+
+// closingLocked returns the channel CloseNoiseConns closes; n.mu is held.
+func (n *noiseConns) closingLocked() chan struct{} {
+	if n.closing == nil {
+		n.closing = make(chan struct{})
+	}
+
+	return n.closing
+}
+
+// done is closed once CloseNoiseConns has been called.
+func (n *noiseConns) done() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+
+	return n.closingLocked()
+}
+
+// enter counts one more goroutine serving Noise, or reports false once
+// CloseNoiseConns has been called; a true return is paired with exit.
+func (n *noiseConns) enter() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+
+	select {
+	case <-n.closingLocked():
+		return false
+	default:
+	}
+
+	n.wg.Add(1)
+
+	return true
+}
+
+func (n *noiseConns) exit() { n.wg.Done() }
+
+// add tracks a connection about to be served and counts its server's
+// goroutine, or reports false once CloseNoiseConns has been called. Both
+// happen under one lock, so CloseNoiseConns closes every connection whose
+// goroutine it waits for.
+func (n *noiseConns) add(c *controlbase.Conn) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+
+	select {
+	case <-n.closingLocked():
+		return false
+	default:
+	}
+
+	n.wg.Add(1)
+
+	if n.conns == nil {
+		n.conns = make(map[*controlbase.Conn]struct{})
+	}
+
+	n.conns[c] = struct{}{}
+
+	return true
+}
+
+// remove closes a connection whose server has returned and stops
+// tracking it.
+func (n *noiseConns) remove(c *controlbase.Conn) {
+	c.Close()
+
+	n.mu.Lock()
+	delete(n.conns, c)
+	n.mu.Unlock()
+
+	n.exit()
+}
+
+// track runs next as one of the goroutines CloseNoiseConns waits for,
+// or answers 503 once it has been called.
+func (n *noiseConns) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !n.enter() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		defer n.exit()
+
+		next.ServeHTTP(w, r)
+	})
+}
+
+// CloseNoiseConns refuses new Noise connections, closes those being
+// served, and returns once every goroutine serving them has ended: the
+// upgrade handlers, the HTTP/2 servers, and their requests, including
+// the long-polls' cleanup ([State.Disconnect]), which no longer waits
+// for the node to reconnect. After it returns nothing of the Noise
+// protocol logs or writes the state, which may then be closed; call it
+// before closing the map batcher, which the cleanups use. It is safe to
+// call more than once (peerdesk, PEERDESK.md, change 5).
+func (h *Headscale) CloseNoiseConns() {
+	h.noise.mu.Lock()
+
+	closing := h.noise.closingLocked()
+	select {
+	case <-closing:
+	default:
+		close(closing)
+	}
+
+	conns := make([]*controlbase.Conn, 0, len(h.noise.conns))
+	for c := range h.noise.conns {
+		conns = append(conns, c)
+	}
+	h.noise.mu.Unlock()
+
+	for _, c := range conns {
+		c.Close()
+	}
+
+	h.noise.wg.Wait()
 }
 
 // noiseServerKey is the request context key of the connection's noiseServer.
@@ -256,7 +411,9 @@ func (h *Headscale) buildNoiseRouter() {
 	})
 
 	h.noiseBaseConfig = &http.Server{
-		Handler:           r,
+		// peerdesk: every request is one of the goroutines
+		// CloseNoiseConns waits for (change 5).
+		Handler:           h.noise.track(r),
 		ReadHeaderTimeout: types.HTTPTimeout,
 	}
 	h.noiseHTTP2 = &http2.Server{}

@@ -60,3 +60,48 @@ func TestLifecycle(t *testing.T) {
 type syncWriter struct{ b *bytes.Buffer }
 
 func (w *syncWriter) Write(p []byte) (int, error) { return w.b.Write(p) }
+
+// TestLogsFollowNewestLogger: each control plane started in the process
+// routes Headscale's logs to its own logger without writing zerolog's
+// globals again (a previous one's goroutines may still read them), and
+// Headscale builds a debug record only when that logger wants it.
+func TestLogsFollowNewestLogger(t *testing.T) {
+	open := func(level slog.Level) *bytes.Buffer {
+		t.Helper()
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&syncWriter{b: &buf}, &slog.HandlerOptions{Level: level}))
+		dir := t.TempDir()
+		ov, err := overlay.New(overlay.Config{
+			Dir: dir, ServerURL: "https://127.0.0.1:1", DERPIPv4: "127.0.0.1", DERPPort: 1,
+			STUNAddr: "127.0.0.1:0", Policy: policy.OverlayACL(), Logger: log,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := ov.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return &buf
+	}
+
+	first := open(slog.LevelInfo)
+	if zlog.Debug().Enabled() {
+		t.Error("a debug record is built for a logger that drops debug records")
+	}
+	second := open(slog.LevelDebug)
+	if !zlog.Debug().Enabled() {
+		t.Error("no debug record is built for a logger that wants them")
+	}
+	if zlog.Trace().Enabled() {
+		t.Error("a trace record is built")
+	}
+	zlog.Info().Msg("headscale-second-probe")
+	if !strings.Contains(second.String(), "headscale-second-probe") {
+		t.Errorf("the newest logger did not get Headscale's record; got:\n%s", second.String())
+	}
+	if strings.Contains(first.String(), "headscale-second-probe") {
+		t.Errorf("an earlier logger got Headscale's record:\n%s", first.String())
+	}
+}

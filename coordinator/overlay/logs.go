@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/rs/zerolog"
@@ -16,17 +17,56 @@ import (
 // nothing of Headscale's writes to the process's stderr on its own.
 // Headscale's debug output is formatted only when the logger wants debug
 // records; its trace output never is.
+//
+// zerolog's globals are written once per process, before the first
+// Headscale exists: a later coordinator in the same process (tests,
+// restarts) only swaps the target, an atomic pointer, while the previous
+// one's goroutines may still be reading the globals. Which records are
+// formatted is decided per record by the logger's sampler, which asks
+// the current target, not by zerolog's global level.
 
-var logTarget atomic.Pointer[slog.Logger]
+var (
+	logTarget     atomic.Pointer[slog.Logger]
+	logGlobalOnce sync.Once
+)
 
 func routeLogs(l *slog.Logger) {
 	logTarget.Store(l)
-	zlog.Logger = zerolog.New(zerologBridge{}).With().Timestamp().Logger()
-	lvl := zerolog.InfoLevel
-	if l.Enabled(context.Background(), slog.LevelDebug) {
-		lvl = zerolog.DebugLevel
+	logGlobalOnce.Do(func() {
+		zerolog.SetGlobalLevel(zerolog.DebugLevel)
+		zlog.Logger = zerolog.New(zerologBridge{}).Sample(targetSampler{}).With().Timestamp().Logger()
+	})
+}
+
+// targetSampler keeps zerolog from formatting a record the current target
+// would drop. zerolog asks it before building each record, and every
+// logger Headscale derives from the global one carries it.
+type targetSampler struct{}
+
+func (targetSampler) Sample(level zerolog.Level) bool {
+	lvl, ok := slogLevel(level)
+	if !ok {
+		return false
 	}
-	zerolog.SetGlobalLevel(lvl)
+	l := logTarget.Load()
+	return l != nil && l.Enabled(context.Background(), lvl)
+}
+
+// slogLevel maps a zerolog level to slog's; trace, and disabled, map to
+// nothing.
+func slogLevel(level zerolog.Level) (slog.Level, bool) {
+	switch level {
+	case zerolog.TraceLevel, zerolog.Disabled:
+		return 0, false
+	case zerolog.DebugLevel:
+		return slog.LevelDebug, true
+	case zerolog.InfoLevel, zerolog.NoLevel:
+		return slog.LevelInfo, true
+	case zerolog.WarnLevel:
+		return slog.LevelWarn, true
+	default:
+		return slog.LevelError, true
+	}
 }
 
 type zerologBridge struct{}
@@ -40,18 +80,9 @@ func (zerologBridge) WriteLevel(level zerolog.Level, p []byte) (int, error) {
 	if l == nil {
 		return len(p), nil
 	}
-	var lvl slog.Level
-	switch level {
-	case zerolog.TraceLevel:
+	lvl, ok := slogLevel(level)
+	if !ok {
 		return len(p), nil
-	case zerolog.DebugLevel:
-		lvl = slog.LevelDebug
-	case zerolog.InfoLevel:
-		lvl = slog.LevelInfo
-	case zerolog.WarnLevel:
-		lvl = slog.LevelWarn
-	default:
-		lvl = slog.LevelError
 	}
 	ctx := context.Background()
 	if !l.Enabled(ctx, lvl) {

@@ -96,10 +96,11 @@ type Config struct {
 
 // Server is the embedded control plane.
 type Server struct {
-	cfg  Config
-	hs   *hscontrol.Headscale
-	log  *slog.Logger
-	stun *stunServer
+	cfg      Config
+	hs       *hscontrol.Headscale
+	log      *slog.Logger
+	stun     *stunServer
+	requests *requests // what Handler serves; drained before Headscale stops
 
 	mu       sync.Mutex
 	started  bool
@@ -192,7 +193,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("overlay.New: %w", err)
 	}
-	s := &Server{cfg: cfg, hs: hs, log: cfg.Logger}
+	s := &Server{cfg: cfg, hs: hs, log: cfg.Logger, requests: newRequests()}
 	if err := s.setPolicy(cfg.Policy); err != nil {
 		s.hs.GetState().Close()
 		return nil, err
@@ -232,9 +233,11 @@ func (s *Server) Start(ctx context.Context) error {
 	s.hs.StartEphemeralGCForTest(&s.cleanups)
 	s.started = true
 
-	s.wg.Go(func() { s.collectStaleEphemeral(ctx) })
+	var collecting sync.WaitGroup
+	collecting.Go(func() { s.collectStaleEphemeral(ctx) })
 	s.wg.Go(func() {
 		<-ctx.Done()
+		collecting.Wait() // it writes the state stop closes
 		s.stop()
 	})
 	return nil
@@ -313,6 +316,7 @@ func (s *Server) collectStaleEphemeral(ctx context.Context) {
 
 // stop runs once, when Start's context ends.
 func (s *Server) stop() {
+	s.drain()
 	s.cleanups.run()
 	if err := s.stun.Close(); err != nil {
 		s.log.Warn("closing STUN", "err", err)
@@ -320,6 +324,18 @@ func (s *Server) stop() {
 	if err := s.hs.GetState().Close(); err != nil {
 		s.log.Warn("closing Headscale state", "err", err)
 	}
+}
+
+// drain ends everything Handler serves and waits for it: the requests
+// being served (DERP connections live inside theirs), and the Noise
+// connections Headscale serves after their upgrade request returned,
+// with their long-polls. Nothing of Headscale's then runs on behalf of a
+// node: the map batcher, which the long-polls' cleanup still used, and
+// the state may be closed.
+func (s *Server) drain() {
+	s.requests.close()
+	s.hs.CloseNoiseConns()
+	s.requests.wait()
 }
 
 // Close stops the control plane and waits for everything Start started.
@@ -338,7 +354,11 @@ func (s *Server) Close() error {
 		if cancel != nil {
 			cancel()
 		}
-		return s.hs.GetState().Close()
+		s.drain()
+		if err := s.hs.GetState().Close(); err != nil {
+			return fmt.Errorf("overlay.Close: %w", err)
+		}
+		return nil
 	}
 	cancel()
 	s.wg.Wait()
@@ -347,7 +367,9 @@ func (s *Server) Close() error {
 
 // Handler serves the overlay's routes — the control protocol (/key,
 // /ts2021), the DERP relay and its probes — and nothing else of
-// Headscale's router: no web registration, API, or Swagger.
+// Headscale's router: no web registration, API, or Swagger. Close ends
+// what it serves, connections taken over included, and waits for it;
+// after Close it answers 503.
 func (s *Server) Handler() http.Handler {
 	h := s.hs.HTTPHandler()
 	mux := http.NewServeMux()
@@ -358,5 +380,5 @@ func (s *Server) Handler() http.Handler {
 	} {
 		mux.Handle(p, h)
 	}
-	return mux
+	return s.requests.serve(mux)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +34,10 @@ type coord struct {
 	url string
 	id  *pki.Identity
 	ov  *overlay.Server
+
+	// close stops the HTTP server and the control plane, as the
+	// coordinator does; the test's cleanup calls it too.
+	close func()
 }
 
 func startCoordinator(t *testing.T) *coord {
@@ -62,12 +67,20 @@ func startCoordinator(t *testing.T) *coord {
 	}
 	srv := &http.Server{Handler: ov.Handler(), TLSConfig: id.TLSConfig()}
 	go srv.ServeTLS(ln, "", "")
-	t.Cleanup(func() {
-		srv.Close()
-		cancel()
-		ov.Close()
-	})
-	return &coord{url: url, id: id, ov: ov}
+	var once sync.Once
+	closeAll := func() {
+		once.Do(func() {
+			if err := srv.Close(); err != nil {
+				t.Errorf("closing the HTTP server: %v", err)
+			}
+			cancel()
+			if err := ov.Close(); err != nil {
+				t.Errorf("closing the overlay: %v", err)
+			}
+		})
+	}
+	t.Cleanup(closeAll)
+	return &coord{url: url, id: id, ov: ov, close: closeAll}
 }
 
 func (c *coord) join(t *testing.T, name, tag string, ephemeral bool) *node.Node {

@@ -19,20 +19,37 @@ type Badger struct {
 // Open opens (or creates) a Badger store in dir with synchronous writes and
 // memory bounds sized for one small coordinator.
 func Open(dir string, log *slog.Logger) (*Badger, error) {
+	b, err := openBadger(badger.DefaultOptions(dir).WithSyncWrites(true), log)
+	if err != nil {
+		return nil, fmt.Errorf("store.Open: %w", err)
+	}
+	return b, nil
+}
+
+// OpenInMemory opens an empty Badger store that lives in memory only and
+// is gone once closed: nothing touches the disk. It is for tests and fuzz
+// targets that need a real store at the speed of memory.
+func OpenInMemory(log *slog.Logger) (*Badger, error) {
+	b, err := openBadger(badger.DefaultOptions("").WithInMemory(true), log)
+	if err != nil {
+		return nil, fmt.Errorf("store.OpenInMemory: %w", err)
+	}
+	return b, nil
+}
+
+func openBadger(opts badger.Options, log *slog.Logger) (*Badger, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opts := badger.DefaultOptions(dir).
-		WithSyncWrites(true).
+	db, err := badger.Open(opts.
 		WithLogger(badgerLog{log.With("component", "badger")}).
 		WithMemTableSize(16 << 20).
 		WithNumMemtables(2).
 		WithBlockCacheSize(32 << 20).
 		WithValueLogFileSize(64 << 20).
-		WithNumCompactors(2)
-	db, err := badger.Open(opts)
+		WithNumCompactors(2))
 	if err != nil {
-		return nil, fmt.Errorf("store.Open: %w", err)
+		return nil, err
 	}
 	return &Badger{db: db}, nil
 }

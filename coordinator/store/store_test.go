@@ -104,3 +104,48 @@ func TestConcurrentCounterRetriesConflicts(t *testing.T) {
 		t.Fatalf("counter = %d, %v; want 80 (lost updates)", n, err)
 	}
 }
+
+// TestOpenInMemory: an in-memory store keeps what it was given while open,
+// starts empty, and is not shared with another one.
+func TestOpenInMemory(t *testing.T) {
+	a, err := OpenInMemory(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenInMemory(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.Update(func(tx Tx) error {
+		if err := tx.Insert("user", "alice", rec{"alice", 1}); err != nil {
+			return err
+		}
+		return tx.Put("item", "k00", rec{N: 7})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.View(func(tx Tx) error {
+		items, err := All[rec](tx, "item", "")
+		if err != nil || len(items) != 1 || items[0].N != 7 {
+			return fmt.Errorf("All(item) = %+v, %v", items, err)
+		}
+		var r rec
+		if err := tx.Get("user", "alice", &r); err != nil || r.N != 1 {
+			return fmt.Errorf("get = %+v, %v", r, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.View(func(tx Tx) error {
+		var r rec
+		if err := tx.Get("user", "alice", &r); !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("another in-memory store: get = %+v, %v; want ErrNotFound", r, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

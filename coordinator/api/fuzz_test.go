@@ -2,15 +2,26 @@ package api
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/enroll"
+	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
+	"github.com/peerdesk/peerdesk/coordinator/pki"
+	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -22,14 +33,27 @@ var errorCodes = []string{
 
 // FuzzHandlers posts arbitrary bodies, with valid credentials, to every
 // endpoint that reads one. The server must never panic, must answer 2xx or
-// a JSON wire.Error with a known code, and 200 answers must be JSON.
+// a JSON wire.Error with a known code, 200 answers must be JSON, and a 2xx
+// answer means the body was exactly one JSON value of the endpoint's
+// request type, with no unknown fields, within wire.MaxRequestBody.
+//
+// It runs in memory (newMemEnv): nothing an execution does reaches the
+// disk or the network. Each execution gets a fresh Server over the shared
+// store, so rate limits (which the frozen clock would never refill) do not
+// end the exploration of an endpoint.
 //
 // Bodies may carry placeholders that are replaced by live values, so that
 // the fuzzer can reach the success paths: $TOKEN (a fresh enrollment
-// token), $MACHINE (a fresh machine id), $DEVICE (the enrolled device).
+// token), $MACHINE (a fresh machine id), $DEVICE (the enrolled device),
+// $CODE (a fresh code for the support portal), $ASKED (a fresh code the
+// enrolled device asked for, to be redeemed).
 func FuzzHandlers(f *testing.F) {
-	e := newEnv(f)
-	admin := e.session(f, "alice", policy.RoleAdmin)
+	e, cfg := newMemEnv(f)
+	adminTok, adminSess, err := e.accounts.NewSession(identity.User{Name: "alice", Role: policy.RoleAdmin})
+	if err != nil {
+		f.Fatal(err)
+	}
+	admin := "Bearer " + adminTok
 	dev := e.enroll(f, "pc-1", 'a')
 	if err := e.accounts.RecordOverlayKey(100, "alice"); err != nil {
 		f.Fatal(err)
@@ -38,26 +62,29 @@ func FuzzHandlers(f *testing.F) {
 		overlay.Node{ID: 1, NodeKey: "nodekey:a1", Tags: []string{wire.TagTech}, AuthKeyID: 100},
 		overlay.Node{ID: 2, NodeKey: "nodekey:b2", Tags: []string{wire.TagAgent}, AuthKeyID: dev.keyID, IPv4: netip.MustParseAddr("100.64.0.7")},
 	)
-	targets := []struct {
-		h          http.Handler
-		path, auth string
-	}{
-		{e.pub, wire.PathEnroll, ""},
-		{e.pub, wire.PathLogin, ""},
-		{e.pub, wire.PathGrant, admin},
-		{e.pub, wire.PathTokens, admin},
-		{e.pub, wire.PathInventory, dev.auth},
-		{e.pub, wire.PathHeartbeat, dev.auth},
-		{e.pub, wire.PathAgentAudit, dev.auth},
-		{e.local, LocalPathTokens, ""},
+	const supportDevice = "$SUPPORT" // credentials of a fresh one-time agent, made per call
+	// Append only: the index of a target is in the seed corpus.
+	targets := []fuzzTarget{
+		{false, wire.PathEnroll, "", func() any { return new(wire.EnrollRequest) }},
+		{false, wire.PathLogin, "", func() any { return new(wire.LoginRequest) }},
+		{false, wire.PathGrant, admin, func() any { return new(wire.GrantRequest) }},
+		{false, wire.PathTokens, admin, func() any { return new(wire.TokenRequest) }},
+		{false, wire.PathInventory, dev.auth, func() any { return new(wire.Inventory) }},
+		{false, wire.PathHeartbeat, dev.auth, func() any { return new(wire.Heartbeat) }},
+		{false, wire.PathAgentAudit, dev.auth, func() any { return new([]wire.AuditEvent) }},
+		{true, LocalPathTokens, "", func() any { return new(wire.TokenRequest) }},
+		{false, wire.PathWake, admin, func() any { return new(wire.WakeAsk) }},
+		{false, wire.PathSupportCodes, admin, func() any { return new(wire.CodeRequest) }},
+		{false, wire.PathSupportRedeem, admin, func() any { return new(wire.RedeemRequest) }},
+		{false, wire.PathSupportJoin, "", func() any { return new(wire.JoinRequest) }},
+		{false, wire.PathSupportEnd, supportDevice, func() any { return new(wire.EndRequest) }},
+		{true, LocalPathUsers, "", func() any { return new(LocalUserRequest) }},
 	}
 	seed := func(path string, bodies ...string) {
-		i := slices.IndexFunc(targets, func(t struct {
-			h          http.Handler
-			path, auth string
-		}) bool {
-			return t.path == path
-		})
+		i := slices.IndexFunc(targets, func(t fuzzTarget) bool { return t.path == path })
+		if i < 0 {
+			f.Fatalf("no target %s", path)
+		}
 		for _, b := range bodies {
 			f.Add(uint8(i), []byte(b))
 		}
@@ -87,25 +114,51 @@ func FuzzHandlers(f *testing.F) {
 		`[`+strings.Repeat(`{},`, maxAgentAudit)+`{}]`,
 		`null`, `{}`)
 	seed(LocalPathTokens, `{}`, `{"ttl":"720h1m"}`)
+	seed(wire.PathWake, `{"device_id":"$DEVICE","node_key":"nodekey:a1"}`, `{"device_id":"nope"}`, `{"device_id":1}`)
+	seed(wire.PathSupportCodes, `{}`, `{"team":true,"ttl":"10m"}`, `{"ttl":"-5m"}`, `{"ttl":"9999999h"}`, `{"team":"yes"}`)
+	seed(wire.PathSupportRedeem, `{"code":"$ASKED"}`, `{"code":" $ASKED "}`, `{"code":"$CODE"}`, `{"code":"000000"}`, `{"code":"12-34-56"}`, `{"code":null}`)
+	seed(wire.PathSupportJoin,
+		`{"code":"$CODE","hostname":"pc-9","os":"windows"}`,
+		`{"code":"$CODE","hostname":"../pc","os":"linux"}`,
+		`{"code":"$CODE","hostname":"pc","os":"`+strings.Repeat("o", 65)+`"}`,
+		`{"code":"999999","hostname":"pc","os":"linux"}`)
+	seed(wire.PathSupportEnd, `{}`, `{"reason":"done"}`, `{"session":"sup-x","reason":"`+strings.Repeat("r", 2000)+`"}`, `{"reason":0}`)
+	seed(LocalPathUsers,
+		`{"name":"bob","password":"correct horse battery","role":"technician"}`,
+		`{"name":"carol","password":"correct horse battery","role":"technician","companies":["acme"]}`,
+		`{"name":"x y","password":"p","role":"root"}`, `{"name":"alice","password":"correct horse battery","role":"admin"}`)
 
 	var calls uint32
 	f.Fuzz(func(t *testing.T, sel uint8, body []byte) {
 		tg := targets[int(sel)%len(targets)]
 		calls++
-		body = bytes.ReplaceAll(body, []byte("$DEVICE"), []byte(dev.DeviceID))
-		if bytes.Contains(body, []byte("$TOKEN")) {
-			body = bytes.ReplaceAll(body, []byte("$TOKEN"), []byte(e.token(t)))
+		srv := New(cfg)
+		h := srv.Handler()
+		if tg.local {
+			h = srv.LocalHandler()
 		}
-		machine := fmt.Sprintf("%064x", calls)
-		body = bytes.ReplaceAll(body, []byte("$MACHINE"), []byte(machine))
-		remote := clientAddr
-		if tg.path == wire.PathEnroll {
-			// A fresh address per call, so the rate limit does not end
-			// the exploration of the enrollment path.
-			remote = fmt.Sprintf("10.%d.%d.%d:1", byte(calls>>16), byte(calls>>8), byte(calls))
+		remote := fmt.Sprintf("10.%d.%d.%d:1", byte(calls>>16), byte(calls>>8), byte(calls))
+		body = bytes.ReplaceAll(body, []byte("$DEVICE"), []byte(dev.DeviceID))
+		body = bytes.ReplaceAll(body, []byte("$MACHINE"), []byte(fmt.Sprintf("%064x", calls)))
+		if bytes.Contains(body, []byte("$TOKEN")) {
+			resp, err := srv.CreateToken(0, "fuzz", "local")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = bytes.ReplaceAll(body, []byte("$TOKEN"), []byte(resp.Token))
+		}
+		if bytes.Contains(body, []byte("$CODE")) {
+			body = bytes.ReplaceAll(body, []byte("$CODE"), []byte(supportCode(t, srv, adminSess)))
+		}
+		if bytes.Contains(body, []byte("$ASKED")) {
+			body = bytes.ReplaceAll(body, []byte("$ASKED"), []byte(askCode(t, e, h, dev.auth)))
+		}
+		auth := tg.auth
+		if auth == supportDevice {
+			auth = joinSupport(t, srv, h, remote, supportCode(t, srv, adminSess))
 		}
 
-		w := e.doFrom(tg.h, remote, "POST", tg.path, tg.auth, string(body))
+		w := e.doFrom(h, remote, "POST", tg.path, auth, string(body))
 		switch {
 		case w.Code == http.StatusOK:
 			if !json.Valid(w.Body.Bytes()) {
@@ -128,8 +181,114 @@ func FuzzHandlers(f *testing.F) {
 			if w.Code == http.StatusInternalServerError && we.Code != wire.CodeInternal {
 				t.Fatalf("POST %s: 500 with code %q", tg.path, we.Code)
 			}
+			return
 		default:
 			t.Fatalf("POST %s: unexpected status %d", tg.path, w.Code)
 		}
+		if err := strictJSON(body, tg.req()); err != nil {
+			t.Fatalf("POST %s: %d for a body that is not one %T: %q: %v", tg.path, w.Code, tg.req(), body, err)
+		}
 	})
+}
+
+// fuzzTarget is an endpoint FuzzHandlers posts to: on the local or the
+// public handler, with the Authorization header auth, reading a body of
+// the type req returns.
+type fuzzTarget struct {
+	local      bool
+	path, auth string
+	req        func() any
+}
+
+// newMemEnv is the coordinator of newEnv over an in-memory store, and the
+// Config its Server was made from. Only its setup writes files (the CA and
+// the grant key).
+func newMemEnv(t testing.TB) (*env, Config) {
+	t.Helper()
+	db, err := store.OpenInMemory(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	dir := t.TempDir()
+	c := &clock{t: t0}
+	accounts, err := identity.New(db, c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := pki.LoadOrCreate(filepath.Join(dir, "pki"), []string{"127.0.0.1"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := pki.LoadOrCreateSigningKey(filepath.Join(dir, "grant.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{
+		accounts: accounts, registry: enroll.New(db, c.Now), audit: audit.New(db, c.Now),
+		presence: NewPresence(grace, c.Now), overlay: &fakeOverlay{}, id: id,
+		grantKey: key.Public().(ed25519.PublicKey), clock: c,
+	}
+	cfg := Config{
+		Accounts: e.accounts, Registry: e.registry, Audit: e.audit, Overlay: e.overlay, Presence: e.presence,
+		Support: support.New(db, c.Now), CA: id.CA, Pin: id.Pin(), ControlURL: controlURL, GrantKey: key, Now: c.Now,
+	}
+	e.srv = New(cfg)
+	e.pub, e.local = e.srv.Handler(), e.srv.LocalHandler()
+	return e, cfg
+}
+
+// supportCode is a fresh team support code.
+func supportCode(t *testing.T, srv *Server, admin identity.Session) string {
+	t.Helper()
+	c, err := srv.GenerateCode("192.0.2.1", admin, true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Code
+}
+
+// askCode is a fresh code the device with Authorization header auth asked
+// for through h.
+func askCode(t *testing.T, e *env, h http.Handler, auth string) string {
+	t.Helper()
+	w := e.do(h, "POST", wire.PathSupportAsk, auth, "")
+	var c wire.SupportCode
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &c) != nil {
+		t.Fatalf("asking for a code: %d %s", w.Code, w.Body)
+	}
+	return c.Code
+}
+
+// joinSupport joins a one-time agent with code and returns its
+// Authorization header.
+func joinSupport(t *testing.T, srv *Server, h http.Handler, remote, code string) string {
+	t.Helper()
+	r := httptest.NewRequest("POST", wire.PathSupportJoin, strings.NewReader(
+		fmt.Sprintf(`{"code":%q,"hostname":"pc-9","os":"windows"}`, code)))
+	r.RemoteAddr = remote
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var j wire.JoinResponse
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &j) != nil {
+		t.Fatalf("join: %d %s", w.Code, w.Body)
+	}
+	return "Device " + j.DeviceID + ":" + j.DeviceSecret
+}
+
+// strictJSON decodes b into v as the API must have: one JSON value, no
+// unknown fields, nothing after it, within wire.MaxRequestBody.
+func strictJSON(b []byte, v any) error {
+	if len(b) > wire.MaxRequestBody {
+		return fmt.Errorf("%d bytes", len(b))
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("data after the value: %v", err)
+	}
+	return nil
 }

@@ -1,11 +1,13 @@
 package gate
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -273,4 +275,97 @@ func decodeError(t *testing.T, w *httptest.ResponseRecorder) wire.Error {
 		t.Fatalf("body %q is not a wire.Error: %v", w.Body, err)
 	}
 	return e
+}
+
+// fuzzRequest is a capability request with every kind of field a peer can
+// send: strings, numbers, booleans, a text-decoded duration, a list, a map
+// and a nested object.
+type fuzzRequest struct {
+	Action  wire.PowerAction  `json:"action"`
+	Confirm bool              `json:"confirm,omitempty"`
+	Monitor int               `json:"monitor"`
+	TTL     wire.Duration     `json:"ttl"`
+	Tags    []string          `json:"tags"`
+	Fields  map[string]string `json:"fields"`
+	Offer   *wire.ScreenOffer `json:"offer"`
+	Events  []wire.InputEvent `json:"events,omitempty"`
+	Wake    wire.WakeRequest  `json:"wake"`
+}
+
+// FuzzDecodeRequest posts arbitrary bodies to DecodeRequest, in memory: it
+// never panics; it accepts only one JSON value, with no unknown field and
+// nothing after it, within wire.MaxRequestBody; it says ErrTooLarge only
+// for a body over the limit; its other errors say what was wrong with the
+// body; and what it accepts re-encodes to a body it decodes to the same
+// request.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, seed := range []string{
+		`{"action":"reboot","confirm":true,"monitor":-1,"ttl":"1h30m","tags":["a",""],"fields":{"k":"v"},` +
+			`"offer":{"sdp":"v=0\r\n","monitor":2},"events":[{"t":"key","c":"KeyA","d":true}],"wake":{"mac":"02:00:00:00:00:01","subnet":"10.0.0.0/8"}}`,
+		`{}`, ` {} `, "{}\n", `null`, `[]`, `"x"`, `1`, ``, ` `,
+		`{} {}`, `{}x`, `{"action":"reboot"}{"action":"reboot"}`,
+		`{"unknown":1}`, `{"Action":"reboot","CONFIRM":true}`, `{"offer":{"sdp":"x","extra":1}}`,
+		`{"ttl":"soon"}`, `{"ttl":5}`, `{"monitor":1e3}`, `{"monitor":9223372036854775808}`,
+		`{"tags":null,"fields":null,"offer":null}`, `{"fields":{"a":"\ud800"}}`,
+		`{"tags":["` + strings.Repeat("x", wire.MaxRequestBody) + `"]}`,
+		`{}` + strings.Repeat(" ", wire.MaxRequestBody),
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var req fuzzRequest
+		err := decode(body, &req)
+		if err != nil {
+			if errors.Is(err, ErrTooLarge) && len(body) <= wire.MaxRequestBody {
+				t.Fatalf("ErrTooLarge for %d bytes", len(body))
+			}
+			if !errors.Is(err, ErrTooLarge) && !strings.HasPrefix(err.Error(), "the request body ") {
+				t.Fatalf("error %q does not say it is about the request body", err)
+			}
+			return
+		}
+		if len(body) > wire.MaxRequestBody {
+			t.Fatalf("accepted a body of %d bytes", len(body))
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted %q, which is not one JSON value", body)
+		}
+		if err := strictDecode(body, new(fuzzRequest)); err != nil {
+			t.Fatalf("accepted %q: %v", body, err)
+		}
+		again, err := json.Marshal(req)
+		if err != nil {
+			t.Fatalf("re-encoding %+v: %v", req, err)
+		}
+		if len(again) > wire.MaxRequestBody {
+			return // escaping can make a body that fitted too large
+		}
+		var got fuzzRequest
+		if err := decode(again, &got); err != nil {
+			t.Fatalf("re-encoded %q: %v", again, err)
+		}
+		if diff := cmp.Diff(req, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("round trip (-decoded +re-decoded):\n%s", diff)
+		}
+	})
+}
+
+// decode runs DecodeRequest on body as a peer's POST.
+func decode(body []byte, v any) error {
+	r := httptest.NewRequest(http.MethodPost, wire.PeerPathPower, bytes.NewReader(body))
+	return DecodeRequest(httptest.NewRecorder(), r, v)
+}
+
+// strictDecode is what DecodeRequest must do, done another way: one JSON
+// value of v's type with no unknown field, then only white space.
+func strictDecode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if rest := b[dec.InputOffset():]; len(bytes.TrimLeft(rest, " \t\r\n")) != 0 {
+		return fmt.Errorf("%q after the value", rest)
+	}
+	return nil
 }

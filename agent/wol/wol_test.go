@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -248,4 +249,62 @@ func TestCapability(t *testing.T) {
 	if got := h.Capability(); got != wire.CapWake {
 		t.Errorf("Capability = %q, want %q", got, wire.CapWake)
 	}
+}
+
+// FuzzDecodeRequest posts arbitrary bodies to decodeRequest, in memory: it
+// never panics; what it refuses it refuses with a message for the caller;
+// what it accepts is one WakeRequest whose MAC is a machine's (unicast,
+// EUI-48, not zero) and whose subnet is a canonical IPv4 LAN prefix (/8 to
+// /30, not loopback or multicast), and it accepts their canonical forms
+// back as the same address and subnet.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, seed := range []string{
+		`{"mac":"00:1B:21:AA:BB:CC","subnet":"192.168.1.0/24"}`,
+		`{"mac":"00-1b-21-aa-bb-cc","subnet":"10.0.0.0/8"}`,
+		`{"mac":"001b.21aa.bbcc","subnet":"169.254.0.0/16"}`,
+		`{"mac":"01:00:5e:00:00:01","subnet":"192.168.1.0/24"}`,
+		`{"mac":"00:00:00:00:00:00","subnet":"192.168.1.0/24"}`,
+		`{"mac":"00:1b:21:aa:bb:cc:dd:ee","subnet":"192.168.1.0/24"}`,
+		`{"mac":"00:1b:21:aa:bb:cc","subnet":"192.168.1.1/24"}`,
+		`{"mac":"00:1b:21:aa:bb:cc","subnet":"127.0.0.0/8"}`,
+		`{"mac":"00:1b:21:aa:bb:cc","subnet":"224.0.0.0/8"}`,
+		`{"mac":"00:1b:21:aa:bb:cc","subnet":"192.168.1.0/31"}`,
+		`{"mac":"00:1b:21:aa:bb:cc","subnet":"::ffff:192.168.1.0/120"}`,
+		`{"mac":"00:1b:21:aa:bb:cc","subnet":"fe80::/64"}`,
+		`{"mac":"00:1b:21:aa:bb:cc","subnet":"192.168.1.0/24","extra":1}`,
+		`{"mac":"00:1b:21:aa:bb:cc"} {}`, `{}`, `null`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		mac, subnet, err := decodeRequest(httptest.NewRecorder(),
+			httptest.NewRequest(http.MethodPost, wire.PeerPathWake, strings.NewReader(string(body))))
+		if err != nil {
+			if _, ok := errors.AsType[*requestError](err); !ok || userMessage(err) == "" {
+				t.Fatalf("refusal %v has no message for the caller", err)
+			}
+			return
+		}
+		var req wire.WakeRequest
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			t.Fatalf("accepted %q, which is not a WakeRequest: %v", body, err)
+		}
+		if want, err := net.ParseMAC(req.MAC); err != nil || !slices.Equal(mac, want) {
+			t.Fatalf("mac %q decoded as %v", req.MAC, mac)
+		}
+		if len(mac) != 6 || mac[0]&1 != 0 || [6]byte(mac) == [6]byte{} {
+			t.Fatalf("accepted mac %v, not a machine's", mac)
+		}
+		a := subnet.Addr()
+		if !a.Is4() || subnet.Masked() != subnet || subnet.Bits() < 8 || subnet.Bits() > 30 ||
+			a.IsLoopback() || a.IsMulticast() || !a.IsGlobalUnicast() && !a.IsLinkLocalUnicast() {
+			t.Fatalf("accepted subnet %v, not a LAN", subnet)
+		}
+		mac2, subnet2, err := validate(wire.WakeRequest{MAC: mac.String(), Subnet: subnet.String()})
+		if err != nil || !slices.Equal(mac2, mac) || subnet2 != subnet {
+			t.Fatalf("canonical %v %v read back as %v %v, %v", mac, subnet, mac2, subnet2, err)
+		}
+	})
 }

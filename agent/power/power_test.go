@@ -367,3 +367,57 @@ func TestCapability(t *testing.T) {
 		t.Error("the handler does not require CapPower")
 	}
 }
+
+// FuzzDecode reads arbitrary bodies as a technician's power request and
+// plans them, in memory: decoding never panics; it accepts only one strict
+// PowerRequest with a defined action; and the plan of what it accepts never
+// reboots in an emergency without the technician's confirmation, keeps
+// Safe Mode only for a Safe Mode action, and says why it refuses.
+func FuzzDecode(f *testing.F) {
+	for _, seed := range []string{
+		`{"action":"reboot"}`, `{"action":"reboot-emergency","confirm":true}`, `{"action":"reboot-emergency"}`,
+		`{"action":"safe-network","keep_safe_mode":true}`, `{"action":"safe-command"}`, `{"action":"normal"}`,
+		`{"action":"rescue"}`, `{"action":"reboot","keep_safe_mode":true}`, `{"action":"halt"}`,
+		`{"Action":"REBOOT"}`, `{"action":"reboot","force":true}`, `{"action":"reboot"} {}`, `{}`, `null`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := decode(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, wire.PeerPathPower, strings.NewReader(string(body))))
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("a refusal without a message")
+			}
+			return
+		}
+		if !req.Action.Valid() {
+			t.Fatalf("accepted action %q", req.Action)
+		}
+		var strict wire.PowerRequest
+		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&strict); err != nil || strict != req {
+			t.Fatalf("accepted %q as %+v; a strict decoder says %+v, %v", body, req, strict, err)
+		}
+		safe := req.Action == wire.PowerSafeMinimal || req.Action == wire.PowerSafeNetwork || req.Action == wire.PowerSafeCommand
+		for _, goos := range []string{"windows", "linux", "darwin"} {
+			p, err := PlanFor(goos, req)
+			if err != nil {
+				if err.Error() == "" {
+					t.Fatalf("%s: a refusal without a message", goos)
+				}
+				continue
+			}
+			switch {
+			case req.Action == wire.PowerRebootEmergency && !req.Confirm:
+				t.Fatalf("%s: planned an unconfirmed emergency reboot: %+v", goos, p)
+			case req.KeepSafeMode && !safe:
+				t.Fatalf("%s: kept Safe Mode for %s", goos, req.Action)
+			case p.Keep && !(safe && req.KeepSafeMode):
+				t.Fatalf("%s: plan keeps Safe Mode for %+v", goos, req)
+			case p.Action != req.Action:
+				t.Fatalf("%s: plan for %s is for %s", goos, req.Action, p.Action)
+			}
+		}
+	})
+}

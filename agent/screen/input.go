@@ -27,36 +27,12 @@ func (s *session) onDataChannel(dc *webrtc.DataChannel) {
 // onInput applies one message from the browser. Malformed, oversized and
 // (on a view-only session) input messages are dropped.
 func (s *session) onInput(b []byte, pointer bool) {
-	if len(b) > maxMessage {
+	m, ok := parseMessage(b, pointer)
+	if !ok {
 		return
 	}
-	var probe struct {
-		T string `json:"t"`
-	}
-	if json.Unmarshal(b, &probe) != nil {
-		return
-	}
-	switch probe.T {
-	case "monitor", "cad", "end":
-		if pointer {
-			return
-		}
-		var m wire.ControlMessage
-		if json.Unmarshal(b, &m) != nil {
-			return
-		}
-		s.onControl(m)
-		return
-	case "move":
-	case "button", "wheel", "key":
-		if pointer {
-			return // only moves travel unreliably
-		}
-	default:
-		return
-	}
-	var ev wire.InputEvent
-	if json.Unmarshal(b, &ev) != nil {
+	if m.control != nil {
+		s.onControl(*m.control)
 		return
 	}
 	s.mu.Lock()
@@ -65,9 +41,55 @@ func (s *session) onInput(b []byte, pointer bool) {
 	if inj == nil {
 		return // view-only
 	}
-	if err := inj.Apply(ev, origin); err != nil {
-		s.h.cfg.Logger.Debug("input dropped", "type", ev.Type, "err", err)
+	if err := inj.Apply(*m.input, origin); err != nil {
+		s.h.cfg.Logger.Debug("input dropped", "type", m.input.Type, "err", err)
 	}
+}
+
+// message is one data-channel message from the browser: a control message
+// or an input event.
+type message struct {
+	control *wire.ControlMessage
+	input   *wire.InputEvent
+}
+
+// parseMessage decodes one data-channel message, from the pointer channel
+// if pointer is set. It refuses (ok is false) a message over maxMessage
+// bytes, one that is not a JSON object of a known type, and anything but a
+// move on the pointer channel, which is unreliable.
+func parseMessage(b []byte, pointer bool) (m message, ok bool) {
+	if len(b) > maxMessage {
+		return message{}, false
+	}
+	var probe struct {
+		T string `json:"t"`
+	}
+	if json.Unmarshal(b, &probe) != nil {
+		return message{}, false
+	}
+	switch probe.T {
+	case "monitor", "cad", "end":
+		if pointer {
+			return message{}, false
+		}
+		var c wire.ControlMessage
+		if json.Unmarshal(b, &c) != nil {
+			return message{}, false
+		}
+		return message{control: &c}, true
+	case "move":
+	case "button", "wheel", "key":
+		if pointer {
+			return message{}, false // only moves travel unreliably
+		}
+	default:
+		return message{}, false
+	}
+	var ev wire.InputEvent
+	if json.Unmarshal(b, &ev) != nil {
+		return message{}, false
+	}
+	return message{input: &ev}, true
 }
 
 func (s *session) onControl(m wire.ControlMessage) {

@@ -77,3 +77,43 @@ func FuzzParseEnrollToken(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDuration reads arbitrary text as a Duration, as a JSON request's ttl
+// would be: it never panics, accepts exactly what time.ParseDuration does,
+// and what it accepts encodes to text (and to JSON) it reads back the same.
+func FuzzDuration(f *testing.F) {
+	for _, seed := range []string{"90m", "1h30m", "-1h", "0", "0s", "1.5h", ".5s", "1e3s", "2562047h47m16.854775807s",
+		"2562047h47m16.854775808s", "9223372036854775807ns", "-9223372036854775808ns", "1µs", "1us", "", "soon", "1d", "+5s"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var d Duration
+		err := d.UnmarshalText([]byte(s))
+		want, werr := time.ParseDuration(s)
+		if (err == nil) != (werr == nil) || err == nil && time.Duration(d) != want {
+			t.Fatalf("UnmarshalText(%q) = %v, %v; time.ParseDuration says %v, %v", s, time.Duration(d), err, want, werr)
+		}
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "wire: duration: ") {
+				t.Fatalf("error %q does not say what it was reading", err)
+			}
+			return
+		}
+		text, err := d.MarshalText()
+		if err != nil {
+			t.Fatalf("MarshalText(%v): %v", time.Duration(d), err)
+		}
+		var again Duration
+		if err := again.UnmarshalText(text); err != nil || again != d {
+			t.Fatalf("%q encodes as %q, which reads back as %v, %v", s, text, time.Duration(again), err)
+		}
+		js, err := json.Marshal(TokenRequest{TTL: d})
+		if err != nil {
+			t.Fatalf("json.Marshal: %v", err)
+		}
+		var r TokenRequest
+		if err := json.Unmarshal(js, &r); err != nil || r.TTL != d {
+			t.Fatalf("%s reads back as %v, %v", js, time.Duration(r.TTL), err)
+		}
+	})
+}

@@ -152,7 +152,9 @@ func (g Grant) validate() error {
 		return fmt.Errorf("%w: no capabilities", ErrMalformed)
 	case g.Expires <= g.IssuedAt:
 		return fmt.Errorf("%w: expiry before issue", ErrMalformed)
-	case time.Duration(g.Expires-g.IssuedAt)*time.Second > MaxLifetime:
+	// The lifetime in seconds, exact: Expires > IssuedAt, so the unsigned
+	// difference cannot wrap (a signed one, or one in nanoseconds, can).
+	case uint64(g.Expires)-uint64(g.IssuedAt) > uint64(MaxLifetime/time.Second):
 		return ErrLifetime
 	}
 	for _, c := range g.Capabilities {

@@ -2,7 +2,10 @@ package grant
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,6 +152,65 @@ func FuzzVerify(f *testing.F) {
 		g2, err := Verify(pub, s2, t0)
 		if err != nil || !cmp.Equal(g, g2) {
 			t.Fatalf("re-signed grant differs: %v", err)
+		}
+	})
+}
+
+// FuzzVerifyPayload fuzzes the JSON payload of a grant that carries a good
+// signature, which FuzzVerify cannot forge: what the coordinator's key
+// signed is decoded as strictly as what anyone else sent. Verify never
+// panics; what it accepts at t0 is a well-formed grant valid at t0 (within
+// the clock skew) for at most MaxLifetime, of known capabilities, for a
+// node key, and it re-signs to a grant that verifies the same.
+func FuzzVerifyPayload(f *testing.F) {
+	pub, priv := keys(f)
+	good, err := json.Marshal(sample())
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{
+		string(good),
+		`{"id":"g","tech":"t","node":"nodekey:1","dev":"d","caps":["sysinfo","screen","input"],"iat":1795262400,"exp":1795266000}`,
+		`{"id":"g","tech":"t","node":"nodekey:1","dev":"d","caps":["sysinfo"],"iat":1795262400,"exp":1795266001}`,
+		`{"id":"g","tech":"t","node":"nodekey:1","dev":"d","caps":["sysinfo"],"iat":0,"exp":9223372036854775807}`,
+		`{"id":"g","tech":"t","node":"nodekey:1","dev":"d","caps":["sysinfo"],"iat":-9223372036854775808,"exp":1795266000}`,
+		`{"id":"g","tech":"t","node":"nodekey:1","dev":"d","caps":["root"],"iat":1795262400,"exp":1795262460}`,
+		`{"id":"g","tech":"t","node":"alice","dev":"d","caps":["sysinfo"],"iat":1795262400,"exp":1795262460}`,
+		`{"id":"g","tech":"t","node":"nodekey:1","dev":"d","caps":["sysinfo"],"iat":1795262400,"exp":1795262460,"admin":true}`,
+		`{"id":"g","tech":"t","node":"nodekey:1","dev":"d","caps":["sysinfo"],"iat":1795262400,"exp":1795262460} {}`,
+		`{"ID":"g","TECH":"t","node":"nodekey:1","dev":"d","caps":["sysinfo"],"iat":1795262400.0,"exp":1795262460}`,
+		`{}`, `null`, `[]`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		signed := prefix + base64.RawURLEncoding.EncodeToString(payload)
+		s := signed + "." + base64.RawURLEncoding.EncodeToString(ed25519.Sign(priv, []byte(signed)))
+		g, err := Verify(pub, s, t0)
+		if err != nil {
+			if errors.Is(err, ErrSignature) {
+				t.Fatalf("a good signature refused: %v", err)
+			}
+			return
+		}
+		skew := int64(ClockSkew / time.Second)
+		switch {
+		case g.ID == "" || g.Technician == "" || g.Device == "" || !strings.HasPrefix(g.NodeKey, "nodekey:"):
+			t.Fatalf("accepted an incomplete grant %+v", g)
+		case len(g.Capabilities) == 0 || slices.ContainsFunc(g.Capabilities, func(c wire.Capability) bool { return !c.Valid() }):
+			t.Fatalf("accepted capabilities %q", g.Capabilities)
+		case g.Expires <= g.IssuedAt || g.Expires-g.IssuedAt > int64(MaxLifetime/time.Second) || g.Expires-g.IssuedAt < 0:
+			t.Fatalf("accepted a grant from %d to %d, longer than %v", g.IssuedAt, g.Expires, MaxLifetime)
+		case t0.Unix() > g.Expires+skew || t0.Unix() < g.IssuedAt-skew:
+			t.Fatalf("accepted at %d a grant from %d to %d", t0.Unix(), g.IssuedAt, g.Expires)
+		}
+		s2, err := Sign(priv, g)
+		if err != nil {
+			t.Fatalf("accepted grant does not re-sign: %v", err)
+		}
+		g2, err := Verify(pub, s2, t0)
+		if err != nil || !cmp.Equal(g, g2) {
+			t.Fatalf("re-signed grant differs: %+v, %v", g2, err)
 		}
 	})
 }

@@ -58,9 +58,10 @@ var dmiPlaceholders = []string{
 // dmiValue cleans one DMI field: trimmed, NUL-free, bounded, and empty if
 // it is a known placeholder rather than a real value.
 func dmiValue(raw []byte) string {
-	s := strings.TrimSpace(strings.ReplaceAll(string(raw), "\x00", ""))
+	// Trimmed again once bounded: the cut can end on white space.
+	s := strings.TrimSpace(bound(strings.TrimSpace(strings.ReplaceAll(string(raw), "\x00", ""))))
 	if slices.Contains(dmiPlaceholders, strings.ToLower(s)) {
 		return ""
 	}
-	return bound(s)
+	return s
 }

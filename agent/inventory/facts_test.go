@@ -1,8 +1,10 @@
 package inventory
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/shirou/gopsutil/v4/host"
 )
@@ -66,4 +68,34 @@ func TestDMIValue(t *testing.T) {
 			t.Errorf("dmiValue(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzDMIValue reads arbitrary bytes as a DMI field from sysfs (firmware
+// writes them): dmiValue never panics and returns a value that is at most
+// maxString bytes of valid UTF-8, without NUL or surrounding white space,
+// not a known placeholder, and that cleans to itself.
+func FuzzDMIValue(f *testing.F) {
+	for _, seed := range []string{
+		"PF2ABCDE\n", "  Dell Inc.  \n", "ThinkPad\x00 X1\n", "To Be Filled By O.E.M.\n", "0\x00\n", "\n", "",
+		"caf\xe9 serial\n", "System Product Name   \n\n", "\x00 none \x00", "N/\x00A",
+		strings.Repeat("é", maxString), strings.Repeat("\xff", maxString+1),
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		v := dmiValue(raw)
+		if v == "" {
+			return
+		}
+		switch {
+		case len(v) > maxString || !utf8.ValidString(v) || strings.ContainsRune(v, 0):
+			t.Fatalf("dmiValue(%q) = %q: not bounded, valid UTF-8 without NUL", raw, v)
+		case strings.TrimSpace(v) != v:
+			t.Fatalf("dmiValue(%q) = %q: not trimmed", raw, v)
+		case slices.Contains(dmiPlaceholders, strings.ToLower(v)):
+			t.Fatalf("dmiValue(%q) = %q, a placeholder", raw, v)
+		case dmiValue([]byte(v)) != v:
+			t.Fatalf("dmiValue(%q) = %q, which cleans to %q", raw, v, dmiValue([]byte(v)))
+		}
+	})
 }

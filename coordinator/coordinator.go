@@ -227,10 +227,13 @@ func (c *Coordinator) Overlay() *overlay.Server { return c.ov }
 // SocketPath is the local administration socket.
 func (c *Coordinator) SocketPath() string { return filepath.Join(c.sockDir, SocketName) }
 
-// Run serves until ctx ends, then shuts everything down and returns.
+// Run serves until ctx ends, then shuts everything down and returns once
+// nothing it started is running.
 func (c *Coordinator) Run(ctx context.Context) error {
 	defer c.closeParts()
-	if err := c.ov.Start(ctx); err != nil {
+	// The control plane stops when closeParts closes it, after the
+	// servers whose handlers use it, not as soon as ctx ends.
+	if err := c.ov.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("coordinator.Run: %w", err)
 	}
 	mux := http.NewServeMux()
@@ -246,8 +249,14 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	for _, p := range web.Patterns() {
 		mux.Handle(p, dash)
 	}
+	// Requests end when shutdown begins: a handler that waits on its
+	// request (the dashboard's live board) does not hold shutdown up.
+	reqCtx, endRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer endRequests()
+	base := func(net.Listener) context.Context { return reqCtx }
 	srv := &http.Server{
 		Handler:           mux,
+		BaseContext:       base,
 		TLSConfig:         c.id.TLSConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -259,7 +268,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("coordinator.Run: %w", err)
 	}
-	local := &http.Server{Handler: c.api.LocalHandler(), ReadHeaderTimeout: 10 * time.Second}
+	local := &http.Server{Handler: c.api.LocalHandler(), ReadHeaderTimeout: 10 * time.Second, BaseContext: base}
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(tls.NewListener(c.ln, srv.TLSConfig)) }()
@@ -267,20 +276,49 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	c.log.Info("coordinator serving", "url", c.url, "pin", c.id.Pin())
 
 	var runErr error
+	serving := 2
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
+		serving--
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	// Hijacked connections (control streams, DERP) are not tracked by
-	// Shutdown; Close drops them.
-	shutdownErr := errors.Join(local.Shutdown(sctx), srv.Close())
-	c.api.Close() // presence streams: connections taken from srv
+	endRequests()
+	shutdownErr := c.shutdown(srv, local)
+	for ; serving > 0; serving-- {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			runErr = errors.Join(runErr, err)
+		}
+	}
 	if errors.Is(runErr, http.ErrServerClosed) {
 		runErr = nil
 	}
 	return errors.Join(runErr, shutdownErr)
+}
+
+// shutdownTimeout bounds how long shutdown waits for handlers.
+const shutdownTimeout = 5 * time.Second
+
+// shutdown stops both servers accepting and waits for their handlers;
+// the control plane and the store, which handlers use, are closed after
+// it (closeParts). Streams that would keep a handler running are ended
+// first: the API's presence streams (Run has already ended the requests'
+// contexts, for handlers that wait on those). Connections handlers took
+// over are not net/http's to wait for: the presence streams taken from
+// srv are the API's, and the control plane's (Noise, DERP) the
+// overlay's, which its Close ends and waits for.
+func (c *Coordinator) shutdown(srv, local *http.Server) error {
+	c.api.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, s := range []*http.Server{srv, local} {
+		if err := s.Shutdown(sctx); err != nil {
+			// Handlers still running past the deadline: drop their
+			// connections, so they see their requests end.
+			errs = append(errs, fmt.Errorf("coordinator.Run: shutdown: %w", errors.Join(err, s.Close())))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // closeParts releases what New opened; it runs once.

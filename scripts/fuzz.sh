@@ -74,7 +74,7 @@ for t in "${targets[@]}"; do
       inside && NF { sub(/^[[:space:]]+/, ""); print; exit }
     ' "$log")
     if [[ -z $first ]]; then
-      first=$(grep -vE '^(fuzz: |FAIL|ok |exit status|PASS$|=== )|^[[:space:]]*$' "$log" | head -n 1 | sed -E 's/^[[:space:]]+//')
+      first=$(grep -vE '^(fuzz: |FAIL|ok |exit status|PASS$|=== |# )|^[[:space:]]*$' "$log" | head -n 1 | sed -E 's/^[[:space:]]+//')
     fi
     [[ -n $first ]] || first="go test exited with status $rc"
     if [[ -n $crash ]]; then

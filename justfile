@@ -49,9 +49,12 @@ short: build-deps
 stress runs="10" *args="": deps
     scripts/stress.sh {{runs}} {{args}}
 
-# Run every fuzz target for a while (seed corpora run in `just test`).
-fuzz seconds="20":
-    scripts/fuzz.sh {{seconds}}
+# Every target runs to the end, then one table of all; the recipe fails if any
+# target did. `only` is a regexp of "package target". Seed corpora
+# (testdata/fuzz) also run in `just test`.
+# Run every fuzz target for `seconds` each (or those matching `only`).
+fuzz seconds="20" only="":
+    scripts/fuzz.sh {{seconds}} {{quote(only)}}
 
 # Benchmarks recorded in docs/BENCHMARKS.md.
 bench: deps build

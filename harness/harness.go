@@ -246,7 +246,9 @@ func WithDisplay(display string, unattended bool) AgentOption {
 // it opened and useless once that X server is gone (Xlib then exits the
 // process on the next event): in one test binary, only one test may run
 // an in-process agent with input, or every such test must share one X
-// server. Tests that need input more often run the agent binary.
+// server — and -count=N runs a test N times in one binary, each on a new
+// Xvfb that takes the same display number. Tests run the agent binary for
+// input (e2e TestMonitorSwitch does).
 func WithInput() AgentOption {
 	return func(c *agent.Config) { c.ViewOnly = false }
 }

@@ -182,11 +182,11 @@ func (ns *noiseServer) serve() {
 
 // noiseConns tracks the Noise connections being served and every
 // goroutine serving them: the upgrade handler, each connection's HTTP/2
-// server, and each request on it (long-polls included). Upstream serves
-// a connection inside the upgrade handler, so an embedder's HTTP server
-// could wait for it; since change 4 nothing did, and a coordinator's
-// Close returned while its map sessions still logged and wrote the
-// store (peerdesk, PEERDESK.md, change 5).
+// server, and each request on it (long-polls included). Nothing waited
+// for them: net/http forgets a connection once it is hijacked (upstream
+// served it inside the upgrade handler, since change 4 on a goroutine of
+// its own), so an embedder's Close returned while its map sessions still
+// logged and wrote the store (peerdesk, PEERDESK.md, change 5).
 type noiseConns struct {
 	mu      sync.Mutex
 	conns   map[*controlbase.Conn]struct{}

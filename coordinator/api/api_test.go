@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"tailscale.com/tstest"
+
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
@@ -24,6 +26,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/store"
 	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/grant"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/wire"
@@ -37,23 +40,9 @@ const (
 	clientAddr = "192.0.2.1:40000"
 )
 
-// clock is a settable clock shared by every component of an env.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock is the clock every component of an env shares: it stands at
+// t0 and moves only when a test advances it.
+func newClock() *tstest.Clock { return tstest.NewClock(tstest.ClockOpts{Start: t0}) }
 
 // fakeOverlay is the control plane as the API sees it: pre-auth keys with
 // increasing IDs and a node list the test controls.
@@ -117,7 +106,7 @@ type env struct {
 	overlay  *fakeOverlay
 	id       *pki.Identity
 	grantKey ed25519.PublicKey
-	clock    *clock
+	clock    *tstest.Clock
 }
 
 func newEnv(t testing.TB) *env {
@@ -128,7 +117,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	c := &clock{t: t0}
+	c := newClock()
 	accounts, err := identity.New(db, c.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +251,7 @@ func wantError(t testing.TB, w *httptest.ResponseRecorder, status int, code stri
 }
 
 func TestDecodeRules(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	admin := e.session(t, "alice", policy.RoleAdmin)
 	dev := e.enroll(t, "pc-1", 'a')
@@ -313,6 +303,7 @@ func TestDecodeRules(t *testing.T) {
 }
 
 func TestWrongMethod(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	for _, tc := range []struct {
 		h            http.Handler
@@ -344,6 +335,7 @@ func TestWrongMethod(t *testing.T) {
 }
 
 func TestCA(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	w := e.do(e.pub, "GET", wire.PathCA, "", "")
 	if w.Code != http.StatusOK {
@@ -365,6 +357,7 @@ func TestCA(t *testing.T) {
 }
 
 func TestTechnicianAuth(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	good := e.session(t, "bob", policy.RoleTechnician)
 	loggedOut := e.session(t, "carol", policy.RoleTechnician)
@@ -408,6 +401,7 @@ func TestTechnicianAuth(t *testing.T) {
 }
 
 func TestDeviceAuth(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	dev := e.enroll(t, "pc-1", 'a')
 	other := e.enroll(t, "pc-2", 'b')
@@ -459,6 +453,7 @@ func TestDeviceAuth(t *testing.T) {
 }
 
 func TestEnroll(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	tok := e.token(t)
 	parsed, err := wire.ParseEnrollToken(tok)
@@ -556,6 +551,7 @@ func TestEnroll(t *testing.T) {
 }
 
 func TestEnrollRateLimit(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	body := `{"token":"pde1-bad"}`
 	limited := 0
@@ -579,6 +575,7 @@ func TestEnrollRateLimit(t *testing.T) {
 }
 
 func TestCreateTokenRoles(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	tech := e.session(t, "bob", policy.RoleTechnician)
 	admin := e.session(t, "alice", policy.RoleAdmin)
@@ -622,6 +619,7 @@ func TestCreateTokenRoles(t *testing.T) {
 }
 
 func TestGrant(t *testing.T) {
+	leak.Check(t)
 	const (
 		techKey   = "nodekey:" + "a1"
 		agentKey  = "nodekey:" + "b2"
@@ -729,6 +727,7 @@ func TestGrant(t *testing.T) {
 }
 
 func TestPresenceAndDevices(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	dev := e.enroll(t, "pc-1", 'a')
 	tech := e.session(t, "bob", policy.RoleTechnician)
@@ -801,6 +800,7 @@ func TestPresenceAndDevices(t *testing.T) {
 }
 
 func TestAgentAudit(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	dev := e.enroll(t, "pc-1", 'a')
 	batch := func(n int) string {
@@ -835,6 +835,7 @@ func TestAgentAudit(t *testing.T) {
 // A record whose time cannot be written as RFC 3339 once in UTC (a year
 // past 9999) is refused instead of breaking the audit trail.
 func TestAgentAuditTimeOutOfRange(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	dev := e.enroll(t, "pc-1", 'a')
 	for _, ts := range []string{"9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+01:00"} {
@@ -847,6 +848,7 @@ func TestAgentAuditTimeOutOfRange(t *testing.T) {
 }
 
 func TestLocalAPI(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	user := func(name, password, role string) *httptest.ResponseRecorder {
 		return e.do(e.local, "POST", LocalPathUsers, "", mustJSON(t, LocalUserRequest{Name: name, Password: password, Role: role}))
@@ -927,6 +929,7 @@ func TestLocalAPI(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
+	leak.Check(t)
 	e := newEnv(t)
 	if err := e.accounts.Create("bob", "correct horse battery", policy.RoleTechnician); err != nil {
 		t.Fatal(err)
@@ -970,6 +973,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestCompanyScope(t *testing.T) {
+	leak.Check(t)
 	const techKey = "nodekey:a1"
 	e := newEnv(t)
 	acme, globex, unfiled := e.enroll(t, "pc-acme", 'a'), e.enroll(t, "pc-globex", 'b'), e.enroll(t, "pc-none", 'c')

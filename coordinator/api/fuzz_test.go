@@ -211,7 +211,7 @@ func newMemEnv(t testing.TB) (*env, Config) {
 	}
 	t.Cleanup(func() { db.Close() })
 	dir := t.TempDir()
-	c := &clock{t: t0}
+	c := newClock()
 	accounts, err := identity.New(db, c.Now)
 	if err != nil {
 		t.Fatal(err)

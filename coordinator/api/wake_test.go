@@ -10,6 +10,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/grant"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -19,6 +20,7 @@ import (
 // same subnet — and grants the technician's node that relay's wol
 // capability, and nothing else.
 func TestWake(t *testing.T) {
+	leak.Check(t)
 	const techKey = "nodekey:a1"
 	e := newEnv(t)
 	lan := func(ip, mac, gwMAC string) wire.Inventory {

@@ -87,7 +87,8 @@ func New(cfg Config) *Server {
 }
 
 // Close ends the presence streams, which live on connections net/http no
-// longer tracks; call it after the HTTP server closed.
+// longer tracks, and returns once they have ended; call it after the HTTP
+// server closed.
 func (s *Server) Close() {
 	if s.cfg.Presence != nil {
 		s.cfg.Presence.Close()

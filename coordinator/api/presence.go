@@ -23,6 +23,7 @@ type Presence struct {
 	seen    map[string]time.Time
 	streams map[string]*stream // each device's open presence stream
 	closed  bool
+	running sync.WaitGroup // open streams: Add in open, Done in their done
 }
 
 // stream is one open presence stream; end stops it from outside.
@@ -56,9 +57,10 @@ func (p *Presence) Gone(device string) {
 // open records that device's presence stream opened and marks it online;
 // end stops the stream. A device holds one stream: a newer one ends the
 // one before (an agent that reconnected before its old connection timed
-// out), so a device cannot pile up connections. done must be called when
-// the stream ends; it marks the device offline unless a newer stream has
-// taken over. ok is false once the tracker is closed.
+// out), so a device cannot pile up connections. done must be called once
+// the stream has ended and nothing of it runs any more; it marks the
+// device offline unless a newer stream has taken over, and Close waits for
+// it. ok is false once the tracker is closed.
 func (p *Presence) open(device string, end func()) (done func(), ok bool) {
 	st := &stream{end: end}
 	p.mu.Lock()
@@ -69,26 +71,32 @@ func (p *Presence) open(device string, end func()) (done func(), ok bool) {
 	old := p.streams[device]
 	p.streams[device] = st
 	p.seen[device] = p.now()
+	p.running.Add(1) // under mu: Close, which sets closed under mu, cannot be waiting yet
 	p.mu.Unlock()
 	if old != nil {
 		old.end()
 	}
+	var once sync.Once
 	return func() {
-		p.mu.Lock()
-		current := p.streams[device] == st
-		if current {
-			delete(p.streams, device)
-		}
-		p.mu.Unlock()
-		if current {
-			p.Gone(device)
-		}
+		once.Do(func() {
+			defer p.running.Done()
+			p.mu.Lock()
+			current := p.streams[device] == st
+			if current {
+				delete(p.streams, device)
+			}
+			p.mu.Unlock()
+			if current {
+				p.Gone(device)
+			}
+		})
 	}, true
 }
 
-// Close ends every presence stream and refuses new ones (the coordinator
-// is stopping; streams on connections taken from net/http would outlive
-// its server).
+// Close ends every presence stream, refuses new ones and returns once the
+// streams have ended (the coordinator is stopping; streams on connections
+// taken from net/http would outlive its server, and their goroutines with
+// them).
 func (p *Presence) Close() {
 	p.mu.Lock()
 	p.closed = true
@@ -100,6 +108,7 @@ func (p *Presence) Close() {
 	for _, st := range streams {
 		st.end()
 	}
+	p.running.Wait()
 }
 
 // Forget drops a device.

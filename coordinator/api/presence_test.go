@@ -2,15 +2,18 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime/pprof"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordclient"
+	"github.com/peerdesk/peerdesk/harness/leak"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -19,6 +22,7 @@ import (
 // offline once a stream stays quiet for wire.PresenceTimeout (a cut
 // cable) — long before the heartbeat grace would say so.
 func TestPresenceStream(t *testing.T) {
+	leak.Check(t)
 	t.Run("HTTP/1.1", func(t *testing.T) { testPresenceStream(t, false) })
 	t.Run("HTTP/2", func(t *testing.T) { testPresenceStream(t, true) })
 }
@@ -27,7 +31,7 @@ func testPresenceStream(t *testing.T, http2 bool) {
 	st := newStreamTest(t, http2)
 	e, dev, srv := st.e, st.dev, st.srv
 	client := coordclient.NewWithHTTPClient(srv.URL, srv.Client()).WithDevice(dev.DeviceID, dev.DeviceSecret)
-	online, waitFor := st.online, st.waitFor
+	waitFor := st.waitFor
 
 	// The agent dies: its end of the connection closes.
 	ctx, kill := context.WithCancel(context.Background())
@@ -36,15 +40,17 @@ func testPresenceStream(t *testing.T, http2 bool) {
 	up := make(chan struct{})
 	go func() { done <- client.Presence(ctx, func() { close(up) }) }()
 	waitFor("stream open", true)
-	<-up // the client was told the stream is up
-	// Still online well past one tick: the stream is being read.
-	time.Sleep(2 * wire.PresenceEvery)
-	if !online() {
-		t.Fatal("the stream stopped counting after its first tick")
-	}
+	wait.Recv(t, "the client to be told the stream is up", up)
+	// The stream is read past its first tick: with the clock moved on, a
+	// later tick is seen at the new time.
+	later := st.e.clock.Advance(wire.PresenceEvery)
+	wait.For(t, "a tick after the first", func() bool {
+		last, on := st.e.presence.LastSeen(dev.DeviceID)
+		return on && last.Equal(later)
+	})
 	kill()
 	t.Logf("offline %v after the agent's connection closed", waitFor("agent killed", false))
-	<-done
+	wait.Recv(t, "the killed agent's Presence to return", done)
 
 	// The network goes quiet: one tick, then nothing, connection open.
 	pr, pw := io.Pipe()
@@ -75,6 +81,7 @@ func testPresenceStream(t *testing.T, http2 bool) {
 // offline); Close ends every stream. Over HTTP/1.1 the stream lives on the
 // connection taken from net/http, with no handler left running.
 func TestPresenceOneStreamPerDevice(t *testing.T) {
+	leak.Check(t)
 	t.Run("HTTP/1.1", func(t *testing.T) { testOneStream(t, false) })
 	t.Run("HTTP/2", func(t *testing.T) { testOneStream(t, true) })
 }
@@ -97,34 +104,37 @@ func testOneStream(t *testing.T, http2 bool) {
 	}
 	first := start()
 	if !http2 {
-		var dump strings.Builder
-		pprof.Lookup("goroutine").WriteTo(&dump, 1) //nolint:errcheck // strings.Builder
-		if strings.Contains(dump.String(), "handlePresence") {
-			t.Error("a handler is still running for a stream over HTTP/1.1")
+		// The handler that took the connection returns on its own while
+		// the stream stays up: wait for it to be gone (it may still be on
+		// its way out when the client sees the stream up), with the
+		// stream's reader left running.
+		wait.For(t, "the HTTP/1.1 handler to return, leaving the stream on its connection", func() bool {
+			handlers, held := presenceGoroutines()
+			return handlers == 0 && held == 1
+		})
+		select {
+		case err := <-first:
+			t.Fatalf("the stream ended with its handler: %v", err)
+		default:
 		}
 	}
 	second := start()
-	select {
-	case err := <-first:
-		t.Logf("first stream ended: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the first stream is still open after a second one started")
-	}
-	// The first stream's end did not mark the device offline; give a
-	// wrong "gone" the time to land before looking.
-	time.Sleep(2 * wire.PresenceEvery)
-	if !online() {
-		t.Fatal("the device shows offline while its second stream is up")
-	}
+	t.Logf("first stream ended: %v", wait.Recv(t, "the first stream to end once a second one started", first))
+	// The first stream's end does not mark the device offline: once
+	// nothing of it runs any more (its done has run), the device is
+	// online, and stays so while the second stream ticks.
+	wait.For(t, "the first stream's goroutine to end", func() bool {
+		handlers, held := presenceGoroutines()
+		return handlers+held == 1
+	})
+	wait.Holds(t, 2*wire.PresenceEvery, "the device online while its second stream is up", online)
 
 	e.srv.Close()
-	select {
-	case err := <-second:
-		t.Logf("second stream ended by Close: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("Close left a stream open")
+	// Close returned once the stream had ended: its done has run.
+	if online() {
+		t.Error("the device shows online after Close returned")
 	}
-	st.waitFor("last stream ended", false)
+	t.Logf("second stream ended by Close: %v", wait.Recv(t, "Close to end the second stream", second))
 	// A closed server takes no new stream.
 	client := coordclient.NewWithHTTPClient(srv.URL, srv.Client()).WithDevice(dev.DeviceID, dev.DeviceSecret)
 	if err := client.Presence(context.Background(), func() { t.Error("a stream was accepted after Close") }); err == nil {
@@ -160,11 +170,30 @@ func (st *streamTest) online() bool {
 // long that took.
 func (st *streamTest) waitFor(what string, want bool) time.Duration {
 	st.t.Helper()
-	start := time.Now()
-	for deadline := start.Add(20 * time.Second); st.online() != want; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			st.t.Fatalf("%s: online is still %v", what, !want)
+	return wait.For(st.t, fmt.Sprintf("%s: online %v", what, want), func() bool { return st.online() == want })
+}
+
+// presenceGoroutines counts the goroutines serving presence streams in
+// this process: handlers (in handlePresence: every HTTP/2 stream, and an
+// HTTP/1.1 one until it has taken its connection) and readers of taken
+// HTTP/1.1 connections (holdPresence).
+func presenceGoroutines() (handlers, held int) {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		switch {
+		case strings.Contains(g, ".(*Server).handlePresence("):
+			handlers++
+		case strings.Contains(g, ".holdPresence("):
+			held++
 		}
 	}
-	return time.Since(start)
+	return handlers, held
 }

@@ -4,32 +4,28 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"tailscale.com/tstest"
+
 	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/policy"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-func setup(t *testing.T) (*Accounts, *clock) {
+// setup returns accounts over a fresh store with one admin, alice, and
+// the clock they read: it stands still until the test advances it.
+func setup(t *testing.T) (*Accounts, *tstest.Clock) {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	c := &clock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
-	a, err := New(db, c.now)
+	c := tstest.NewClock(tstest.ClockOpts{Start: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)})
+	a, err := New(db, c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +36,7 @@ func setup(t *testing.T) (*Accounts, *clock) {
 }
 
 func TestCreateRefusals(t *testing.T) {
+	leak.Check(t)
 	a, _ := setup(t)
 	for name, err := range map[string]error{
 		"duplicate": a.Create("alice", "another long password", policy.RoleTechnician),
@@ -57,6 +54,7 @@ func TestCreateRefusals(t *testing.T) {
 }
 
 func TestAuthenticateAndSession(t *testing.T) {
+	leak.Check(t)
 	a, c := setup(t)
 	u, err := a.Authenticate("alice", "correct horse battery")
 	if err != nil || u.Role != policy.RoleAdmin {
@@ -79,13 +77,14 @@ func TestAuthenticateAndSession(t *testing.T) {
 	if _, err := a.Session(forged); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("forged token: %v", err)
 	}
-	c.add(sessionTTL)
+	c.Advance(sessionTTL)
 	if _, err := a.Session(tok); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("expired session: %v", err)
 	}
 }
 
 func TestLockout(t *testing.T) {
+	leak.Check(t)
 	a, c := setup(t)
 	for i := 1; i <= policy.MaxFailedLogins; i++ {
 		_, err := a.Authenticate("alice", "wrong password!!")
@@ -100,11 +99,11 @@ func TestLockout(t *testing.T) {
 	if _, err := a.Authenticate("alice", "correct horse battery"); !errors.Is(err, ErrLocked) {
 		t.Fatalf("right password while locked: %v", err)
 	}
-	c.add(policy.LockoutDuration - time.Second)
+	c.Advance(policy.LockoutDuration - time.Second)
 	if _, err := a.Authenticate("alice", "correct horse battery"); !errors.Is(err, ErrLocked) {
 		t.Fatalf("a second before unlock: %v", err)
 	}
-	c.add(time.Second)
+	c.Advance(time.Second)
 	if _, err := a.Authenticate("alice", "correct horse battery"); err != nil {
 		t.Fatalf("after the lockout: %v", err)
 	}
@@ -118,6 +117,7 @@ func TestLockout(t *testing.T) {
 }
 
 func TestOverlayKeyOwner(t *testing.T) {
+	leak.Check(t)
 	a, _ := setup(t)
 	if err := a.RecordOverlayKey(7, "alice"); err != nil {
 		t.Fatal(err)
@@ -143,6 +143,7 @@ func TestDummyHashMatchesParams(t *testing.T) {
 }
 
 func TestSavedFilters(t *testing.T) {
+	leak.Check(t)
 	a, _ := setup(t)
 	if err := a.SaveFilter("alice", SavedFilter{Name: "Acme offline", Query: "dim=company&value=Acme&smart=offline-30d"}); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/peerdesk/peerdesk/coordclient"
 	"github.com/peerdesk/peerdesk/coordinator/pki"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -76,6 +77,7 @@ func answer(status int, contentType, body string) http.HandlerFunc {
 }
 
 func TestDoDecodesJSON(t *testing.T) {
+	leak.Check(t)
 	want := wire.TokenResponse{Token: "pde1-x", Expires: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
 	b, err := json.Marshal(want)
 	if err != nil {
@@ -107,6 +109,7 @@ func TestDoDecodesJSON(t *testing.T) {
 }
 
 func TestDoNoContent(t *testing.T) {
+	leak.Check(t)
 	coord := newCoordinator(t, answer(http.StatusNoContent, "", ""))
 	c := coordclient.New(coord.url, coord.id.CA)
 	var out wire.Device
@@ -119,6 +122,7 @@ func TestDoNoContent(t *testing.T) {
 }
 
 func TestDoErrors(t *testing.T) {
+	leak.Check(t)
 	for _, tc := range []struct {
 		name   string
 		answer http.HandlerFunc
@@ -162,6 +166,7 @@ func TestDoErrors(t *testing.T) {
 }
 
 func TestDoBadAnswer(t *testing.T) {
+	leak.Check(t)
 	coord := newCoordinator(t, answer(http.StatusOK, "application/json", `{"id":`))
 	c := coordclient.New(coord.url, coord.id.CA)
 	var out wire.Device
@@ -175,6 +180,7 @@ func TestDoBadAnswer(t *testing.T) {
 }
 
 func TestDoRefusesUntrustedServer(t *testing.T) {
+	leak.Check(t)
 	coord := newCoordinator(t, answer(http.StatusOK, "application/json", `{}`))
 	other := newCoordinator(t, answer(http.StatusOK, "application/json", `{}`))
 	c := coordclient.New(coord.url, other.id.CA) // trusts another coordinator's CA
@@ -191,6 +197,7 @@ func TestDoRefusesUntrustedServer(t *testing.T) {
 }
 
 func TestDoCanceled(t *testing.T) {
+	leak.Check(t)
 	coord := newCoordinator(t, answer(http.StatusOK, "application/json", `{}`))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -201,6 +208,7 @@ func TestDoCanceled(t *testing.T) {
 }
 
 func TestAuthorizationHeader(t *testing.T) {
+	leak.Check(t)
 	coord := newCoordinator(t, answer(http.StatusNoContent, "", ""))
 	base := coordclient.New(coord.url, coord.id.CA)
 	dev := base.WithDevice("dev-0123456789abcdef", "s3cr3t")
@@ -222,6 +230,7 @@ func TestAuthorizationHeader(t *testing.T) {
 
 // The typed helpers call the right method and path with the right body.
 func TestHelpers(t *testing.T) {
+	leak.Check(t)
 	coord := newCoordinator(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet {
 			io.WriteString(w, `[{"id":"dev-1"}]`)

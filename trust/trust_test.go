@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/pki"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -168,6 +169,7 @@ func TestPin(t *testing.T) {
 }
 
 func TestFetchCA(t *testing.T) {
+	leak.Check(t)
 	ctx := context.Background()
 	genuine, _ := coordinator(t, "127.0.0.1")
 	impostor, _ := coordinator(t, "127.0.0.1")
@@ -217,6 +219,7 @@ func TestFetchCA(t *testing.T) {
 }
 
 func TestClientTrustsOnlyTheCA(t *testing.T) {
+	leak.Check(t)
 	genuine, _ := coordinator(t, "127.0.0.1")
 	impostor, _ := coordinator(t, "127.0.0.1")
 	ok := func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }

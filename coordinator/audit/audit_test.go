@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -22,6 +23,7 @@ func setup(t *testing.T) (*Log, *store.Badger) {
 }
 
 func TestAppendListVerify(t *testing.T) {
+	leak.Check(t)
 	l, _ := setup(t)
 	for _, a := range []string{"login", "enroll", "login"} {
 		if _, err := l.Append("coordinator", wire.AuditEvent{Actor: "alice", Action: a, Outcome: OK}); err != nil {
@@ -45,6 +47,7 @@ func TestAppendListVerify(t *testing.T) {
 }
 
 func TestVerifyDetectsTampering(t *testing.T) {
+	leak.Check(t)
 	for name, tamper := range map[string]func(tx store.Tx) error{
 		"edit": func(tx store.Tx) error {
 			var r Record
@@ -84,6 +87,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 }
 
 func TestAppendRefusesUnencodableTime(t *testing.T) {
+	leak.Check(t)
 	l, _ := setup(t)
 	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 	if _, err := l.Append("agent:x", wire.AuditEvent{Time: far, Action: "x"}); err == nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -28,6 +29,7 @@ func setup(t *testing.T) (*Registry, *time.Time) {
 func machine(c byte) string { return strings.Repeat(string(c), 64) }
 
 func TestEnrollOnce(t *testing.T) {
+	leak.Check(t)
 	r, _ := setup(t)
 	tok, stored, err := r.CreateToken(0, "front desk", "alice")
 	if err != nil {
@@ -67,6 +69,7 @@ func TestEnrollOnce(t *testing.T) {
 }
 
 func TestEnrollRefusals(t *testing.T) {
+	leak.Check(t)
 	r, now := setup(t)
 	tok, _, err := r.CreateToken(time.Hour, "", "alice")
 	if err != nil {
@@ -99,6 +102,7 @@ func TestEnrollRefusals(t *testing.T) {
 }
 
 func TestTokenRedeemedOnceUnderRace(t *testing.T) {
+	leak.Check(t)
 	r, _ := setup(t)
 	tok, _, err := r.CreateToken(0, "", "alice")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -64,6 +65,7 @@ func serve(t *testing.T, id *Identity) string {
 }
 
 func TestFetchCAByPin(t *testing.T) {
+	leak.Check(t)
 	id, err := LoadOrCreate(t.TempDir(), []string{"127.0.0.1"}, time.Now())
 	if err != nil {
 		t.Fatal(err)

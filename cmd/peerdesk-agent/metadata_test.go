@@ -10,6 +10,7 @@ import (
 )
 
 func TestMetadataFlagsSetOnlyWhatIsGiven(t *testing.T) {
+	t.Parallel()
 	fs := flag.NewFlagSet("reconfigure", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	set := metadataFlags(fs)
@@ -38,6 +39,7 @@ func TestMetadataFlagsSetOnlyWhatIsGiven(t *testing.T) {
 }
 
 func TestCustomFlagRejects(t *testing.T) {
+	t.Parallel()
 	for _, bad := range []string{"asset", "=INV-7", ""} {
 		fs := flag.NewFlagSet("enroll", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)

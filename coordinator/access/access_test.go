@@ -60,6 +60,7 @@ func ids(ms []Machine) []string {
 }
 
 func TestGroups(t *testing.T) {
+	t.Parallel()
 	f := New(fleet(), now)
 	got := f.Groups(Filter{})
 	want := map[Dimension][]Group{
@@ -79,6 +80,7 @@ func TestGroups(t *testing.T) {
 }
 
 func TestSmartGroups(t *testing.T) {
+	t.Parallel()
 	f := New(fleet(), now)
 	if f.Newest() != "v1.2.0" {
 		t.Fatalf("newest = %q", f.Newest())
@@ -120,6 +122,7 @@ func TestSmartGroups(t *testing.T) {
 }
 
 func TestSearch(t *testing.T) {
+	t.Parallel()
 	f := New(fleet(), now)
 	for _, c := range []struct {
 		q    string
@@ -152,6 +155,7 @@ func TestSearch(t *testing.T) {
 }
 
 func TestFilterValidate(t *testing.T) {
+	t.Parallel()
 	for _, f := range []Filter{
 		{Query: string(make([]byte, MaxQuery+1))},
 		{Query: "a b c d e f g h i"},

@@ -50,6 +50,7 @@ func docker(m *Machine) {
 }
 
 func TestPickRelay(t *testing.T) {
+	t.Parallel()
 	target := machine("pc-10", "192.168.1.10/24", offline)
 	for _, tc := range []struct {
 		name       string
@@ -110,6 +111,7 @@ func TestPickRelay(t *testing.T) {
 			candidates: []Machine{machine("pc-20", "192.168.1.20/24")}, err: ErrNoLAN},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			relay, err := PickRelay(tc.target, tc.candidates)
 			if tc.err != nil {
 				if !errors.Is(err, tc.err) {
@@ -128,6 +130,7 @@ func TestPickRelay(t *testing.T) {
 }
 
 func TestRequestAndSubnet(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		target Machine
@@ -157,6 +160,7 @@ func TestRequestAndSubnet(t *testing.T) {
 		{name: "EUI-64 MAC", target: machine("pc-10", "192.168.1.10/24", func(m *Machine) { m.Interfaces[0].MAC = "02:00:00:00:00:00:00:01" }), err: ErrNoMAC},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			req, err := Request(tc.target)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("Request = %+v, %v; want error %v", req, err, tc.err)
@@ -179,6 +183,7 @@ func TestRequestAndSubnet(t *testing.T) {
 }
 
 func TestFromInventory(t *testing.T) {
+	t.Parallel()
 	inv := wire.Inventory{
 		Hostname:   "pc-10",
 		Interfaces: []wire.NetIf{{Name: "eth0", MAC: "52:54:00:00:00:10", Addrs: []string{"192.168.1.10/24"}}},

@@ -8,6 +8,7 @@ import (
 // A session page reached from another site must wait for a click; only the
 // page's own links and typed addresses connect at once.
 func TestCrossSite(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		header string
 		cross  bool

@@ -41,7 +41,8 @@ const startTimeout = 10 * time.Second
 // socket, and returns its display name (":N"). The server picks a free
 // display number itself (-displayfd) and reports it once it accepts
 // connections, so parallel tests never race for a number. The server is
-// killed when t ends. StartXvfb changes no environment variable.
+// killed when t ends, or when the test process dies (on Linux). StartXvfb
+// changes no environment variable.
 //
 // It fails t (t.Fatal) if Xvfb is missing or does not come up.
 func StartXvfb(t testing.TB, width, height int) string {
@@ -62,6 +63,7 @@ func StartXvfb(t testing.TB, width, height int) string {
 		"-noreset",
 	)
 	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = dieWithParent()
 	cmd.Stdout = out
 	cmd.Stderr = out
 	err = cmd.Start()

@@ -47,8 +47,10 @@ type UI struct {
 	ln   net.Listener
 	srv  *http.Server
 	base string
+	wg   sync.WaitGroup // the server's Serve and the end callbacks it started
 
 	mu       sync.Mutex
+	closed   bool // Close began: no more callbacks start
 	view     agentui.View
 	changed  chan struct{} // closed (and replaced) when view changes
 	decision chan bool     // the pending consent question's answer
@@ -80,15 +82,23 @@ func Start(cfg Config) (*UI, error) {
 	mux.HandleFunc("GET "+u.base+"events", u.events)
 	mux.HandleFunc("GET "+u.base+"ui.js", script)
 	u.srv = &http.Server{Handler: headers(mux), ReadHeaderTimeout: 5 * time.Second}
-	go u.srv.Serve(ln) //nolint:errcheck // ends with Close
+	u.wg.Go(func() { u.srv.Serve(ln) }) //nolint:errcheck // ends with Close
 	return u, nil
 }
 
 // URL is the page's address, secret prefix included.
 func (u *UI) URL() string { return "http://" + u.ln.Addr().String() + u.base }
 
-// Close stops the page.
-func (u *UI) Close() error { return u.srv.Close() }
+// Close stops the page and returns once its server and the end
+// callbacks it started have returned.
+func (u *UI) Close() error {
+	u.mu.Lock()
+	u.closed = true // after this no handler adds to wg, so Wait cannot race an Add
+	u.mu.Unlock()
+	err := u.srv.Close()
+	u.wg.Wait()
+	return err
+}
 
 // SetCode shows a support code to read out ("" hides it).
 func (u *UI) SetCode(code string) {
@@ -260,10 +270,12 @@ func (u *UI) answer(ok bool) http.HandlerFunc {
 func (u *UI) end(w http.ResponseWriter, r *http.Request) {
 	u.mu.Lock()
 	fn := u.endFn
-	u.mu.Unlock()
-	if fn != nil {
-		go fn()
+	if fn != nil && !u.closed {
+		// Off the request (ending a session tells the technician first),
+		// and owned: Close waits for it.
+		u.wg.Go(fn)
 	}
+	u.mu.Unlock()
 	u.back(w, r)
 }
 

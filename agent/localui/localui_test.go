@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/agent/screen"
+	"github.com/peerdesk/peerdesk/harness/leak"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -74,37 +76,27 @@ func events(t *testing.T, u *UI, have string) <-chan string {
 // The event stream stays quiet while nothing changes and speaks the moment
 // something does (no polling behind it: it waits on the change itself).
 func TestEventsFollowChanges(t *testing.T) {
+	leak.Check(t)
 	u := start(t)
 	v0 := version(t, u)
 	got := events(t, u, v0)
-	select {
-	case d := <-got:
-		t.Fatalf("an event (%s) before anything changed", d)
-	case <-time.After(300 * time.Millisecond):
-	}
+	// Quiet for a stated span: no event proves "nothing is sent" (and one
+	// sent late would be the event below, which must be the change's).
+	wait.Holds(t, 300*time.Millisecond, "the stream quiet while nothing changes", func() bool { return len(got) == 0 })
 	u.SetCode("123456")
-	select {
-	case d := <-got:
-		if d == v0 || d != version(t, u) {
-			t.Fatalf("event %s; page was %s, is %s", d, v0, version(t, u))
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event after the code was set")
+	if d := wait.Recv(t, "an event after the code was set", got); d == v0 || d != version(t, u) {
+		t.Fatalf("event %s; page was %s, is %s", d, v0, version(t, u))
 	}
 	// A page that is behind hears at once.
-	select {
-	case d := <-events(t, u, v0):
-		if d == v0 {
-			t.Fatalf("event repeats the old version %s", d)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a stale page heard nothing")
+	if d := wait.Recv(t, "a stale page to hear the change", events(t, u, v0)); d == v0 {
+		t.Fatalf("event repeats the old version %s", d)
 	}
 }
 
 // Consent: Ask shows the question; the user's Allow answers it; the page
 // changes with each step.
 func TestAskAllow(t *testing.T) {
+	leak.Check(t)
 	u := start(t)
 	v0 := version(t, u)
 	changed := events(t, u, v0)
@@ -116,11 +108,7 @@ func TestAskAllow(t *testing.T) {
 		}
 		answer <- ok
 	}()
-	select {
-	case <-changed:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the question did not change the page")
-	}
+	wait.Recv(t, "the question to change the page", changed)
 	if u.State() != "asking" {
 		t.Fatalf("state %q while asking", u.State())
 	}
@@ -133,19 +121,15 @@ func TestAskAllow(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("allow answered %s", resp.Status)
 	}
-	select {
-	case ok := <-answer:
-		if !ok {
-			t.Fatal("Allow was taken as a refusal")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Ask did not return after Allow")
+	if ok := wait.Recv(t, "Ask to return after Allow", answer); !ok {
+		t.Fatal("Allow was taken as a refusal")
 	}
 }
 
 // Only the literal loopback name: a page reached through another host name
 // (DNS rebinding) is refused.
 func TestHostChecked(t *testing.T) {
+	leak.Check(t)
 	u := start(t)
 	req, err := http.NewRequest("GET", u.URL(), nil)
 	if err != nil {

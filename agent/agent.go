@@ -286,7 +286,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.report(ctx) })
 	wg.Go(func() { a.presence(ctx) })
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	wg.Go(func() { errc <- srv.Serve(ln) })
 	a.readyOnce.Do(func() { close(a.ready) })
 	a.log.Info("agent running", "device", a.st.DeviceID)
 

@@ -14,6 +14,8 @@ import (
 	"github.com/peerdesk/peerdesk/agent/inventory"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/coordclient"
+	"github.com/peerdesk/peerdesk/harness/leak"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -22,11 +24,13 @@ import (
 // coordinator for every agent of a fleet); when the coordinator refuses the
 // stream, heartbeats resume.
 func TestNoHeartbeatWhileStreaming(t *testing.T) {
+	leak.Check(t)
 	var (
-		refuse     atomic.Bool
-		heartbeats atomic.Int32
-		mu         sync.Mutex
-		streams    []context.CancelFunc // the coordinator's end of each open stream
+		refuse      atomic.Bool
+		heartbeats  atomic.Int32
+		inventories atomic.Int32
+		mu          sync.Mutex
+		streams     []context.CancelFunc // the coordinator's end of each open stream
 	)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -34,6 +38,7 @@ func TestNoHeartbeatWhileStreaming(t *testing.T) {
 			heartbeats.Add(1)
 			w.WriteHeader(http.StatusNoContent)
 		case wire.PathInventory:
+			inventories.Add(1)
 			w.WriteHeader(http.StatusNoContent)
 		case wire.PathPresence:
 			if refuse.Load() {
@@ -71,15 +76,14 @@ func TestNoHeartbeatWhileStreaming(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 	wg.Go(func() { a.presence(ctx) })
-	for !a.streaming.Load() {
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(t, "the presence stream to be up", a.streaming.Load)
 	wg.Go(func() { a.report(ctx) })
-	// A hundred heartbeat periods with the stream up.
-	time.Sleep(100 * a.cfg.HeartbeatEvery)
-	if n := heartbeats.Load(); n != 0 {
-		t.Fatalf("%d heartbeats sent while the presence stream was up", n)
-	}
+	// The report loop runs (its first inventory is in), and sends no
+	// heartbeat for a hundred heartbeat periods with the stream up.
+	wait.For(t, "the first inventory report", func() bool { return inventories.Load() > 0 })
+	wait.Holds(t, 100*a.cfg.HeartbeatEvery, "no heartbeat while the presence stream is up", func() bool {
+		return heartbeats.Load() == 0
+	})
 
 	// The coordinator ends the stream and refuses new ones.
 	refuse.Store(true)
@@ -88,11 +92,7 @@ func TestNoHeartbeatWhileStreaming(t *testing.T) {
 		end()
 	}
 	mu.Unlock()
-	for deadline := time.Now().Add(20 * time.Second); heartbeats.Load() < 2; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no heartbeats after the presence stream was refused")
-		}
-	}
+	wait.For(t, "heartbeats after the presence stream was refused", func() bool { return heartbeats.Load() >= 2 })
 	if a.streaming.Load() {
 		t.Fatal("the agent thinks its refused stream is up")
 	}

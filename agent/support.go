@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/peerdesk/peerdesk/agent/auditlog"
@@ -131,11 +132,16 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	// Both goroutines end before the screen handler and the trail close
+	// (deferred above): the server is closed and the forwarder stopped,
+	// then waited for.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { srv.Serve(ln) }) //nolint:errcheck // ends with Close
 	defer srv.Close()
 	fctx, stopForward := context.WithCancel(ctx)
 	defer stopForward()
-	go audit.Forward(fctx, device.Audit, 10*time.Second)
+	wg.Go(func() { audit.Forward(fctx, device.Audit, 10*time.Second) })
 
 	var reason string
 	select {

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/peerdesk/peerdesk/coordinator/support"
+	"github.com/peerdesk/peerdesk/harness/leak"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -60,7 +60,7 @@ func (s *stream) close() { s.resp.Body.Close() }
 func (s *stream) next(t *testing.T) []string {
 	t.Helper()
 	var ev []string
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(wait.Timeout)
 	for {
 		select {
 		case l, ok := <-s.lines:
@@ -75,7 +75,7 @@ func (s *stream) next(t *testing.T) []string {
 			}
 			ev = append(ev, l)
 		case <-timeout:
-			t.Fatalf("no event within 10 s; so far %q", ev)
+			t.Fatalf("no event within %v; so far %q", wait.Timeout, ev)
 		}
 	}
 }
@@ -83,7 +83,7 @@ func (s *stream) next(t *testing.T) []string {
 var pageVersion = regexp.MustCompile(`data-version="([0-9a-f]+)"`)
 
 func TestEvents(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	leak.Check(t)
 	f, d := newFake(), newFakeDesk()
 	b := newSupportBrowser(t, supportConfig(f, d, ""))
 	srv := httptest.NewServer(b.h)
@@ -107,10 +107,12 @@ func TestEvents(t *testing.T) {
 	if ev := s.next(t); len(ev) != 1 || ev[0] != "retry: 2000" {
 		t.Fatalf("first event %q", ev)
 	}
-	// The board has not changed since the page: polls pass, nothing is sent.
-	for calls := d.BoardCalls(); d.BoardCalls() < calls+5; {
-		time.Sleep(5 * time.Millisecond)
-	}
+	// The board has not changed since the page: polls pass, nothing is
+	// sent. Five polls are the event: an event from the first would have
+	// been written before the fifth began (and one read late would be the
+	// next event below, which must be the change's: the stream is ordered).
+	calls := d.BoardCalls()
+	wait.For(t, "five polls of an unchanged board", func() bool { return d.BoardCalls() >= calls+5 })
 	select {
 	case l := <-s.lines:
 		t.Fatalf("an unchanged board was sent: %q", l)
@@ -149,18 +151,14 @@ func TestEvents(t *testing.T) {
 		t.Errorf("stream %d: status %d, want 429", maxStreamsPerSession+1, over.resp.StatusCode)
 	}
 	s2.close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	wait.For(t, "a closed stream to free its place", func() bool {
 		again := openStream(ctx, t, srv, token, "")
-		if again.resp.StatusCode == http.StatusOK {
-			more = append(more, again)
-			break
+		if again.resp.StatusCode != http.StatusOK {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("a closed stream never freed its place")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		more = append(more, again)
+		return true
+	})
 
 	// Logging out ends every stream with a "logout" event.
 	f.Logout(token) //nolint:errcheck // the fake never fails

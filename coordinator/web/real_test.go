@@ -19,6 +19,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/coordinator/store"
 	"github.com/peerdesk/peerdesk/coordinator/support"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/supportpack"
 )
@@ -40,6 +41,7 @@ var newCodeShown = regexp.MustCompile(`id="new-code">(\d{6})<`)
 // server and support desk over a real store: the actions land in the desk
 // and in the audit trail, as the JSON API's do.
 func TestRealDesk(t *testing.T) {
+	leak.Check(t)
 	db, err := store.Open(filepath.Join(t.TempDir(), "db"), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	ksvc "github.com/kardianos/service"
+
+	"github.com/peerdesk/peerdesk/harness/wait"
 )
 
 // TestSystemdUnitMatchesLibrary has the library itself install the unit (as
@@ -188,16 +190,13 @@ func TestSystemdLive(t *testing.T) {
 		}
 		return pid
 	}
-	waitPID := func(not int) int {
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			if pid := mainPID(); pid != 0 && pid != not {
-				return pid
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		t.Fatalf("no main process other than %d within 30s", not)
-		return 0
+	waitPID := func(not int) (pid int) {
+		t.Helper()
+		wait.For(t, fmt.Sprintf("a main process other than %d", not), func() bool {
+			pid = mainPID()
+			return pid != 0 && pid != not
+		})
+		return pid
 	}
 	first := waitPID(0)
 	if st, err := m.Status(); err != nil || st != Running {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/harness"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/harness/netns"
 	"github.com/peerdesk/peerdesk/node"
 	"github.com/peerdesk/peerdesk/overlaynet"
@@ -48,6 +49,7 @@ func client(t *testing.T, r *relay.Relay, cred relay.Credentials) net.PacketConn
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { pc.Close() }) // last: the client's reader ends with it (turn's Close leaves it open)
 	addr := strings.TrimSuffix(strings.TrimPrefix(cred.URLs[0], "turn:"), "?transport=udp")
 	c, err := turn.NewClient(&turn.ClientConfig{TURNServerAddr: addr, STUNServerAddr: addr, Username: cred.Username, Password: cred.Credential, Realm: relay.Realm, Conn: pc})
 	if err != nil {
@@ -69,6 +71,7 @@ func client(t *testing.T, r *relay.Relay, cred relay.Credentials) net.PacketConn
 // overlay peer through the relay and hears its answer; it cannot reach
 // another peer than its credentials name.
 func TestRelayCarriesUDPOntoTheOverlay(t *testing.T) {
+	leak.Check(t)
 	c := harness.StartCoordinator(t)
 	tech := join(t, c, "tech", wire.TagTech)
 	agent := join(t, c, "agent", wire.TagAgent)
@@ -146,6 +149,7 @@ func TestRelayCarriesUDPOntoTheOverlay(t *testing.T) {
 // TestRelayRefusesOtherPeers: credentials for one agent do not relay to
 // another overlay address.
 func TestRelayRefusesOtherPeers(t *testing.T) {
+	leak.Check(t)
 	c := harness.StartCoordinator(t)
 	tech := join(t, c, "tech", wire.TagTech)
 	agent := join(t, c, "agent", wire.TagAgent)
@@ -179,13 +183,19 @@ func TestRelayRefusesOtherPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	alloc := client(t, r, r.Allow(agentIP))
-	for range 10 {
-		alloc.WriteTo([]byte("sneak"), sock.LocalAddr()) //nolint:errcheck // refused by the server, not here
-		time.Sleep(50 * time.Millisecond)
+	// A TURN client asks the relay for a permission before its first
+	// packet to an address, and sends nothing if it is refused: the
+	// relay's answer to each try is the event that decides the test.
+	for i := range 3 {
+		_, err := alloc.WriteTo([]byte("sneak"), sock.LocalAddr())
+		if err == nil || !strings.Contains(err.Error(), "error 403") {
+			t.Fatalf("try %d to reach an agent the credentials do not name: %v, want the relay's 403 (Forbidden)", i+1, err)
+		}
 	}
+	// Refused before anything was sent, so nothing is on its way.
 	select {
 	case <-got:
 		t.Fatal("the relay carried a packet to an agent its credentials do not name")
-	case <-time.After(time.Second):
+	default:
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/coordinator/pki"
 	"github.com/peerdesk/peerdesk/harness"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/harness/netns"
 	"github.com/peerdesk/peerdesk/node"
 	"github.com/peerdesk/peerdesk/wire"
@@ -41,6 +42,7 @@ func join(t *testing.T, c *harness.Coordinator, name, tag string, dir string) *n
 }
 
 func TestNode(t *testing.T) {
+	leak.Check(t)
 	c := harness.StartCoordinator(t)
 	agentDir := t.TempDir()
 	agent := join(t, c, "agent-1", wire.TagAgent, agentDir)
@@ -156,6 +158,7 @@ func TestNode(t *testing.T) {
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
+	leak.Check(t)
 	id, err := pki.LoadOrCreate(t.TempDir(), []string{"127.0.0.1"}, time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -5,15 +5,19 @@ package screen
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/screen/h264"
+	"github.com/peerdesk/peerdesk/harness/leak"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/wire"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -27,22 +31,32 @@ import (
 // path that carries 1.5 Mbit/s (pion's virtual network, a token bucket in
 // front of the technician) to a real WebRTC receiver that reports what
 // arrived (transport-wide congestion control feedback). The session's
-// target must fall below the path's rate and what arrives must stop being
-// lost; with the estimate not wired to the encoder the target stays at its
-// 8 Mbit/s start and most packets are dropped.
+// target must fall below the path's rate, the encoder must be told it, and
+// what arrives must stop being lost; with the estimate not wired to the
+// encoder the encoder stays at its 8 Mbit/s start and most packets are
+// dropped. A machine too busy to make a screen that fills the path (the
+// race detector beside other work) skips the test and says so: what
+// arrived tells that apart from an estimate that does not reach the
+// session.
 //
 // The screen is generated blocks, not Xvfb: X capture is tested in package
 // capture, and a desktop on Xvfb needs too little bandwidth (~0.2 Mbit/s
 // scrolling) to exceed a path whose control traffic still gets through.
 func TestBitrateFollowsThePath(t *testing.T) {
+	leak.Check(t)
 	const linkBPS = 1_500_000
 	agentNet, techNet := limitedPath(t, linkBPS)
 
+	var told atomic.Int64 // the bitrate the session last gave the encoder
 	h := New(Config{
 		Net:        agentNet,
 		OpenSource: func() (Source, error) { return newNoise(640, 360), nil },
 		NewEncoder: func(w, hh, fps, bitrate int) (Encoder, error) {
-			return h264.NewEncoder(h264.Options{Width: w, Height: hh, FPS: fps, Bitrate: bitrate})
+			e, err := h264.NewEncoder(h264.Options{Width: w, Height: hh, FPS: fps, Bitrate: bitrate})
+			if err != nil {
+				return nil, err
+			}
+			return toldEncoder{e, &told}, nil
 		},
 	})
 	t.Cleanup(h.Close)
@@ -62,33 +76,81 @@ func TestBitrateFollowsThePath(t *testing.T) {
 		t.Fatalf("the session starts at %d bit/s, want the 8 Mbit/s default", got)
 	}
 	// Congestion control converges in seconds; the deadline is generous.
-	deadline := time.Now().Add(40 * time.Second)
-	for target() >= linkBPS && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
+	// The path fills only if this machine can make the screen fast enough:
+	// starved of CPU (the race detector on a machine busy with other
+	// work), it may send less than the path carries, and then there is
+	// nothing to adapt to. That is told from the fault this test looks for
+	// by what arrived: a path carrying its rate with the target above it
+	// means the estimate does not reach the session.
+	start, c0 := time.Now(), rx.counts()
+	if err := wait.Until(40*time.Second, func() error {
+		if got := target(); got >= linkBPS {
+			return fmt.Errorf("target %d bit/s", got)
+		}
+		return nil
+	}); err != nil {
+		carried := int(float64(rx.counts().bytes-c0.bytes) * 8 / time.Since(start).Seconds())
+		if carried < linkBPS*3/4 {
+			t.Skipf("the screen never filled the path: %d bit/s arrived on a %d bit/s path in %v (%v): this machine is too busy to make the test's screen", carried, linkBPS, time.Since(start).Round(time.Second), err)
+		}
+		t.Fatalf("%v over a %d bit/s path that carried %d bit/s: the estimate does not reach the session", err, linkBPS, carried)
 	}
-	t.Logf("target %d bit/s after the path filled", target())
+	t.Logf("target %d bit/s %v after the path filled", target(), time.Since(start))
+	// The target reaches the encoder: whatever the machine's speed, the
+	// encoder is told a bitrate the path carries.
+	wait.For(t, "the encoder to be told a bitrate below the path's", func() bool {
+		b := told.Load()
+		return b > 0 && b < linkBPS
+	})
 
-	if got := target(); got >= linkBPS {
-		t.Fatalf("target still %d bit/s over a %d bit/s path: the estimate does not reach the session", got, linkBPS)
-	}
-	// Once adapted, the stream fits the path: nearly every packet of a
-	// few seconds arrives.
-	time.Sleep(3 * time.Second)
-	before := rx.counts()
-	time.Sleep(4 * time.Second)
-	after := rx.counts()
-	got, span := after.packets-before.packets, after.highest-before.highest
-	kbps := (after.bytes - before.bytes) * 8 / 4 / 1000
-	t.Logf("adapted: %d of %d packets arrived (%d kbit/s), target %d bit/s", got, span, kbps, target())
-	if span < 50 {
-		t.Fatalf("only %d packets sent in 4 s: the screen stopped", span)
-	}
-	if lost := span - got; lost*10 > span {
-		t.Errorf("%d of %d packets lost after adapting: the encoder does not follow the target", lost, span)
-	}
-	if got := target(); got < linkBPS/4 {
-		t.Errorf("target collapsed to %d bit/s on a %d bit/s path", got, linkBPS)
-	}
+	// Once adapted, the stream fits the path: a window of it — at least
+	// 4 s of the path (the claim is about a rate, so real time) and 50
+	// packets — loses under one packet in ten. Windows are measured one
+	// after another until one does: a stream that does not follow the
+	// target (8 Mbit/s into a 1.5 Mbit/s path) loses most of every
+	// window, while the queue built before adapting, or a machine too
+	// busy to keep up (starved of CPU, the stream looks congested to the
+	// controller), spoils only some.
+	var (
+		from   = time.Now()
+		before = rx.counts()
+		tried  int
+	)
+	wait.ForErr(t, "a window of the adapted stream that fits the path", func() error {
+		c := rx.counts()
+		got, span := c.packets-before.packets, c.highest-before.highest
+		secs := time.Since(from).Seconds()
+		if secs < 4 || span < 50 {
+			return fmt.Errorf("window %d: %d of %d packets in %.1f s so far", tried+1, got, span, secs)
+		}
+		tried++
+		kbps := int(float64(c.bytes-before.bytes) * 8 / secs / 1000)
+		t.Logf("window %d: %d of %d packets arrived in %.1f s (%d kbit/s), target %d bit/s", tried, got, span, secs, kbps, target())
+		if lost := span - got; lost*10 > span {
+			from, before = time.Now(), c
+			return fmt.Errorf("window %d lost %d of %d packets: the encoder does not follow the target", tried, lost, span)
+		}
+		return nil
+	})
+	// And the controller does not sit at its floor, where the loss-based
+	// one settles when it sees the losses of a shallow queue (see
+	// limitedPath). How far above the floor is the machine's business: a
+	// delay-based back-off on a machine starved of CPU is right, and went
+	// to a sixth of the path with the load at ten times the cores.
+	floor := h.cfg.Bitrate.Min
+	wait.For(t, fmt.Sprintf("the target to leave the controller's %d bit/s floor", floor), func() bool { return target() > floor })
+	t.Logf("target %d bit/s", target())
+}
+
+// toldEncoder is an Encoder that writes down the bitrate it is told.
+type toldEncoder struct {
+	Encoder
+	told *atomic.Int64
+}
+
+func (e toldEncoder) SetBitrate(bps int) error {
+	e.told.Store(int64(bps))
+	return e.Encoder.SetBitrate(bps)
 }
 
 // limitedPath returns two hosts on a virtual network whose path to the
@@ -351,14 +413,21 @@ func (n *noise) Grab() (Frame, error) {
 	n.next = time.Now().Add(time.Second / 30)
 	pix := make([]byte, n.w*n.h*4)
 	var c [4]byte
+	stride := n.w * 4
 	for by := 0; by < n.h; by += noiseBlock {
+		// The band's first row, block by block, then copied down the band:
+		// whole rows, not pixels, so that the race detector (which checks
+		// every copy) leaves the source fast enough to fill the path.
+		row := pix[by*stride : (by+1)*stride]
 		for bx := 0; bx < n.w; bx += noiseBlock {
 			n.rng.Read(c[:])
-			for y := by; y < min(by+noiseBlock, n.h); y++ {
-				for x := bx; x < min(bx+noiseBlock, n.w); x++ {
-					copy(pix[y*n.w*4+x*4:], c[:])
-				}
+			block := row[bx*4 : min(bx+noiseBlock, n.w)*4]
+			for x := 0; x < len(block); x += 4 {
+				copy(block[x:], c[:])
 			}
+		}
+		for y := by + 1; y < min(by+noiseBlock, n.h); y++ {
+			copy(pix[y*stride:(y+1)*stride], row)
 		}
 	}
 	return Frame{Width: n.w, Height: n.h, Stride: n.w * 4, Pix: pix, Time: time.Now()}, nil

@@ -4,10 +4,13 @@ package screen
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/peerdesk/peerdesk/agent/screen/h264"
+	"github.com/peerdesk/peerdesk/harness/leak"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/pion/rtcp"
 )
 
@@ -16,6 +19,7 @@ import (
 // a browser then asks) until the receiver asks with a PLI, and then one
 // more for each request (a FIR likewise).
 func TestKeyframeOnRequest(t *testing.T) {
+	leak.Check(t)
 	agentNet, techNet := limitedPath(t, 50_000_000)
 	h := New(Config{
 		Net:        agentNet,
@@ -28,17 +32,15 @@ func TestKeyframeOnRequest(t *testing.T) {
 	t.Cleanup(h.Close)
 	rx := newReceiver(t, techNet)
 	rx.connect(t, h)
-	waitFor := func(what string, ok func(rxCounts) bool) rxCounts {
+	waitFor := func(what string, ok func(rxCounts) bool) (c rxCounts) {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for time.Now().Before(deadline) {
-			if c := rx.counts(); ok(c) {
-				return c
+		wait.ForErr(t, what, func() error {
+			if c = rx.counts(); !ok(c) {
+				return fmt.Errorf("counts %+v", c)
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatalf("%s: never happened; counts %+v", what, rx.counts())
-		return rxCounts{}
+			return nil
+		})
+		return c
 	}
 	c := waitFor("60 packets", func(c rxCounts) bool { return c.packets >= 60 })
 	if c.idrs > 1 {

@@ -4,9 +4,10 @@ package screen
 
 import (
 	"testing"
-	"time"
 
 	"github.com/peerdesk/peerdesk/agent/screen/h264"
+	"github.com/peerdesk/peerdesk/harness/leak"
+	"github.com/peerdesk/peerdesk/harness/wait"
 )
 
 // TestPlayoutDelayZero checks that every packet of the screen tells a
@@ -16,6 +17,7 @@ import (
 // sized for calls: p95 screen → browser went from 96 to 30 ms with it (see
 // docs/BENCHMARKS.md).
 func TestPlayoutDelayZero(t *testing.T) {
+	leak.Check(t)
 	for _, tc := range []struct {
 		name  string
 		offer []string
@@ -35,15 +37,9 @@ func TestPlayoutDelayZero(t *testing.T) {
 			t.Cleanup(h.Close)
 			rx := newReceiver(t, techNet, tc.offer...)
 			rx.connect(t, h)
-			deadline := time.Now().Add(20 * time.Second)
-			for rx.counts().packets < 60 && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
-			}
+			wait.For(t, "60 packets", func() bool { return rx.counts().packets >= 60 })
 			c := rx.counts()
 			t.Logf("%d packets: %d with zero delay, %d with another", c.packets, c.zeroDelay, c.otherDelay)
-			if c.packets < 60 {
-				t.Fatalf("only %d packets arrived", c.packets)
-			}
 			if tc.offer == nil {
 				if c.zeroDelay+c.otherDelay != 0 {
 					t.Fatalf("%d packets carry an extension the receiver did not accept", c.zeroDelay+c.otherDelay)

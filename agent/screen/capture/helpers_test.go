@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"image/color"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/peerdesk/peerdesk/harness/wait"
 )
 
 // idle is how long a Next must stay blocked to count as "waiting": a
@@ -33,4 +37,30 @@ func waitsIdle(t *testing.T, src Source, why string) {
 	if f, err := next(t, src, idle); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("%s: Next = frame %d, %v; want it to wait until the context ends", why, f.Seq, err)
 	}
+}
+
+// waitBlocked waits until a goroutine of this process is parked in a
+// select whose innermost frame is fn (e.g. "(*x11Source).Next"): the
+// event "it is waiting", where a sleep would only guess it.
+func waitBlocked(t *testing.T, what, fn string) {
+	t.Helper()
+	wait.For(t, what, func() bool {
+		buf := make([]byte, 1<<20)
+		for {
+			n := runtime.Stack(buf, true)
+			if n < len(buf) {
+				buf = buf[:n]
+				break
+			}
+			buf = make([]byte, 2*len(buf))
+		}
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			header, frames, _ := strings.Cut(g, "\n")
+			top, _, _ := strings.Cut(frames, "\n")
+			if strings.Contains(header, "[select") && strings.Contains(top, "."+fn+"(") {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -4,6 +4,7 @@ package capture
 
 import (
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"testing"
@@ -12,10 +13,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
+	"github.com/peerdesk/peerdesk/harness/leak"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/harness/xclient"
 )
 
 func TestSelectMonitorArea(t *testing.T) {
+	leak.Check(t)
 	display := xclient.StartXvfb(t, 1920, 1080)
 	w := xclient.OpenWindow(t, display, 0, 0, 1920, 1080)
 	if err := w.DrawPattern(); err != nil {
@@ -95,6 +99,7 @@ func TestSelectMonitorArea(t *testing.T) {
 }
 
 func TestSegmentMarkedForRemoval(t *testing.T) {
+	leak.Check(t)
 	src := openX(t, xclient.StartXvfb(t, 640, 480))
 	b, ok := src.buf.(*shmBuf)
 	if !ok {
@@ -114,22 +119,19 @@ func TestSegmentMarkedForRemoval(t *testing.T) {
 	if err := src.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// The server detaches asynchronously after its Detach request; poll
-	// briefly for the segment to vanish.
-	deadline := time.Now().Add(2 * time.Second)
-	for {
+	// The server detaches asynchronously after its Detach request: wait
+	// for the segment to vanish.
+	wait.ForErr(t, "the segment to vanish after Close", func() error {
 		_, err := unix.SysvShmCtl(b.id, unix.IPC_STAT, &desc)
 		if errors.Is(err, unix.EINVAL) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("segment still there after Close (IPC_STAT: %v, attached %d)", err, desc.Nattch)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Errorf("segment still there (IPC_STAT: %v, attached %d)", err, desc.Nattch)
+	})
 }
 
 func TestSocketFallbackMatchesShm(t *testing.T) {
+	leak.Check(t)
 	display := xclient.StartXvfb(t, 800, 600)
 	w := xclient.OpenWindow(t, display, 10, 10, 700, 500)
 	if err := w.DrawPattern(); err != nil {
@@ -173,6 +175,7 @@ func TestSocketFallbackMatchesShm(t *testing.T) {
 // segment, full frame) is exercised by TestSelectMonitorArea's monitor
 // resize; this test runs for real on a server that can resize.
 func TestResolutionChange(t *testing.T) {
+	leak.Check(t)
 	display := xclient.StartXvfb(t, 1920, 1080)
 	src := openX(t, display)
 	if _, err := next(t, src, time.Second); err != nil {

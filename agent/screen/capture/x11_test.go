@@ -15,8 +15,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jezek/xgb"
-	"go.uber.org/goleak"
 
+	"github.com/peerdesk/peerdesk/harness/leak"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/harness/xclient"
 )
 
@@ -44,6 +45,7 @@ func openX(t testing.TB, display string) *x11Source {
 }
 
 func TestMonitorsOnXvfb(t *testing.T) {
+	leak.Check(t)
 	src := openX(t, xclient.StartXvfb(t, 1920, 1080))
 	ms, err := src.Monitors()
 	if err != nil {
@@ -62,6 +64,7 @@ func TestMonitorsOnXvfb(t *testing.T) {
 }
 
 func TestGrabPattern(t *testing.T) {
+	leak.Check(t)
 	display := xclient.StartXvfb(t, 1920, 1080)
 	w := xclient.OpenWindow(t, display, 100, 50, 640, 480)
 	if err := w.DrawPattern(); err != nil {
@@ -94,6 +97,7 @@ func TestGrabPattern(t *testing.T) {
 }
 
 func TestNextFollowsDamage(t *testing.T) {
+	leak.Check(t)
 	display := xclient.StartXvfb(t, 1920, 1080)
 	w := xclient.OpenWindow(t, display, 0, 0, 1920, 1080)
 	src := openX(t, display)
@@ -115,11 +119,11 @@ func TestNextFollowsDamage(t *testing.T) {
 		f, err := next(t, src, 5*time.Second)
 		got <- result{f, err}
 	}()
-	time.Sleep(50 * time.Millisecond) // let Next start waiting; the result is the same if it has not
+	waitBlocked(t, "Next to wait for damage", "(*x11Source).Next")
 	if err := w.FillRect(image.Rect(500, 600, 520, 610), green); err != nil {
 		t.Fatal(err)
 	}
-	r := <-got
+	r := wait.Recv(t, "Next to wake for the drawing", got)
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -164,6 +168,7 @@ func TestNextFollowsDamage(t *testing.T) {
 }
 
 func TestSelect(t *testing.T) {
+	leak.Check(t)
 	display := xclient.StartXvfb(t, 1920, 1080)
 	w := xclient.OpenWindow(t, display, 0, 0, 1920, 1080)
 	if err := w.DrawPattern(); err != nil {
@@ -195,8 +200,7 @@ func TestSelect(t *testing.T) {
 }
 
 func TestCloseUnblocksNext(t *testing.T) {
-	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) }) // last: after Xvfb is gone
+	leak.Check(t) // its cleanup runs last: after Xvfb is gone
 	display := xclient.StartXvfb(t, 640, 480)
 	src, err := Open(display)
 	if err != nil {
@@ -210,11 +214,11 @@ func TestCloseUnblocksNext(t *testing.T) {
 		_, err := src.Next(context.Background())
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	waitBlocked(t, "Next to wait for damage", "(*x11Source).Next")
 	if err := src.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; !errors.Is(err, ErrClosed) {
+	if err := wait.Recv(t, "Close to unblock Next", done); !errors.Is(err, ErrClosed) {
 		t.Errorf("Next after Close = %v, want ErrClosed", err)
 	}
 	if err := src.Close(); err != nil {

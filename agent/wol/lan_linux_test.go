@@ -19,10 +19,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
 	"github.com/peerdesk/peerdesk/agent/gate"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/harness/netns"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -52,10 +52,10 @@ func TestMain(m *testing.M) {
 // frame goes down the same link, and everything read before the marker is
 // checked.
 func TestRealLAN(t *testing.T) {
+	leak.Check(t)
 	if !netns.Inside() {
 		t.Skip("needs root: builds network namespaces and veth links")
 	}
-	defer goleak.VerifyNone(t)
 	sleeperMAC := mustMAC("02:77:00:00:00:02")
 
 	t.Cleanup(func() { // registered first, so it runs after every other cleanup

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/peerdesk/peerdesk/grant"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/node"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -111,6 +112,7 @@ func validGrant() grant.Grant {
 }
 
 func TestHandle(t *testing.T) {
+	leak.Check(t)
 	coord := newKey(t)
 	impostor := newKey(t)
 	with := func(f func(*grant.Grant)) grant.Grant {
@@ -186,6 +188,7 @@ func swapPayload(a, b string) string {
 }
 
 func TestHandleValid(t *testing.T) {
+	leak.Check(t)
 	coord := newKey(t)
 	rec := &recorder{}
 	now := t0.Add(time.Minute)
@@ -212,6 +215,7 @@ func TestHandleValid(t *testing.T) {
 
 // An action that cannot be audited is not taken.
 func TestHandleAuditFailure(t *testing.T) {
+	leak.Check(t)
 	coord := newKey(t)
 	rec := &recorder{fail: errors.New("disk full")}
 	g := &Gate{Device: device, GrantKey: coord.Public().(ed25519.PublicKey), WhoIs: peers, Audit: rec,
@@ -239,6 +243,7 @@ func TestHandleAuditFailure(t *testing.T) {
 // Without an injected clock the gate uses the real one, so a grant issued
 // now is accepted and one that expired long ago is not.
 func TestHandleRealClock(t *testing.T) {
+	leak.Check(t)
 	coord := newKey(t)
 	g := &Gate{Device: device, GrantKey: coord.Public().(ed25519.PublicKey), WhoIs: peers, Audit: &recorder{}}
 	h := &capability{c: wire.CapSysInfo}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/peerdesk/peerdesk/agent/gate"
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -142,6 +143,7 @@ func TestSafeBootRegistration(t *testing.T) {
 }
 
 func TestOnStart(t *testing.T) {
+	leak.Check(t)
 	for _, tc := range []struct {
 		name       string
 		goos       string
@@ -204,6 +206,7 @@ func serve(t *testing.T, h *Handler, method, body string) *httptest.ResponseReco
 }
 
 func TestHandler(t *testing.T) {
+	leak.Check(t)
 	for _, tc := range []struct {
 		goos, body string
 		want       []string
@@ -256,6 +259,7 @@ func TestHandler(t *testing.T) {
 }
 
 func TestHandlerKeepMarker(t *testing.T) {
+	leak.Check(t)
 	dir := t.TempDir()
 	marker := filepath.Join(dir, KeepMarker)
 	h := &Handler{Config: Config{GOOS: "windows", StateDir: dir, Runner: &recorder{}}}
@@ -289,6 +293,7 @@ func TestHandlerKeepMarker(t *testing.T) {
 }
 
 func TestHandlerRefuses(t *testing.T) {
+	leak.Check(t)
 	for _, tc := range []struct {
 		name, goos, method, body string
 		status                   int
@@ -324,6 +329,7 @@ func TestHandlerRefuses(t *testing.T) {
 }
 
 func TestHandlerFailures(t *testing.T) {
+	leak.Check(t)
 	t.Run("preparation fails: reverted, no reboot", func(t *testing.T) {
 		r := &recorder{fail: map[string]error{setAltShell: errors.New("access denied")}}
 		w := serve(t, &Handler{Config: Config{GOOS: "windows", StateDir: t.TempDir(), Runner: r}}, http.MethodPost, `{"action":"safe-command"}`)

@@ -12,13 +12,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-vgo/robotgo"
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
-	"go.uber.org/goleak"
-
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -35,7 +33,7 @@ func TestMain(m *testing.M) {
 	x11.mu.Unlock()
 	stopXvfb(xvfb.cmd)
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		if err := leak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "leaked goroutines:", err)
 			code = 1
 		}
@@ -69,6 +67,7 @@ func apply(t testing.TB, inj Injector, ev wire.InputEvent, origin image.Point) {
 }
 
 func TestX11PointerAndButtons(t *testing.T) {
+	leak.Check(t)
 	inj, w := newX11(t)
 	origin := image.Pt(10, 20)
 	apply(t, inj, wire.InputEvent{Type: "move", X: 100, Y: 50}, origin)
@@ -104,6 +103,7 @@ func TestX11PointerAndButtons(t *testing.T) {
 }
 
 func TestX11Wheel(t *testing.T) {
+	leak.Check(t)
 	inj, w := newX11(t)
 	for _, tc := range []struct {
 		dx, dy int
@@ -124,7 +124,7 @@ func TestX11Wheel(t *testing.T) {
 			}
 		}
 	}
-	w.quiet(t, 50*time.Millisecond)
+	w.quiet(t)
 }
 
 // nextKey returns the next key event: its keycode, whether it is a press,
@@ -164,6 +164,7 @@ const (
 )
 
 func TestX11ShiftA(t *testing.T) {
+	leak.Check(t)
 	inj, w := newX11(t)
 	key := func(code string, down bool) {
 		apply(t, inj, wire.InputEvent{Type: "key", Code: code, Down: down}, image.Point{})
@@ -189,6 +190,7 @@ func TestX11ShiftA(t *testing.T) {
 }
 
 func TestX11ReleaseAll(t *testing.T) {
+	leak.Check(t)
 	inj, w := newX11(t)
 	apply(t, inj, wire.InputEvent{Type: "key", Code: "ControlLeft", Down: true}, image.Point{})
 	apply(t, inj, wire.InputEvent{Type: "key", Code: "KeyB", Down: true}, image.Point{})
@@ -212,10 +214,11 @@ func TestX11ReleaseAll(t *testing.T) {
 	if err := inj.ReleaseAll(); err != nil { // nothing left to release
 		t.Fatal(err)
 	}
-	w.quiet(t, 50*time.Millisecond)
+	w.quiet(t)
 }
 
 func TestX11UnknownKey(t *testing.T) {
+	leak.Check(t)
 	inj, w := newX11(t)
 	for _, code := range []string{"Fn", "", "keya", "F25"} {
 		err := inj.Apply(wire.InputEvent{Type: "key", Code: code, Down: true}, image.Point{})
@@ -223,10 +226,11 @@ func TestX11UnknownKey(t *testing.T) {
 			t.Errorf("Apply(key %q) = %v, want input.Apply: …ErrUnknownKey", code, err)
 		}
 	}
-	w.quiet(t, 50*time.Millisecond)
+	w.quiet(t)
 }
 
 func TestX11CtrlAltDel(t *testing.T) {
+	leak.Check(t)
 	inj, w := newX11(t)
 	if err := inj.CtrlAltDel(); err != nil {
 		t.Fatal(err)
@@ -270,6 +274,7 @@ func init() {
 // TestX11EveryKey presses and releases every key of the table and checks
 // the X server saw the right physical key.
 func TestX11EveryKey(t *testing.T) {
+	leak.Check(t)
 	inj, w := newX11(t)
 	codes := make([]string, 0, len(keyTable))
 	for code := range keyTable {
@@ -298,10 +303,11 @@ func TestX11EveryKey(t *testing.T) {
 			}
 		}
 	}
-	w.quiet(t, 50*time.Millisecond)
+	w.quiet(t)
 }
 
 func TestX11NewDisplay(t *testing.T) {
+	leak.Check(t)
 	display := testDisplay(t)
 	if _, err := New(display); err != nil {
 		t.Fatal(err)
@@ -346,6 +352,7 @@ func BenchmarkMove(b *testing.B) {
 // the test server's map (robotgo's "f24"): XTest answers BadValue, which
 // Xlib's default handler would turn into exit(1).
 func TestX11ProtocolErrorIsReturned(t *testing.T) {
+	leak.Check(t)
 	_, w := newX11(t)
 	err := x11Backend{}.key(key{name: "f24"}, true)
 	if err == nil || !strings.Contains(err.Error(), "X protocol error 2") {

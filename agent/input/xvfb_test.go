@@ -15,6 +15,8 @@ import (
 
 	"github.com/jezek/xgb"
 	"github.com/jezek/xgb/xproto"
+
+	"github.com/peerdesk/peerdesk/harness/wait"
 )
 
 // The screen of the test server.
@@ -70,7 +72,7 @@ func startXvfb() (string, *exec.Cmd, error) {
 		if n := strings.TrimSpace(s); n != "" {
 			return ":" + n, cmd, nil
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(wait.Timeout): // a busy machine starts it slowly
 	}
 	stopXvfb(cmd)
 	return "", nil, fmt.Errorf("Xvfb did not report a display")
@@ -140,7 +142,7 @@ func openWindow(t testing.TB, display string) *window {
 		t.Fatal(err)
 	}
 	mask := uint32(xproto.EventMaskKeyPress | xproto.EventMaskKeyRelease | xproto.EventMaskButtonPress |
-		xproto.EventMaskButtonRelease | xproto.EventMaskPointerMotion)
+		xproto.EventMaskButtonRelease | xproto.EventMaskPointerMotion | xproto.EventMaskPropertyChange)
 	if err := xproto.CreateWindowChecked(conn, screen.RootDepth, w.id, screen.Root, 0, 0, screenW, screenH, 0,
 		xproto.WindowClassInputOutput, screen.RootVisual,
 		xproto.CwBackPixel|xproto.CwOverrideRedirect|xproto.CwEventMask,
@@ -168,10 +170,10 @@ func openWindow(t testing.TB, display string) *window {
 }
 
 // next returns the next key or button event, skipping motion unless
-// withMotion, and fails the test after a second of silence.
+// withMotion, and fails the test after wait.Timeout of silence.
 func (w *window) next(t testing.TB, withMotion bool) xgb.Event {
 	t.Helper()
-	timeout := time.After(time.Second)
+	timeout := time.After(wait.Timeout)
 	for {
 		select {
 		case ev := <-w.events:
@@ -185,26 +187,36 @@ func (w *window) next(t testing.TB, withMotion bool) xgb.Event {
 			}
 			return ev
 		case <-timeout:
-			t.Fatal("no event from the X server within 1s")
+			t.Fatalf("no event from the X server within %v", wait.Timeout)
 			return nil
 		}
 	}
 }
 
-// quiet fails the test if a key or button event arrives within d.
-func (w *window) quiet(t testing.TB, d time.Duration) {
+// quiet fails the test if a key or button event arrives before a marker:
+// a PropertyNotify the window asks the server for after everything
+// injected so far. The server delivers XTest's events while it handles
+// the injecting request, which the injector waits for (XSync), so they are
+// queued to this client ahead of the marker: no span of time is guessed.
+func (w *window) quiet(t testing.TB) {
 	t.Helper()
-	timeout := time.After(d)
+	if err := xproto.ChangePropertyChecked(w.conn, xproto.PropModeReplace, w.id, xproto.AtomWmName, xproto.AtomString,
+		8, uint32(len("marker")), []byte("marker")).Check(); err != nil {
+		t.Fatalf("marker: %v", err)
+	}
+	timeout := time.After(wait.Timeout)
 	for {
 		select {
 		case ev := <-w.events:
 			switch ev.(type) {
+			case xproto.PropertyNotifyEvent:
+				return
 			case xproto.MotionNotifyEvent, xproto.MappingNotifyEvent:
 			default:
 				t.Fatalf("unexpected event %s", ev)
 			}
 		case <-timeout:
-			return
+			t.Fatalf("the marker did not arrive within %v", wait.Timeout)
 		}
 	}
 }

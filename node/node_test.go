@@ -78,7 +78,7 @@ func TestNode(t *testing.T) {
 			}
 		}()
 		// UDP may be dropped before the path settles: resend until heard.
-		deadline := time.After(10 * time.Second)
+		deadline := time.After(harness.Timeout)
 		for {
 			tc.Write([]byte("ping"))
 			select {

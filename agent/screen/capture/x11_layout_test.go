@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/color"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
@@ -48,7 +47,7 @@ func TestSelectMonitorArea(t *testing.T) {
 	if n := len(src.buf.pix()); n != 960*1080*4 {
 		t.Errorf("buffer of %d bytes for a 960x1080 area", n)
 	}
-	f, err := next(t, src, time.Second)
+	f, err := next(t, src, wait.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +69,7 @@ func TestSelectMonitorArea(t *testing.T) {
 	if err := w.FillRect(image.Rect(950, 500, 970, 510), white); err != nil {
 		t.Fatal(err)
 	}
-	f, err = next(t, src, 5*time.Second)
+	f, err = next(t, src, wait.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +82,7 @@ func TestSelectMonitorArea(t *testing.T) {
 	oldID := src.buf.(*shmBuf).id
 	rc.DeleteMonitor("right")
 	rc.SetMonitor("right", image.Rect(960, 0, 1760, 600))
-	f, err = next(t, src, 5*time.Second)
+	f, err = next(t, src, wait.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +152,7 @@ func TestSocketFallbackMatchesShm(t *testing.T) {
 	if _, ok := src.buf.(*sockBuf); !ok {
 		t.Fatalf("buffer is %T, want the socket fallback", src.buf)
 	}
-	f, err := next(t, src, time.Second)
+	f, err := next(t, src, wait.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +162,7 @@ func TestSocketFallbackMatchesShm(t *testing.T) {
 	if err := w.FillRect(image.Rect(300, 300, 310, 310), color.RGBA{1, 2, 3, 255}); err != nil {
 		t.Fatal(err)
 	}
-	if f, err := next(t, src, 5*time.Second); err != nil || at(f, 315, 315) != (color.RGBA{1, 2, 3, 255}) {
+	if f, err := next(t, src, wait.Timeout); err != nil || at(f, 315, 315) != (color.RGBA{1, 2, 3, 255}) {
 		t.Errorf("socket Next = %v, pixel %v", err, at(f, 315, 315))
 	}
 }
@@ -178,14 +177,14 @@ func TestResolutionChange(t *testing.T) {
 	leak.Check(t)
 	display := xclient.StartXvfb(t, 1920, 1080)
 	src := openX(t, display)
-	if _, err := next(t, src, time.Second); err != nil {
+	if _, err := next(t, src, wait.Timeout); err != nil {
 		t.Fatal(err)
 	}
 	rc := xclient.NewRandR(t, display)
 	if err := rc.SetScreenSize(1280, 720); err != nil {
 		t.Skipf("this X server refuses a RandR resize (%v); see the comment", err)
 	}
-	f, err := next(t, src, 5*time.Second)
+	f, err := next(t, src, wait.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"log"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jezek/xgb"
@@ -102,7 +101,7 @@ func TestNextFollowsDamage(t *testing.T) {
 	w := xclient.OpenWindow(t, display, 0, 0, 1920, 1080)
 	src := openX(t, display)
 
-	f, err := next(t, src, time.Second)
+	f, err := next(t, src, wait.Timeout)
 	if err != nil || f.Seq != 1 {
 		t.Fatalf("first Next = seq %d, %v; want an immediate first frame", f.Seq, err)
 	}
@@ -116,7 +115,7 @@ func TestNextFollowsDamage(t *testing.T) {
 	}
 	got := make(chan result, 1)
 	go func() {
-		f, err := next(t, src, 5*time.Second)
+		f, err := next(t, src, wait.Timeout)
 		got <- result{f, err}
 	}()
 	waitBlocked(t, "Next to wait for damage", "(*x11Source).Next")
@@ -143,7 +142,7 @@ func TestNextFollowsDamage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f, err = next(t, src, 5*time.Second)
+	f, err = next(t, src, wait.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +183,7 @@ func TestSelect(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A new selection gives a full frame at once.
-	one, err := next(t, src, time.Second)
+	one, err := next(t, src, wait.Timeout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/peerdesk/peerdesk/harness/leak"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -341,6 +343,7 @@ func TestDamagedLineSkipped(t *testing.T) {
 }
 
 func TestConcurrentForwardOnceNeverDuplicates(t *testing.T) {
+	leak.Check(t)
 	l := open(t, t.TempDir())
 	const before, during = 350, 200
 	record(t, l, 0, before)
@@ -403,6 +406,7 @@ func TestConcurrentForwardOnceNeverDuplicates(t *testing.T) {
 }
 
 func TestForwardSendsOnRecord(t *testing.T) {
+	leak.Check(t)
 	l := open(t, t.TempDir())
 	got := make(chan []wire.AuditEvent, 1)
 	send := func(_ context.Context, evs []wire.AuditEvent) error {
@@ -419,11 +423,11 @@ func TestForwardSendsOnRecord(t *testing.T) {
 	if err := l.Record(event(7)); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]wire.AuditEvent{event(7)}, <-got); diff != "" {
+	if diff := cmp.Diff([]wire.AuditEvent{event(7)}, wait.Recv(t, "the new record forwarded", got)); diff != "" {
 		t.Errorf("forwarded (-want +got):\n%s", diff)
 	}
 	cancel()
-	<-done
+	wait.Recv(t, "Forward to return once canceled", done)
 }
 
 // FuzzDecode reads arbitrary bytes as the trail, in memory and batch by

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"github.com/peerdesk/peerdesk/harness/leak"
 )
 
 type rec struct {
@@ -22,6 +24,7 @@ func open(t *testing.T, dir string) *Badger {
 }
 
 func TestCRUD(t *testing.T) {
+	leak.Check(t)
 	dir := t.TempDir()
 	s := open(t, dir)
 	if err := s.Update(func(tx Tx) error {
@@ -79,6 +82,7 @@ func TestCRUD(t *testing.T) {
 }
 
 func TestConcurrentCounterRetriesConflicts(t *testing.T) {
+	leak.Check(t)
 	s := open(t, t.TempDir())
 	defer s.Close()
 	var wg sync.WaitGroup
@@ -108,6 +112,7 @@ func TestConcurrentCounterRetriesConflicts(t *testing.T) {
 // TestOpenInMemory: an in-memory store keeps what it was given while open,
 // starts empty, and is not shared with another one.
 func TestOpenInMemory(t *testing.T) {
+	leak.Check(t)
 	a, err := OpenInMemory(nil)
 	if err != nil {
 		t.Fatal(err)

@@ -133,7 +133,8 @@ func FuzzHandlers(f *testing.F) {
 		tg := targets[int(sel)%len(targets)]
 		calls++
 		srv := New(cfg)
-		h := srv.Handler()
+		pub := srv.Handler()
+		h := pub
 		if tg.local {
 			h = srv.LocalHandler()
 		}
@@ -151,11 +152,11 @@ func FuzzHandlers(f *testing.F) {
 			body = bytes.ReplaceAll(body, []byte("$CODE"), []byte(supportCode(t, srv, adminSess)))
 		}
 		if bytes.Contains(body, []byte("$ASKED")) {
-			body = bytes.ReplaceAll(body, []byte("$ASKED"), []byte(askCode(t, e, h, dev.auth)))
+			body = bytes.ReplaceAll(body, []byte("$ASKED"), []byte(askCode(t, e, pub, dev.auth)))
 		}
 		auth := tg.auth
 		if auth == supportDevice {
-			auth = joinSupport(t, srv, h, remote, supportCode(t, srv, adminSess))
+			auth = joinSupport(t, pub, remote, supportCode(t, srv, adminSess))
 		}
 
 		w := e.doFrom(h, remote, "POST", tg.path, auth, string(body))
@@ -249,10 +250,10 @@ func supportCode(t *testing.T, srv *Server, admin identity.Session) string {
 }
 
 // askCode is a fresh code the device with Authorization header auth asked
-// for through h.
-func askCode(t *testing.T, e *env, h http.Handler, auth string) string {
+// for through the public handler pub.
+func askCode(t *testing.T, e *env, pub http.Handler, auth string) string {
 	t.Helper()
-	w := e.do(h, "POST", wire.PathSupportAsk, auth, "")
+	w := e.do(pub, "POST", wire.PathSupportAsk, auth, "")
 	var c wire.SupportCode
 	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &c) != nil {
 		t.Fatalf("asking for a code: %d %s", w.Code, w.Body)
@@ -260,15 +261,15 @@ func askCode(t *testing.T, e *env, h http.Handler, auth string) string {
 	return c.Code
 }
 
-// joinSupport joins a one-time agent with code and returns its
-// Authorization header.
-func joinSupport(t *testing.T, srv *Server, h http.Handler, remote, code string) string {
+// joinSupport joins a one-time agent with code through the public handler
+// pub and returns its Authorization header.
+func joinSupport(t *testing.T, pub http.Handler, remote, code string) string {
 	t.Helper()
 	r := httptest.NewRequest("POST", wire.PathSupportJoin, strings.NewReader(
 		fmt.Sprintf(`{"code":%q,"hostname":"pc-9","os":"windows"}`, code)))
 	r.RemoteAddr = remote
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
+	pub.ServeHTTP(w, r)
 	var j wire.JoinResponse
 	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &j) != nil {
 		t.Fatalf("join: %d %s", w.Code, w.Body)

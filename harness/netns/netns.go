@@ -11,7 +11,15 @@
 //
 // The test binary re-executes itself in a new network namespace (and, when
 // not root, a user namespace mapping the caller to root), brings loopback up
-// and runs the tests there. When they pass, the package still fails if
+// and runs the tests there.
+//
+// The namespace has its own X11 socket directory too (a private mount of
+// /tmp/.X11-unix): an X server's abstract socket belongs to the network
+// namespace but its /tmp/.X11-unix/X<n> path to the whole machine, so an
+// Xvfb choosing a free display (-displayfd) here would take a number in use
+// outside, replacing that server's socket path (X servers unlink it before
+// binding and when they exit), and a server outside could do the same to
+// ours: clients then reach the wrong screen or none. When they pass, the package still fails if
 // goroutines are left running (leak.Main): a server shared across tests
 // and never stopped shows there, if no test's own check (leak.Check) saw
 // it.
@@ -42,6 +50,10 @@ func Main(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "netns: bringing up lo:", err)
 			os.Exit(1)
 		}
+		if err := privateX11(); err != nil {
+			fmt.Fprintln(os.Stderr, "netns:", err)
+			os.Exit(1)
+		}
 		os.Exit(leak.Main(m))
 	}
 	os.Exit(reexec())
@@ -68,7 +80,9 @@ func reexec() int {
 }
 
 func sysProcAttr() *syscall.SysProcAttr {
-	a := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	// A mount namespace of its own, whose mounts do not propagate back
+	// (os/exec makes / private when Unshareflags holds CLONE_NEWNS).
+	a := &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
 	if os.Geteuid() != 0 {
 		a.Cloneflags |= syscall.CLONE_NEWUSER
 		a.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}}
@@ -93,4 +107,20 @@ func LinkUp(name string) error {
 	}
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// x11Dir is where X servers put their sockets and clients look for them.
+const x11Dir = "/tmp/.X11-unix"
+
+// privateX11 mounts an empty directory over x11Dir in this process's mount
+// namespace, so X servers started here and the machine's other X servers
+// cannot see or replace each other's sockets.
+func privateX11() error {
+	if err := os.Mkdir(x11Dir, 0o777|os.ModeSticky); err != nil && !os.IsExist(err) {
+		return err
+	}
+	if err := unix.Mount("tmpfs", x11Dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777"); err != nil {
+		return fmt.Errorf("a private %s: %w", x11Dir, err)
+	}
+	return nil
 }

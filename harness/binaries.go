@@ -101,10 +101,18 @@ func StartPath(t testing.TB, env []string, path string, args ...string) *Process
 		}
 		return len(b), nil
 	})
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("harness: starting %s: %v", name, err)
-	}
+	// The parent-death signal (dieWithParent) follows the thread that
+	// forks, not the process (go.dev/issue/27505): the goroutine that
+	// starts the binary keeps its thread until the binary has exited.
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
 			select {
@@ -117,6 +125,9 @@ func StartPath(t testing.TB, env []string, path string, args ...string) *Process
 		p.exited.Store(true)
 		close(p.done)
 	}()
+	if err := <-started; err != nil {
+		t.Fatalf("harness: starting %s: %v", name, err)
+	}
 	t.Cleanup(func() {
 		cmd.Process.Kill() //nolint:errcheck // may have exited
 		<-p.done
@@ -185,13 +196,18 @@ func (p *Process) Stop(t testing.TB) {
 // Run runs binary name to completion and returns its stdout.
 func Run(t testing.TB, env []string, name string, args ...string) (string, error) {
 	t.Helper()
+	bin := filepath.Join(Binaries(t), name) // a first build is not part of the run's time
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(Binaries(t), name), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = dieWithParent()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	// The parent-death signal follows this thread (see StartPath): it
+	// stays with this goroutine until the binary has exited.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	out, err := cmd.Output()
 	if err != nil {
 		return string(out), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, stderr.String())

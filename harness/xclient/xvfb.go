@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,14 +67,41 @@ func StartXvfb(t testing.TB, width, height int) string {
 	cmd.SysProcAttr = dieWithParent()
 	cmd.Stdout = out
 	cmd.Stderr = out
-	err = cmd.Start()
+	// The parent-death signal follows the thread that forks, not the
+	// process (go.dev/issue/27505): the goroutine that starts Xvfb keeps
+	// its thread until Xvfb has exited, so that only the end of the test
+	// process, never a thread the runtime lets go, kills the server.
+	started := make(chan error, 1)
+	waited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		waited <- cmd.Wait()
+	}()
+	err = <-started
 	w.Close() // the child holds its own copy; EOF on r now means it exited
 	if err != nil {
 		t.Fatalf("xclient.StartXvfb: %v", err)
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
 	t.Cleanup(func() { stopXvfb(t, cmd, waited) })
+	// fail reports how Xvfb ended, if it did, with all it wrote (Wait
+	// returns once its output has been copied).
+	fail := func(format string, args ...any) {
+		t.Helper()
+		state := "it still runs"
+		select {
+		case err := <-waited:
+			waited <- err // for the cleanup
+			state = fmt.Sprintf("it exited: %v", err)
+		case <-time.After(5 * time.Second):
+		}
+		t.Fatalf("xclient.StartXvfb: "+format+"; %s; output:\n%s", append(args, state, out)...)
+	}
 
 	// The reader ends when Xvfb writes its display number or exits (EOF).
 	lines := make(chan string, 1)
@@ -85,16 +113,16 @@ func StartXvfb(t testing.TB, width, height int) string {
 	select {
 	case line = <-lines:
 	case <-time.After(startTimeout):
-		t.Fatalf("xclient.StartXvfb: no display number after %v; output:\n%s", startTimeout, out)
+		fail("no display number after %v", startTimeout)
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(line))
 	if err != nil {
-		t.Fatalf("xclient.StartXvfb: no display number (%q); output:\n%s", line, out)
+		fail("no display number (%q)", line)
 	}
 	display := ":" + strconv.Itoa(n)
 	c, err := xgb.NewConnDisplay(display)
 	if err != nil {
-		t.Fatalf("xclient.StartXvfb: connecting to %s: %v; output:\n%s", display, err, out)
+		fail("connecting to %s: %v", display, err)
 	}
 	c.Close()
 	return display

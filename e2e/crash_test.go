@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -55,10 +56,23 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 		mu      sync.Mutex
 		tokens  []string // acknowledged, not used
 		devices []enrolled
+		failed  []error // requests that got no answer before the kill
 		stop    = make(chan struct{})
 		stopped sync.Once
 		wg      sync.WaitGroup
 	)
+	// A request that gets no answer (a timeout on a loaded machine) is
+	// not acknowledged and proves nothing: the worker goes on. Only the
+	// kill ends the load.
+	lost := func(err error) {
+		select {
+		case <-stop:
+		default:
+			mu.Lock()
+			failed = append(failed, err)
+			mu.Unlock()
+		}
+	}
 	// The load ends before the test does, even when a wait fails it.
 	kill := func() {
 		stopped.Do(func() {
@@ -80,7 +94,8 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 				tok, err := admin.CreateToken(c, 0, "crash")
 				cancel()
 				if err != nil {
-					return // the coordinator is gone
+					lost(fmt.Errorf("token: %w", err))
+					continue
 				}
 				if (w+i)%2 == 0 {
 					mu.Lock()
@@ -92,11 +107,13 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 				c, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 				resp, err := cl.Enroll(c, wire.EnrollRequest{Token: tok.Token, MachineID: m, Hostname: "pc", OS: "linux"})
 				cancel()
-				if err != nil {
-					if coordclient.Code(err) != "" {
-						t.Errorf("enrollment refused: %v", err)
-					}
+				if coordclient.Code(err) != "" {
+					t.Errorf("enrollment refused: %v", err)
 					return
+				}
+				if err != nil {
+					lost(fmt.Errorf("enrollment: %w", err))
+					continue
 				}
 				mu.Lock()
 				devices = append(devices, enrolled{resp.DeviceID, m})
@@ -106,13 +123,18 @@ func TestCrashLosesNoAcknowledgedWrite(t *testing.T) {
 	}
 	// Let writes pile up, then kill the coordinator in the middle of them,
 	// right after an acknowledgement.
-	wait.For(t, "40 acknowledged writes", func() bool {
+	if err := wait.Until(harness.Timeout, func() error {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(tokens)+len(devices) >= 40
-	})
+		if n := len(tokens) + len(devices); n < 40 {
+			return fmt.Errorf("%d acknowledged, %d requests unanswered (%v)", n, len(failed), errors.Join(failed...))
+		}
+		return nil
+	}); err != nil {
+		t.Fatalf("waiting for 40 acknowledged writes: %v; the coordinator's log:\n%s", err, proc.Stderr())
+	}
 	kill()
-	t.Logf("acknowledged before the kill: %d unused tokens, %d enrollments", len(tokens), len(devices))
+	t.Logf("acknowledged before the kill: %d unused tokens, %d enrollments; %d requests unanswered", len(tokens), len(devices), len(failed))
 	if len(tokens) == 0 || len(devices) == 0 {
 		t.Fatal("the load produced no acknowledged writes of one kind")
 	}

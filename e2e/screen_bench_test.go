@@ -59,14 +59,16 @@ type videoStats struct {
 	Keyframes float64 `json:"keyframes"`
 	PLIs      float64 `json:"plis"`
 	Bytes     float64 `json:"bytes"`
+	Received  float64 `json:"received"` // frames received, decoded or not
+	T         float64 `json:"t"`        // the page's clock (ms) when read
 }
 
 // readStats reads the decoder's counters now.
 const readStats = `(async () => {
-  const r = { frames: 0, keyframes: 0, plis: 0, bytes: 0 };
+  const r = { t: Math.round(performance.now()), frames: 0, received: 0, keyframes: 0, plis: 0, bytes: 0 };
   (await window.peerdeskPC.getStats()).forEach((s) => {
     if (s.type === 'inbound-rtp' && s.kind === 'video') {
-      r.frames = s.framesDecoded; r.keyframes = s.keyFramesDecoded; r.plis = s.pliCount; r.bytes = s.bytesReceived;
+      r.frames = s.framesDecoded; r.received = s.framesReceived; r.keyframes = s.keyFramesDecoded; r.plis = s.pliCount; r.bytes = s.bytesReceived;
     }
   });
   return r;
@@ -173,6 +175,7 @@ func BenchmarkScreenSession(b *testing.B) {
 
 	// Still screen: nothing changes; the session idles.
 	waitStill(b, tech)
+	stopSampler(b, tech) // the measurement reads the counters itself
 	_, staticKbps, staticCPU, _ := measure(10 * time.Second)
 
 	// The whole screen scrolls (8 px per step, as fast as X takes it) with

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("PEERDESK_TEST_LOG") == "" {
 		xgb.Logger = log.New(io.Discard, "", 0)
 	}
-	os.Exit(m.Run())
+	os.Exit(leak.Main(m)) // a backstop behind each test's own leak.Check
 }
 
 func openX(t testing.TB, display string) *x11Source {

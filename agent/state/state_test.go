@@ -53,6 +53,7 @@ func enrolled(t *testing.T) *State {
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "agent") // Save creates it
 	want := enrolled(t)
 	if Exists(dir) {
@@ -118,6 +119,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 }
 
 func TestLoadNotEnrolled(t *testing.T) {
+	t.Parallel()
 	if _, err := Load(t.TempDir()); !errors.Is(err, ErrNotEnrolled) {
 		t.Fatalf("Load(empty dir) = %v, want ErrNotEnrolled", err)
 	}
@@ -127,6 +129,7 @@ func TestLoadNotEnrolled(t *testing.T) {
 }
 
 func TestLoadBadFile(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, content, want string
 	}{
@@ -139,6 +142,7 @@ func TestLoadBadFile(t *testing.T) {
 		{"empty object", `{}`, "incomplete"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			path := filepath.Join(dir, fileName)
 			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
@@ -159,6 +163,7 @@ func TestLoadBadFile(t *testing.T) {
 }
 
 func TestLoadUnreadable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// A directory where the file should be: it exists but cannot be read.
 	if err := os.Mkdir(filepath.Join(dir, fileName), 0o700); err != nil {
@@ -170,6 +175,7 @@ func TestLoadUnreadable(t *testing.T) {
 }
 
 func TestGrantPublicKeySize(t *testing.T) {
+	t.Parallel()
 	for _, n := range []int{0, 1, ed25519.PublicKeySize - 1, ed25519.PublicKeySize + 1, ed25519.PrivateKeySize} {
 		s := &State{GrantKey: make([]byte, n)}
 		if k, err := s.GrantPublicKey(); err == nil {
@@ -183,6 +189,7 @@ func TestGrantPublicKeySize(t *testing.T) {
 }
 
 func TestCARefusesGarbage(t *testing.T) {
+	t.Parallel()
 	s := enrolled(t)
 	s.CAPEM = []byte("not a certificate")
 	if _, err := s.CA(); err == nil {
@@ -191,12 +198,14 @@ func TestCARefusesGarbage(t *testing.T) {
 }
 
 func TestNodeDir(t *testing.T) {
+	t.Parallel()
 	if got, want := NodeDir("/var/lib/peerdesk"), filepath.Join("/var/lib/peerdesk", "node"); got != want {
 		t.Fatalf("NodeDir = %q, want %q", got, want)
 	}
 }
 
 func TestSaveFailsOnBadDir(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)

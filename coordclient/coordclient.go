@@ -216,10 +216,13 @@ func (c *Client) AskForHelp(ctx context.Context) (wire.SupportCode, error) {
 // coordinator has accepted the stream.
 func (c *Client) Presence(ctx context.Context, up func()) error {
 	pr, pw := io.Pipe()
-	defer pr.Close() // unblocks the ticker's pending write whatever happened
+	ticking := make(chan struct{})
+	defer func() { <-ticking }() // last: the ticker has returned before Presence does
+	defer pr.Close()             // unblocks the ticker's pending write whatever happened
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
+		defer close(ticking)
 		t := time.NewTicker(wire.PresenceEvery)
 		defer t.Stop()
 		tick := []byte{wire.PresenceTick}

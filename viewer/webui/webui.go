@@ -52,13 +52,14 @@ type Config struct {
 
 // Server is the running page.
 type Server struct {
-	cfg   Config
-	v     *viewer.Viewer
-	ln    net.Listener
-	srv   *http.Server
-	relay *relay.Relay
-	key   string // the cookie value the browser must present
-	log   *slog.Logger
+	cfg    Config
+	v      *viewer.Viewer
+	ln     net.Listener
+	srv    *http.Server
+	served chan struct{} // closed when srv.Serve has returned
+	relay  *relay.Relay
+	key    string // the cookie value the browser must present
+	log    *slog.Logger
 
 	mu     sync.Mutex
 	grants map[string]wire.GrantResponse // device → grant in use by its page
@@ -105,7 +106,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /api/end/{session}", s.end)
 	mux.Handle("GET /static/", http.FileServerFS(static))
 	s.srv = &http.Server{Handler: s.guard(mux), ReadHeaderTimeout: 10 * time.Second}
-	go s.srv.Serve(ln) //nolint:errcheck // ends with Close
+	s.served = make(chan struct{})
+	go func() {
+		defer close(s.served)
+		s.srv.Serve(ln) //nolint:errcheck // ends with Close
+	}()
 	return s, nil
 }
 
@@ -115,8 +120,13 @@ func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + "/?k="
 // Base is the page's address without the key.
 func (s *Server) Base() string { return "http://" + s.ln.Addr().String() }
 
-// Close stops the page and the relay.
-func (s *Server) Close() error { return errors.Join(s.srv.Close(), s.relay.Close()) }
+// Close stops the page and the relay, and returns once the page's server
+// has stopped serving.
+func (s *Server) Close() error {
+	err := errors.Join(s.srv.Close(), s.relay.Close())
+	<-s.served
+	return err
+}
 
 // guard enforces the host, the key and the security headers.
 func (s *Server) guard(h http.Handler) http.Handler {

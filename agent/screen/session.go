@@ -121,13 +121,13 @@ func (h *Handler) start(offer wire.ScreenOffer, c gate.Caller) (*session, wire.S
 		h.cfg.Consent.Connected(c.Technician, func() { s.end("ended by the user") })
 	}
 	bweReady := make(chan cc.BandwidthEstimator, 1)
-	go func() {
+	h.wg.Go(func() { // owned like the others: Close waits for it
 		select {
 		case e := <-bwe:
 			bweReady <- e
 		case <-ctx.Done():
 		}
-	}()
+	})
 	h.wg.Go(func() { s.readRTCP(sender) })
 	h.wg.Go(func() { s.stream(src, bweReady) })
 	return s, wire.ScreenAnswer{SDP: pc.LocalDescription().SDP, Monitors: monitors}, nil

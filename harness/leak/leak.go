@@ -15,9 +15,19 @@ package leak
 
 import (
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/peerdesk/peerdesk/harness/wait"
 )
+
+// Patience is how long Find lets goroutines on their way out finish before
+// it reports them: goleak's own retries last under half a second, which a
+// connection's reader or a library's read loop can outlast on a loaded
+// 2-core machine after a Close that did end it. A real leak is reported
+// after this long.
+const Patience = 10 * time.Second
 
 // processWide are goroutines a dependency starts and never stops. Each is
 // one per process (or per object the dependency never lets us close), not
@@ -48,9 +58,10 @@ func Check(t testing.TB, opts ...goleak.Option) {
 }
 
 // Find reports goroutines left running beyond those opts and processWide
-// ignore; nil when there are none.
+// ignore, once they have had Patience to end; nil when there are none.
 func Find(opts ...goleak.Option) error {
-	return goleak.Find(append(append([]goleak.Option{}, processWide...), opts...)...)
+	all := append(append([]goleak.Option{}, processWide...), opts...)
+	return wait.Until(Patience, func() error { return goleak.Find(all...) })
 }
 
 // Main runs m and fails the package if goroutines are left running when

@@ -205,11 +205,12 @@ func checkStill(t *testing.T, tab context.Context) {
 		last, prev, void := s0.T, s0, false // last: when a frame last arrived, on the page's clock
 		wait.Holds(t, span, "a still screen without keyframes or keyframe requests", func() bool {
 			s := sampled(t, tab)
+			gap := s.T - last // since the last arrival, up to this sample
 			if s.Received != prev.Received {
 				last = s.T
 			}
 			prev = s
-			void = void || s.T-last > float64(stallGap.Milliseconds())
+			void = void || gap > float64(stallGap.Milliseconds())
 			if !void && (s.Keyframes != s0.Keyframes || s.PLIs != s0.PLIs) {
 				t.Logf("after %v frames of a still screen: %v keyframes, %v keyframe requests; the decoder's counters as they changed (t in ms): %s",
 					s.Frames-s0.Frames, s.Keyframes-s0.Keyframes, s.PLIs-s0.PLIs, samples(tab))

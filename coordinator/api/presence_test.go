@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -178,16 +177,7 @@ func (st *streamTest) waitFor(what string, want bool) time.Duration {
 // HTTP/1.1 one until it has taken its connection) and readers of taken
 // HTTP/1.1 connections (holdPresence).
 func presenceGoroutines() (handlers, held int) {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range leak.Goroutines() {
 		switch {
 		case strings.Contains(g, ".(*Server).handlePresence("):
 			handlers++

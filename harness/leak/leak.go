@@ -14,6 +14,8 @@
 package leak
 
 import (
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +79,18 @@ func Main(m *testing.M, opts ...goleak.Option) int {
 		return 1
 	}
 	return 0
+}
+
+// Goroutines returns the stack of every goroutine in the process, one
+// string each (header line first, then frames), for tests that wait for a
+// goroutine to reach or leave a function.
+func Goroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Split(string(buf[:n]), "\n\n")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 }

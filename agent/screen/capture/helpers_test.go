@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"image/color"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/harness/wait"
 )
 
@@ -45,16 +45,7 @@ func waitsIdle(t *testing.T, src Source, why string) {
 func waitBlocked(t *testing.T, what, fn string) {
 	t.Helper()
 	wait.For(t, what, func() bool {
-		buf := make([]byte, 1<<20)
-		for {
-			n := runtime.Stack(buf, true)
-			if n < len(buf) {
-				buf = buf[:n]
-				break
-			}
-			buf = make([]byte, 2*len(buf))
-		}
-		for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, g := range leak.Goroutines() {
 			header, frames, _ := strings.Cut(g, "\n")
 			top, _, _ := strings.Cut(frames, "\n")
 			if strings.Contains(header, "[select") && strings.Contains(top, "."+fn+"(") {

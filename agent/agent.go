@@ -266,7 +266,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer sh.Close()
+		if ui := a.UI(); ui != nil {
+			defer ui.Close() //nolint:errcheck // at exit; Close waits for the page's server
+		}
+		defer sh.Close() // first: the session ends before its page goes
 		a.mu.Lock()
 		a.sh = sh
 		a.mu.Unlock()

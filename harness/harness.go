@@ -303,12 +303,6 @@ func (a *Agent) Stop() {
 	a.stopOnce.Do(func() {
 		a.cancel()
 		<-a.done
-		// agent.Run returns with the end user's page still served (its
-		// localui server is never closed: reported); close it here until
-		// Run does, so the leak check sees the rest.
-		if ui := a.UI(); ui != nil {
-			ui.Close() //nolint:errcheck // a workaround; Run should have closed it
-		}
 	})
 }
 

@@ -116,6 +116,15 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e, _ := envOver(t, db, dir)
+	return e
+}
+
+// envOver is the coordinator's API over db (closed when the test ends),
+// with its CA and grant key in dir, and the Config its Server was made
+// from.
+func envOver(t testing.TB, db *store.Badger, dir string) (*env, Config) {
+	t.Helper()
 	t.Cleanup(func() { db.Close() })
 	c := newClock()
 	accounts, err := identity.New(db, c.Now)
@@ -135,12 +144,13 @@ func newEnv(t testing.TB) *env {
 		presence: NewPresence(grace, c.Now), overlay: &fakeOverlay{}, id: id,
 		grantKey: key.Public().(ed25519.PublicKey), clock: c,
 	}
-	e.srv = New(Config{
+	cfg := Config{
 		Accounts: e.accounts, Registry: e.registry, Audit: e.audit, Overlay: e.overlay, Presence: e.presence,
 		Support: support.New(db, c.Now), CA: id.CA, Pin: id.Pin(), ControlURL: controlURL, GrantKey: key, Now: c.Now,
-	})
+	}
+	e.srv = New(cfg)
 	e.pub, e.local = e.srv.Handler(), e.srv.LocalHandler()
-	return e
+	return e, cfg
 }
 
 // session starts an API session for a technician account without paying

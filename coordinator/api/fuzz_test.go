@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,18 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/peerdesk/peerdesk/coordinator/audit"
-	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
-	"github.com/peerdesk/peerdesk/coordinator/pki"
 	"github.com/peerdesk/peerdesk/coordinator/store"
-	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -210,33 +204,7 @@ func newMemEnv(t testing.TB) (*env, Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	dir := t.TempDir()
-	c := newClock()
-	accounts, err := identity.New(db, c.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := pki.LoadOrCreate(filepath.Join(dir, "pki"), []string{"127.0.0.1"}, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := pki.LoadOrCreateSigningKey(filepath.Join(dir, "grant.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{
-		accounts: accounts, registry: enroll.New(db, c.Now), audit: audit.New(db, c.Now),
-		presence: NewPresence(grace, c.Now), overlay: &fakeOverlay{}, id: id,
-		grantKey: key.Public().(ed25519.PublicKey), clock: c,
-	}
-	cfg := Config{
-		Accounts: e.accounts, Registry: e.registry, Audit: e.audit, Overlay: e.overlay, Presence: e.presence,
-		Support: support.New(db, c.Now), CA: id.CA, Pin: id.Pin(), ControlURL: controlURL, GrantKey: key, Now: c.Now,
-	}
-	e.srv = New(cfg)
-	e.pub, e.local = e.srv.Handler(), e.srv.LocalHandler()
-	return e, cfg
+	return envOver(t, db, t.TempDir())
 }
 
 // supportCode is a fresh team support code.

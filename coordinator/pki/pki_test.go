@@ -1,12 +1,15 @@
 package pki
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +160,27 @@ func TestSigningKeyPersists(t *testing.T) {
 	}
 	if !a.Equal(b) {
 		t.Fatal("signing key changed across loads")
+	}
+}
+
+func TestLoadOrCreateSecretKey(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.key")
+	k1, created, err := LoadOrCreateSecretKey(path)
+	if err != nil || !created || len(k1) != SecretKeySize {
+		t.Fatalf("create: %x, %v, %v", k1, created, err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v, %v", fi, err)
+	}
+	k2, created, err := LoadOrCreateSecretKey(path)
+	if err != nil || created || !bytes.Equal(k1, k2) {
+		t.Fatalf("load: %x (created %v), %v; want %x", k2, created, err, k1)
+	}
+	if err := os.WriteFile(path, []byte("abcd\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateSecretKey(path); err == nil {
+		t.Fatal("a short key was accepted")
 	}
 }

@@ -1,8 +1,16 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"runtime/debug"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/peerdesk/peerdesk/cli/auditcmd"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 // TestSetGCPercent: the coordinator's GOGC applies unless the environment
@@ -22,5 +30,31 @@ func TestSetGCPercent(t *testing.T) {
 	SetGCPercent(CoordinatorGCPercent)
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Errorf("GOGC=200 in the environment, but the flag set %d", got)
+	}
+}
+
+// brokenTrail answers as a coordinator whose audit chain was edited at
+// record 3.
+type brokenTrail struct{}
+
+func (brokenTrail) AuditVerify(context.Context) (wire.AuditVerifyResult, error) {
+	return wire.AuditVerifyResult{Records: 2, FirstBad: 3, Key: "00000000000000000003", Reason: "record 3 was altered"}, nil
+}
+
+func (brokenTrail) AuditExport(context.Context, io.Writer, string, time.Time) error { return nil }
+
+// TestL3AuditVerifyExitsNonZero: `peerdesk admin audit verify` on a broken
+// chain exits 1 and names the first bad record; export exits 0.
+func TestL3AuditVerifyExitsNonZero(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	cmds := []Command{{Name: "admin", Run: func(ctx context.Context, args []string) error {
+		return auditcmd.Run(ctx, brokenTrail{}, args[1:], &stdout) // args[0] is "audit"
+	}}}
+	if code := run("peerdesk", cmds, []string{"admin", "audit", "verify"}, &stderr); code != 1 ||
+		!strings.Contains(stderr.String(), "record 3") || !strings.Contains(stdout.String(), "first bad record 3") {
+		t.Fatalf("verify of a broken chain: exit %d, stderr %q, stdout %q", code, stderr.String(), stdout.String())
+	}
+	if code := run("peerdesk", cmds, []string{"admin", "audit", "export", "-format", "csv"}, &stderr); code != 0 {
+		t.Fatalf("export: exit %d, %q", code, stderr.String())
 	}
 }

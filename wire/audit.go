@@ -11,6 +11,11 @@ const (
 	LocalPathAuditExport = "/local/audit/export"
 )
 
+// TrailerAuditExportError is the HTTP trailer that carries an export's
+// error when it failed after its first bytes were sent (the status was
+// already 200); a client checks it after reading the body.
+const TrailerAuditExportError = "X-Peerdesk-Export-Error"
+
 // Audit export formats.
 const (
 	AuditFormatCSV  = "csv"

@@ -10,13 +10,14 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/cli"
+	"github.com/peerdesk/peerdesk/cli/auditcmd"
 	"github.com/peerdesk/peerdesk/coordinator"
 	"github.com/peerdesk/peerdesk/coordinator/adminclient"
 )
 
 func admin(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: peerdesk admin add-user|token|status|audit [flags]")
+		fmt.Fprintln(os.Stderr, "usage: peerdesk admin add-user|token|status|audit [verify|export] [flags]")
 		return cli.ErrUsage
 	}
 	fs := cli.Flags("peerdesk", "admin "+args[0])
@@ -69,6 +70,19 @@ func admin(ctx context.Context, args []string) error {
 		}
 		return printJSON(st)
 	case "audit":
+		if len(args) > 1 && (args[1] == "verify" || args[1] == "export") {
+			// peerdesk admin audit verify|export [-data DIR] [-format csv|json] [-since RFC3339]
+			format := fs.String("format", "json", "export: csv or json")
+			since := fs.String("since", "", "export: only records from this time on (RFC 3339)")
+			if err := fs.Parse(args[2:]); err != nil {
+				return err
+			}
+			sub := []string{args[1]}
+			if args[1] == "export" {
+				sub = append(sub, "-format", *format, "-since", *since)
+			}
+			return auditcmd.Run(ctx, client(), sub, os.Stdout)
+		}
 		action := fs.String("action", "", "only this action")
 		outcome := fs.String("outcome", "", "only this outcome (ok, denied)")
 		if err := fs.Parse(args[1:]); err != nil {

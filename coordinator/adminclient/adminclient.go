@@ -101,3 +101,47 @@ func (c *Client) Audit(ctx context.Context, action, outcome string) ([]audit.Rec
 	err := c.do(ctx, http.MethodGet, api.LocalPathAudit+"?"+q.Encode(), nil, &out)
 	return out, err
 }
+
+// AuditVerify asks the coordinator to verify its audit chain.
+func (c *Client) AuditVerify(ctx context.Context) (wire.AuditVerifyResult, error) {
+	var out wire.AuditVerifyResult
+	err := c.do(ctx, http.MethodGet, wire.LocalPathAuditVerify, nil, &out)
+	return out, err
+}
+
+// AuditExport streams the audit trail to w as format (wire.AuditFormatCSV
+// or wire.AuditFormatJSON), only records whose time is not before since
+// (zero: all). It has no overall timeout (a long trail takes a while);
+// ctx bounds it.
+func (c *Client) AuditExport(ctx context.Context, w io.Writer, format string, since time.Time) error {
+	q := url.Values{"format": {format}}
+	if !since.IsZero() {
+		q.Set("since", since.UTC().Format(time.RFC3339))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://coordinator"+wire.LocalPathAuditExport+"?"+q.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	hc := *c.hc
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("is the coordinator running? %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10)) // the error body; a failed read leaves the status to report
+		var e wire.Error
+		if json.Unmarshal(data, &e) != nil || e.Code == "" {
+			return fmt.Errorf("coordinator: %s", resp.Status)
+		}
+		return &e
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("reading the export: %w", err)
+	}
+	if msg := resp.Trailer.Get(wire.TrailerAuditExportError); msg != "" {
+		return fmt.Errorf("coordinator: %s", msg)
+	}
+	return nil
+}

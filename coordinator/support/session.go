@@ -31,7 +31,7 @@ func (d *Desk) Join(r JoinRequest) (Session, string, error) {
 		}
 		s.Technician = c.Assignee
 		c.State, c.Session = Bound, s.ID
-		if err := tx.Put(nsCode, c.Code, c); err != nil {
+		if err := d.putCode(tx, c); err != nil {
 			return err
 		}
 		return d.open(tx, s)
@@ -39,6 +39,7 @@ func (d *Desk) Join(r JoinRequest) (Session, string, error) {
 	if err != nil {
 		return Session{}, "", err
 	}
+	s.CodeRef = d.ref(s.Code)
 	return s, secret, nil
 }
 
@@ -58,7 +59,7 @@ func (d *Desk) Redeem(code, technician string) (Session, error) {
 			return fmt.Errorf("%w: the device is already in session %s", ErrNotAllowed, existing)
 		}
 		c.State, c.Session = Bound, s.ID
-		if err := tx.Put(nsCode, c.Code, c); err != nil {
+		if err := d.putCode(tx, c); err != nil {
 			return err
 		}
 		return d.open(tx, s)
@@ -66,12 +67,13 @@ func (d *Desk) Redeem(code, technician string) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
+	s.CodeRef = d.ref(s.Code)
 	return s, nil
 }
 
 // open writes a new session and its device index.
 func (d *Desk) open(tx store.Tx, s Session) error {
-	if err := tx.Insert(nsSession, s.ID, s); err != nil {
+	if err := d.putSession(tx, s, true); err != nil {
 		return err
 	}
 	return tx.Put(nsByDevice, s.Device, s.ID)
@@ -81,8 +83,8 @@ func (d *Desk) bindable(tx store.Tx, code, kind string) (Code, error) {
 	if !validDigits(code) {
 		return Code{}, ErrNoCode
 	}
-	var c Code
-	if err := tx.Get(nsCode, code, &c); errors.Is(err, store.ErrNotFound) {
+	c, err := d.getCode(tx, code)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, errSealed) {
 		return Code{}, ErrNoCode
 	} else if err != nil {
 		return Code{}, err
@@ -90,7 +92,7 @@ func (d *Desk) bindable(tx store.Tx, code, kind string) (Code, error) {
 	if err := usable(c, d.now()); err != nil {
 		if errors.Is(err, ErrExpired) && c.State == Waiting {
 			c.State = Expired
-			if perr := tx.Put(nsCode, code, c); perr != nil {
+			if perr := d.putCode(tx, c); perr != nil {
 				return Code{}, perr
 			}
 		}
@@ -106,8 +108,8 @@ func (d *Desk) bindable(tx store.Tx, code, kind string) (Code, error) {
 // session nobody has claimed yet (first come).
 func (d *Desk) Claim(sessionID, technician string) (Session, error) {
 	var s Session
-	err := d.db.Update(func(tx store.Tx) error {
-		if err := tx.Get(nsSession, sessionID, &s); errors.Is(err, store.ErrNotFound) {
+	err := d.db.Update(func(tx store.Tx) (err error) {
+		if s, err = d.getSession(tx, sessionID); errors.Is(err, store.ErrNotFound) {
 			return ErrNoSession
 		} else if err != nil {
 			return err
@@ -121,7 +123,7 @@ func (d *Desk) Claim(sessionID, technician string) (Session, error) {
 			return ErrNotYours
 		}
 		s.Technician = technician
-		return tx.Put(nsSession, s.ID, s)
+		return d.putSession(tx, s, false)
 	})
 	return s, err
 }
@@ -129,8 +131,8 @@ func (d *Desk) Claim(sessionID, technician string) (Session, error) {
 // End closes a session and releases its code.
 func (d *Desk) End(sessionID, by, reason string) (Session, error) {
 	var s Session
-	err := d.db.Update(func(tx store.Tx) error {
-		if err := tx.Get(nsSession, sessionID, &s); errors.Is(err, store.ErrNotFound) {
+	err := d.db.Update(func(tx store.Tx) (err error) {
+		if s, err = d.getSession(tx, sessionID); errors.Is(err, store.ErrNotFound) {
 			return ErrNoSession
 		} else if err != nil {
 			return err
@@ -139,19 +141,18 @@ func (d *Desk) End(sessionID, by, reason string) (Session, error) {
 			return ErrEnded
 		}
 		s.State, s.Ended, s.EndedBy, s.EndReason = Closed, d.now().UTC(), by, clip(reason, 256)
-		var c Code
-		if err := tx.Get(nsCode, s.Code, &c); err == nil && c.Session == s.ID {
+		if c, err := d.getCode(tx, s.Code); err == nil && c.Session == s.ID {
 			c.State = Ended
-			if err := tx.Put(nsCode, c.Code, c); err != nil {
+			if err := d.putCode(tx, c); err != nil {
 				return err
 			}
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, errSealed) {
 			return err
 		}
 		if err := tx.Delete(nsByDevice, s.Device); err != nil {
 			return err
 		}
-		return tx.Put(nsSession, s.ID, s)
+		return d.putSession(tx, s, false)
 	})
 	return s, err
 }
@@ -159,7 +160,7 @@ func (d *Desk) End(sessionID, by, reason string) (Session, error) {
 // Session returns one session.
 func (d *Desk) Session(id string) (Session, error) {
 	var s Session
-	err := d.db.View(func(tx store.Tx) error { return tx.Get(nsSession, id, &s) })
+	err := d.db.View(func(tx store.Tx) (err error) { s, err = d.getSession(tx, id); return err })
 	if errors.Is(err, store.ErrNotFound) {
 		return Session{}, ErrNoSession
 	}
@@ -174,7 +175,9 @@ func (d *Desk) OpenSessionFor(device string) (Session, error) {
 		if err := tx.Get(nsByDevice, device, &id); err != nil {
 			return err
 		}
-		return tx.Get(nsSession, id, &s)
+		var err error
+		s, err = d.getSession(tx, id)
+		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return Session{}, ErrNoSession
@@ -185,9 +188,19 @@ func (d *Desk) OpenSessionFor(device string) (Session, error) {
 // Sessions lists every session.
 func (d *Desk) Sessions() ([]Session, error) {
 	var out []Session
-	err := d.db.View(func(tx store.Tx) (err error) {
-		out, err = store.All[Session](tx, nsSession, "")
-		return err
+	err := d.db.View(func(tx store.Tx) error {
+		return tx.Scan(nsSession, "", func(_ string, v []byte) error {
+			var ss storedSession
+			if err := store.Decode(v, &ss); err != nil {
+				return err
+			}
+			s, err := d.openSession(ss)
+			if err != nil {
+				s = ss.Session // its code does not open: list the session without it
+			}
+			out = append(out, s)
+			return nil
+		})
 	})
 	return out, err
 }

@@ -5,7 +5,12 @@
 // for one and the user reads it out. A code is active until it is used,
 // cancelled or — if it was given an expiry — expired; no active code is
 // ever handed out twice; and it binds to exactly one session, which
-// releases it when it ends.
+// releases it when it ends. A generated code expires after 30 minutes
+// unless its technician or Config.CodeTTL says otherwise; a requested one
+// after 24 hours.
+//
+// Codes are not stored in clear: see Load and Config for the keyed index
+// and the sealed digits.
 //
 // Two kinds of session come from codes:
 //   - a one-time support agent (the portal's download) joins with a
@@ -16,6 +21,7 @@
 package support
 
 import (
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -29,7 +35,7 @@ import (
 )
 
 const (
-	nsCode     = "supcode"     // code digits → Code (the latest use of those digits)
+	nsCode     = "supcodek"    // Ref (HMAC of the digits) → storedCode (the latest use of those digits)
 	nsSession  = "supsession"  // session id → Session
 	nsByDevice = "supbydevice" // device id → its open session's id
 )
@@ -65,7 +71,8 @@ var (
 
 // Code is one support code.
 type Code struct {
-	Code      string    `json:"code"`
+	Code      string    `json:"code"` // the six digits (never stored: sealed)
+	Ref       string    `json:"ref"`  // the store's key for it: an HMAC of the digits, safe to log
 	Kind      string    `json:"kind"`
 	State     string    `json:"state"`
 	CreatedBy string    `json:"created_by"` // technician, or "device:<id>"
@@ -85,7 +92,8 @@ func (c Code) Active(now time.Time) bool {
 // Session is what a code opened.
 type Session struct {
 	ID         string    `json:"id"`
-	Code       string    `json:"code"`
+	Code       string    `json:"code"`       // the code's digits (never stored: sealed)
+	CodeRef    string    `json:"code_ref"`   // the code's Ref
 	Technician string    `json:"technician"` // "" until a team member claims it
 	Device     string    `json:"device"`
 	Hostname   string    `json:"hostname"`
@@ -108,26 +116,25 @@ const (
 
 // Desk holds codes and sessions.
 type Desk struct {
-	db  store.DB
-	now func() time.Time
-}
-
-// New returns a Desk over db; now is the clock (nil means time.Now).
-func New(db store.DB, now func() time.Time) *Desk {
-	if now == nil {
-		now = time.Now
-	}
-	return &Desk{db: db, now: now}
+	db    store.DB
+	now   func() time.Time
+	ttl   time.Duration // a generated code's default lifetime; 0: none
+	index []byte        // HMAC key of the codes' store keys
+	aead  cipher.AEAD   // seals the digits
 }
 
 // MaxCodeTTL bounds the optional expiry of a code.
 const MaxCodeTTL = 7 * 24 * time.Hour
 
 // Generate makes a technician's code. team means first come among
-// technicians; ttl 0 means no expiry (until used or cancelled).
+// technicians; ttl 0 means the Desk's default (Config.CodeTTL: 30 minutes
+// unless configured).
 func (d *Desk) Generate(technician string, team bool, ttl time.Duration) (Code, error) {
 	if ttl < 0 || ttl > MaxCodeTTL {
-		return Code{}, fmt.Errorf("support: code lifetime must be 0 (none) or up to %s", MaxCodeTTL)
+		return Code{}, fmt.Errorf("support: code lifetime must be 0 (the default) or up to %s", MaxCodeTTL)
+	}
+	if ttl == 0 {
+		ttl = d.ttl
 	}
 	c := Code{Kind: KindTechnician, CreatedBy: technician, Assignee: technician}
 	if team {
@@ -153,14 +160,13 @@ func (d *Desk) issue(c Code, ttl time.Duration) (Code, error) {
 	for attempt := 0; attempt < 64; attempt++ {
 		c.Code = sixDigits()
 		err := d.db.Update(func(tx store.Tx) error {
-			var old Code
-			switch err := tx.Get(nsCode, c.Code, &old); {
+			switch old, err := d.getCode(tx, c.Code); {
 			case err == nil && (old.State == Bound || old.Active(now)):
 				return store.ErrExists // never reissue an active code
-			case err != nil && !errors.Is(err, store.ErrNotFound):
+			case err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, errSealed):
 				return err
 			}
-			return tx.Put(nsCode, c.Code, c)
+			return d.putCode(tx, c)
 		})
 		if errors.Is(err, store.ErrExists) {
 			continue
@@ -168,6 +174,7 @@ func (d *Desk) issue(c Code, ttl time.Duration) (Code, error) {
 		if err != nil {
 			return Code{}, fmt.Errorf("support: %w", err)
 		}
+		c.Ref = d.ref(c.Code)
 		return c, nil
 	}
 	return Code{}, errors.New("support: no free code found; too many active codes")
@@ -175,9 +182,12 @@ func (d *Desk) issue(c Code, ttl time.Duration) (Code, error) {
 
 // Lookup returns the code if it can still open a session, or why not.
 func (d *Desk) Lookup(code string) (Code, error) {
+	if !validDigits(code) {
+		return Code{}, ErrNoCode
+	}
 	var c Code
-	err := d.db.View(func(tx store.Tx) error { return tx.Get(nsCode, code, &c) })
-	if errors.Is(err, store.ErrNotFound) || !validDigits(code) {
+	err := d.db.View(func(tx store.Tx) (err error) { c, err = d.getCode(tx, code); return err })
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, errSealed) {
 		return Code{}, ErrNoCode
 	}
 	if err != nil {
@@ -201,8 +211,11 @@ func usable(c Code, now time.Time) error {
 // Cancel withdraws a waiting code; only its creator or an admin may.
 func (d *Desk) Cancel(code, actor string, admin bool) error {
 	return d.db.Update(func(tx store.Tx) error {
-		var c Code
-		if err := tx.Get(nsCode, code, &c); errors.Is(err, store.ErrNotFound) {
+		if !validDigits(code) {
+			return ErrNoCode
+		}
+		c, err := d.getCode(tx, code)
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, errSealed) {
 			return ErrNoCode
 		} else if err != nil {
 			return err
@@ -214,16 +227,26 @@ func (d *Desk) Cancel(code, actor string, admin bool) error {
 			return err
 		}
 		c.State = Cancelled
-		return tx.Put(nsCode, code, c)
+		return d.putCode(tx, c)
 	})
 }
 
 // Codes lists every code record (the latest use of each set of digits).
+// A record that does not open under the Desk's key (written under another
+// key, or altered) is left out.
 func (d *Desk) Codes() ([]Code, error) {
 	var out []Code
-	err := d.db.View(func(tx store.Tx) (err error) {
-		out, err = store.All[Code](tx, nsCode, "")
-		return err
+	err := d.db.View(func(tx store.Tx) error {
+		return tx.Scan(nsCode, "", func(_ string, v []byte) error {
+			var sc storedCode
+			if err := store.Decode(v, &sc); err != nil {
+				return err
+			}
+			if c, err := d.openCode(sc); err == nil {
+				out = append(out, c)
+			}
+			return nil
+		})
 	})
 	return out, err
 }

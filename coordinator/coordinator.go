@@ -101,6 +101,7 @@ type Coordinator struct {
 	id      *pki.Identity
 	ov      *overlay.Server
 	api     *api.Server
+	trail   *audit.Log
 	sockDir string
 
 	closeOnce sync.Once
@@ -185,9 +186,28 @@ func New(cfg Config) (_ *Coordinator, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
+	// The audit chain's and the support codes' keys live with the other
+	// keys, outside the store (L3).
+	auditKey, auditKeyNew, err := pki.LoadOrCreateSecretKey(filepath.Join(cfg.DataDir, "pki", "audit.key"))
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	c.trail, err = audit.Open(c.db, audit.Config{Key: auditKey, Now: cfg.Now, AdoptLegacy: auditKeyNew,
+		CheckpointFile: filepath.Join(cfg.DataDir, "pki", "audit.checkpoint")})
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	codesKey, _, err := pki.LoadOrCreateSecretKey(filepath.Join(cfg.DataDir, "pki", "codes.key"))
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	desk, err := support.Load(c.db, support.Config{Key: codesKey, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
 	c.api = api.New(api.Config{
-		Accounts: accounts, Registry: enroll.New(c.db, cfg.Now), Audit: audit.New(c.db, cfg.Now),
-		Overlay: c.ov, Presence: api.NewPresence(cfg.HeartbeatGrace, cfg.Now), Support: support.New(c.db, cfg.Now),
+		Accounts: accounts, Registry: enroll.New(c.db, cfg.Now), Audit: c.trail,
+		Overlay: c.ov, Presence: api.NewPresence(cfg.HeartbeatGrace, cfg.Now), Support: desk,
 		CA: c.id.CA, Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
 	})
 	return c, nil
@@ -268,7 +288,10 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("coordinator.Run: %w", err)
 	}
-	local := &http.Server{Handler: c.api.LocalHandler(), ReadHeaderTimeout: 10 * time.Second, BaseContext: base}
+	localMux := http.NewServeMux()
+	localMux.Handle("/local/audit/", api.LocalAuditHandler(c.trail, c.log.With("component", "admin")))
+	localMux.Handle("/", c.api.LocalHandler())
+	local := &http.Server{Handler: localMux, ReadHeaderTimeout: 10 * time.Second, BaseContext: base}
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(tls.NewListener(c.ln, srv.TLSConfig)) }()
@@ -331,6 +354,11 @@ func (c *Coordinator) closeParts() {
 		}
 		if c.ln != nil {
 			c.ln.Close()
+		}
+		if c.trail != nil {
+			if err := c.trail.Close(); err != nil {
+				c.log.Warn("checkpointing the audit trail", "err", err)
+			}
 		}
 		if c.db != nil {
 			if err := c.db.Close(); err != nil {

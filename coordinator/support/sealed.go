@@ -243,3 +243,7 @@ func (d *Desk) migrate() error {
 	}
 	return nil
 }
+
+// Ref is the reference of the code whose digits are digits: what audit
+// records and logs name a code by (it does not give the digits away).
+func (d *Desk) Ref(digits string) string { return d.ref(digits) }

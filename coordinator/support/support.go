@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/store"
@@ -38,6 +39,7 @@ const (
 	nsCode     = "supcodek"    // Ref (HMAC of the digits) → storedCode (the latest use of those digits)
 	nsSession  = "supsession"  // session id → Session
 	nsByDevice = "supbydevice" // device id → its open session's id
+	nsAsked    = "supasked"    // device id → storedAsk: its waiting request code (L2)
 )
 
 // Code states.
@@ -121,6 +123,7 @@ type Desk struct {
 	ttl   time.Duration // a generated code's default lifetime; 0: none
 	index []byte        // HMAC key of the codes' store keys
 	aead  cipher.AEAD   // seals the digits
+	askMu sync.Mutex    // serialises Request
 }
 
 // MaxCodeTTL bounds the optional expiry of a code.
@@ -144,11 +147,55 @@ func (d *Desk) Generate(technician string, team bool, ttl time.Duration) (Code, 
 }
 
 // Request makes a code for an end user whose enrolled agent asks for help.
+// A device has at most one waiting request (L2): while its last code can
+// still be used, asking again returns that code, so a machine that asks
+// in a loop neither floods the board nor fills the code space that
+// guessers try.
 func (d *Desk) Request(device, hostname string, ttl time.Duration) (Code, error) {
 	if ttl <= 0 || ttl > MaxCodeTTL {
 		ttl = 24 * time.Hour
 	}
+	d.askMu.Lock() // one check-then-issue at a time: two asks at once get one code
+	defer d.askMu.Unlock()
+	if c, ok, err := d.waitingRequest(device); err != nil || ok {
+		return c, err
+	}
 	return d.issue(Code{Kind: KindRequest, CreatedBy: "device:" + device, Device: device, Hostname: hostname}, ttl)
+}
+
+// storedAsk points from a device to its request code: the code's Ref and
+// its digits sealed (never in clear, like every code).
+type storedAsk struct {
+	Ref    string `json:"ref"`
+	Sealed []byte `json:"sealed"`
+}
+
+// waitingRequest returns the device's request code if it is still waiting.
+func (d *Desk) waitingRequest(device string) (Code, bool, error) {
+	var c Code
+	err := d.db.View(func(tx store.Tx) error {
+		var a storedAsk
+		if err := tx.Get(nsAsked, device, &a); err != nil {
+			return err
+		}
+		digits, err := d.unseal(a.Sealed, nsAsked+"/"+device)
+		if err != nil {
+			return err
+		}
+		c, err = d.getCode(tx, digits)
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound) || errors.Is(err, errSealed):
+		return Code{}, false, nil
+	case err != nil:
+		return Code{}, false, fmt.Errorf("support: %w", err)
+	}
+	if c.Kind != KindRequest || c.Device != device || !c.Active(d.now()) {
+		return Code{}, false, nil // its digits were reused, or it was used, cancelled or expired
+	}
+	c.Ref = d.ref(c.Code)
+	return c, true, nil
 }
 
 func (d *Desk) issue(c Code, ttl time.Duration) (Code, error) {
@@ -165,6 +212,12 @@ func (d *Desk) issue(c Code, ttl time.Duration) (Code, error) {
 				return store.ErrExists // never reissue an active code
 			case err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, errSealed):
 				return err
+			}
+			if c.Kind == KindRequest {
+				ask := storedAsk{Ref: d.ref(c.Code), Sealed: d.seal(c.Code, nsAsked+"/"+c.Device)}
+				if err := tx.Put(nsAsked, c.Device, ask); err != nil {
+					return err
+				}
 			}
 			return d.putCode(tx, c)
 		})

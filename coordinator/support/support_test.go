@@ -3,6 +3,7 @@ package support
 import (
 	"bytes"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,4 +221,72 @@ func TestL3MigratesClearCodes(t *testing.T) {
 			t.Fatalf("the migrated session's code was not released: %+v", c)
 		}
 	}
+}
+
+// TestL2OneOpenRequestPerDevice: a device that asks for help again while
+// its code is waiting gets the same code, however many times and however
+// concurrently it asks; once that code is used, cancelled or expired, the
+// next ask gets a new one. Another device gets its own.
+func TestL2OneOpenRequestPerDevice(t *testing.T) {
+	leak.Check(t)
+	d, db, clock := env(t, Config{})
+	first, err := d.Request("dev-1", "front-desk", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := make(chan string, 50)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			c, err := d.Request("dev-1", "front-desk", time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			codes <- c.Code
+		})
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != first.Code {
+			t.Fatalf("asking again gave code %s, want the waiting %s", c, first.Code)
+		}
+	}
+	if n := countCodes(t, d); n != 1 {
+		t.Fatalf("%d codes after 51 asks from one device, want 1", n)
+	}
+	if other, err := d.Request("dev-2", "lab", time.Hour); err != nil || other.Code == first.Code {
+		t.Fatalf("another device: %+v, %v", other, err)
+	}
+	if inClear(t, db, first.Code) {
+		t.Fatal("the device's pointer to its request holds the digits in clear")
+	}
+
+	if err := d.Cancel(first.Code, "alice", true); err != nil {
+		t.Fatal(err)
+	}
+	second, err := d.Request("dev-1", "front-desk", time.Hour)
+	if err != nil || second.Code == first.Code || !second.Active(clock.Now()) {
+		t.Fatalf("after cancelling: %+v, %v; want a new waiting code", second, err)
+	}
+	clock.Advance(time.Hour + time.Second)
+	third, err := d.Request("dev-1", "front-desk", time.Hour)
+	if err != nil || third.Code == second.Code || !third.Active(clock.Now()) {
+		t.Fatalf("after expiry: %+v, %v; want a new waiting code", third, err)
+	}
+}
+
+func countCodes(t *testing.T, d *Desk) int {
+	t.Helper()
+	all, err := d.Codes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range all {
+		if c.State == Waiting {
+			n++
+		}
+	}
+	return n
 }

@@ -19,7 +19,11 @@ require (
 	tailscale.com v1.101.0-pre
 )
 
-require golang.org/x/mod v0.37.0 // indirect
+require (
+	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
+	github.com/pquerna/otp v1.5.0 // indirect
+	golang.org/x/mod v0.37.0 // indirect
+)
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect

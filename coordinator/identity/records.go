@@ -24,6 +24,9 @@ func decodeUser(b []byte) (User, error) {
 // check refuses a user record that no code path here writes, so a damaged
 // or hand-edited record is refused rather than read in some other sense.
 func (u *User) check() error {
+	if len(u.TOTP.Recovery) == 0 {
+		u.TOTP.Recovery = nil // one form for "none", whatever the record said
+	}
 	bad := func(what string) error { return fmt.Errorf("%w: user %q: %s", ErrCorrupt, u.Name, what) }
 	switch {
 	case wire.CheckName(u.Name) != nil:

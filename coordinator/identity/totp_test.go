@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image/png"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -310,6 +311,15 @@ func TestLoadOrCreateSealKey(t *testing.T) {
 	k1, err := LoadOrCreateSealKey(path)
 	if err != nil || len(k1) != sealKeyLen {
 		t.Fatalf("create: %v", err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, %v", fi.Mode(), err)
+	}
+	if err := os.WriteFile(path+".bad", []byte("not a key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateSealKey(path + ".bad"); err == nil {
+		t.Fatal("loaded a file that is no seal key")
 	}
 	k2, err := LoadOrCreateSealKey(path)
 	if err != nil || !bytes.Equal(k1, k2) {

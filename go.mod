@@ -10,6 +10,7 @@ require (
 	github.com/dgraph-io/badger/v4 v4.9.6
 	github.com/google/go-cmp v0.7.0
 	github.com/juanfont/headscale v0.29.3
+	github.com/pquerna/otp v1.5.0
 	github.com/rs/zerolog v1.35.1
 	github.com/shirou/gopsutil/v4 v4.26.10
 	go.uber.org/goleak v1.3.0
@@ -19,7 +20,10 @@ require (
 	tailscale.com v1.101.0-pre
 )
 
-require golang.org/x/mod v0.37.0 // indirect
+require (
+	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
+	golang.org/x/mod v0.37.0 // indirect
+)
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"github.com/peerdesk/peerdesk/policy"
 )
 
+var testSealKey = bytes.Repeat([]byte{7}, sealKeyLen)
+
 // setup returns accounts over a fresh store with one admin, alice, and
 // the clock they read: it stands still until the test advances it.
 func setup(t *testing.T) (*Accounts, *tstest.Clock) {
@@ -24,8 +27,14 @@ func setup(t *testing.T) (*Accounts, *tstest.Clock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return setupOver(t, db)
+}
+
+// setupOver is setup over db.
+func setupOver(t *testing.T, db store.DB) (*Accounts, *tstest.Clock) {
+	t.Helper()
 	c := tstest.NewClock(tstest.ClockOpts{Start: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)})
-	a, err := New(db, c.Now)
+	a, err := New(db, c.Now, WithSealKey(testSealKey))
 	if err != nil {
 		t.Fatal(err)
 	}

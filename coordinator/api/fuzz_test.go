@@ -43,7 +43,7 @@ var errorCodes = []string{
 // enrolled device asked for, to be redeemed).
 func FuzzHandlers(f *testing.F) {
 	e, cfg := newMemEnv(f)
-	adminTok, adminSess, err := e.accounts.NewSession(identity.User{Name: "alice", Role: policy.RoleAdmin})
+	adminTok, adminSess, err := newSession(e.accounts, "alice", policy.RoleAdmin)
 	if err != nil {
 		f.Fatal(err)
 	}

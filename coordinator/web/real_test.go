@@ -61,6 +61,9 @@ func TestRealDesk(t *testing.T) {
 		Backend: srv, Desk: srv, Portal: srv, PublicURL: testURL, Pin: testPin,
 		SupportBinaries: binariesDir(t), Now: now,
 	})
+	if err := accounts.Create("bob", "a long enough password", policy.RoleTechnician); err != nil {
+		t.Fatal(err)
+	}
 	tok, sess, err := accounts.NewSession(identity.User{Name: "bob", Role: policy.RoleTechnician})
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,7 @@ func installService(ctx context.Context, args []string) error {
 	fs.Bool("unattended", false, "connect without asking the user (consent off)")
 	fs.Bool("no-screen", false, "offer no screen sessions (headless machine)")
 	fs.Bool("view-only", false, "screen sessions show the screen but inject no mouse or keyboard")
+	fs.String("consent-rules", "", "JSON file of which capabilities need the user's answer (see run)")
 	fs.String("log-level", "info", "debug, info, warn or error")
 	fs.Int64("memory-limit", cli.DefaultMemoryLimit>>20, "soft memory limit in MiB (0: none; GOMEMLIMIT wins)")
 	if err := fs.Parse(args); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -50,11 +51,21 @@ func installService(ctx context.Context, args []string) error {
 		return err
 	}
 	runArgs := []string{"run", "-state", dir}
+	var visitErr error
 	fs.Visit(func(f *flag.Flag) {
+		v := f.Value.String()
+		if f.Name == "consent-rules" && v != "" {
+			// The service runs from another directory.
+			abs, err := filepath.Abs(v)
+			v, visitErr = abs, errors.Join(visitErr, err)
+		}
 		if f.Name != "state" {
-			runArgs = append(runArgs, "-"+f.Name+"="+f.Value.String())
+			runArgs = append(runArgs, "-"+f.Name+"="+v)
 		}
 	})
+	if visitErr != nil {
+		return visitErr
+	}
 	if _, err := state.Load(dir); err != nil {
 		fmt.Fprintf(os.Stderr, "note: %s holds no enrollment yet (%v); run `peerdesk-agent enroll -state %s …` before starting the service\n", dir, err, dir)
 	}

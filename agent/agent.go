@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/agent/auditlog"
+	"github.com/peerdesk/peerdesk/agent/consent"
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/inventory"
 	"github.com/peerdesk/peerdesk/agent/localui"
@@ -32,6 +33,7 @@ import (
 	"github.com/peerdesk/peerdesk/agent/wol"
 	"github.com/peerdesk/peerdesk/coordclient"
 	"github.com/peerdesk/peerdesk/node"
+	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -125,8 +127,15 @@ type Config struct {
 	// Display is the X11 display screen sessions show ("" = $DISPLAY).
 	Display string
 	// Unattended turns the end user's consent off (I4): technicians
-	// connect without asking. One-time support agents never are.
+	// connect without asking, unless ConsentRules say to ask. One-time
+	// support agents never are.
 	Unattended bool
+	// ConsentRules say which capabilities need the end user's answer on
+	// this machine (by its company and device id); nil means
+	// policy.AttendedRules, or policy.UnattendedRules when Unattended.
+	// (The coordinator does not deliver rules yet: they come from the
+	// agent's configuration.)
+	ConsentRules *policy.ConsentRules
 	// NoScreen leaves the screen capability out (a headless server).
 	NoScreen bool
 	// ViewOnly makes screen sessions view-only: no mouse or keyboard is
@@ -156,6 +165,7 @@ type Agent struct {
 	node      *node.Node
 	ui        *localui.UI
 	sh        *screen.Handler
+	consent   *consent.Service
 
 	// streaming is true while the presence stream is up: it keeps the
 	// device online, so no heartbeat request (and no second connection
@@ -257,17 +267,29 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	g := &gate.Gate{Device: a.st.DeviceID, GrantKey: grantKey, WhoIs: n, Audit: a.audit, Now: a.cfg.Now, Logger: a.log}
-	mux := http.NewServeMux()
-	mux.Handle("GET "+wire.PeerPathSysInfo, g.Handle(sysinfo.Handler{Collector: a.inv}))
-	mux.Handle("POST "+wire.PeerPathPower, g.Handle(&power.Handler{Config: a.powerConfig()}))
-	mux.Handle("POST "+wire.PeerPathWake, g.Handle(wol.Handler{Logger: a.log}))
-	if !a.cfg.NoScreen {
-		sh, err := a.screen(n)
+	// Every capability that acts on the machine asks here (I4).
+	cs := consent.New(consent.Config{
+		Ask: a.consentRules().For(a.st.Metadata.Company, a.st.DeviceID), Device: a.st.DeviceID,
+		Audit: a.audit, Now: a.cfg.Now, Logger: a.log.With("component", "consent"),
+	})
+	a.mu.Lock()
+	a.consent = cs
+	a.mu.Unlock()
+	if !a.cfg.Unattended || cs.Asks() {
+		ui, err := a.startUI(cs)
 		if err != nil {
 			return err
 		}
-		if ui := a.UI(); ui != nil {
-			defer ui.Close() //nolint:errcheck // at exit; Close waits for the page's server
+		defer ui.Close() //nolint:errcheck // at exit; Close waits for the page's server
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+wire.PeerPathSysInfo, g.Handle(sysinfo.Handler{Collector: a.inv}))
+	mux.Handle("POST "+wire.PeerPathPower, g.Handle(&power.Handler{Config: a.powerConfig(), Consent: cs}))
+	mux.Handle("POST "+wire.PeerPathWake, g.Handle(wol.Handler{Logger: a.log}))
+	if !a.cfg.NoScreen {
+		sh, err := a.screen(n, cs)
+		if err != nil {
+			return err
 		}
 		defer sh.Close() // first: the session ends before its page goes
 		a.mu.Lock()
@@ -306,38 +328,59 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// screen makes the screen capability, with the end user's page for
-// consent and "Ask for help" unless the agent is unattended.
-func (a *Agent) screen(n *node.Node) (*screen.Handler, error) {
-	var consent screen.Consent
-	if !a.cfg.Unattended {
-		show := a.cfg.Browser
-		if show == nil {
-			show = localui.OpenBrowser
-		}
-		ui, err := localui.Start(localui.Config{
-			Hostname: a.st.Hostname, Logger: a.log, Show: show,
-			AskHelp: func(ctx context.Context) (string, error) {
-				c, err := a.coord.AskForHelp(ctx)
-				return c.Code, err
-			},
-		})
-		if err != nil {
-			return nil, err
-		}
-		a.mu.Lock()
-		a.ui = ui
-		a.mu.Unlock()
-		fmt.Printf("peerdesk agent — your page: %s\n", ui.URL())
-		consent = ui
+// consentRules are the machine's consent rules: the configured ones, or
+// the default for an attended or unattended agent.
+func (a *Agent) consentRules() policy.ConsentRules {
+	switch {
+	case a.cfg.ConsentRules != nil:
+		return *a.cfg.ConsentRules
+	case a.cfg.Unattended:
+		return policy.UnattendedRules()
 	}
-	return screenHandler(a.cfg.Display, !a.cfg.ViewOnly, n, consent, func(reason string) {
+	return policy.AttendedRules()
+}
+
+// startUI starts the end user's page: consent questions, what is allowed
+// now, and "Ask for help". Its address is a credential only once, and is
+// neither printed nor logged (L4).
+func (a *Agent) startUI(cs *consent.Service) (*localui.UI, error) {
+	show := a.cfg.Browser
+	if show == nil {
+		show = localui.OpenBrowser
+	}
+	ui, err := localui.Start(localui.Config{
+		Hostname: a.st.Hostname, Logger: a.log, Show: show, Consent: cs, Now: a.cfg.Now,
+		AskHelp: func(ctx context.Context) (string, error) {
+			c, err := a.coord.AskForHelp(ctx)
+			return c.Code, err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.ui = ui
+	a.mu.Unlock()
+	a.log.Info("the end user's page is served; it opens in the user's browser when a technician asks", "addr", ui.Addr())
+	return ui, nil
+}
+
+// screen makes the screen capability; its sessions ask cs.
+func (a *Agent) screen(n *node.Node, cs *consent.Service) (*screen.Handler, error) {
+	return screenHandler(a.cfg.Display, !a.cfg.ViewOnly, n, cs, func(reason string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := a.coord.EndSupport(ctx, reason); err != nil && coordclient.Code(err) != wire.CodeUnauthorized {
 			a.log.Debug("telling the coordinator the session ended", "err", err)
 		}
 	}, a.log)
+}
+
+// Consent is the agent's consent service, once Run has started.
+func (a *Agent) Consent() *consent.Service {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.consent
 }
 
 // ScreenLive reports whether a screen session is live.

@@ -16,7 +16,7 @@ import (
 
 // screenHandler wires the screen capability to this machine's display:
 // capture (damage-driven), the H.264 encoder and input injection, with ICE
-// on the overlay. consent nil means unattended (nobody is asked).
+// on the overlay. Sessions ask consent (package consent).
 func screenHandler(display string, withInput bool, n *node.Node, consent screen.Consent, onEnd func(string), log *slog.Logger) (*screen.Handler, error) {
 	// PEERDESK_SCREEN_CODING=screen|camera fixes the encoder's tuning
 	// (screen.Coding); the default chooses by the path.

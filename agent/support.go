@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/agent/auditlog"
+	"github.com/peerdesk/peerdesk/agent/consent"
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/localui"
 	"github.com/peerdesk/peerdesk/agent/sysinfo"
 	"github.com/peerdesk/peerdesk/coordclient"
 	"github.com/peerdesk/peerdesk/node"
+	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -28,8 +30,8 @@ type SupportOptions struct {
 	Display  string             // X11 display; "" means $DISPLAY
 	Hostname string             // "" means the OS host name
 	Version  string
-	// Browser opens the end user's page; nil means the desktop's browser.
-	// The page's address is also printed.
+	// Browser opens the end user's page with a one-time URL; nil means the
+	// desktop's browser. The address is neither printed nor logged (L4).
 	Browser func(url string) error
 	Logger  *slog.Logger
 }
@@ -49,6 +51,11 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 		return fmt.Errorf("agent.RunSupport: %w", err)
 	}
 	defer os.RemoveAll(scratch)
+	audit, err := auditlog.Open(scratch, nil, log)
+	if err != nil {
+		return err
+	}
+	defer audit.Close()
 
 	host := o.Hostname
 	if host == "" {
@@ -78,18 +85,21 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	}
 	defer endSession("the support agent closed")
 
-	ui, err := localui.Start(localui.Config{Hostname: host, OneTime: true, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer ui.Close()
-	fmt.Printf("peerdesk support %s — your page: %s\n", o.Config.Code, ui.URL())
+	// A one-time agent always asks (I4): its rules are fixed.
+	cs := consent.New(consent.Config{Ask: policy.AttendedConsent, Device: join.DeviceID, Audit: audit, Logger: log})
 	open := o.Browser
 	if open == nil {
 		open = localui.OpenBrowser
 	}
+	ui, err := localui.Start(localui.Config{Hostname: host, OneTime: true, Consent: cs, Show: open, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer ui.Close()
+	fmt.Printf("peerdesk support %s — your page opens in your browser\n", o.Config.Code)
 	if err := open(ui.URL()); err != nil {
-		log.Info("could not open a browser; open the page above", "err", err)
+		fmt.Println("peerdesk support: your browser could not be opened; it is tried again when your technician connects")
+		log.Info("could not open a browser", "err", err)
 	}
 
 	n, err := node.New(node.Config{
@@ -104,13 +114,8 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 		return fmt.Errorf("agent.RunSupport: joining: %w", err)
 	}
 
-	audit, err := auditlog.Open(scratch, nil, log)
-	if err != nil {
-		return err
-	}
-	defer audit.Close()
 	done := make(chan string, 1)
-	sh, err := screenHandler(o.Display, true, n, ui, func(reason string) {
+	sh, err := screenHandler(o.Display, true, n, cs, func(reason string) {
 		select {
 		case done <- reason:
 		default:

@@ -39,6 +39,10 @@ type ScreenOffer struct {
 type ScreenAnswer struct {
 	SDP      string    `json:"sdp"`
 	Monitors []Monitor `json:"monitors"`
+	// Allowed is what the session may do, as the end user allowed it
+	// (CapScreen, and CapInput unless the session is view-only); added
+	// 2026-12-08, absent from older agents.
+	Allowed []Capability `json:"allowed,omitempty"`
 }
 
 // Monitor is one display of the agent's machine.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/peerdesk/peerdesk/agent/consent"
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -125,9 +126,18 @@ func safeModeProbe(goos string) (key, name string, ok bool) {
 // DefaultDelay is the pause between the answer and the reboot.
 const DefaultDelay = 2 * time.Second
 
+// Consent asks the end user (package consent).
+type Consent interface {
+	Acquire(ctx context.Context, r consent.Request) (*consent.Lease, error)
+}
+
 // Handler serves wire.PeerPathPower.
 type Handler struct {
 	Config
+	// Consent is asked before any step runs (L5): on an attended machine
+	// the user allows or denies the restart, and their End before the
+	// reboot cancels it. Nil asks nobody (consent with no rules).
+	Consent Consent
 	// Delay between the answer and the reboot; DefaultDelay if zero.
 	Delay time.Duration
 	// After is the clock; time.After if nil.
@@ -159,6 +169,21 @@ func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Calle
 		gate.WriteError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
+	lease, err := h.consent().Acquire(r.Context(), consent.Request{Technician: c.Technician, Capabilities: []wire.Capability{wire.CapPower}})
+	switch {
+	case errors.Is(err, consent.ErrDenied), errors.Is(err, consent.ErrNoAnswer):
+		log.Info("power action refused by the user", "err", err)
+		gate.WriteError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user did not allow the restart")
+		return
+	case errors.Is(err, consent.ErrBusy):
+		gate.WriteError(w, http.StatusConflict, wire.CodeConflict, "the user is already being asked about another request")
+		return
+	case err != nil:
+		log.Error("consent failed", "err", err)
+		gate.WriteError(w, http.StatusInternalServerError, wire.CodeInternal, "the user could not be asked")
+		return
+	}
+	defer lease.Release("")
 	ctx := context.WithoutCancel(r.Context()) // a half-made boot change is worse than a late one
 	run := h.runner()
 	if err := errors.Join(Execute(ctx, run, log, plan.Steps), writeKeep(h.StateDir, plan, c.Technician)); err != nil {
@@ -188,14 +213,32 @@ func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Calle
 	if err := http.NewResponseController(w).Flush(); err != nil {
 		log.Debug("flush", "err", err)
 	}
-	<-h.after(h.delay())
-	if err := Execute(ctx, run, log, []Step{plan.Reboot}); err != nil {
-		// No reboot: leave no boot flag behind for a later, unrelated one.
-		log.Error("reboot failed", "err", err)
+	undo := func() {
 		if rerr := errors.Join(Execute(ctx, run, log, plan.Revert), writeKeep(h.StateDir, Plan{Clear: plan.Keep}, "")); rerr != nil {
 			log.Error("power revert failed", "err", rerr)
 		}
 	}
+	select {
+	case <-h.after(h.delay()):
+	case <-lease.Done():
+		// The user pressed End before the reboot: it does not happen, and
+		// no boot flag is left behind for a later, unrelated one.
+		log.Info("power action cancelled by the user")
+		undo()
+		return
+	}
+	if err := Execute(ctx, run, log, []Step{plan.Reboot}); err != nil {
+		// No reboot: leave no boot flag behind for a later, unrelated one.
+		log.Error("reboot failed", "err", err)
+		undo()
+	}
+}
+
+func (h *Handler) consent() Consent {
+	if h.Consent == nil {
+		return consent.New(consent.Config{Logger: h.logger()})
+	}
+	return h.Consent
 }
 
 func (h *Handler) delay() time.Duration {

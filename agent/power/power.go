@@ -10,6 +10,14 @@
 // one is per OS (power_windows.go, power_linux.go; elsewhere every step is
 // errors.ErrUnsupported).
 //
+// # Consent
+//
+// The handler asks package consent for exactly the power capability before
+// any step runs (L5): on an attended machine the user allows or denies the
+// restart, and their End during the pause before the reboot cancels it and
+// reverts the boot flags. The machine's consent rules decide whether power
+// needs asking (unattended machines: not unless the rules say so).
+//
 // # Safe Mode (Windows)
 //
 // Safe Mode is a BCD flag (bcdedit /set {current} safeboot …) that holds

@@ -1,13 +1,13 @@
 package screen
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"sync"
-	"time"
 
+	"github.com/peerdesk/peerdesk/agent/consent"
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -34,51 +34,70 @@ func (*Handler) Capability() wire.Capability { return wire.CapScreen }
 // is not the end of the support session.
 const reasonReconnected = "reconnected"
 
-// consentTimeout bounds how long a technician waits for the end user.
-const consentTimeout = 2 * time.Minute
-
-// ServePeer answers a browser's offer with the agent's answer, after the end
-// user consented.
+// ServePeer answers a browser's offer with the agent's answer, once the
+// end user allowed what the session will use.
 func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Caller) {
 	var offer wire.ScreenOffer
 	if err := gate.DecodeRequest(w, r, &offer); err != nil || offer.SDP == "" {
 		gate.WriteError(w, http.StatusBadRequest, wire.CodeBadRequest, "an SDP offer is required")
 		return
 	}
-	h.mu.Lock()
-	if h.active != nil && h.active.technician != c.Technician {
-		h.mu.Unlock()
+	if h.busy(c.Technician) {
 		gate.WriteError(w, http.StatusConflict, wire.CodeConflict, "another technician's session is live on this machine")
 		return
 	}
+	// Exactly what the session will use: the user is asked for that, and
+	// again whenever it is more than what they allowed (H1).
+	want := []wire.Capability{wire.CapScreen}
+	if allows(c, wire.CapInput) && h.cfg.Input != nil {
+		want = append(want, wire.CapInput)
+	}
+	// Asked while a previous session of the same technician still runs:
+	// its lease lets a reconnect with no more than it allowed through
+	// without a question, and a refused widening leaves it running.
+	lease, err := h.cfg.Consent.Acquire(r.Context(), consent.Request{Technician: c.Technician, Capabilities: want})
+	switch {
+	case errors.Is(err, consent.ErrDenied):
+		gate.WriteError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user declined the session")
+		return
+	case errors.Is(err, consent.ErrNoAnswer):
+		gate.WriteError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user did not answer")
+		return
+	case errors.Is(err, consent.ErrBusy):
+		gate.WriteError(w, http.StatusConflict, wire.CodeConflict, "the user is already being asked about another request")
+		return
+	case err != nil:
+		h.cfg.Logger.Warn("consent failed", "err", err)
+		gate.WriteError(w, http.StatusInternalServerError, wire.CodeInternal, "the user could not be asked")
+		return
+	}
+	if h.busy(c.Technician) { // another technician started while the user was asked
+		lease.Release("")
+		gate.WriteError(w, http.StatusConflict, wire.CodeConflict, "another technician's session is live on this machine")
+		return
+	}
+	h.mu.Lock()
 	prev := h.active
 	h.mu.Unlock()
 	if prev != nil {
 		prev.end(reasonReconnected)
 	}
-
-	if h.cfg.Consent != nil && (prev == nil || !prev.consented) {
-		ctx, cancel := context.WithTimeout(r.Context(), consentTimeout)
-		ok, err := h.cfg.Consent.Ask(ctx, ConsentRequest{Technician: c.Technician, Capabilities: c.Grant.Capabilities})
-		cancel()
-		if err != nil {
-			gate.WriteError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user did not answer")
-			return
-		}
-		if !ok {
-			gate.WriteError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user declined the session")
-			return
-		}
-	}
-	s, answer, err := h.start(offer, c)
+	_, answer, err := h.start(offer, c, lease)
 	if err != nil {
+		lease.Release("the session could not start")
 		h.cfg.Logger.Warn("screen session failed to start", "err", err)
 		gate.WriteError(w, http.StatusInternalServerError, wire.CodeInternal, "the session could not start: "+err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(answer) //nolint:errcheck // client gone; ICE times out
-	_ = s
+}
+
+// busy reports whether another technician's session is live.
+func (h *Handler) busy(technician string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.active != nil && h.active.technician != technician
 }
 
 // End stops the live session, if any (the end user pressed "End").
@@ -111,9 +130,7 @@ func (h *Handler) finished(s *session, reason string) {
 		h.active = nil
 	}
 	h.mu.Unlock()
-	if h.cfg.Consent != nil {
-		h.cfg.Consent.Disconnected(reason)
-	}
+	s.lease.Release(reason)
 	if h.cfg.OnEnd != nil && reason != reasonReconnected {
 		h.cfg.OnEnd(reason)
 	}

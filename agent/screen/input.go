@@ -38,8 +38,8 @@ func (s *session) onInput(b []byte, pointer bool) {
 	s.mu.Lock()
 	inj, origin := s.inject, s.origin
 	s.mu.Unlock()
-	if inj == nil {
-		return // view-only
+	if inj == nil || !s.lease.Allows(wire.CapInput) {
+		return // view-only: input was not allowed (or the lease ended)
 	}
 	if err := inj.Apply(*m.input, origin); err != nil {
 		s.h.cfg.Logger.Debug("input dropped", "type", m.input.Type, "err", err)
@@ -104,7 +104,7 @@ func (s *session) onControl(m wire.ControlMessage) {
 		s.mu.Lock()
 		inj := s.inject
 		s.mu.Unlock()
-		if inj != nil {
+		if inj != nil && s.lease.Allows(wire.CapInput) {
 			if err := inj.CtrlAltDel(); err != nil {
 				s.h.cfg.Logger.Warn("Ctrl-Alt-Del failed", "err", err)
 			}

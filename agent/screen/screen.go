@@ -17,9 +17,13 @@
 // press and release are applied separately. Input is applied only if the
 // grant includes the input capability; otherwise the session is view-only.
 //
-// Before any of it, the end user is asked (Consent), unless the agent was
-// configured for unattended access — which one-time support agents never
-// are.
+// Before any of it, the end user is asked through package consent, for
+// exactly what the session will use (screen, and input if the grant has it
+// and the agent injects input), unless the machine's consent rules exempt
+// it — which they never do on one-time support agents. The session runs
+// under the lease consent gives: input events are applied only while the
+// lease allows input, a technician who offers again with more (screen,
+// then screen and input) is asked again, and the user's End ends it.
 package screen
 
 import (
@@ -29,6 +33,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/peerdesk/peerdesk/agent/consent"
 	"github.com/peerdesk/peerdesk/agent/screen/h264"
 	"github.com/peerdesk/peerdesk/wire"
 	"github.com/pion/transport/v4"
@@ -70,20 +75,10 @@ type Injector interface {
 	ReleaseAll() error
 }
 
-// ConsentRequest is what the end user is asked.
-type ConsentRequest struct {
-	Technician   string
-	Capabilities []wire.Capability
-}
-
-// Consent is the end user's side of a session (package consent).
+// Consent asks the end user (package consent): a session runs under the
+// lease it returns, with at most the capabilities the lease allows.
 type Consent interface {
-	// Ask blocks until the end user allows or denies, or ctx ends.
-	Ask(ctx context.Context, r ConsentRequest) (bool, error)
-	// Connected shows who is watching; end lets the user stop it.
-	Connected(technician string, end func())
-	// Disconnected clears the indicator.
-	Disconnected(reason string)
+	Acquire(ctx context.Context, r consent.Request) (*consent.Lease, error)
 }
 
 // Config wires a Handler.
@@ -92,7 +87,7 @@ type Config struct {
 	OpenSource func() (Source, error) // opened per session
 	NewEncoder func(width, height, fps, bitrate int) (Encoder, error)
 	Input      func() (Injector, error) // nil: view only
-	Consent    Consent                  // nil: unattended, nobody is asked
+	Consent    Consent                  // nil: nobody is asked (consent with no rules)
 	OnEnd      func(reason string)      // after a session ended
 	FPS        int                      // 0 means 30
 	Bitrate    BitrateRange             // zero means the defaults
@@ -118,5 +113,8 @@ func (c *Config) defaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Consent == nil {
+		c.Consent = consent.New(consent.Config{Logger: c.Logger})
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/peerdesk/peerdesk/agent/consent"
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/wire"
 	"github.com/pion/ice/v4"
@@ -28,8 +30,7 @@ const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-i
 type session struct {
 	h          *Handler
 	technician string
-	consented  bool
-	canInput   bool
+	lease      *consent.Lease // what the user allowed; input only while it allows input
 	pc         *webrtc.PeerConnection
 	track      *webrtc.TrackLocalStaticSample
 	ctx        context.Context
@@ -47,7 +48,7 @@ type session struct {
 	control *webrtc.DataChannel
 }
 
-func (h *Handler) start(offer wire.ScreenOffer, c gate.Caller) (*session, wire.ScreenAnswer, error) {
+func (h *Handler) start(offer wire.ScreenOffer, c gate.Caller, lease *consent.Lease) (*session, wire.ScreenAnswer, error) {
 	src, err := h.cfg.OpenSource()
 	if err != nil {
 		return nil, wire.ScreenAnswer{}, fmt.Errorf("opening the screen: %w", err)
@@ -64,7 +65,7 @@ func (h *Handler) start(offer wire.ScreenOffer, c gate.Caller) (*session, wire.S
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
-		h: h, technician: c.Technician, consented: true, canInput: allows(c, wire.CapInput), pc: pc,
+		h: h, technician: c.Technician, lease: lease, pc: pc,
 		ctx: ctx, cancel: cancel, keyframe: make(chan struct{}, 1), monitorSet: make(chan struct{}, 1),
 	}
 	s.bitrate.Store(int64(h.cfg.Bitrate.Start))
@@ -83,7 +84,7 @@ func (h *Handler) start(offer wire.ScreenOffer, c gate.Caller) (*session, wire.S
 	if err != nil {
 		return fail(err)
 	}
-	if s.canInput && h.cfg.Input != nil {
+	if lease.Allows(wire.CapInput) && h.cfg.Input != nil {
 		if s.inject, err = h.cfg.Input(); err != nil {
 			h.cfg.Logger.Warn("input unavailable; the session is view-only", "err", err)
 			s.inject = nil
@@ -117,9 +118,13 @@ func (h *Handler) start(offer wire.ScreenOffer, c gate.Caller) (*session, wire.S
 	h.mu.Lock()
 	h.active = s
 	h.mu.Unlock()
-	if h.cfg.Consent != nil {
-		h.cfg.Consent.Connected(c.Technician, func() { s.end("ended by the user") })
-	}
+	h.wg.Go(func() { // the user's End (or the lease's end) ends the session
+		select {
+		case <-lease.Done():
+			s.end(lease.Reason())
+		case <-ctx.Done():
+		}
+	})
 	bweReady := make(chan cc.BandwidthEstimator, 1)
 	h.wg.Go(func() { // owned like the others: Close waits for it
 		select {
@@ -130,7 +135,11 @@ func (h *Handler) start(offer wire.ScreenOffer, c gate.Caller) (*session, wire.S
 	})
 	h.wg.Go(func() { s.readRTCP(sender) })
 	h.wg.Go(func() { s.stream(src, bweReady) })
-	return s, wire.ScreenAnswer{SDP: pc.LocalDescription().SDP, Monitors: monitors}, nil
+	allowed := lease.Capabilities()
+	if s.inject == nil {
+		allowed = slices.DeleteFunc(allowed, func(c wire.Capability) bool { return c == wire.CapInput })
+	}
+	return s, wire.ScreenAnswer{SDP: pc.LocalDescription().SDP, Monitors: monitors, Allowed: allowed}, nil
 }
 
 func (h *Handler) newPeerConnection() (*webrtc.PeerConnection, <-chan cc.BandwidthEstimator, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/peerdesk/peerdesk/agent/service"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/cli"
+	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/supportpack"
 	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/wire"
@@ -88,6 +89,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.Unattended, "unattended", false, "connect without asking the user (consent off)")
 	fs.BoolVar(&cfg.NoScreen, "no-screen", false, "offer no screen sessions (headless machine)")
 	fs.BoolVar(&cfg.ViewOnly, "view-only", false, "screen sessions show the screen but inject no mouse or keyboard")
+	rulesFile := fs.String("consent-rules", "", "JSON file of which capabilities need the user's answer, per company and device (default: all when attended, none when -unattended)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	memMiB := fs.Int64("memory-limit", cli.DefaultMemoryLimit>>20, "soft memory limit in MiB (0: none; GOMEMLIMIT wins)")
 	if err := fs.Parse(args); err != nil {
@@ -102,6 +104,17 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.Logger = log
+	if *rulesFile != "" {
+		b, err := os.ReadFile(*rulesFile)
+		if err != nil {
+			return fmt.Errorf("-consent-rules: %w", err)
+		}
+		rules, err := policy.ParseConsentRules(b)
+		if err != nil {
+			return fmt.Errorf("-consent-rules %s: %w", *rulesFile, err)
+		}
+		cfg.ConsentRules = &rules
+	}
 	a, err := agent.New(cfg)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -36,6 +37,7 @@ func installService(ctx context.Context, args []string) error {
 	fs.Bool("unattended", false, "connect without asking the user (consent off)")
 	fs.Bool("no-screen", false, "offer no screen sessions (headless machine)")
 	fs.Bool("view-only", false, "screen sessions show the screen but inject no mouse or keyboard")
+	fs.String("consent-rules", "", "JSON file of which capabilities need the user's answer (see run)")
 	fs.String("log-level", "info", "debug, info, warn or error")
 	fs.Int64("memory-limit", cli.DefaultMemoryLimit>>20, "soft memory limit in MiB (0: none; GOMEMLIMIT wins)")
 	if err := fs.Parse(args); err != nil {
@@ -49,11 +51,21 @@ func installService(ctx context.Context, args []string) error {
 		return err
 	}
 	runArgs := []string{"run", "-state", dir}
+	var visitErr error
 	fs.Visit(func(f *flag.Flag) {
+		v := f.Value.String()
+		if f.Name == "consent-rules" && v != "" {
+			// The service runs from another directory.
+			abs, err := filepath.Abs(v)
+			v, visitErr = abs, errors.Join(visitErr, err)
+		}
 		if f.Name != "state" {
-			runArgs = append(runArgs, "-"+f.Name+"="+f.Value.String())
+			runArgs = append(runArgs, "-"+f.Name+"="+v)
 		}
 	})
+	if visitErr != nil {
+		return visitErr
+	}
 	if _, err := state.Load(dir); err != nil {
 		fmt.Fprintf(os.Stderr, "note: %s holds no enrollment yet (%v); run `peerdesk-agent enroll -state %s …` before starting the service\n", dir, err, dir)
 	}

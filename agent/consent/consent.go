@@ -1,0 +1,454 @@
+// Package consent is the one place where every agent capability that acts
+// on the end user's machine — screen, input, power, and each later one —
+// asks the user (I4).
+//
+// # Overview
+//
+// A capability calls [Service.Acquire] with the technician and the exact
+// set of capabilities it is about to use, and works under the [Lease] it
+// gets back: the lease allows that set and nothing else ([Lease.Allows]),
+// ends when the user ends it ([Lease.Done]) and is released by the
+// capability when it is done ([Lease.Release]).
+//
+// Which capabilities need asking is the machine's policy
+// (policy.ConsentRules, resolved for this company and device into
+// [Config.Ask]). A request whose capabilities that need asking are all
+// already allowed to the same technician by a live lease is granted
+// without a question: a reconnect, or a narrower session. Anything wider
+// asks again. A question names the exact set it would allow and carries its
+// own random nonce; only an answer naming that nonce answers it
+// ([Service.Answer]), so a click on a stale question (an old tab, a
+// withdrawn request) approves nothing.
+//
+// The end user's page (package localui) shows [Service.State]: the open
+// question, and what each technician is allowed now, which changes the
+// moment a lease starts or ends. Every question, answer and end is written
+// to the agent's audit trail; a grant that cannot be audited is not given.
+package consent
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// Errors of Acquire and Answer; test with errors.Is.
+var (
+	ErrDenied   = errors.New("consent: the user declined")
+	ErrNoAnswer = errors.New("consent: the user did not answer")
+	ErrBusy     = errors.New("consent: the user is already being asked")
+	ErrStale    = errors.New("consent: that question is no longer open")
+	ErrInvalid  = errors.New("consent: invalid request")
+	ErrAudit    = errors.New("consent: the answer could not be written to the audit trail")
+)
+
+// DefaultTimeout bounds how long a question waits for the user.
+const DefaultTimeout = 2 * time.Minute
+
+// Recorder keeps audit records (package auditlog).
+type Recorder interface {
+	Record(ev wire.AuditEvent) error
+}
+
+// Config configures a Service. The zero value asks about nothing.
+type Config struct {
+	// Ask lists the capabilities that need the user's answer on this
+	// machine: policy.ConsentRules.For(company, device).
+	Ask []wire.Capability
+	// Device names this machine in audit records.
+	Device  string
+	Timeout time.Duration // how long a question waits; DefaultTimeout if zero
+	Audit   Recorder      // nil: nothing is recorded
+	Rand    io.Reader     // nonces; crypto/rand if nil
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// Request is what a capability is about to use, for whom.
+type Request struct {
+	Technician   string
+	Capabilities []wire.Capability
+}
+
+// Question is what the user is asked: may Technician use exactly
+// Capabilities? Only an answer naming Nonce answers it.
+type Question struct {
+	Nonce        string
+	Technician   string
+	Capabilities []wire.Capability // sorted; what Allow permits
+	Asked        time.Time
+}
+
+// Allowance is what one technician may do on this machine now.
+type Allowance struct {
+	Technician   string
+	Capabilities []wire.Capability // sorted
+}
+
+// State is what the end user's page shows.
+type State struct {
+	Question *Question   // the open question, if any
+	Allowed  []Allowance // by technician, sorted; empty when nobody is connected
+	Note     string      // the last thing worth telling the user (a session ended, a request timed out)
+}
+
+// Service asks the user and keeps what they allowed.
+type Service struct {
+	cfg Config
+
+	mu      sync.Mutex
+	pending *pending
+	leases  map[*Lease]struct{}
+	note    string
+	changed chan struct{} // closed (and replaced) when the state changes
+}
+
+type pending struct {
+	q      Question
+	answer chan bool // buffered: Answer never blocks
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Ask = normalize(cfg.Ask)
+	return &Service{cfg: cfg, leases: map[*Lease]struct{}{}, changed: make(chan struct{})}
+}
+
+// Asks reports whether any capability needs the user's answer here: if
+// not, nobody needs to see a question (the page may still show who is
+// connected).
+func (s *Service) Asks() bool { return len(s.cfg.Ask) > 0 }
+
+// Acquire returns a lease for exactly r.Capabilities once the user allowed
+// every one of them that needs asking, asking if a live lease of the same
+// technician does not already allow them. It returns ErrDenied,
+// ErrNoAnswer (ctx ended or the question timed out), ErrBusy (another
+// question is open) or ErrInvalid.
+func (s *Service) Acquire(ctx context.Context, r Request) (*Lease, error) {
+	want := normalize(r.Capabilities)
+	if r.Technician == "" || len(want) == 0 {
+		return nil, fmt.Errorf("%w: a technician and at least one capability are needed", ErrInvalid)
+	}
+	for _, c := range want {
+		if !c.Valid() {
+			return nil, fmt.Errorf("%w: unknown capability %q", ErrInvalid, c)
+		}
+	}
+	need := intersect(want, s.cfg.Ask)
+
+	s.mu.Lock()
+	if missing := without(need, s.allowedLocked(r.Technician)); len(missing) == 0 {
+		why := "no consent needed"
+		if len(need) > 0 {
+			why = "already allowed"
+		}
+		l := s.grantLocked(r.Technician, want)
+		s.mu.Unlock()
+		return s.granted(l, why)
+	}
+	if s.pending != nil {
+		s.mu.Unlock()
+		s.record(r.Technician, "consent.ask", "denied", "another question is open", want)
+		return nil, ErrBusy
+	}
+	nonce := make([]byte, 16)
+	if _, err := io.ReadFull(s.cfg.Rand, nonce); err != nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("consent.Acquire: %w", err)
+	}
+	p := &pending{
+		q:      Question{Nonce: hex.EncodeToString(nonce), Technician: r.Technician, Capabilities: need, Asked: s.cfg.Now()},
+		answer: make(chan bool, 1),
+	}
+	s.pending, s.note = p, ""
+	s.touchLocked()
+	s.mu.Unlock()
+	s.cfg.Logger.Info("asking the user", "technician", r.Technician, "capabilities", need)
+
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	select {
+	case ok := <-p.answer:
+		if !ok {
+			s.record(r.Technician, "consent.ask", "denied", "the user declined", need)
+			return nil, ErrDenied
+		}
+		s.mu.Lock()
+		l := s.grantLocked(r.Technician, want)
+		s.mu.Unlock()
+		return s.granted(l, "the user allowed")
+	case <-ctx.Done():
+		s.mu.Lock()
+		if s.pending == p {
+			s.pending = nil
+			s.note = "The request from " + r.Technician + " ended without an answer."
+			s.touchLocked()
+		}
+		s.mu.Unlock()
+		s.record(r.Technician, "consent.ask", "denied", "no answer: "+ctx.Err().Error(), need)
+		return nil, fmt.Errorf("%w: %w", ErrNoAnswer, ctx.Err())
+	}
+}
+
+// granted audits a new lease; one that cannot be audited is released and
+// refused.
+func (s *Service) granted(l *Lease, why string) (*Lease, error) {
+	if err := s.record(l.technician, "consent.grant", "ok", why, l.caps); err != nil {
+		l.Release("")
+		return nil, fmt.Errorf("%w: %w", ErrAudit, err)
+	}
+	return l, nil
+}
+
+// Answer answers the open question named by nonce. A nonce that names no
+// open question (a stale page, a withdrawn request) answers nothing and
+// returns ErrStale.
+func (s *Service) Answer(nonce string, allow bool) error {
+	s.mu.Lock()
+	p := s.pending
+	if p == nil || subtle.ConstantTimeCompare([]byte(p.q.Nonce), []byte(nonce)) != 1 {
+		s.mu.Unlock()
+		s.record("local", "consent.answer", "denied", "an answer to a question that is not open", nil)
+		return ErrStale
+	}
+	s.pending = nil
+	p.answer <- allow
+	s.touchLocked()
+	s.mu.Unlock()
+	return nil
+}
+
+// End ends every live lease: the user pressed "End session".
+func (s *Service) End(reason string) {
+	s.mu.Lock()
+	var ended []*Lease
+	for l := range s.leases {
+		ended = append(ended, l)
+	}
+	for _, l := range ended {
+		s.endLocked(l, reason)
+	}
+	s.mu.Unlock()
+	for _, l := range ended {
+		s.record("local", "consent.end", "ok", reason, l.caps, "technician", l.technician)
+	}
+}
+
+// State returns what the page shows now, and a channel closed at the next
+// change.
+func (s *Service) State() (State, <-chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := State{Note: s.note}
+	if s.pending != nil {
+		q := s.pending.q
+		q.Capabilities = slices.Clone(q.Capabilities)
+		st.Question = &q
+	}
+	by := map[string][]wire.Capability{}
+	for l := range s.leases {
+		by[l.technician] = union(by[l.technician], l.caps)
+	}
+	for tech, caps := range by {
+		st.Allowed = append(st.Allowed, Allowance{Technician: tech, Capabilities: caps})
+	}
+	slices.SortFunc(st.Allowed, func(a, b Allowance) int { return strings.Compare(a.Technician, b.Technician) })
+	return st, s.changed
+}
+
+// allowedLocked is what technician's live leases allow together.
+func (s *Service) allowedLocked(technician string) []wire.Capability {
+	var caps []wire.Capability
+	for l := range s.leases {
+		if l.technician == technician {
+			caps = union(caps, l.caps)
+		}
+	}
+	return caps
+}
+
+func (s *Service) grantLocked(technician string, caps []wire.Capability) *Lease {
+	l := &Lease{s: s, technician: technician, caps: caps, done: make(chan struct{})}
+	s.leases[l] = struct{}{}
+	s.note = ""
+	s.touchLocked()
+	return l
+}
+
+// endLocked ends l once; reason "" ends it without a note.
+func (s *Service) endLocked(l *Lease, reason string) {
+	if _, live := s.leases[l]; !live {
+		return
+	}
+	delete(s.leases, l)
+	l.reason = reason
+	close(l.done)
+	if reason != "" && len(s.allowedLocked(l.technician)) == 0 {
+		s.note = "The session with " + l.technician + " ended: " + reason + "."
+	}
+	s.touchLocked()
+}
+
+func (s *Service) touchLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// record writes an audit record; kv are extra fields in pairs.
+func (s *Service) record(actor, action, outcome, reason string, caps []wire.Capability, kv ...string) error {
+	if s.cfg.Audit == nil {
+		return nil
+	}
+	names := make([]string, len(caps))
+	for i, c := range caps {
+		names[i] = string(c)
+	}
+	ev := wire.AuditEvent{Time: s.cfg.Now(), Actor: actor, Action: action, Target: s.cfg.Device, Outcome: outcome, Reason: reason,
+		Fields: map[string]string{"capabilities": strings.Join(names, ",")}}
+	for i := 0; i+1 < len(kv); i += 2 {
+		ev.Fields[kv[i]] = kv[i+1]
+	}
+	err := s.cfg.Audit.Record(ev)
+	if err != nil {
+		s.cfg.Logger.Error("consent audit record failed", "action", action, "err", err)
+	}
+	return err
+}
+
+// Lease is what one session of a capability may use.
+type Lease struct {
+	s          *Service
+	technician string
+	caps       []wire.Capability // sorted; never changes
+	done       chan struct{}
+	reason     string // set under s.mu before done is closed
+}
+
+// Technician is whom the lease is for.
+func (l *Lease) Technician() string { return l.technician }
+
+// Capabilities is what the lease allows, sorted.
+func (l *Lease) Capabilities() []wire.Capability { return slices.Clone(l.caps) }
+
+// Allows reports whether the lease allows c and is still live.
+func (l *Lease) Allows(c wire.Capability) bool {
+	select {
+	case <-l.done:
+		return false
+	default:
+		return slices.Contains(l.caps, c)
+	}
+}
+
+// Done is closed when the lease ends: the user ended it, or it was
+// released.
+func (l *Lease) Done() <-chan struct{} { return l.done }
+
+// Reason is why the lease ended ("" while it is live).
+func (l *Lease) Reason() string {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	return l.reason
+}
+
+// Release ends the lease: the capability is done with it. reason, if not
+// "", is shown to the user when it was the technician's last lease.
+// Releasing twice, or after the user ended it, does nothing.
+func (l *Lease) Release(reason string) {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	l.s.endLocked(l, reason)
+}
+
+// normalize returns caps sorted, without duplicates, never nil.
+func normalize(caps []wire.Capability) []wire.Capability {
+	out := slices.Clone(caps)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if out == nil {
+		out = []wire.Capability{}
+	}
+	return out
+}
+
+func intersect(a, b []wire.Capability) []wire.Capability {
+	out := []wire.Capability{}
+	for _, c := range a {
+		if slices.Contains(b, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func without(a, b []wire.Capability) []wire.Capability {
+	var out []wire.Capability
+	for _, c := range a {
+		if !slices.Contains(b, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func union(a, b []wire.Capability) []wire.Capability {
+	return normalize(append(slices.Clone(a), b...))
+}
+
+// Describe says what caps let a technician do, as the end user's page
+// words it: "see and control your screen", "restart this computer".
+func Describe(caps []wire.Capability) string {
+	has := func(c wire.Capability) bool { return slices.Contains(caps, c) }
+	var parts []string
+	switch {
+	case has(wire.CapScreen) && has(wire.CapInput):
+		parts = append(parts, "see and control your screen")
+	case has(wire.CapScreen):
+		parts = append(parts, "see your screen")
+	case has(wire.CapInput):
+		parts = append(parts, "use your mouse and keyboard")
+	}
+	for _, c := range normalize(caps) {
+		switch c {
+		case wire.CapScreen, wire.CapInput:
+		case wire.CapPower:
+			parts = append(parts, "restart this computer (also into Safe Mode)")
+		case wire.CapSysInfo:
+			parts = append(parts, "read this computer's system information")
+		case wire.CapWake:
+			parts = append(parts, "wake other computers on your network")
+		default:
+			parts = append(parts, "use "+string(c))
+		}
+	}
+	switch len(parts) {
+	case 0:
+		return "connect"
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}

@@ -148,6 +148,11 @@ type GrantResponse struct {
 type TokenRequest struct {
 	TTL  Duration `json:"ttl,omitempty"` // 0 means the default (24 h)
 	Note string   `json:"note,omitempty"`
+	// Company and Site file the device that enrolls with the token; the
+	// device cannot change them (only an admin's move can). Bounded as
+	// Metadata's fields.
+	Company string `json:"company,omitempty"`
+	Site    string `json:"site,omitempty"`
 }
 
 // TokenResponse returns a new enrollment token, shown once.

@@ -11,6 +11,12 @@
 // overlay needs), and routes Headscale's zerolog output into an injected
 // *slog.Logger.
 //
+// Trust: the DERP relay is the overlay's own (derp.go) and serves only
+// nodes this control plane knows (M4). DeleteNode and RevokeAuthKey
+// remove a node — a removed or reset device — so its peers drop it and
+// its relayed connections end. Pre-auth keys that expired with no node
+// joined with them are deleted on a schedule (PruneAuthKeys, L1).
+//
 // Usage:
 //
 //	srv, err := overlay.New(cfg)

@@ -9,6 +9,9 @@
 //
 //   - 1 (2026-11-21): enrollment, technician login, session grants,
 //     inventory and heartbeat, the sysinfo capability.
+//   - 1, additive (2026-12-08): TokenRequest carries the company and site
+//     the enrolled device is filed under; an inventory report's own
+//     company and site are ignored (the coordinator overwrites them).
 //
 // Identity never travels in a request body: on the overlay it comes from the
 // transport (WhoIs), towards the coordinator from the bearer credential.
@@ -148,6 +151,11 @@ type GrantResponse struct {
 type TokenRequest struct {
 	TTL  Duration `json:"ttl,omitempty"` // 0 means the default (24 h)
 	Note string   `json:"note,omitempty"`
+	// Company and Site file the device that enrolls with the token; the
+	// device cannot change them (only an admin's move can). Bounded as
+	// Metadata's fields.
+	Company string `json:"company,omitempty"`
+	Site    string `json:"site,omitempty"`
 }
 
 // TokenResponse returns a new enrollment token, shown once.

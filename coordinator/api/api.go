@@ -33,6 +33,7 @@ import (
 // Overlay is what the API needs of the control plane.
 type Overlay interface {
 	CreateAuthKey(overlay.KeyOptions) (overlay.AuthKey, error)
+	DeleteAuthKey(id uint64) error
 	Nodes() []overlay.Node
 	NodeByKey(nodeKey string) (overlay.Node, error)
 }

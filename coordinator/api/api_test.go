@@ -47,11 +47,12 @@ func newClock() *tstest.Clock { return tstest.NewClock(tstest.ClockOpts{Start: t
 // fakeOverlay is the control plane as the API sees it: pre-auth keys with
 // increasing IDs and a node list the test controls.
 type fakeOverlay struct {
-	mu     sync.Mutex
-	nextID uint64
-	keys   []overlay.KeyOptions
-	nodes  []overlay.Node
-	fail   error
+	mu      sync.Mutex
+	nextID  uint64
+	keys    []overlay.KeyOptions
+	nodes   []overlay.Node
+	deleted []uint64 // DeleteAuthKey's
+	fail    error
 }
 
 func (o *fakeOverlay) CreateAuthKey(opts overlay.KeyOptions) (overlay.AuthKey, error) {
@@ -63,6 +64,13 @@ func (o *fakeOverlay) CreateAuthKey(opts overlay.KeyOptions) (overlay.AuthKey, e
 	o.nextID++
 	o.keys = append(o.keys, opts)
 	return overlay.AuthKey{ID: o.nextID, Key: fmt.Sprintf("hskey-auth-%d", o.nextID)}, nil
+}
+
+func (o *fakeOverlay) DeleteAuthKey(id uint64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.deleted = append(o.deleted, id)
+	return nil
 }
 
 func (o *fakeOverlay) Nodes() []overlay.Node {
@@ -999,7 +1007,11 @@ func TestCompanyScope(t *testing.T) {
 		enrolled
 		company string
 	}{{acme, "acme"}, {globex, "globex"}, {unfiled, ""}} {
-		inv := wire.Inventory{Hostname: "x", Metadata: wire.Metadata{Company: d.company, Site: "main"}}
+		// An admin files the machine (M6); its report's company is ignored.
+		if _, err := e.registry.Move(d.DeviceID, d.company, "main"); err != nil {
+			t.Fatal(err)
+		}
+		inv := wire.Inventory{Hostname: "x", Metadata: wire.Metadata{Company: "globex", Site: "main"}}
 		if w := e.do(e.pub, "POST", wire.PathInventory, d.auth, mustJSON(t, inv)); w.Code != http.StatusNoContent {
 			t.Fatalf("inventory = %d %s", w.Code, w.Body)
 		}

@@ -48,18 +48,16 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev.Target = "token:" + tok.ID
-	// Mint the overlay key first: if enrollment then fails, the key
-	// expires unused; the reverse order could spend a token for nothing.
-	key, err := s.cfg.Overlay.CreateAuthKey(overlay.KeyOptions{Tags: []string{wire.TagAgent}, TTL: agentKeyTTL})
-	if err != nil {
+	// Enroll checks the token before it mints the overlay key (L1).
+	enr, err := s.cfg.Registry.Enroll(enroll.Request{
+		Token: tok, MachineID: req.MachineID, Hostname: req.Hostname, OS: req.OS,
+	}, agentKeys{s.cfg.Overlay})
+	dev, secret := enr.Device, enr.Secret
+	switch {
+	case errors.Is(err, enroll.ErrOverlayKey):
 		s.log.Error("minting an agent overlay key", "err", err)
 		writeError(w, http.StatusInternalServerError, wire.CodeInternal, "the coordinator could not create an overlay key")
 		return
-	}
-	dev, secret, err := s.cfg.Registry.Enroll(enroll.Request{
-		Token: tok, MachineID: req.MachineID, Hostname: req.Hostname, OS: req.OS, NodeKeyID: key.ID,
-	})
-	switch {
 	case errors.Is(err, enroll.ErrBadToken):
 		s.deny(w, r, http.StatusUnauthorized, wire.CodeUnauthorized, "unknown or wrong enrollment token", ev)
 		return
@@ -72,6 +70,9 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, enroll.ErrKnownDevice):
 		s.deny(w, r, http.StatusConflict, wire.CodeConflict, enroll.ErrKnownDevice.Error(), ev)
 		return
+	case errors.Is(err, enroll.ErrRemoved):
+		s.deny(w, r, http.StatusConflict, wire.CodeConflict, enroll.ErrRemoved.Error(), ev)
+		return
 	case errors.Is(err, enroll.ErrBadMachineID), errors.Is(err, wire.ErrBadName), err != nil && strings.HasPrefix(err.Error(), "enroll: "):
 		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
 		return
@@ -83,10 +84,20 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 	s.record(wire.AuditEvent{Actor: ev.Actor, Action: ev.Action, Target: dev.ID, Outcome: audit.OK,
 		Fields: map[string]string{"token": tok.ID, "hostname": dev.Hostname, "os": dev.OS}})
 	writeJSON(w, http.StatusOK, wire.EnrollResponse{
-		DeviceID: dev.ID, DeviceSecret: secret, AuthKey: key.Key,
+		DeviceID: dev.ID, DeviceSecret: secret, AuthKey: enr.AuthKey,
 		GrantKey: []byte(s.cfg.GrantKey.Public().(ed25519.PublicKey)), ControlURL: s.cfg.ControlURL,
 	})
 }
+
+// agentKeys makes the overlay keys enrolling agents join with.
+type agentKeys struct{ ov Overlay }
+
+func (k agentKeys) Mint() (uint64, string, error) {
+	key, err := k.ov.CreateAuthKey(overlay.KeyOptions{Tags: []string{wire.TagAgent}, TTL: agentKeyTTL})
+	return key.ID, key.Key, err
+}
+
+func (k agentKeys) Delete(id uint64) error { return k.ov.DeleteAuthKey(id) }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var req wire.LoginRequest
@@ -212,13 +223,11 @@ func checkMetadata(m wire.Metadata, custom map[string]string) error {
 	return wire.CheckCustom(custom)
 }
 
-// company is the company a device is filed under (U4), from its last
-// inventory report.
+// company is the company a device is filed under (U4): its token's, or an
+// admin's move (M6), never its own report's.
 func company(d enroll.Device) string {
-	if d.Inventory == nil {
-		return ""
-	}
-	return d.Inventory.Metadata.Company
+	c, _ := d.Filed()
+	return c
 }
 
 type sessionHandler func(w http.ResponseWriter, r *http.Request, sess identity.Session, token string)
@@ -391,7 +400,8 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, sess 
 		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
 		return
 	}
-	resp, err := s.CreateToken(time.Duration(req.TTL), req.Note, sess.User)
+	resp, err := s.createToken(enroll.TokenOptions{TTL: time.Duration(req.TTL), Note: req.Note, CreatedBy: sess.User,
+		Company: req.Company, Site: req.Site})
 	if err != nil {
 		s.deny(w, r, http.StatusBadRequest, wire.CodeBadRequest, err.Error(), ev)
 		return
@@ -401,13 +411,19 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, sess 
 
 // CreateToken mints an enrollment token carrying the CA pin, and audits it.
 func (s *Server) CreateToken(ttl time.Duration, note, actor string) (wire.TokenResponse, error) {
-	et, t, err := s.cfg.Registry.CreateToken(ttl, note, actor)
+	return s.createToken(enroll.TokenOptions{TTL: ttl, Note: note, CreatedBy: actor})
+}
+
+// createToken is CreateToken with the company and site the token files
+// its device under (M6).
+func (s *Server) createToken(o enroll.TokenOptions) (wire.TokenResponse, error) {
+	et, t, err := s.cfg.Registry.NewToken(o)
 	if err != nil {
 		return wire.TokenResponse{}, err
 	}
 	et.Pin = s.cfg.Pin
-	s.record(wire.AuditEvent{Actor: actor, Action: "enrollment-token.create", Target: "token:" + t.ID, Outcome: audit.OK,
-		Fields: map[string]string{"expires": t.Expires.Format(time.RFC3339)}})
+	s.record(wire.AuditEvent{Actor: o.CreatedBy, Action: "enrollment-token.create", Target: "token:" + t.ID, Outcome: audit.OK,
+		Fields: map[string]string{"expires": t.Expires.Format(time.RFC3339), "company": t.Company, "site": t.Site}})
 	return wire.TokenResponse{Token: et.String(), Expires: t.Expires}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
@@ -85,7 +86,8 @@ func (s *Server) handleLocalToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
-	resp, err := s.CreateToken(time.Duration(req.TTL), req.Note, "local")
+	resp, err := s.createToken(enroll.TokenOptions{TTL: time.Duration(req.TTL), Note: req.Note, CreatedBy: "local",
+		Company: req.Company, Site: req.Site})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return

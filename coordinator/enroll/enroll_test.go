@@ -38,9 +38,14 @@ func TestEnrollOnce(t *testing.T) {
 	if !stored.Expires.Equal(t0.Add(24 * time.Hour)) {
 		t.Fatalf("default expiry = %v", stored.Expires)
 	}
-	dev, secret, err := r.Enroll(Request{Token: tok, MachineID: machine('a'), Hostname: "pc-1", OS: "linux"})
+	keys := &fakeKeys{}
+	enr, err := r.Enroll(Request{Token: tok, MachineID: machine('a'), Hostname: "pc-1", OS: "linux"}, keys)
 	if err != nil {
 		t.Fatal(err)
+	}
+	dev, secret := enr.Device, enr.Secret
+	if enr.AuthKey != "key-1" || dev.NodeKeyID != 1 {
+		t.Fatalf("overlay key %q (id %d), want key-1 (id 1)", enr.AuthKey, dev.NodeKeyID)
 	}
 	if got, err := r.Authenticate(dev.ID, secret); err != nil || got.Hostname != "pc-1" {
 		t.Fatalf("Authenticate = %+v, %v", got, err)
@@ -49,7 +54,7 @@ func TestEnrollOnce(t *testing.T) {
 		t.Fatalf("wrong secret: %v", err)
 	}
 	// The token is spent.
-	if _, _, err := r.Enroll(Request{Token: tok, MachineID: machine('b'), Hostname: "pc-2"}); !errors.Is(err, ErrTokenUsed) {
+	if _, err := r.Enroll(Request{Token: tok, MachineID: machine('b'), Hostname: "pc-2"}, keys); !errors.Is(err, ErrTokenUsed) {
 		t.Fatalf("reused token: %v", err)
 	}
 	// The same machine with a fresh token is refused until reset.
@@ -57,13 +62,13 @@ func TestEnrollOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Enroll(Request{Token: tok2, MachineID: machine('a'), Hostname: "pc-1"}); !errors.Is(err, ErrKnownDevice) {
+	if _, err := r.Enroll(Request{Token: tok2, MachineID: machine('a'), Hostname: "pc-1"}, keys); !errors.Is(err, ErrKnownDevice) {
 		t.Fatalf("re-enrollment: %v", err)
 	}
-	if err := r.Reset(dev.ID); err != nil {
+	if _, err := r.Reset(dev.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.Enroll(Request{Token: tok2, MachineID: machine('a'), Hostname: "pc-1"}); err != nil {
+	if _, err := r.Enroll(Request{Token: tok2, MachineID: machine('a'), Hostname: "pc-1"}, keys); err != nil {
 		t.Fatalf("after reset: %v", err)
 	}
 }
@@ -88,12 +93,12 @@ func TestEnrollRefusals(t *testing.T) {
 		"bad machine id": {Request{Token: tok, MachineID: "abc", Hostname: "pc"}, ErrBadMachineID},
 		"bad host name":  {Request{Token: tok, MachineID: machine('a'), Hostname: "../../pc"}, wire.ErrBadName},
 	} {
-		if _, _, err := r.Enroll(tc.req); !errors.Is(err, tc.want) {
+		if _, err := r.Enroll(tc.req, &fakeKeys{}); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
 	}
 	*now = now.Add(time.Hour)
-	if _, _, err := r.Enroll(Request{Token: tok, MachineID: machine('a'), Hostname: "pc"}); !errors.Is(err, ErrTokenExpired) {
+	if _, err := r.Enroll(Request{Token: tok, MachineID: machine('a'), Hostname: "pc"}, &fakeKeys{}); !errors.Is(err, ErrTokenExpired) {
 		t.Fatalf("expired: %v", err)
 	}
 	if _, _, err := r.CreateToken(365*24*time.Hour, "", "alice"); err == nil {
@@ -110,9 +115,10 @@ func TestTokenRedeemedOnceUnderRace(t *testing.T) {
 	}
 	var ok atomic.Int32
 	var wg sync.WaitGroup
+	keys := &fakeKeys{}
 	for i := range 8 {
 		wg.Go(func() {
-			if _, _, err := r.Enroll(Request{Token: tok, MachineID: machine(byte('a' + i)), Hostname: "pc"}); err == nil {
+			if _, err := r.Enroll(Request{Token: tok, MachineID: machine(byte('a' + i)), Hostname: "pc"}, keys); err == nil {
 				ok.Add(1)
 			}
 		})
@@ -120,6 +126,10 @@ func TestTokenRedeemedOnceUnderRace(t *testing.T) {
 	wg.Wait()
 	if ok.Load() != 1 {
 		t.Fatalf("%d enrollments with one token", ok.Load())
+	}
+	// The losers' keys, if any were minted, are deleted again.
+	if live := keys.liveKeys(); len(live) != 1 {
+		t.Fatalf("%d overlay keys left, want the winner's only: %v", len(live), live)
 	}
 	devs, err := r.Devices()
 	if err != nil || len(devs) != 1 {

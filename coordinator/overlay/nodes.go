@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -32,7 +33,7 @@ func (s *Server) CreateAuthKey(o KeyOptions) (AuthKey, error) {
 	if o.TTL == 0 {
 		o.TTL = time.Hour
 	}
-	exp := time.Now().Add(o.TTL)
+	exp := s.now().Add(o.TTL)
 	k, err := s.hs.GetState().CreatePreAuthKey(nil, o.Reusable, o.Ephemeral, &exp, o.Tags)
 	if err != nil {
 		return AuthKey{}, fmt.Errorf("overlay.CreateAuthKey: %w", err)
@@ -74,7 +75,10 @@ func (s *Server) NodeByKey(nodeKey string) (Node, error) {
 	return Node{}, ErrNotFound
 }
 
-// DeleteNode removes a node from the overlay; its peers are told at once.
+// DeleteNode removes a node from the overlay: Headscale forgets it, its
+// peers are told at once (they drop it from their maps and WireGuard
+// configurations within a map update), and its relayed DERP connections
+// end; it is refused if it comes back to the relay.
 func (s *Server) DeleteNode(id uint64) error {
 	st := s.hs.GetState()
 	v, ok := st.GetNodeByID(types.NodeID(id))
@@ -86,7 +90,117 @@ func (s *Server) DeleteNode(id uint64) error {
 		return fmt.Errorf("overlay.DeleteNode: %w", err)
 	}
 	s.hs.Change(c)
+	s.relay.end(v.NodeKey())
 	return nil
+}
+
+// AuthKeyInfo describes a stored pre-auth key (never its secret).
+type AuthKeyInfo struct {
+	ID        uint64
+	Tags      []string
+	Reusable  bool
+	Ephemeral bool
+	Used      bool
+	Created   time.Time
+	Expires   time.Time
+}
+
+// AuthKeys lists the stored pre-auth keys, by id.
+func (s *Server) AuthKeys() ([]AuthKeyInfo, error) {
+	keys, err := s.hs.GetState().ListPreAuthKeys()
+	if err != nil {
+		return nil, fmt.Errorf("overlay.AuthKeys: %w", err)
+	}
+	out := make([]AuthKeyInfo, 0, len(keys))
+	for _, k := range keys {
+		i := AuthKeyInfo{ID: k.ID, Tags: slices.Clone(k.Tags), Reusable: k.Reusable, Ephemeral: k.Ephemeral, Used: k.Used}
+		if k.CreatedAt != nil {
+			i.Created = *k.CreatedAt
+		}
+		if k.Expiration != nil {
+			i.Expires = *k.Expiration
+		}
+		out = append(out, i)
+	}
+	slices.SortFunc(out, func(a, b AuthKeyInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// DeleteAuthKey deletes a pre-auth key, so nothing can join with it any
+// more; nodes that already joined with it stay (RevokeAuthKey removes
+// them too). Deleting a key that does not exist is not an error.
+func (s *Server) DeleteAuthKey(id uint64) error {
+	if err := s.hs.GetState().DeletePreAuthKey(id); err != nil {
+		return fmt.Errorf("overlay.DeleteAuthKey: %w", err)
+	}
+	return nil
+}
+
+// RevokeAuthKey removes from the overlay every node that joined with
+// pre-auth key id (as DeleteNode does), then the key itself: what a
+// removed or reset device leaves behind. It returns how many nodes it
+// deleted.
+func (s *Server) RevokeAuthKey(id uint64) (int, error) {
+	if id == 0 {
+		return 0, errors.New("overlay.RevokeAuthKey: no key id")
+	}
+	var n int
+	var errs []error
+	for _, node := range s.Nodes() {
+		if node.AuthKeyID != id {
+			continue
+		}
+		switch err := s.DeleteNode(node.ID); {
+		case err == nil:
+			n++
+		case !errors.Is(err, ErrNotFound): // gone meanwhile: fine
+			errs = append(errs, err)
+		}
+	}
+	if err := s.DeleteAuthKey(id); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("overlay.RevokeAuthKey: %w", err)
+	}
+	return n, nil
+}
+
+// pruneGrace is how long past its expiry a key is kept: no join with it
+// can still be on its way.
+const pruneGrace = time.Minute
+
+// PruneAuthKeys deletes the pre-auth keys that have expired and that no
+// node joined with: keys minted for an enrollment, login or support
+// session that never came (L1). A key a node joined with is kept while
+// the node exists (grants look the node's technician up by it). It
+// returns how many keys it deleted.
+func (s *Server) PruneAuthKeys() (int, error) {
+	keys, err := s.AuthKeys()
+	if err != nil {
+		return 0, fmt.Errorf("overlay.PruneAuthKeys: %w", err)
+	}
+	held := make(map[uint64]bool)
+	for _, n := range s.Nodes() {
+		held[n.AuthKeyID] = true
+	}
+	cutoff := s.now().Add(-pruneGrace)
+	var n int
+	var errs []error
+	for _, k := range keys {
+		if held[k.ID] || k.Expires.IsZero() || k.Expires.After(cutoff) {
+			continue
+		}
+		if err := s.DeleteAuthKey(k.ID); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("overlay.PruneAuthKeys: %w", err)
+	}
+	return n, nil
 }
 
 func nodeFrom(v types.NodeView) Node {

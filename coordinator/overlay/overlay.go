@@ -11,6 +11,12 @@
 // overlay needs), and routes Headscale's zerolog output into an injected
 // *slog.Logger.
 //
+// Trust: the DERP relay is the overlay's own (derp.go) and serves only
+// nodes this control plane knows (M4). DeleteNode and RevokeAuthKey
+// remove a node — a removed or reset device — so its peers drop it and
+// its relayed connections end. Pre-auth keys that expired with no node
+// joined with them are deleted on a schedule (PruneAuthKeys, L1).
+//
 // Usage:
 //
 //	srv, err := overlay.New(cfg)
@@ -32,13 +38,16 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	hscontrol "github.com/juanfont/headscale/hscontrol"
 	"github.com/juanfont/headscale/hscontrol/types"
+	"tailscale.com/derp/derpserver"
 	"tailscale.com/tailcfg"
+	"tailscale.com/types/key"
 )
 
 // Config configures the embedded control plane.
@@ -90,6 +99,14 @@ type Config struct {
 	// to this much longer. Tests use a few milliseconds.
 	WriteBatch time.Duration
 
+	// KeyPruneInterval is how often expired pre-auth keys no node joined
+	// with are deleted (PruneAuthKeys); zero means 10 minutes.
+	KeyPruneInterval time.Duration
+
+	// Now is the clock pre-auth keys are made and pruned by; nil means
+	// time.Now. (Headscale checks a key's expiry on its own clock.)
+	Now func() time.Time
+
 	// Logger receives Headscale's logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -99,6 +116,8 @@ type Server struct {
 	cfg      Config
 	hs       *hscontrol.Headscale
 	log      *slog.Logger
+	now      func() time.Time
+	relay    *relay // the DERP relay, admitting this overlay's nodes only
 	stun     *stunServer
 	requests *requests // what Handler serves; drained before Headscale stops
 
@@ -138,6 +157,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.BatchDelay == 0 {
 		cfg.BatchDelay = 50 * time.Millisecond
 	}
+	if cfg.KeyPruneInterval == 0 {
+		cfg.KeyPruneInterval = 10 * time.Minute
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -164,8 +189,9 @@ func New(cfg Config) (*Server, error) {
 				WriteAheadLog: true,
 			},
 		},
+		// The relay is ours (derp.go): Headscale's admits any client.
 		DERP: types.DERPConfig{
-			ServerEnabled:        true,
+			ServerEnabled:        false,
 			ServerRegionID:       derpRegionID,
 			ServerRegionCode:     "peerdesk",
 			ServerRegionName:     "peerdesk coordinator",
@@ -193,10 +219,13 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("overlay.New: %w", err)
 	}
-	s := &Server{cfg: cfg, hs: hs, log: cfg.Logger, requests: newRequests()}
+	s := &Server{cfg: cfg, hs: hs, log: cfg.Logger, now: cfg.Now, requests: newRequests()}
+	s.relay, err = newRelay(filepath.Join(cfg.Dir, "derp_server_private.key"), s.isNode, cfg.Logger)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("overlay.New: %w", err), s.hs.GetState().Close())
+	}
 	if err := s.setPolicy(cfg.Policy); err != nil {
-		s.hs.GetState().Close()
-		return nil, err
+		return nil, errors.Join(err, s.relay.close(), s.hs.GetState().Close())
 	}
 	return s, nil
 }
@@ -235,6 +264,7 @@ func (s *Server) Start(ctx context.Context) error {
 
 	var collecting sync.WaitGroup
 	collecting.Go(func() { s.collectStaleEphemeral(ctx) })
+	collecting.Go(func() { s.pruneKeys(ctx) })
 	s.wg.Go(func() {
 		<-ctx.Done()
 		collecting.Wait() // it writes the state stop closes
@@ -314,9 +344,48 @@ func (s *Server) collectStaleEphemeral(ctx context.Context) {
 	}
 }
 
+// pruneKeys deletes unused expired pre-auth keys now and then (L1).
+func (s *Server) pruneKeys(ctx context.Context) {
+	t := time.NewTicker(s.cfg.KeyPruneInterval)
+	defer t.Stop()
+	for {
+		if n, err := s.PruneAuthKeys(); err != nil {
+			s.log.Warn("pruning pre-auth keys", "err", err)
+		} else if n > 0 {
+			s.log.Info("pruned unused expired pre-auth keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// isNode reports whether node key k is one of this overlay's nodes: the
+// relay serves those only (M4).
+func (s *Server) isNode(k key.NodePublic) bool {
+	v, ok := s.hs.GetState().GetNodeByNodeKey(k)
+	return ok && v.Valid()
+}
+
+// DERPClients lists the node keys ("nodekey:<hex>") with a connection
+// to the relay, for diagnostics and tests.
+func (s *Server) DERPClients() []string {
+	var out []string
+	for _, k := range s.relay.clients() {
+		out = append(out, k.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
 // stop runs once, when Start's context ends.
 func (s *Server) stop() {
 	s.drain()
+	if err := s.relay.close(); err != nil {
+		s.log.Warn("closing the DERP relay", "err", err)
+	}
 	s.cleanups.run()
 	if err := s.stun.Close(); err != nil {
 		s.log.Warn("closing STUN", "err", err)
@@ -355,7 +424,7 @@ func (s *Server) Close() error {
 			cancel()
 		}
 		s.drain()
-		if err := s.hs.GetState().Close(); err != nil {
+		if err := errors.Join(s.relay.close(), s.hs.GetState().Close()); err != nil {
 			return fmt.Errorf("overlay.Close: %w", err)
 		}
 		return nil
@@ -366,19 +435,21 @@ func (s *Server) Close() error {
 }
 
 // Handler serves the overlay's routes — the control protocol (/key,
-// /ts2021), the DERP relay and its probes — and nothing else of
-// Headscale's router: no web registration, API, or Swagger. Close ends
-// what it serves, connections taken over included, and waits for it;
-// after Close it answers 503.
+// /ts2021), the DERP relay (for this overlay's nodes only) and its
+// probes — and nothing else of Headscale's router: no web registration,
+// API, or Swagger. Close ends what it serves, connections taken over
+// included, and waits for it; after Close it answers 503.
 func (s *Server) Handler() http.Handler {
 	h := s.hs.HTTPHandler()
 	mux := http.NewServeMux()
 	for _, p := range []string{
 		"GET /key", "POST /ts2021", "GET /ts2021",
-		"/derp", "/derp/probe", "/derp/latency-check",
 		"HEAD /machine/ping-response",
 	} {
 		mux.Handle(p, h)
 	}
+	mux.Handle("/derp", s.relay)
+	mux.HandleFunc("/derp/probe", derpserver.ProbeHandler)
+	mux.HandleFunc("/derp/latency-check", derpserver.ProbeHandler)
 	return s.requests.serve(mux)
 }

@@ -40,7 +40,9 @@ type coord struct {
 	close func()
 }
 
-func startCoordinator(t *testing.T) *coord {
+// startCoordinator starts a control plane behind a TLS server on
+// loopback; opts change its configuration.
+func startCoordinator(t *testing.T, opts ...func(*overlay.Config)) *coord {
 	t.Helper()
 	dir := t.TempDir()
 	id, err := pki.LoadOrCreate(dir+"/pki", []string{"127.0.0.1"}, time.Now())
@@ -53,11 +55,15 @@ func startCoordinator(t *testing.T) *coord {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	url := "https://127.0.0.1:" + strconv.Itoa(port)
-	ov, err := overlay.New(overlay.Config{
+	cfg := overlay.Config{
 		Dir: dir + "/overlay", ServerURL: url,
 		DERPIPv4: "127.0.0.1", DERPPort: port, DERPCertSHA256: id.LeafSHA256(),
 		STUNAddr: "127.0.0.1:0", Policy: policy.OverlayACL(), Logger: logger(t),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ov, err := overlay.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +95,12 @@ func (c *coord) join(t *testing.T, name, tag string, ephemeral bool) *node.Node 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c.joinWith(t, name, k)
+}
+
+// joinWith brings a node up with pre-auth key k.
+func (c *coord) joinWith(t *testing.T, name string, k overlay.AuthKey) *node.Node {
+	t.Helper()
 	n, err := node.New(node.Config{Dir: t.TempDir(), Hostname: name, ControlURL: c.url, CA: c.id.CA, AuthKey: k.Key, Logger: logger(t)})
 	if err != nil {
 		t.Fatal(err)

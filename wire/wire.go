@@ -9,6 +9,10 @@
 //
 //   - 1 (2026-11-21): enrollment, technician login, session grants,
 //     inventory and heartbeat, the sysinfo capability.
+//   - 1 (2026-12-08, no change on the wire): the local administration
+//     messages (LocalUserRequest, LocalStatus, LocalPath…) live here, so
+//     the admin client links no server code; GET /v1/support/sessions
+//     lists only what the caller's role and company scope may see.
 //
 // Identity never travels in a request body: on the overlay it comes from the
 // transport (WhoIs), towards the coordinator from the bearer credential.

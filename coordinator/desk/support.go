@@ -227,7 +227,9 @@ func (d *Desk) CancelCode(c Caller, code string) error {
 	if errors.Is(err, support.ErrNoCode) || rec.Code == "" || !d.scoper(c).codeVisible(rec) {
 		return d.refuse(ev, newErr(NotFound, support.ErrNoCode.Error(), cmpErr(err, ErrOutOfScope)))
 	}
-	if err := d.cfg.Support.Cancel(code, c.User, c.may(policy.ActionOthersSessions)); err != nil {
+	// The team's codes are everyone's to cancel, as the board offers.
+	team := rec.Kind == support.KindTechnician && rec.Assignee == ""
+	if err := d.cfg.Support.Cancel(code, c.User, team || c.may(policy.ActionOthersSessions)); err != nil {
 		return d.refuse(ev, supportError(err))
 	}
 	d.ok(ev)

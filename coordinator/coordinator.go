@@ -25,6 +25,7 @@ import (
 
 	"github.com/peerdesk/peerdesk/coordinator/api"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
@@ -102,6 +103,7 @@ type Coordinator struct {
 	ov      *overlay.Server
 	api     *api.Server
 	trail   *audit.Log
+	desk    *desk.Desk
 	sockDir string
 
 	closeOnce sync.Once
@@ -164,7 +166,13 @@ func New(cfg Config) (_ *Coordinator, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
-	accounts, err := identity.New(c.db, cfg.Now)
+	// 2FA secrets are sealed with a key kept outside the store, like the
+	// other keys.
+	sealKey, err := identity.LoadOrCreateSealKey(filepath.Join(cfg.DataDir, "pki", "identity-seal.key"))
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	accounts, err := identity.New(c.db, cfg.Now, identity.WithSealKey(sealKey))
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
@@ -201,15 +209,17 @@ func New(cfg Config) (_ *Coordinator, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
-	desk, err := support.Load(c.db, support.Config{Key: codesKey, Now: cfg.Now})
+	codes, err := support.Load(c.db, support.Config{Key: codesKey, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
-	c.api = api.New(api.Config{
+	presence := api.NewPresence(cfg.HeartbeatGrace, cfg.Now)
+	c.desk = desk.New(desk.Config{
 		Accounts: accounts, Registry: enroll.New(c.db, cfg.Now), Audit: c.trail,
-		Overlay: c.ov, Presence: api.NewPresence(cfg.HeartbeatGrace, cfg.Now), Support: desk,
-		CA: c.id.CA, Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
+		Overlay: c.ov, Presence: presence, Support: codes,
+		Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
 	})
+	c.api = api.New(api.Config{Desk: c.desk, Presence: presence, CA: c.id.CA, Logger: cfg.Logger})
 	return c, nil
 }
 
@@ -241,6 +251,10 @@ func (c *Coordinator) Identity() *pki.Identity { return c.id }
 // API is the coordinator's API server (used by the local command and tests).
 func (c *Coordinator) API() *api.Server { return c.api }
 
+// Desk is the coordinator's decisions, which every transport calls (tests
+// call it directly, as a desk.Caller of their choosing).
+func (c *Coordinator) Desk() *desk.Desk { return c.desk }
+
 // Overlay is the embedded control plane.
 func (c *Coordinator) Overlay() *overlay.Server { return c.ov }
 
@@ -261,7 +275,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	mux.Handle("/", c.ov.Handler())
 	// The dashboard answers only its own paths; the rest stays the overlay's.
 	dash := web.New(web.Config{
-		Backend: c.api, Tokens: enroll.New(c.db, c.cfg.Now), Desk: c.api, Portal: c.api,
+		Backend: c.desk, Desk: c.desk, Portal: c.desk,
 		PublicURL: c.url, Pin: c.id.Pin(), SupportBinaries: c.cfg.SupportBinaries,
 		ViewerURL: c.cfg.ViewerURL,
 		Now:       c.cfg.Now, Logger: c.log.With("component", "web"),

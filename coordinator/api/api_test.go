@@ -856,8 +856,12 @@ func TestAgentAudit(t *testing.T) {
 	if len(recs) != desk.MaxAgentAudit {
 		t.Fatalf("%d records stored, want %d", len(recs), desk.MaxAgentAudit)
 	}
+	// The coordinator stamps its own receipt time and the device as the
+	// actor; the agent's claims are kept as fields (L3).
 	for i, r := range recs {
-		if r.Source != "agent:"+dev.DeviceID || r.Fields["n"] != fmt.Sprint(i) || !r.Time.Equal(t0.Add(time.Duration(i)*time.Second)) {
+		claimed := t0.Add(time.Duration(i) * time.Second).Format(time.RFC3339Nano)
+		if r.Source != "agent:"+dev.DeviceID || r.Fields["n"] != fmt.Sprint(i) || !r.Time.Equal(e.clock.Now()) ||
+			r.Actor != "device:"+dev.DeviceID || r.Fields["claimed_actor"] != "bob" || r.Fields["claimed_time"] != claimed {
 			t.Fatalf("record %d = %+v", i, r)
 		}
 	}

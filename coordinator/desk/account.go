@@ -9,6 +9,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
+	"github.com/peerdesk/peerdesk/coordinator/ratelimit"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -26,7 +27,7 @@ const (
 func (d *Desk) Login(c Caller, user, password string) (string, identity.Session, error) {
 	ev := c.event("technician.login", "")
 	ev.Actor = clip(user)
-	if !d.loginIP.allow(c.IP) {
+	if !d.loginIP.Allow(ratelimit.RemoteKey(c.IP)) {
 		ev.Actor = "ip:" + c.IP
 		return "", identity.Session{}, d.refuse(ev, newErr(RateLimited, ErrLoginRateLimited.Error(), ErrLoginRateLimited))
 	}

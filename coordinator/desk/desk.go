@@ -41,6 +41,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
+	"github.com/peerdesk/peerdesk/coordinator/ratelimit"
 	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
@@ -82,11 +83,11 @@ type Desk struct {
 	log *slog.Logger
 	now func() time.Time
 
-	loginIP  *limiter // per client IP: logins
-	enrollIP *limiter // per client IP: enrollments
-	codeIP   *limiter // per client IP: support-code redemptions (portal, one-time agents)
-	codeTech *limiter // per technician: redeeming end users' codes
-	codeAll  *limiter // all support-code redemptions together
+	// Rate limits, keyed by the client's IPv6 /64 or IPv4 address
+	// (package ratelimit): a limiter evicts, it never refuses a newcomer.
+	loginIP  *ratelimit.Limiter // logins
+	enrollIP *ratelimit.Limiter // enrollments
+	codes    *ratelimit.Codes   // support codes: the portal's budgets and the technicians' (M3)
 
 	accesses accesses
 
@@ -104,13 +105,9 @@ func New(cfg Config) *Desk {
 	}
 	return &Desk{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, changed: make(chan struct{}),
-		loginIP:  newLimiter(10, time.Minute, 5, cfg.Now),
-		enrollIP: newLimiter(120, time.Minute, 60, cfg.Now), // mass roll-outs behind one NAT
-		// A million codes, a handful active: these limits keep a guesser
-		// at well under one chance in a thousand per day.
-		codeIP:   newLimiter(20, time.Minute, 10, cfg.Now),
-		codeTech: newLimiter(20, time.Minute, 10, cfg.Now),
-		codeAll:  newLimiter(300, time.Minute, 100, cfg.Now),
+		loginIP:  ratelimit.New(ratelimit.Config{Every: 6 * time.Second, Burst: 5, Now: cfg.Now}),
+		enrollIP: ratelimit.New(ratelimit.Config{Every: 500 * time.Millisecond, Burst: 60, Now: cfg.Now}), // mass roll-outs behind one NAT
+		codes:    ratelimit.NewCodes(cfg.Now),
 	}
 }
 

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
+	"github.com/peerdesk/peerdesk/coordinator/ratelimit"
 	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/coordinator/wake"
 	"github.com/peerdesk/peerdesk/grant"
@@ -221,7 +223,7 @@ func (d *Desk) Wake(c Caller, req wire.WakeAsk) (wire.WakePlan, error) {
 // the per-address limit, and audits the outcome.
 func (d *Desk) Enroll(ip string, req wire.EnrollRequest) (wire.EnrollResponse, error) {
 	ev := wire.AuditEvent{Actor: "ip:" + ip, Action: "device.enroll", Fields: map[string]string{"ip": ip}}
-	if !d.enrollIP.allow(ip) {
+	if !d.enrollIP.Allow(ratelimit.RemoteKey(ip)) {
 		return wire.EnrollResponse{}, d.refuse(ev, newErr(RateLimited, "too many enrollment attempts; wait a minute", nil))
 	}
 	tok, err := wire.ParseEnrollToken(req.Token)
@@ -321,7 +323,7 @@ func (d *Desk) Seen(dev enroll.Device) {
 }
 
 // MaxAgentAudit bounds one batch of forwarded agent audit records.
-const MaxAgentAudit = 100
+const MaxAgentAudit = audit.MaxForwardBatch
 
 // AgentAudit stores the audit records an agent forwards.
 func (d *Desk) AgentAudit(dev enroll.Device, evs []wire.AuditEvent) error {
@@ -335,11 +337,17 @@ func (d *Desk) AgentAudit(dev enroll.Device, evs []wire.AuditEvent) error {
 			return newErr(Invalid, "record time out of range", err)
 		}
 	}
-	for _, ev := range evs {
-		if _, err := d.cfg.Audit.Append("agent:"+dev.ID, ev); err != nil {
-			d.log.Error("storing agent audit", "device", dev.ID, "err", err)
-			return internal("storing audit records failed", err)
-		}
+	// The coordinator stamps its receipt time and the device as actor,
+	// keeping the agent's claims as fields, under a per-device budget
+	// (L3): a batch is written whole or not at all.
+	switch err := d.cfg.Audit.AppendForwarded(dev.ID, evs, d.now()); {
+	case errors.Is(err, audit.ErrRateLimited):
+		return newErr(RateLimited, "too many audit records from this device; retry later", err)
+	case errors.Is(err, audit.ErrBatch):
+		return newErr(Invalid, "bad audit batch", err)
+	case err != nil:
+		d.log.Error("storing agent audit", "device", dev.ID, "err", err)
+		return internal("storing audit records failed", err)
 	}
 	return nil
 }

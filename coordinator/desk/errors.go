@@ -78,7 +78,7 @@ var (
 // Causes the desk itself names; test with errors.Is.
 var (
 	ErrLoginRateLimited = errors.New("too many login attempts from this address; wait a minute")
-	ErrCodeRateLimited  = errors.New("too many attempts; wait a minute and try again")
+	ErrCodeRateLimited  = errors.New("too many attempts; try again later")
 	ErrBadLogin         = errors.New("wrong user name or password")
 	ErrAccountLocked    = errors.New("account locked after repeated failures; try again later")
 	ErrOutOfScope       = errors.New("out of the caller's company scope")

@@ -31,7 +31,7 @@ func TestPresenceDecoder(t *testing.T) {
 		`not json`,
 		long,
 		`{"type":"revoke","technician":"alice","at":"2026-12-07T10:00:01Z","later_field":true}`, // a later field: ignored
-		`{"type":"revoke","at":"2026-12-07T10:00:01Z"}`,                                        // names nobody
+		`{"type":"revoke","at":"2026-12-07T10:00:01Z"}`,                                         // names nobody
 		`{"reason":"no type"}`,
 		`{"type":"revoke","technician":"bob","at":"2026-12-07T10:00:02Z"} {"x":1}`,
 	}, "\n") + "\n"

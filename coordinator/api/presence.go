@@ -243,7 +243,7 @@ func (p *Presence) writer() {
 			p.scheduleLocked(st) // what came while it was written
 		}
 		p.mu.Unlock()
-		if err != nil {
+		if err != nil && !errors.Is(err, errStreamEnded) {
 			st.end() // an agent that does not take its messages is dropped
 		}
 	}
@@ -374,12 +374,24 @@ func (p *Presence) serve(w http.ResponseWriter, r *http.Request, device string, 
 	// The end sets the flag before moving the deadlines to the past; the
 	// loop moves the read deadline forward before looking at the flag:
 	// either the loop sees the flag or its read sees the past deadline.
-	// The write deadline in the past ends a write that hangs.
-	var ended atomic.Bool
+	// The write deadline in the past ends a write that hangs. Once the
+	// handler is returning, w is not to be touched: the end (which may
+	// come from a writer or Broadcast after that) only sets the flag.
+	var (
+		ended    atomic.Bool
+		emu      sync.Mutex // guards returning for the end
+		returned bool
+		wmu      sync.Mutex // one write at a time, and none once finished
+		finished bool
+	)
 	st, done, ok := p.open(device, func() {
 		ended.Store(true)
-		rc.SetReadDeadline(time.Unix(1, 0))  //nolint:errcheck // the flag ends the loop too
-		rc.SetWriteDeadline(time.Unix(1, 0)) //nolint:errcheck // a write in flight fails; the stream is ending anyway
+		emu.Lock()
+		defer emu.Unlock()
+		if !returned {
+			rc.SetReadDeadline(time.Unix(1, 0))  //nolint:errcheck // the flag ends the loop too
+			rc.SetWriteDeadline(time.Unix(1, 0)) //nolint:errcheck // a write in flight fails; the stream is ending anyway
+		}
 	})
 	if !ok {
 		writeError(w, http.StatusServiceUnavailable, wire.CodeInternal, "the coordinator is stopping")
@@ -389,11 +401,12 @@ func (p *Presence) serve(w http.ResponseWriter, r *http.Request, device string, 
 	// The writers write through w only while this handler runs: once it
 	// is about to return, finished stops them (waiting for a write in
 	// flight, which its deadline bounds).
-	var (
-		wmu      sync.Mutex
-		finished bool
-	)
 	defer func() {
+		ended.Store(true) // no new write starts
+		emu.Lock()
+		rc.SetWriteDeadline(time.Unix(1, 0)) //nolint:errcheck // ends a write in flight; the handler is returning
+		returned = true
+		emu.Unlock()
 		wmu.Lock()
 		finished = true
 		wmu.Unlock()

@@ -173,6 +173,18 @@ func (p *Presence) Send(device string, msg wire.PresenceMessage) (bool, error) {
 	return ok, nil
 }
 
+// End ends device's presence stream, if one is open (the device was
+// removed: its credentials no longer open a new one); false if none was.
+func (p *Presence) End(device string) bool {
+	p.mu.Lock()
+	st := p.streams[device]
+	p.mu.Unlock()
+	if st != nil {
+		st.end()
+	}
+	return st != nil
+}
+
 // pruneLocked drops broadcast messages older than the replay window.
 func (p *Presence) pruneLocked(now time.Time) []sent {
 	i := 0

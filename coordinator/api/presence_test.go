@@ -250,6 +250,15 @@ func testBroadcast(t *testing.T, http2 bool) {
 		t.Fatal(err)
 	}
 	late.expect(t, eve)
+
+	// A removed device's stream is ended from the coordinator's side.
+	if !p.End(st.dev.DeviceID) {
+		t.Fatal("End found no stream")
+	}
+	st.waitFor("the removed device's stream ended", false)
+	if p.End("no-such-device") {
+		t.Fatal("End ended a stream of a device without one")
+	}
 }
 
 // TestPresenceStalledReader: an agent that does not read its stream (a

@@ -94,17 +94,19 @@ type Config struct {
 
 // Coordinator is a running coordinator.
 type Coordinator struct {
-	cfg     Config
-	log     *slog.Logger
-	url     string
-	ln      net.Listener
-	db      *store.Badger
-	id      *pki.Identity
-	ov      *overlay.Server
-	api     *api.Server
-	trail   *audit.Log
-	desk    *desk.Desk
-	sockDir string
+	cfg   Config
+	log   *slog.Logger
+	url   string
+	ln    net.Listener
+	db    *store.Badger
+	id    *pki.Identity
+	ov    *overlay.Server
+	api   *api.Server
+	trail *audit.Log
+	desk  *desk.Desk
+
+	stopRevoke func() // ends the desk's subscription to revocations
+	sockDir    string
 
 	closeOnce sync.Once
 }
@@ -220,6 +222,9 @@ func New(cfg Config) (_ *Coordinator, err error) {
 		Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
 	})
 	c.api = api.New(api.Config{Desk: c.desk, Presence: presence, CA: c.id.CA, Logger: cfg.Logger})
+	// A disabled or deleted account, or its sessions ended, reaches the
+	// agents (its live peer sessions end) and the overlay (its nodes go).
+	c.stopRevoke = accounts.OnRevoke(c.desk.Revoked)
 	return c, nil
 }
 
@@ -361,6 +366,9 @@ func (c *Coordinator) shutdown(srv, local *http.Server) error {
 // closeParts releases what New opened; it runs once.
 func (c *Coordinator) closeParts() {
 	c.closeOnce.Do(func() {
+		if c.stopRevoke != nil {
+			c.stopRevoke()
+		}
 		if c.ov != nil {
 			if err := c.ov.Close(); err != nil {
 				c.log.Warn("closing the control plane", "err", err)

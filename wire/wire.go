@@ -16,6 +16,11 @@
 //     messages (LocalUserRequest, LocalStatus, LocalPath…) live here, so
 //     the admin client links no server code; GET /v1/support/sessions
 //     lists only what the caller's role and company scope may see.
+//   - 1, additive (2026-12-07): the presence stream's answer body carries
+//     newline-delimited PresenceMessage values from the coordinator
+//     (PresenceRevoke: end a technician's sessions, refuse their older
+//     grants). Agents ignore types they do not know; older agents never
+//     read the body, and the coordinator never waits on one that does not.
 //
 // Identity never travels in a request body: on the overlay it comes from the
 // transport (WhoIs), towards the coordinator from the bearer credential.

@@ -74,6 +74,16 @@ func (o *fakeOverlay) DeleteAuthKey(id uint64) error {
 	return nil
 }
 
+// RevokeAuthKey deletes the nodes that joined with key id.
+func (o *fakeOverlay) RevokeAuthKey(id uint64) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := len(o.nodes)
+	o.nodes = slices.DeleteFunc(o.nodes, func(nd overlay.Node) bool { return nd.AuthKeyID == id })
+	o.deleted = append(o.deleted, id)
+	return n - len(o.nodes), nil
+}
+
 func (o *fakeOverlay) Nodes() []overlay.Node {
 	o.mu.Lock()
 	defer o.mu.Unlock()

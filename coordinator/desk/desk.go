@@ -51,6 +51,9 @@ import (
 type Overlay interface {
 	CreateAuthKey(overlay.KeyOptions) (overlay.AuthKey, error)
 	DeleteAuthKey(id uint64) error
+	// RevokeAuthKey deletes every node that joined with the key, then
+	// the key; it returns how many nodes it deleted.
+	RevokeAuthKey(id uint64) (int, error)
 	Nodes() []overlay.Node
 	NodeByKey(nodeKey string) (overlay.Node, error)
 }
@@ -60,6 +63,9 @@ type Overlay interface {
 type Presence interface {
 	Seen(device string)
 	LastSeen(device string) (time.Time, bool)
+	// Broadcast queues msg on every agent's presence stream (and for
+	// agents reconnecting soon); it never waits on an agent.
+	Broadcast(msg wire.PresenceMessage) error
 }
 
 // Config wires a Desk to the coordinator's parts.

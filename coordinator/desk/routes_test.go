@@ -47,6 +47,8 @@ func (o *fakeOverlay) CreateAuthKey(overlay.KeyOptions) (overlay.AuthKey, error)
 
 func (o *fakeOverlay) DeleteAuthKey(uint64) error { return nil }
 
+func (o *fakeOverlay) RevokeAuthKey(uint64) (int, error) { return 0, nil }
+
 func (o *fakeOverlay) Nodes() []overlay.Node {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -47,6 +47,21 @@ func (o *fakeOverlay) CreateAuthKey(overlay.KeyOptions) (overlay.AuthKey, error)
 
 func (o *fakeOverlay) DeleteAuthKey(uint64) error { return nil }
 
+// RevokeAuthKey deletes the nodes that joined with key id.
+func (o *fakeOverlay) RevokeAuthKey(id uint64) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	kept := o.nodes[:0:0]
+	for _, n := range o.nodes {
+		if n.AuthKeyID != id {
+			kept = append(kept, n)
+		}
+	}
+	gone := len(o.nodes) - len(kept)
+	o.nodes = kept
+	return gone, nil
+}
+
 func (o *fakeOverlay) Nodes() []overlay.Node {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -75,7 +75,10 @@ import (
 type Backend interface {
 	// Login checks a password for a client at c.IP and starts a
 	// session; rate limits, lockout and audit happen inside.
-	Login(c desk.Caller, user, password string) (token string, sess identity.Session, err error)
+	// An account with a second factor gets only a pending token for
+	// CompleteLogin.
+	Login(c desk.Caller, user, password string) (desk.LoginResult, error)
+	CompleteLogin(c desk.Caller, pending, code string) (desk.LoginResult, error)
 	Session(token string) (identity.Session, error)
 	Logout(c desk.Caller, token string) error
 	// Machines is the Access view's fleet: the devices in scope with
@@ -141,7 +144,7 @@ const (
 // answers; the coordinator mounts it for exactly these, so every other
 // path stays with the handlers beside it.
 func Patterns() []string {
-	return []string{"GET /{$}", "/login", "/logout", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js"}
+	return []string{"GET /{$}", "/login", "/login/", "/logout", "/users", "/users/", "/settings", "/settings/", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js"}
 }
 
 // Route features: a route served only when the dashboard has the part.
@@ -169,6 +172,8 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "GET /{$}", Auth: desk.Public}, public: (*server).handleRoot},
 	{Rule: desk.Rule{Pattern: "GET /login", Auth: desk.Public}, public: (*server).handleLoginForm},
 	{Rule: desk.Rule{Pattern: "POST /login", Auth: desk.Public}, public: (*server).handleLogin},
+	{Rule: desk.Rule{Pattern: "GET " + codePath, Auth: desk.Public}, public: (*server).handleCodeForm},
+	{Rule: desk.Rule{Pattern: "POST " + codePath, Auth: desk.Public}, public: (*server).handleCode},
 	{Rule: desk.Rule{Pattern: "POST /logout", Auth: desk.Technician}, tech: (*server).handleLogout},
 	{Rule: desk.Rule{Pattern: "GET /machines", Auth: desk.Technician, Action: policy.ActionListDevices, Target: desk.ListTarget}, tech: (*server).handleMachines},
 	{Rule: desk.Rule{Pattern: "POST /machines/filters", Auth: desk.Technician, Action: policy.ActionSaveFilter}, tech: (*server).handleSaveFilter},
@@ -189,11 +194,12 @@ var routes = []route{
 }
 
 // PublicRoutes are the dashboard's patterns reachable without a session,
-// each for a reason: the root (it redirects), the login form, the end
+// each for a reason: the root (it redirects), the login form and its
+// second step (bound to the pending-login cookie), the end
 // user's portal and its downloads (checked by code), and the Support
 // tab's static script.
 var PublicRoutes = []string{
-	"GET /{$}", "GET /login", "POST /login",
+	"GET /{$}", "GET /login", "POST /login", "GET " + codePath, "POST " + codePath,
 	"GET /support", "POST /support", "GET /support/download/{code}/{os}",
 	"GET /static/support.js",
 }

@@ -29,7 +29,7 @@ func (s *server) loggedIn(r *http.Request) bool {
 		return false
 	}
 	_, err := s.be.Session(tok)
-	return err == nil
+	return err == nil || errors.Is(err, desk.ErrSetupFirst)
 }
 
 // handleScript serves the Support tab's script.

@@ -93,10 +93,10 @@ func (d *Desk) loginErr(ev wire.AuditEvent, err error) error {
 	switch {
 	case errors.Is(err, identity.ErrLocked):
 		return d.refuse(ev, newErr(Locked, ErrAccountLocked.Error(), ErrAccountLocked))
+	case errors.Is(err, identity.ErrBadCode): // (wraps ErrBadCredentials too)
+		return d.refuse(ev, newErr(Unauthenticated, ErrBadCode.Error(), ErrBadCode))
 	case errors.Is(err, identity.ErrBadCredentials):
 		return d.refuse(ev, newErr(Unauthenticated, ErrBadLogin.Error(), ErrBadLogin))
-	case errors.Is(err, identity.ErrBadCode):
-		return d.refuse(ev, newErr(Unauthenticated, ErrBadCode.Error(), ErrBadCode))
 	case errors.Is(err, identity.ErrNoPendingLogin):
 		return d.refuse(ev, newErr(Expired, ErrLoginExpired.Error(), ErrLoginExpired))
 	}

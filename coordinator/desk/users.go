@@ -96,7 +96,7 @@ func (d *Desk) accountErr(ev wire.AuditEvent, err error) error {
 		e = newErr(Expired, "The setup expired; start again.", err)
 	case errors.Is(err, identity.ErrLocked):
 		e = newErr(Locked, ErrAccountLocked.Error(), err)
-	case errors.Is(err, identity.ErrBadCode):
+	case errors.Is(err, identity.ErrBadCode): // (may wrap ErrBadCredentials)
 		e = newErr(Invalid, "Wrong or used code.", err)
 	case errors.Is(err, identity.ErrBadCredentials):
 		e = newErr(Unauthenticated, "Wrong password.", err)

@@ -117,7 +117,17 @@ func (c *Client) Enroll(ctx context.Context, req wire.EnrollRequest) (wire.Enrol
 	return out, err
 }
 
-// Login logs a technician in.
+// SecondFactor finishes a login whose answer asked for a second factor
+// (LoginResponse.SecondFactor): pending is its Pending, code the
+// authenticator's code or a recovery code.
+func (c *Client) SecondFactor(ctx context.Context, pending, code string) (wire.LoginResponse, error) {
+	var out wire.LoginResponse
+	err := c.Do(ctx, http.MethodPost, wire.PathLoginSecondFactor, wire.SecondFactorRequest{Pending: pending, Code: code}, &out)
+	return out, err
+}
+
+// Login logs a technician in. An account with a second factor is answered
+// with SecondFactor and Pending only: finish with SecondFactor.
 func (c *Client) Login(ctx context.Context, user, password string) (wire.LoginResponse, error) {
 	var out wire.LoginResponse
 	err := c.Do(ctx, http.MethodPost, wire.PathLogin, wire.LoginRequest{Username: user, Password: password}, &out)

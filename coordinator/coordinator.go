@@ -106,8 +106,7 @@ type Coordinator struct {
 	trail *audit.Log
 	desk  *desk.Desk
 
-	stopRevoke func() // ends the desk's subscription to revocations
-	sockDir    string
+	sockDir string
 
 	closeOnce sync.Once
 }
@@ -223,9 +222,6 @@ func New(cfg Config) (_ *Coordinator, err error) {
 		Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
 	})
 	c.api = api.New(api.Config{Desk: c.desk, Presence: presence, CA: c.id.CA, Logger: cfg.Logger})
-	// A disabled or deleted account, or its sessions ended, reaches the
-	// agents (its live peer sessions end) and the overlay (its nodes go).
-	c.stopRevoke = accounts.OnRevoke(c.desk.Revoked)
 	return c, nil
 }
 
@@ -281,7 +277,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	mux.Handle("/", c.ov.Handler())
 	// The dashboard answers only its own paths; the rest stays the overlay's.
 	dash := web.New(web.Config{
-		Backend: c.desk, Desk: c.desk, Portal: c.desk,
+		Backend: c.desk, Desk: c.desk, Portal: c.desk, Accounts: c.desk,
 		PublicURL: c.url, Pin: c.id.Pin(), SupportBinaries: c.cfg.SupportBinaries,
 		ViewerURL: c.cfg.ViewerURL,
 		Now:       c.cfg.Now, Logger: c.log.With("component", "web"),
@@ -371,9 +367,6 @@ func (c *Coordinator) shutdown(srv, local *http.Server) error {
 // closeParts releases what New opened; it runs once.
 func (c *Coordinator) closeParts() {
 	c.closeOnce.Do(func() {
-		if c.stopRevoke != nil {
-			c.stopRevoke()
-		}
 		if c.ov != nil {
 			if err := c.ov.Close(); err != nil {
 				c.log.Warn("closing the control plane", "err", err)

@@ -52,7 +52,15 @@ type LoginOptions struct {
 	Pin            string // the coordinator CA's pin (as in enrollment tokens)
 	Username       string
 	Password       string
+	// Code asks the technician for their authenticator's code (or a
+	// recovery code) when the account has two-factor authentication;
+	// nil refuses such a login with ErrSecondFactor.
+	Code func(ctx context.Context) (string, error)
 }
+
+// ErrSecondFactor: the account needs a second factor and LoginOptions
+// has no Code to ask for it.
+var ErrSecondFactor = errors.New("viewer: this account needs a code from its authenticator app")
 
 // Login trusts the coordinator by its CA pin, logs in, and saves the session
 // and the overlay key for this technician's node. A previous login's node
@@ -63,7 +71,18 @@ func Login(ctx context.Context, o LoginOptions) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("viewer.Login: %w", err)
 	}
-	resp, err := coordclient.New(url, ca).Login(ctx, o.Username, o.Password)
+	cc := coordclient.New(url, ca)
+	resp, err := cc.Login(ctx, o.Username, o.Password)
+	if err == nil && resp.SecondFactor {
+		if o.Code == nil {
+			return nil, fmt.Errorf("viewer.Login: %w", ErrSecondFactor)
+		}
+		code, cerr := o.Code(ctx)
+		if cerr != nil {
+			return nil, fmt.Errorf("viewer.Login: %w", cerr)
+		}
+		resp, err = cc.SecondFactor(ctx, resp.Pending, code)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("viewer.Login: %w", err)
 	}

@@ -21,6 +21,10 @@
 //     (PresenceRevoke: end a technician's sessions, refuse their older
 //     grants). Agents ignore types they do not know; older agents never
 //     read the body, and the coordinator never waits on one that does not.
+//   - 1, additive (2026-12-07): login with a second factor (a LoginResponse
+//     with SecondFactor and Pending, then PathLoginSecondFactor); API keys
+//     ("Authorization: Bearer pdk_…", PathAPIKeys); the local account and
+//     device administration (LocalUserAction, LocalDeviceAction).
 //
 // Identity never travels in a request body: on the overlay it comes from the
 // transport (WhoIs), towards the coordinator from the bearer credential.
@@ -74,9 +78,15 @@ const (
 
 // Coordinator API paths (all under the coordinator's base URL).
 const (
-	PathCA         = "/v1/ca"                // GET: the coordinator's CA certificate (PEM)
-	PathEnroll     = "/v1/enroll"            // POST EnrollRequest → EnrollResponse
-	PathLogin      = "/v1/login"             // POST LoginRequest → LoginResponse
+	PathCA     = "/v1/ca"     // GET: the coordinator's CA certificate (PEM)
+	PathEnroll = "/v1/enroll" // POST EnrollRequest → EnrollResponse
+	PathLogin  = "/v1/login"  // POST LoginRequest → LoginResponse
+	// PathLoginSecondFactor finishes a login answered with SecondFactor:
+	// POST SecondFactorRequest → LoginResponse.
+	PathLoginSecondFactor = "/v1/login/second-factor"
+	// PathAPIKeys: POST APIKeyRequest → APIKeyCreated; GET → []APIKey
+	// (the caller's own); POST PathAPIKeys/{id}/revoke.
+	PathAPIKeys    = "/v1/api-keys"
 	PathDevices    = "/v1/devices"           // GET → []Device (technician)
 	PathGrant      = "/v1/grants"            // POST GrantRequest → GrantResponse (technician)
 	PathTokens     = "/v1/enrollment-tokens" // POST TokenRequest → TokenResponse (admin)
@@ -121,13 +131,52 @@ type LoginRequest struct {
 }
 
 // LoginResponse carries the technician's API session and overlay identity.
+// When the account has a second factor, the first answer carries only
+// SecondFactor and Pending: send the code with Pending to
+// PathLoginSecondFactor within five minutes.
 type LoginResponse struct {
-	Session    string    `json:"session"` // bearer token for coordinator calls
-	Expires    time.Time `json:"expires"`
-	AuthKey    string    `json:"auth_key"` // overlay pre-auth key, tagged TagTech, ephemeral
-	Username   string    `json:"username"`
-	Role       string    `json:"role"`
-	ControlURL string    `json:"control_url"`
+	SecondFactor bool      `json:"second_factor,omitempty"`
+	Pending      string    `json:"pending,omitempty"`
+	Session      string    `json:"session"` // bearer token for coordinator calls
+	Expires      time.Time `json:"expires"`
+	AuthKey      string    `json:"auth_key"` // overlay pre-auth key, tagged TagTech, ephemeral
+	Username     string    `json:"username"`
+	Role         string    `json:"role"`
+	ControlURL   string    `json:"control_url"`
+}
+
+// SecondFactorRequest is a login's second step: the pending token of the
+// first answer and the authenticator's code or a recovery code.
+type SecondFactorRequest struct {
+	Pending string `json:"pending"`
+	Code    string `json:"code"`
+}
+
+// APIKeyRequest creates an API key of the caller's: its name, the role and
+// companies it acts with (no more than the caller's), and when it expires
+// (zero: the default lifetime).
+type APIKeyRequest struct {
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	Companies []string  `json:"companies,omitempty"`
+	Expires   time.Time `json:"expires,omitzero"`
+}
+
+// APIKey describes an API key, without its secret.
+type APIKey struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Owner     string    `json:"owner"`
+	Role      string    `json:"role"`
+	Companies []string  `json:"companies,omitempty"`
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires"`
+}
+
+// APIKeyCreated is a new API key: Key is shown once and never stored.
+type APIKeyCreated struct {
+	Key string `json:"key"`
+	APIKey
 }
 
 // Device is one enrolled machine as a technician sees it.

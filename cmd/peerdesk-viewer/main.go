@@ -59,6 +59,9 @@ func login(ctx context.Context, args []string) error {
 		return err
 	}
 	o.Password = pw
+	o.Code = func(context.Context) (string, error) {
+		return cli.Password("code from your authenticator app (or a recovery code): ", "PEERDESK_TOTP_CODE")
+	}
 	s, err := viewer.Login(ctx, o)
 	if err != nil {
 		return err

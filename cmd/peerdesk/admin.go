@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/cli"
+	"github.com/peerdesk/peerdesk/cli/admincmd"
 	"github.com/peerdesk/peerdesk/cli/auditcmd"
 	"github.com/peerdesk/peerdesk/coordinator"
 	"github.com/peerdesk/peerdesk/coordinator/adminclient"
@@ -17,13 +19,40 @@ import (
 
 func admin(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: peerdesk admin add-user|token|status|audit [verify|export] [flags]")
+		fmt.Fprintln(os.Stderr, "usage: peerdesk admin add-user|user|device|token|status|audit [verify|export] [flags]")
 		return cli.ErrUsage
 	}
 	fs := cli.Flags("peerdesk", "admin "+args[0])
 	data := fs.String("data", "/var/lib/peerdesk", "the coordinator's data directory")
 	client := func() *adminclient.Client { return adminclient.New(filepath.Join(*data, coordinator.SocketName)) }
 	switch args[0] {
+	case "user", "device":
+		// peerdesk admin user|device SUB [-data DIR] [flags of SUB]
+		if len(args) < 2 {
+			fmt.Fprintln(os.Stderr, admincmd.UserUsage+"\n"+admincmd.DeviceUsage)
+			return cli.ErrUsage
+		}
+		var pass []string
+		for _, f := range []string{"name", "role", "companies", "id", "company", "site"} {
+			fs.Func(f, "see the usage", func(v string) error { pass = append(pass, "-"+f, v); return nil })
+		}
+		if err := fs.Parse(args[2:]); err != nil {
+			return err
+		}
+		sub := append([]string{args[1]}, pass...)
+		var err error
+		if args[0] == "user" {
+			err = admincmd.User(ctx, client(), sub, func(prompt string) (string, error) {
+				return cli.Password(prompt, "PEERDESK_PASSWORD")
+			}, os.Stdout)
+		} else {
+			err = admincmd.Device(ctx, client(), sub, os.Stdout)
+		}
+		if errors.Is(err, admincmd.ErrUsage) {
+			fmt.Fprintln(os.Stderr, err)
+			return cli.ErrUsage
+		}
+		return err
 	case "add-user":
 		name := fs.String("name", "", "user name")
 		role := fs.String("role", "technician", "admin, senior, technician or viewer")

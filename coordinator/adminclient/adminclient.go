@@ -144,3 +144,27 @@ func (c *Client) AuditExport(ctx context.Context, w io.Writer, format string, si
 	}
 	return nil
 }
+
+// Users lists every account.
+func (c *Client) Users(ctx context.Context) ([]wire.UserInfo, error) {
+	var out []wire.UserInfo
+	err := c.do(ctx, http.MethodGet, wire.LocalPathUsers, nil, &out)
+	return out, err
+}
+
+// UserAction takes one administrative action on an account (wire.User…).
+func (c *Client) UserAction(ctx context.Context, a wire.LocalUserAction) error {
+	return c.do(ctx, http.MethodPost, wire.LocalPathUserAction, a, nil)
+}
+
+// Devices lists every device, the removed ones included.
+func (c *Client) Devices(ctx context.Context) ([]wire.AdminDevice, error) {
+	var out []wire.AdminDevice
+	err := c.do(ctx, http.MethodGet, wire.LocalPathDevices, nil, &out)
+	return out, err
+}
+
+// DeviceAction takes one administrative action on a device (wire.Device…).
+func (c *Client) DeviceAction(ctx context.Context, a wire.LocalDeviceAction) error {
+	return c.do(ctx, http.MethodPost, wire.LocalPathDeviceAction, a, nil)
+}

@@ -1,5 +1,6 @@
 // Package api serves the coordinator's HTTPS API — enrollment, technician
-// login, the device list, session grants, the support desk and the agents'
+// login (with a second factor where the account has one), API keys for
+// integrations (sent as "Authorization: Bearer pdk_…"), the device list, session grants, the support desk and the agents'
 // own reports — and the local administration API on a Unix socket
 // (LocalHandler), which is the only way to create the first admin.
 //
@@ -87,6 +88,7 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "GET " + wire.PathCA, Auth: desk.Public}, public: (*Server).handleCA},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathEnroll, Auth: desk.Public}, public: (*Server).handleEnroll},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathLogin, Auth: desk.Public}, public: (*Server).handleLogin},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathLoginSecondFactor, Auth: desk.Public}, public: (*Server).handleSecondFactor},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportJoin, Auth: desk.Public}, public: (*Server).handleJoin},
 	// Authenticated by the device credentials in its header, which it
 	// checks itself (a one-time agent's or an enrolled device's).
@@ -103,6 +105,10 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "GET " + wire.PathSupportSessions, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.ListTarget}, tech: (*Server).handleBoard},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportSessions + "/{id}/end", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.SessionTarget}, tech: (*Server).handleTechEnd},
 
+	{Rule: desk.Rule{Pattern: "GET " + wire.PathAPIKeys, Auth: desk.Technician}, tech: (*Server).handleAPIKeys},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathAPIKeys, Auth: desk.Technician}, tech: (*Server).handleCreateAPIKey},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathAPIKeys + "/{id}/revoke", Auth: desk.Technician}, tech: (*Server).handleRevokeAPIKey},
+
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathInventory, Auth: desk.Device}, device: (*Server).handleInventory},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathHeartbeat, Auth: desk.Device}, device: (*Server).handleHeartbeat},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathPresence, Auth: desk.Device}, device: (*Server).handlePresence},
@@ -112,11 +118,12 @@ var routes = []route{
 
 // PublicRoutes are the API's patterns reachable without a technician's
 // session or an agent's device credentials, each for a reason: the CA an
-// enrolling node pins, enrollment (by token), login, the one-time agent's
+// enrolling node pins, enrollment (by token), login and its second step
+// (by password, then by pending token and code), the one-time agent's
 // join (by code), and the end of a support session by the agent (its
 // credentials checked by the handler).
 var PublicRoutes = []string{
-	"GET " + wire.PathCA, "POST " + wire.PathEnroll, "POST " + wire.PathLogin,
+	"GET " + wire.PathCA, "POST " + wire.PathEnroll, "POST " + wire.PathLogin, "POST " + wire.PathLoginSecondFactor,
 	"POST " + wire.PathSupportJoin, "POST " + wire.PathSupportEnd,
 }
 
@@ -239,7 +246,9 @@ func bearer(r *http.Request, scheme string) (string, bool) {
 	return strings.TrimSpace(v), ok && len(v) <= 256
 }
 
-// technician authenticates a technician's bearer session.
+// technician authenticates a technician's bearer credential: a session
+// token, or an API key (pdk_…) acting with its own role and companies. A
+// session that must first set up two-factor authentication is refused.
 func (s *Server) technician(h callerHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := bearer(r, "Bearer")
@@ -247,7 +256,11 @@ func (s *Server) technician(h callerHandler) http.HandlerFunc {
 			writeError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "log in first")
 			return
 		}
-		sess, err := s.desk.Session(tok)
+		sess, err := s.desk.Bearer(tok)
+		if errors.Is(err, desk.ErrSetupFirst) {
+			writeError(w, http.StatusForbidden, wire.CodeForbidden, desk.ErrSetupFirst.Error()+" (on the dashboard)")
+			return
+		}
 		if err != nil {
 			writeError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "session expired or unknown; log in again")
 			return

@@ -52,7 +52,8 @@ type fakeOverlay struct {
 	nextID  uint64
 	keys    []overlay.KeyOptions
 	nodes   []overlay.Node
-	deleted []uint64 // DeleteAuthKey's
+	deleted []uint64 // DeleteAuthKey's (and RevokeAuthKey's)
+	revoked []uint64 // RevokeAuthKey's
 	fail    error
 }
 
@@ -74,14 +75,21 @@ func (o *fakeOverlay) DeleteAuthKey(id uint64) error {
 	return nil
 }
 
-// RevokeAuthKey deletes the nodes that joined with key id.
+// RevokeAuthKey deletes the nodes that joined with key id, then the key.
 func (o *fakeOverlay) RevokeAuthKey(id uint64) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	n := len(o.nodes)
-	o.nodes = slices.DeleteFunc(o.nodes, func(nd overlay.Node) bool { return nd.AuthKeyID == id })
+	kept := o.nodes[:0:0]
+	for _, n := range o.nodes {
+		if n.AuthKeyID != id {
+			kept = append(kept, n)
+		}
+	}
+	gone := len(o.nodes) - len(kept)
+	o.nodes = kept
+	o.revoked = append(o.revoked, id)
 	o.deleted = append(o.deleted, id)
-	return n - len(o.nodes), nil
+	return gone, nil
 }
 
 func (o *fakeOverlay) Nodes() []overlay.Node {
@@ -361,7 +369,8 @@ func TestWrongMethod(t *testing.T) {
 		{e.pub, "PUT", wire.PathGrant, "POST"},
 		{e.pub, "DELETE", wire.PathDevices, "GET"},
 		{e.pub, "GET", wire.PathHeartbeat, "POST"},
-		{e.local, "GET", wire.LocalPathUsers, "POST"},
+		{e.local, "DELETE", wire.LocalPathUsers, "POST"},
+		{e.local, "GET", wire.LocalPathUserAction, "POST"},
 		{e.local, "POST", wire.LocalPathAudit, "GET"},
 	} {
 		w := e.do(tc.h, tc.method, tc.path, "", "")

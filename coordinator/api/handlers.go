@@ -31,18 +31,51 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := desk.Caller{IP: clientIP(r), Via: "api"}
-	token, sess, err := s.desk.Login(c, req.Username, req.Password)
+	res, err := s.desk.Login(c, req.Username, req.Password)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	key, err := s.desk.TechnicianKey(desk.CallerOf(sess, c.IP, c.Via))
+	if res.Pending != "" {
+		writeJSON(w, http.StatusOK, wire.LoginResponse{SecondFactor: true, Pending: res.Pending})
+		return
+	}
+	s.loggedIn(w, c, res)
+}
+
+// handleSecondFactor is a login's second step.
+func (s *Server) handleSecondFactor(w http.ResponseWriter, r *http.Request) {
+	c := desk.Caller{IP: clientIP(r), Via: "api"}
+	var req wire.SecondFactorRequest
+	if err := decode(w, r, &req); err != nil {
+		s.unreadable(w, c, "technician.login", err)
+		return
+	}
+	res, err := s.desk.CompleteLogin(c, req.Pending, req.Code)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	s.loggedIn(w, c, res)
+}
+
+// loggedIn answers a login that passed every factor: the session and the
+// technician's overlay key. A session that must set up two-factor
+// authentication first is refused here (it could do nothing on the API)
+// and ended.
+func (s *Server) loggedIn(w http.ResponseWriter, c desk.Caller, res desk.LoginResult) {
+	if res.SetupOnly {
+		s.desk.Logout(c, res.Token) //nolint:errcheck // refused either way; a leftover session expires
+		writeError(w, http.StatusForbidden, wire.CodeForbidden, desk.ErrSetupFirst.Error()+" (on the dashboard)")
+		return
+	}
+	key, err := s.desk.TechnicianKey(desk.CallerOf(res.Session, c.IP, c.Via))
 	if err != nil {
 		fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.LoginResponse{
-		Session: token, Expires: sess.Expires, AuthKey: key.Key, Username: sess.User, Role: string(sess.Role),
+		Session: res.Token, Expires: res.Session.Expires, AuthKey: key.Key, Username: res.Session.User, Role: string(res.Session.Role),
 		ControlURL: s.desk.ControlURL(),
 	})
 }

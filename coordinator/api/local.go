@@ -8,6 +8,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
+	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -20,6 +21,10 @@ import (
 func (s *Server) LocalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+wire.LocalPathUsers, s.handleLocalUser)
+	mux.HandleFunc("GET "+wire.LocalPathUsers, s.handleLocalUsers)
+	mux.HandleFunc("POST "+wire.LocalPathUserAction, s.handleLocalUserAction)
+	mux.HandleFunc("GET "+wire.LocalPathDevices, s.handleLocalDevices)
+	mux.HandleFunc("POST "+wire.LocalPathDeviceAction, s.handleLocalDeviceAction)
 	mux.HandleFunc("POST "+wire.LocalPathTokens, s.handleLocalToken)
 	mux.HandleFunc("GET "+wire.LocalPathStatus, s.handleLocalStatus)
 	mux.HandleFunc("GET "+wire.LocalPathAudit, s.handleLocalAudit)
@@ -87,4 +92,89 @@ func (s *Server) handleLocalAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, recs)
+}
+
+func (s *Server) handleLocalUsers(w http.ResponseWriter, r *http.Request) {
+	users, err := s.desk.Users(desk.Local())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	out := make([]wire.UserInfo, 0, len(users))
+	for _, u := range users {
+		out = append(out, wire.UserInfo{Name: u.Name, Role: string(u.Role), Companies: u.Companies, Created: u.Created,
+			Disabled: u.Disabled, TOTP: u.TOTP, RecoveryCodesLeft: u.RecoveryCodesLeft, LockedUntil: u.LockedUntil})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleLocalUserAction(w http.ResponseWriter, r *http.Request) {
+	var req wire.LocalUserAction
+	if err := decode(w, r, &req); err != nil {
+		badRequest(w, err)
+		return
+	}
+	c := desk.Local()
+	var err error
+	switch req.Action {
+	case wire.UserDisable:
+		err = s.desk.DisableUser(c, req.Name)
+	case wire.UserEnable:
+		err = s.desk.EnableUser(c, req.Name)
+	case wire.UserDelete:
+		err = s.desk.DeleteUser(c, req.Name)
+	case wire.UserPassword:
+		err = s.desk.SetUserPassword(c, req.Name, req.Password)
+	case wire.UserRole:
+		err = s.desk.SetUserRole(c, req.Name, policy.Role(req.Role), req.Companies)
+	case wire.UserEndSessions:
+		err = s.desk.EndUserSessions(c, req.Name)
+	case wire.UserUnlock:
+		err = s.desk.UnlockUser(c, req.Name)
+	case wire.UserReset2FA:
+		err = s.desk.ResetUser2FA(c, req.Name)
+	default:
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "unknown account action")
+		return
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleLocalDevices(w http.ResponseWriter, r *http.Request) {
+	devs, err := s.desk.AdminDevices(desk.Local())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, devs)
+}
+
+func (s *Server) handleLocalDeviceAction(w http.ResponseWriter, r *http.Request) {
+	var req wire.LocalDeviceAction
+	if err := decode(w, r, &req); err != nil {
+		badRequest(w, err)
+		return
+	}
+	c := desk.Local()
+	var err error
+	switch req.Action {
+	case wire.DeviceRemove:
+		err = s.desk.RemoveDevice(c, req.ID)
+	case wire.DeviceReset:
+		err = s.desk.ResetDevice(c, req.ID)
+	case wire.DeviceMove:
+		err = s.desk.MoveDevice(c, req.ID, req.Company, req.Site)
+	default:
+		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, "unknown device action")
+		return
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/peerdesk/peerdesk/coordclient"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/harness/wait"
@@ -431,7 +432,7 @@ func (st *streamTest) stalled(dev enrolled) {
 }
 
 // TestM5DisableReachesAgentsAndOverlay: disabling a technician (through
-// the accounts layer, as the admin CLI and the Users page do) tells every
+// the desk, as the admin CLI and the Users page do) tells every
 // agent over its presence stream to end that technician's sessions, with
 // the technician's node keys; deletes their overlay nodes and no one
 // else's; refuses their session at its next request; and is audited.
@@ -439,8 +440,6 @@ func TestM5DisableReachesAgentsAndOverlay(t *testing.T) {
 	leak.Check(t)
 	st := newStreamTest(t, false)
 	e := st.e
-	stop := e.accounts.OnRevoke(e.desk.Revoked)
-	defer stop()
 	bob, carol := e.session(t, "bob", policy.RoleTechnician), e.session(t, "carol", policy.RoleTechnician)
 	bobKey, carolKey := "nodekey:"+strings.Repeat("b", 64), "nodekey:"+strings.Repeat("c", 64)
 	for id, who := range map[uint64]string{501: "bob", 502: "carol"} {
@@ -454,7 +453,7 @@ func TestM5DisableReachesAgentsAndOverlay(t *testing.T) {
 	)
 	agent := st.listen(st.dev)
 
-	if err := e.accounts.Disable("bob"); err != nil {
+	if err := e.desk.DisableUser(desk.Local(), "bob"); err != nil {
 		t.Fatal(err)
 	}
 	agent.expect(t, wire.PresenceMessage{Type: wire.PresenceRevoke, Technician: "bob", NodeKeys: []string{bobKey},
@@ -467,7 +466,10 @@ func TestM5DisableReachesAgentsAndOverlay(t *testing.T) {
 		t.Fatalf("carol after bob's disabling: %d %s", w.Code, w.Body)
 	}
 	recs := e.records(t, "technician.revoke", audit.OK)
-	if len(recs) != 1 || recs[0].Target != "bob" || recs[0].Fields["nodes_deleted"] != "1" {
+	if len(recs) != 1 || recs[0].Target != "bob" || recs[0].Fields["nodes"] != "1" {
 		t.Fatalf("revocation audit: %+v", recs)
+	}
+	if recs := e.records(t, "overlay.node.delete", audit.OK); len(recs) != 1 || recs[0].Target != "bob" {
+		t.Fatalf("node deletion audit: %+v", recs)
 	}
 }

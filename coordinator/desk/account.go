@@ -21,34 +21,88 @@ const (
 	SupportKeyTTL = 15 * time.Minute // a one-time agent joins at once
 )
 
+// LoginResult is a login's answer: a session (Token, Session) once every
+// factor has been checked, or Pending, the token the second step
+// (CompleteLogin) takes with the code. SetupOnly marks a session that may
+// only set up two-factor authentication (the shop requires it of admins).
+// It prints without its tokens.
+type LoginResult struct {
+	Token     string
+	Session   identity.Session
+	Pending   string
+	SetupOnly bool
+}
+
+// String prints the result without its tokens.
+func (r LoginResult) String() string {
+	return identity.LoginResult{Token: r.Token, Session: r.Session, Pending: r.Pending}.String()
+}
+
+// GoString is String.
+func (r LoginResult) GoString() string { return r.String() }
+
 // Login checks a technician's password for c (whose IP and Via are set;
 // its User is ignored) — subject to the per-address rate limit and the
-// account lockout — starts a session and audits the attempt either way.
-func (d *Desk) Login(c Caller, user, password string) (string, identity.Session, error) {
+// account lockout — and audits the attempt either way. An account with a
+// second factor gets only Pending; one the shop requires to set it up
+// gets a SetupOnly session.
+func (d *Desk) Login(c Caller, user, password string) (LoginResult, error) {
 	ev := c.event("technician.login", "")
 	ev.Actor = clip(user)
 	if !d.loginIP.Allow(ratelimit.RemoteKey(c.IP)) {
 		ev.Actor = "ip:" + c.IP
-		return "", identity.Session{}, d.refuse(ev, newErr(RateLimited, ErrLoginRateLimited.Error(), ErrLoginRateLimited))
+		return LoginResult{}, d.refuse(ev, newErr(RateLimited, ErrLoginRateLimited.Error(), ErrLoginRateLimited))
 	}
-	u, err := d.cfg.Accounts.Authenticate(user, password)
+	res, err := d.cfg.Accounts.Login(user, password)
+	switch {
+	case errors.Is(err, identity.ErrSecondFactorNeeded):
+		ev.Fields["step"] = "password"
+		d.ok(ev)
+		return LoginResult{Pending: res.Pending}, nil
+	case errors.Is(err, identity.ErrTOTPSetupRequired):
+		ev.Fields["totp_setup"] = "required"
+		d.ok(ev)
+		return LoginResult{Token: res.Token, Session: res.Session, SetupOnly: true}, nil
+	case err != nil:
+		return LoginResult{}, d.loginErr(ev, err)
+	}
+	d.ok(ev)
+	return LoginResult{Token: res.Token, Session: res.Session}, nil
+}
+
+// CompleteLogin is a login's second step: pending (from Login) and the
+// authenticator's code or a recovery code. Wrong codes count toward the
+// account's lockout and the address's login limit.
+func (d *Desk) CompleteLogin(c Caller, pending, code string) (LoginResult, error) {
+	ev := c.event("technician.login", "")
+	ev.Actor = "ip:" + c.IP
+	ev.Fields["step"] = "second-factor"
+	if !d.loginIP.Allow(ratelimit.RemoteKey(c.IP)) {
+		return LoginResult{}, d.refuse(ev, newErr(RateLimited, ErrLoginRateLimited.Error(), ErrLoginRateLimited))
+	}
+	res, err := d.cfg.Accounts.CompleteLogin(pending, code)
+	if err != nil {
+		return LoginResult{}, d.loginErr(ev, err)
+	}
+	ev.Actor = res.Session.User
+	d.ok(ev)
+	return LoginResult{Token: res.Token, Session: res.Session}, nil
+}
+
+// loginErr maps a login refusal, audited.
+func (d *Desk) loginErr(ev wire.AuditEvent, err error) error {
 	switch {
 	case errors.Is(err, identity.ErrLocked):
-		return "", identity.Session{}, d.refuse(ev, newErr(Locked, ErrAccountLocked.Error(), ErrAccountLocked))
+		return d.refuse(ev, newErr(Locked, ErrAccountLocked.Error(), ErrAccountLocked))
+	case errors.Is(err, identity.ErrBadCode): // (wraps ErrBadCredentials too)
+		return d.refuse(ev, newErr(Unauthenticated, ErrBadCode.Error(), ErrBadCode))
 	case errors.Is(err, identity.ErrBadCredentials):
-		return "", identity.Session{}, d.refuse(ev, newErr(Unauthenticated, ErrBadLogin.Error(), ErrBadLogin))
-	case err != nil:
-		d.log.Error("login", "err", err)
-		return "", identity.Session{}, internal("login failed", err)
+		return d.refuse(ev, newErr(Unauthenticated, ErrBadLogin.Error(), ErrBadLogin))
+	case errors.Is(err, identity.ErrNoPendingLogin):
+		return d.refuse(ev, newErr(Expired, ErrLoginExpired.Error(), ErrLoginExpired))
 	}
-	token, sess, err := d.cfg.Accounts.NewSession(u)
-	if err != nil {
-		d.log.Error("new session", "err", err)
-		return "", identity.Session{}, internal("login failed", err)
-	}
-	ev.Actor = u.Name
-	d.ok(ev)
-	return token, sess, nil
+	d.log.Error("login", "err", err)
+	return internal("login failed", err)
 }
 
 // TechnicianKey mints the overlay key a logged-in technician's viewer
@@ -66,19 +120,38 @@ func (d *Desk) TechnicianKey(c Caller) (overlay.AuthKey, error) {
 	return key, nil
 }
 
-// Session resolves a session token.
+// Session resolves a dashboard session token. A session that must set
+// up two-factor authentication first comes back with an error of kind
+// Forbidden whose cause is ErrSetupFirst: the transport lets it reach
+// only the Settings page (and logout), as a Caller with SetupOnly.
 func (d *Desk) Session(token string) (identity.Session, error) {
 	s, err := d.cfg.Accounts.Session(token)
+	if errors.Is(err, identity.ErrTOTPSetupRequired) {
+		return s, newErr(Forbidden, ErrSetupFirst.Error(), ErrSetupFirst)
+	}
 	if err != nil {
 		return identity.Session{}, newErr(Unauthenticated, "Session expired or unknown; log in again.", err)
 	}
 	return s, nil
 }
 
+// Bearer resolves the JSON API's bearer credential: an API key
+// (identity.APIKeyPrefix…) or a session token, as Session does.
+func (d *Desk) Bearer(token string) (identity.Session, error) {
+	if strings.HasPrefix(token, identity.APIKeyPrefix) {
+		s, err := d.cfg.Accounts.AuthenticateAPIKey(token)
+		if err != nil {
+			return identity.Session{}, newErr(Unauthenticated, "API key unknown, revoked or expired.", err)
+		}
+		return s, nil
+	}
+	return d.Session(token)
+}
+
 // Logout ends the session token of c and audits it.
 func (d *Desk) Logout(c Caller, token string) error {
 	sess, err := d.cfg.Accounts.Session(token)
-	if err != nil {
+	if err != nil && !errors.Is(err, identity.ErrTOTPSetupRequired) {
 		return newErr(Unauthenticated, "Session expired or unknown.", err)
 	}
 	if err := d.cfg.Accounts.EndSession(token); err != nil {

@@ -66,6 +66,7 @@ type Presence interface {
 	// Broadcast queues msg on every agent's presence stream (and for
 	// agents reconnecting soon); it never waits on an agent.
 	Broadcast(msg wire.PresenceMessage) error
+	Forget(device string) // a removed or reset device
 }
 
 // Config wires a Desk to the coordinator's parts.
@@ -126,11 +127,18 @@ type Caller struct {
 	Scope policy.Scope
 	IP    string
 	Via   string
+	// APIKey is the id of the API key the caller authenticated with;
+	// empty for a login session.
+	APIKey string
+	// SetupOnly marks a session that must set up two-factor
+	// authentication before it may act (policy.TOTPRequired): every
+	// action the desk's allow checks is refused.
+	SetupOnly bool
 }
 
 // CallerOf is the caller of a session, asking from ip through via.
 func CallerOf(s identity.Session, ip, via string) Caller {
-	return Caller{User: s.User, Role: s.Role, Scope: s.Companies, IP: ip, Via: via}
+	return Caller{User: s.User, Role: s.Role, Scope: s.Companies, IP: ip, Via: via, APIKey: s.APIKey}
 }
 
 // Local is the caller of the local administration socket: the
@@ -138,7 +146,7 @@ func CallerOf(s identity.Session, ip, via string) Caller {
 func Local() Caller { return Caller{User: "local", Role: policy.RoleAdmin, IP: "local", Via: "local"} }
 
 // may decides whether the caller's role may take action.
-func (c Caller) may(a policy.Action) bool { return policy.Allow(c.Role, a) == nil }
+func (c Caller) may(a policy.Action) bool { return !c.SetupOnly && policy.Allow(c.Role, a) == nil }
 
 // sees decides whether a machine of company is in the caller's scope.
 func (c Caller) sees(company string) bool { return policy.InScope(c.Role, c.Scope, company) }
@@ -174,6 +182,9 @@ func (c Caller) event(action, target string) wire.AuditEvent {
 	if c.Via != "" {
 		f["via"] = c.Via
 	}
+	if c.APIKey != "" {
+		f["api_key"] = c.APIKey
+	}
 	return wire.AuditEvent{Actor: c.User, Action: action, Target: clip(target), Fields: f}
 }
 
@@ -195,6 +206,9 @@ func (d *Desk) ok(ev wire.AuditEvent) {
 
 // allow refuses, audited, a caller whose role may not take action.
 func (d *Desk) allow(c Caller, a policy.Action, ev wire.AuditEvent) error {
+	if c.SetupOnly {
+		return d.refuse(ev, newErr(Forbidden, ErrSetupFirst.Error(), ErrSetupFirst))
+	}
 	if err := policy.Allow(c.Role, a); err != nil {
 		return d.refuse(ev, newErr(Forbidden, "Your role may not do this.", err))
 	}

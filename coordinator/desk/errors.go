@@ -80,6 +80,8 @@ var (
 	ErrLoginRateLimited = errors.New("too many login attempts from this address; wait a minute")
 	ErrCodeRateLimited  = errors.New("too many attempts; try again later")
 	ErrBadLogin         = errors.New("wrong user name or password")
+	ErrBadCode          = errors.New("wrong or already used code")
+	ErrLoginExpired     = errors.New("the login expired; enter the password again")
 	ErrAccountLocked    = errors.New("account locked after repeated failures; try again later")
 	ErrOutOfScope       = errors.New("out of the caller's company scope")
 )

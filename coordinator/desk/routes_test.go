@@ -47,7 +47,20 @@ func (o *fakeOverlay) CreateAuthKey(overlay.KeyOptions) (overlay.AuthKey, error)
 
 func (o *fakeOverlay) DeleteAuthKey(uint64) error { return nil }
 
-func (o *fakeOverlay) RevokeAuthKey(uint64) (int, error) { return 0, nil }
+// RevokeAuthKey deletes the nodes that joined with key id.
+func (o *fakeOverlay) RevokeAuthKey(id uint64) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	kept := o.nodes[:0:0]
+	for _, n := range o.nodes {
+		if n.AuthKeyID != id {
+			kept = append(kept, n)
+		}
+	}
+	gone := len(o.nodes) - len(kept)
+	o.nodes = kept
+	return gone, nil
+}
 
 func (o *fakeOverlay) Nodes() []overlay.Node {
 	o.mu.Lock()
@@ -106,7 +119,7 @@ func newWorld(t *testing.T) *world {
 	w.d = desk.New(desk.Config{Accounts: accounts, Registry: enroll.New(db, nil), Audit: audit.New(db, nil),
 		Overlay: w.overlay, Support: w.support, ControlURL: "https://coord.test", GrantKey: key, Pin: strings.Repeat("ab", 32)})
 	w.api = api.New(api.Config{Desk: w.d}).Handler()
-	w.web = web.New(web.Config{Backend: w.d, Desk: w.d, Portal: w.d, PublicURL: "https://coord.test"})
+	w.web = web.New(web.Config{Backend: w.d, Desk: w.d, Portal: w.d, Accounts: w.d, PublicURL: "https://coord.test"})
 	for i, company := range map[bool]string{true: "acme", false: "globex"} {
 		// The token files the device (M6); its own report claims nothing.
 		tok, err := w.d.CreateToken(desk.Local(), enroll.TokenOptions{Company: company})
@@ -129,6 +142,23 @@ func newWorld(t *testing.T) *world {
 		}
 	}
 	return w
+}
+
+// enrollOne enrolls a fresh machine of the company in (or out of) scope
+// and returns its device id.
+func (w *world) enrollOne(t *testing.T, in bool) string {
+	t.Helper()
+	company := map[bool]string{true: "acme", false: "globex"}[in]
+	tok, err := w.d.CreateToken(desk.Local(), enroll.TokenOptions{Company: company})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.joins++
+	resp, err := w.d.Enroll("192.0.2.1", wire.EnrollRequest{Token: tok.Token, MachineID: fmt.Sprintf("%064x", 1000+w.joins), Hostname: "pc", OS: "linux"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.DeviceID
 }
 
 // caller is an account of role (limited to Acme unless an admin) with a
@@ -250,6 +280,24 @@ var cells = map[string]func(t *testing.T, w *world, in bool, caller string) cell
 	},
 	"POST /support/desk/sessions/{id}/end": func(t *testing.T, w *world, in bool, _ string) cell {
 		return cell{"POST", "/support/desk/sessions/" + w.session(t, in) + "/end", "x=1", ""}
+	},
+	"GET /users": func(*testing.T, *world, bool, string) cell { return cell{"GET", "/users", "", ""} },
+	"POST /users": func(t *testing.T, w *world, _ bool, _ string) cell {
+		w.joins++
+		return cell{"POST", "/users", fmt.Sprintf("name=new-%d&password=correct+horse+battery&role=viewer", w.joins), ""}
+	},
+	"POST /users/{name}/{op}": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"POST", "/users/" + w.creator[in] + "/unlock", "x=1", ""}
+	},
+	"POST /settings/rules": func(*testing.T, *world, bool, string) cell {
+		return cell{"POST", "/settings/rules", "totp_required=off", ""}
+	},
+	"GET /machines/admin": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"GET", "/machines/admin", "", w.dev[in]}
+	},
+	"POST /machines/admin/{id}/{op}": func(t *testing.T, w *world, in bool, _ string) cell {
+		// A machine of its own each time: the reset forgets it.
+		return cell{"POST", "/machines/admin/" + w.enrollOne(t, in) + "/reset", "x=1", ""}
 	},
 	"GET /support/desk/events": func(t *testing.T, w *world, in bool, _ string) cell {
 		c := w.requestCode(t, in)

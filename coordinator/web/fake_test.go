@@ -92,21 +92,25 @@ func (f *fakeBackend) Filters(c desk.Caller) ([]identity.SavedFilter, error) {
 	return f.filters[c.User], nil
 }
 
-func (f *fakeBackend) Login(c desk.Caller, user, pw string) (string, identity.Session, error) {
+func (f *fakeBackend) Login(c desk.Caller, user, pw string) (desk.LoginResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.logins = append(f.logins, c.IP+" "+user+" "+c.Via)
 	if f.loginErr != nil {
-		return "", identity.Session{}, f.loginErr
+		return desk.LoginResult{}, f.loginErr
 	}
 	role, ok := f.roles[user]
 	if !ok || pw != password {
-		return "", identity.Session{}, &desk.Error{Kind: desk.Unauthenticated, Public: desk.ErrBadLogin.Error(), Err: desk.ErrBadLogin}
+		return desk.LoginResult{}, &desk.Error{Kind: desk.Unauthenticated, Public: desk.ErrBadLogin.Error(), Err: desk.ErrBadLogin}
 	}
 	tok := hexRandom(32)
 	sess := identity.Session{User: user, Role: role, Companies: f.scopes[user], Expires: t0.Add(12 * time.Hour)}
 	f.sessions[tok] = sess
-	return tok, sess, nil
+	return desk.LoginResult{Token: tok, Session: sess}, nil
+}
+
+func (f *fakeBackend) CompleteLogin(desk.Caller, string, string) (desk.LoginResult, error) {
+	return desk.LoginResult{}, &desk.Error{Kind: desk.Expired, Public: desk.ErrLoginExpired.Error(), Err: desk.ErrLoginExpired}
 }
 
 func (f *fakeBackend) Session(tok string) (identity.Session, error) {

@@ -29,7 +29,7 @@ func (s *server) loggedIn(r *http.Request) bool {
 		return false
 	}
 	_, err := s.be.Session(tok)
-	return err == nil
+	return err == nil || errors.Is(err, desk.ErrSetupFirst)
 }
 
 // handleScript serves the Support tab's script.
@@ -88,7 +88,7 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		retry(http.StatusBadRequest, msgLoginTooLong)
 		return
 	}
-	token, sess, err := s.be.Login(desk.Caller{IP: clientIP(r), Via: "web"}, user, password)
+	res, err := s.be.Login(desk.Caller{IP: clientIP(r), Via: "web"}, user, password)
 	if err != nil {
 		status, msg := loginFailure(err)
 		if status == http.StatusInternalServerError {
@@ -97,9 +97,7 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		retry(status, msg)
 		return
 	}
-	s.setCookie(w, SessionCookie, token, "/", sess.Expires)
-	s.setCookie(w, loginCookie, "", "/login", time.Time{})
-	http.Redirect(w, r, "/machines", http.StatusSeeOther)
+	s.loggedInAs(w, r, res)
 }
 
 // loginFailure maps a Login error to a status and a message safe to show:

@@ -30,8 +30,7 @@ type noOverlay struct{}
 func (noOverlay) CreateAuthKey(overlay.KeyOptions) (overlay.AuthKey, error) {
 	return overlay.AuthKey{ID: 1, Key: "k"}, nil
 }
-func (noOverlay) DeleteAuthKey(uint64) error { return nil }
-
+func (noOverlay) DeleteAuthKey(uint64) error        { return nil }
 func (noOverlay) RevokeAuthKey(uint64) (int, error) { return 0, nil }
 func (noOverlay) Nodes() []overlay.Node             { return nil }
 func (noOverlay) NodeByKey(string) (overlay.Node, error) {

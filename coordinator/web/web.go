@@ -1,5 +1,8 @@
-// Package web serves the coordinator's technician dashboard — login, the
-// Support tab, the Machines list and, for admins, enrollment tokens (W1) —
+// Package web serves the coordinator's technician dashboard — login (with
+// its second step for accounts with two-factor authentication), the
+// Support tab, the Machines list, every technician's Settings (password,
+// two-factor authentication, API keys) and, for admins, enrollment tokens
+// (W1), Users and device administration (M5) —
 // and the end-user support portal (S3). Pages are the templ components of
 // package templates; every page works without JavaScript.
 //
@@ -75,7 +78,10 @@ import (
 type Backend interface {
 	// Login checks a password for a client at c.IP and starts a
 	// session; rate limits, lockout and audit happen inside.
-	Login(c desk.Caller, user, password string) (token string, sess identity.Session, err error)
+	// An account with a second factor gets only a pending token for
+	// CompleteLogin.
+	Login(c desk.Caller, user, password string) (desk.LoginResult, error)
+	CompleteLogin(c desk.Caller, pending, code string) (desk.LoginResult, error)
 	Session(token string) (identity.Session, error)
 	Logout(c desk.Caller, token string) error
 	// Machines is the Access view's fleet: the devices in scope with
@@ -96,6 +102,10 @@ type Config struct {
 	// both); nil leaves the tab, or the portal, out.
 	Desk   Desk
 	Portal Portal
+
+	// Accounts is behind the Users, Settings and device administration
+	// pages (*desk.Desk implements it); nil leaves them out.
+	Accounts Accounts
 
 	// PublicURL is the coordinator's public https URL and Pin its CA pin:
 	// portal links and one-time agents carry them.
@@ -141,7 +151,7 @@ const (
 // answers; the coordinator mounts it for exactly these, so every other
 // path stays with the handlers beside it.
 func Patterns() []string {
-	return []string{"GET /{$}", "/login", "/logout", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js"}
+	return []string{"GET /{$}", "/login", "/login/", "/logout", "/users", "/users/", "/settings", "/settings/", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js"}
 }
 
 // Route features: a route served only when the dashboard has the part.
@@ -149,6 +159,7 @@ const (
 	always = iota
 	withPortal
 	withDesk
+	withAccounts
 )
 
 type (
@@ -157,8 +168,12 @@ type (
 	route         struct {
 		desk.Rule
 		feature int
-		public  publicHandler
-		tech    sessHandler
+		// setup: the route serves a session that must set up two-factor
+		// authentication first (Settings and logout); every other route
+		// sends such a session to Settings.
+		setup  bool
+		public publicHandler
+		tech   sessHandler
 	}
 )
 
@@ -169,7 +184,9 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "GET /{$}", Auth: desk.Public}, public: (*server).handleRoot},
 	{Rule: desk.Rule{Pattern: "GET /login", Auth: desk.Public}, public: (*server).handleLoginForm},
 	{Rule: desk.Rule{Pattern: "POST /login", Auth: desk.Public}, public: (*server).handleLogin},
-	{Rule: desk.Rule{Pattern: "POST /logout", Auth: desk.Technician}, tech: (*server).handleLogout},
+	{Rule: desk.Rule{Pattern: "GET " + codePath, Auth: desk.Public}, public: (*server).handleCodeForm},
+	{Rule: desk.Rule{Pattern: "POST " + codePath, Auth: desk.Public}, public: (*server).handleCode},
+	{Rule: desk.Rule{Pattern: "POST /logout", Auth: desk.Technician}, setup: true, tech: (*server).handleLogout},
 	{Rule: desk.Rule{Pattern: "GET /machines", Auth: desk.Technician, Action: policy.ActionListDevices, Target: desk.ListTarget}, tech: (*server).handleMachines},
 	{Rule: desk.Rule{Pattern: "POST /machines/filters", Auth: desk.Technician, Action: policy.ActionSaveFilter}, tech: (*server).handleSaveFilter},
 	{Rule: desk.Rule{Pattern: "GET /tokens", Auth: desk.Technician, Action: policy.ActionCreateEnrollToken}, tech: (*server).handleTokens},
@@ -186,14 +203,30 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "POST " + deskPath + "/sessions/{id}/end", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.SessionTarget}, feature: withDesk, tech: (*server).handleEnd},
 	{Rule: desk.Rule{Pattern: "GET " + eventsPath, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.ListTarget}, feature: withDesk, tech: (*server).handleEvents},
 	{Rule: desk.Rule{Pattern: "GET /static/support.js", Auth: desk.Public}, feature: withDesk, public: (*server).handleScript},
+
+	{Rule: desk.Rule{Pattern: "GET " + settingsPath, Auth: desk.Technician}, feature: withAccounts, setup: true, tech: (*server).handleSettings},
+	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/password", Auth: desk.Technician}, feature: withAccounts, tech: (*server).handleChangePassword},
+	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/totp/begin", Auth: desk.Technician}, feature: withAccounts, setup: true, tech: (*server).handleTOTPBegin},
+	{Rule: desk.Rule{Pattern: "GET " + settingsPath + "/totp.png", Auth: desk.Technician}, feature: withAccounts, setup: true, tech: (*server).handleTOTPImage},
+	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/totp/confirm", Auth: desk.Technician}, feature: withAccounts, setup: true, tech: (*server).handleTOTPConfirm},
+	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/totp/disable", Auth: desk.Technician}, feature: withAccounts, tech: (*server).handleTOTPDisable},
+	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/apikeys", Auth: desk.Technician}, feature: withAccounts, tech: (*server).handleCreateAPIKey},
+	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/apikeys/{id}/revoke", Auth: desk.Technician}, feature: withAccounts, tech: (*server).handleRevokeAPIKey},
+	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/rules", Auth: desk.Technician, Action: policy.ActionManageUsers}, feature: withAccounts, tech: (*server).handleSetRules},
+	{Rule: desk.Rule{Pattern: "GET /users", Auth: desk.Technician, Action: policy.ActionManageUsers}, feature: withAccounts, tech: (*server).handleUsers},
+	{Rule: desk.Rule{Pattern: "POST /users", Auth: desk.Technician, Action: policy.ActionManageUsers}, feature: withAccounts, tech: (*server).handleAddUser},
+	{Rule: desk.Rule{Pattern: "POST /users/{name}/{op}", Auth: desk.Technician, Action: policy.ActionManageUsers}, feature: withAccounts, tech: (*server).handleUserAction},
+	{Rule: desk.Rule{Pattern: "GET /machines/admin", Auth: desk.Technician, Action: policy.ActionManageUsers, Target: desk.ListTarget}, feature: withAccounts, tech: (*server).handleDevicesAdmin},
+	{Rule: desk.Rule{Pattern: "POST /machines/admin/{id}/{op}", Auth: desk.Technician, Action: policy.ActionManageUsers, Target: desk.DeviceTarget}, feature: withAccounts, tech: (*server).handleDeviceAction},
 }
 
 // PublicRoutes are the dashboard's patterns reachable without a session,
-// each for a reason: the root (it redirects), the login form, the end
+// each for a reason: the root (it redirects), the login form and its
+// second step (bound to the pending-login cookie), the end
 // user's portal and its downloads (checked by code), and the Support
 // tab's static script.
 var PublicRoutes = []string{
-	"GET /{$}", "GET /login", "POST /login",
+	"GET /{$}", "GET /login", "POST /login", "GET " + codePath, "POST " + codePath,
 	"GET /support", "POST /support", "GET /support/download/{code}/{os}",
 	"GET /static/support.js",
 }
@@ -210,6 +243,8 @@ func Rules() []desk.Rule {
 type server struct {
 	be        Backend
 	desk      Desk
+	accounts  Accounts
+	totp      *totpSetups
 	portal    Portal
 	publicURL string
 	pin       string
@@ -235,14 +270,14 @@ func New(cfg Config) http.Handler {
 		cfg.RefreshEvery = keepAlive
 	}
 	s := &server{
-		be: cfg.Backend, desk: cfg.Desk, portal: cfg.Portal,
+		be: cfg.Backend, desk: cfg.Desk, portal: cfg.Portal, accounts: cfg.Accounts, totp: &totpSetups{m: map[string]totpPNG{}},
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), pin: cfg.Pin, binaries: cfg.SupportBinaries,
 		refresh: cfg.RefreshEvery, streams: newStreamLimit(), now: cfg.Now, log: cfg.Logger, csrfKey: randomBytes(32),
 	}
 	s.viewer, s.deskCSP = viewerPolicy(cfg.ViewerURL, cfg.Logger)
 	mux := http.NewServeMux()
 	for _, rt := range routes {
-		if rt.feature == withPortal && s.portal == nil || rt.feature == withDesk && s.desk == nil {
+		if rt.feature == withPortal && s.portal == nil || rt.feature == withDesk && s.desk == nil || rt.feature == withAccounts && s.accounts == nil {
 			continue
 		}
 		switch rt.Auth {
@@ -254,7 +289,7 @@ func New(cfg Config) http.Handler {
 			if rt.feature == withDesk {
 				h = supporter(h)
 			}
-			mux.HandleFunc(rt.Pattern, s.technician(func(w http.ResponseWriter, r *http.Request, sess session) { h(s, w, r, sess) }))
+			mux.HandleFunc(rt.Pattern, s.technician(rt.setup, func(w http.ResponseWriter, r *http.Request, sess session) { h(s, w, r, sess) }))
 		default:
 			panic("web: a route without authentication: " + rt.Pattern)
 		}
@@ -357,14 +392,28 @@ type session struct {
 type sessionHandler func(w http.ResponseWriter, r *http.Request, sess session)
 
 // technician resolves the session cookie; without a valid session, pages
-// send the browser to the login form and POSTs are refused.
-func (s *server) technician(h sessionHandler) http.HandlerFunc {
+// send the browser to the login form and POSTs are refused. A session that
+// must set up two-factor authentication first reaches only the routes
+// marked setup (Settings, logout); other pages send it to Settings.
+func (s *server) technician(setup bool, h sessionHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok := cookie(r, SessionCookie)
 		var is identity.Session
 		err := errors.New("no session cookie")
 		if tok != "" {
 			is, err = s.be.Session(tok)
+		}
+		setupOnly := errors.Is(err, desk.ErrSetupFirst) && s.accounts != nil
+		if setupOnly && !setup {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				http.Redirect(w, r, settingsPath, http.StatusSeeOther)
+				return
+			}
+			s.errorPage(w, r, http.StatusForbidden, nil, "Set up two-factor authentication", desk.ErrSetupFirst.Error()+".")
+			return
+		}
+		if setupOnly {
+			err = nil
 		}
 		if err != nil {
 			if tok != "" {
@@ -377,10 +426,13 @@ func (s *server) technician(h sessionHandler) http.HandlerFunc {
 			s.errorPage(w, r, http.StatusUnauthorized, nil, "Logged out", "Your session has ended; log in again.")
 			return
 		}
-		sess := session{Session: is, caller: desk.CallerOf(is, clientIP(r), "web"), token: tok, nav: templates.Nav{
+		caller := desk.CallerOf(is, clientIP(r), "web")
+		caller.SetupOnly = setupOnly
+		sess := session{Session: is, caller: caller, token: tok, nav: templates.Nav{
 			User: is.User, Role: string(is.Role), CSRF: s.csrfToken(purposeSession, tok),
 			IsAdmin: policy.Allow(is.Role, policy.ActionCreateEnrollToken) == nil,
 			Support: s.desk != nil && policy.Allow(is.Role, policy.ActionSupport) == nil,
+			Users:   s.accounts != nil && policy.Allow(is.Role, policy.ActionManageUsers) == nil,
 		}}
 		h(w, r, sess)
 	}

@@ -16,11 +16,17 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -31,6 +37,7 @@ import (
 	"github.com/peerdesk/peerdesk/agent"
 	"github.com/peerdesk/peerdesk/coordinator"
 	"github.com/peerdesk/peerdesk/coordinator/adminclient"
+	"github.com/peerdesk/peerdesk/coordinator/api"
 	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/policy"
@@ -208,6 +215,63 @@ func (c *Coordinator) Token(t testing.TB, ttl time.Duration) string {
 		t.Fatalf("harness: token: %v", err)
 	}
 	return tok.Token
+}
+
+// TokenFor mints an enrollment token that files the device enrolling
+// with it under company and site (M6: the device cannot choose them; its
+// own report of a company or site is overwritten). It asks the local admin
+// socket, as `peerdesk admin` does; the admin client has no call that
+// names a company yet, so the harness posts the request itself.
+func (c *Coordinator) TokenFor(t testing.TB, company, site string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	tok, err := localToken(ctx, c.SocketPath(), wire.TokenRequest{Note: "harness", Company: company, Site: site})
+	if err != nil {
+		t.Fatalf("harness: token for %q/%q: %v", company, site, err)
+	}
+	return tok.Token
+}
+
+// localToken posts req to the admin socket at sock.
+func localToken(ctx context.Context, sock string, req wire.TokenRequest) (wire.TokenResponse, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return wire.TokenResponse{}, err
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	defer hc.CloseIdleConnections()
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coordinator"+api.LocalPathTokens, bytes.NewReader(body))
+	if err != nil {
+		return wire.TokenResponse{}, err
+	}
+	resp, err := hc.Do(hreq)
+	if err != nil {
+		return wire.TokenResponse{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return wire.TokenResponse{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e wire.Error
+		if json.Unmarshal(data, &e) == nil && e.Code != "" {
+			return wire.TokenResponse{}, &e
+		}
+		return wire.TokenResponse{}, fmt.Errorf("%s: %s", resp.Status, data)
+	}
+	var out wire.TokenResponse
+	if err := json.Unmarshal(data, &out); err != nil {
+		return wire.TokenResponse{}, err
+	}
+	if out.Token == "" {
+		return wire.TokenResponse{}, errors.New("no token in the answer")
+	}
+	return out, nil
 }
 
 // Agent is a running, enrolled agent.

@@ -297,13 +297,17 @@ type AgentOption func(*agent.Config)
 
 // WithDisplay gives the agent view-only screen sessions on an X display,
 // with the end user's page for consent (unattended false). WithInput adds
-// mouse and keyboard.
+// mouse and keyboard. The page opens in no browser: a test opens it with
+// the agent's UI().URL(), or follows what the agent opens (WithOpener).
 func WithDisplay(display string, unattended bool) AgentOption {
 	return func(c *agent.Config) {
 		c.Display, c.NoScreen, c.Unattended, c.ViewOnly = display, false, unattended, true
-		c.Browser = func(string) error { return nil }
 	}
 }
+
+// errNoBrowser is what an in-process agent's opener answers when the test
+// gave it none.
+var errNoBrowser = errors.New("harness: no browser opener (WithOpener gives one)")
 
 // WithInput lets the agent's sessions inject input (after WithDisplay).
 // robotgo keeps one X connection per process, bound to the first display
@@ -336,7 +340,11 @@ func (c *Coordinator) EnrollAgent(t testing.TB, host string, opts ...AgentOption
 // RunAgent runs the enrolled agent in dir until the test ends.
 func RunAgent(t testing.TB, dir, name string, opts ...AgentOption) *Agent {
 	t.Helper()
-	cfg := agent.Config{StateDir: dir, Version: "test", HeartbeatEvery: time.Second, NoScreen: true, Logger: Logger(t).With("part", name)}
+	// No agent of a test starts the desktop's opener (xdg-open, which on a
+	// machine with a display starts a real browser): the end user's page
+	// opens nowhere unless the test asks for it (WithOpener).
+	cfg := agent.Config{StateDir: dir, Version: "test", HeartbeatEvery: time.Second, NoScreen: true, Logger: Logger(t).With("part", name),
+		Browser: func(string) error { return errNoBrowser }}
 	for _, o := range opts {
 		o(&cfg)
 	}

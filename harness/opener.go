@@ -126,9 +126,9 @@ func (o *Opener) Next(t testing.TB) string {
 	return url
 }
 
-// WithOpener makes o the in-process agent's browser opener (after
-// WithDisplay, which opens nothing): the end user's page is brought up
-// through o when a technician asks and no page is showing.
+// WithOpener makes o the in-process agent's browser opener (without it
+// the page opens nowhere): the end user's page is brought up through o
+// when a technician asks and no page is showing.
 func WithOpener(o *Opener) AgentOption {
 	return func(c *agent.Config) { c.Browser = o.Open }
 }

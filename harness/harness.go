@@ -13,6 +13,11 @@
 //		v := c.LoginViewer(t, c.AddTechnician(t, "alice"))
 //		inv, err := v.SysInfo(ctx, a.DeviceID())
 //	}
+//
+// Devices are filed by their enrollment token (TokenFor names a company
+// and site; a device's own report cannot). The end user's page is never
+// printed by an agent: an Opener stands in for the desktop's browser
+// opener and hands the test the one-time URLs the agent opens.
 package harness
 
 import (

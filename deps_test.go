@@ -12,7 +12,8 @@ const mod = "github.com/peerdesk/peerdesk"
 // Import rules (docs/ARCHITECTURE.md, "Import rules"): the agent and viewer
 // binaries link neither the control plane, the store, nor the dashboard;
 // the wire protocol and policy are leaves; only the overlay adapter imports
-// Headscale.
+// Headscale; the dashboard does not import the API (both are adapters over
+// coordinator/desk); the admin client links no server code.
 func TestImportRules(t *testing.T) {
 	server := []string{"github.com/juanfont/headscale", "github.com/dgraph-io/badger/v4", mod + "/coordinator", mod + "/templates/dashboard"}
 	for _, tc := range []struct {
@@ -24,6 +25,10 @@ func TestImportRules(t *testing.T) {
 		{"./cmd/peerdesk-viewer", server, nil},
 		{"./wire", []string{mod}, []string{mod + "/wire"}},
 		{"./policy", []string{mod, "tailscale.com", "net/http"}, []string{mod + "/wire", mod + "/policy"}},
+		// The admin client (peerdesk admin …) speaks wire's local
+		// protocol and links no server code.
+		{"./coordinator/adminclient", []string{mod + "/coordinator/api", mod + "/coordinator/desk", mod + "/coordinator/store",
+			"github.com/dgraph-io/badger/v4", "github.com/juanfont/headscale"}, nil},
 	} {
 		for _, d := range deps(t, tc.pkg) {
 			for _, f := range tc.forbidden {
@@ -43,6 +48,11 @@ func TestImportRules(t *testing.T) {
 		for _, imp := range f[1:] {
 			if under(imp, "github.com/juanfont/headscale") && f[0] != mod+"/coordinator/overlay" {
 				t.Errorf("%s imports %s: only coordinator/overlay may", f[0], imp)
+			}
+			// The dashboard is an adapter over package desk, as the API
+			// is: neither decides through the other.
+			if under(f[0], mod+"/coordinator/web") && imp == mod+"/coordinator/api" {
+				t.Errorf("%s imports %s: the dashboard goes through coordinator/desk", f[0], imp)
 			}
 		}
 	}

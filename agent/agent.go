@@ -4,6 +4,11 @@
 // calls from technicians — each behind both locks of package gate.
 //
 // Capabilities live in their own packages (sysinfo, …) and are mounted here.
+//
+// The agent holds a presence stream to the coordinator, which keeps it
+// online and carries the coordinator's messages down: a revoked
+// technician's grants are refused from then on and their live sessions
+// end (package revoke).
 package agent
 
 import (
@@ -27,6 +32,7 @@ import (
 	"github.com/peerdesk/peerdesk/agent/inventory"
 	"github.com/peerdesk/peerdesk/agent/localui"
 	"github.com/peerdesk/peerdesk/agent/power"
+	"github.com/peerdesk/peerdesk/agent/revoke"
 	"github.com/peerdesk/peerdesk/agent/screen"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/agent/sysinfo"
@@ -166,6 +172,7 @@ type Agent struct {
 	ui        *localui.UI
 	sh        *screen.Handler
 	consent   *consent.Service
+	revoker   *revoke.Revoker // acts on the coordinator's revocations; nil until Run has wired it
 
 	// streaming is true while the presence stream is up: it keeps the
 	// device online, so no heartbeat request (and no second connection
@@ -266,11 +273,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	g := &gate.Gate{Device: a.st.DeviceID, GrantKey: grantKey, WhoIs: n, Audit: a.audit, Now: a.cfg.Now, Logger: a.log}
+	// Grants the coordinator revoked (over the presence stream) pass
+	// neither the gate nor consent.
+	denied := revoke.NewList(a.cfg.Now, 0)
+	g := &gate.Gate{Device: a.st.DeviceID, GrantKey: grantKey, WhoIs: n, Audit: a.audit, Now: a.cfg.Now, Logger: a.log,
+		Revoked: denied.Revoked}
 	// Every capability that acts on the machine asks here (I4).
 	cs := consent.New(consent.Config{
 		Ask: a.consentRules().For(a.st.Metadata.Company, a.st.DeviceID), Device: a.st.DeviceID,
 		Audit: a.audit, Now: a.cfg.Now, Logger: a.log.With("component", "consent"),
+		Refuse: func(h consent.Holder) bool { return denied.Revoked(h.Technician, h.NodeKey, h.Issued) },
 	})
 	a.mu.Lock()
 	a.consent = cs
@@ -282,6 +294,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		defer ui.Close() //nolint:errcheck // at exit; Close waits for the page's server
 	}
+	enders := []revoke.Ender{cs} // a lease's end ends its screen session and cancels its reboot
 	mux := http.NewServeMux()
 	mux.Handle("GET "+wire.PeerPathSysInfo, g.Handle(sysinfo.Handler{Collector: a.inv}))
 	mux.Handle("POST "+wire.PeerPathPower, g.Handle(&power.Handler{Config: a.powerConfig(), Consent: cs}))
@@ -296,7 +309,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.sh = sh
 		a.mu.Unlock()
 		mux.Handle("POST "+wire.PeerPathScreenOffer, g.Handle(sh))
+		enders = append(enders, sh)
 	}
+	a.mu.Lock()
+	a.revoker = revoke.New(revoke.Config{
+		List: denied, End: enders, Audit: a.audit, Device: a.st.DeviceID, Now: a.cfg.Now,
+		Logger: a.log.With("component", "revoke"),
+	})
+	a.mu.Unlock()
 	ln, err := n.Listen("tcp", ":"+strconv.Itoa(wire.PeerPort))
 	if err != nil {
 		return fmt.Errorf("agent.Run: %w", err)
@@ -437,12 +457,18 @@ func Reconfigure(dir string, change func(*wire.Metadata)) (wire.Metadata, error)
 
 // presence keeps the presence stream to the coordinator open (the
 // Access view shows a killed agent offline within seconds), reconnecting
-// after a break with a growing pause.
+// after a break with a growing pause, and acts on what the coordinator
+// sends down it (revocations).
 func (a *Agent) presence(ctx context.Context) {
 	pause := time.Second
+	h := coordclient.PresenceHandlers{
+		Up:      func() { a.streaming.Store(true) },
+		Message: a.onPresenceMessage,
+		Invalid: func(err error) { a.log.Warn("an invalid message from the coordinator", "err", err) },
+	}
 	for ctx.Err() == nil {
 		began := time.Now()
-		err := a.coord.Presence(ctx, func() { a.streaming.Store(true) })
+		err := a.coord.PresenceStream(ctx, h)
 		a.streaming.Store(false)
 		if ctx.Err() != nil {
 			return
@@ -458,6 +484,19 @@ func (a *Agent) presence(ctx context.Context) {
 		}
 		pause = min(2*pause, 30*time.Second)
 	}
+}
+
+// onPresenceMessage acts on a message from the coordinator's presence
+// stream.
+func (a *Agent) onPresenceMessage(m wire.PresenceMessage) {
+	a.mu.Lock()
+	v := a.revoker
+	a.mu.Unlock()
+	if v == nil {
+		a.log.Warn("a message from the coordinator before the agent serves peers; ignored", "type", m.Type)
+		return
+	}
+	v.Handle(m)
 }
 
 // report sends inventory at start and every InventoryEvery, and a heartbeat

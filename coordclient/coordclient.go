@@ -213,8 +213,31 @@ func (c *Client) AskForHelp(ctx context.Context) (wire.SupportCode, error) {
 // Presence holds the device's presence stream open, ticking every
 // wire.PresenceEvery, until ctx ends or the stream breaks (then it returns
 // the error; the caller reconnects). up, if not nil, is called once the
-// coordinator has accepted the stream.
+// coordinator has accepted the stream. Messages the coordinator sends are
+// read and dropped; PresenceStream hands them to the caller.
 func (c *Client) Presence(ctx context.Context, up func()) error {
+	return c.PresenceStream(ctx, PresenceHandlers{Up: up})
+}
+
+// PresenceHandlers are what PresenceStream calls, each from the stream's
+// own goroutine, one call at a time; nil ones are not called.
+type PresenceHandlers struct {
+	// Up is called once the coordinator has accepted the stream.
+	Up func()
+	// Message is called with each message of a type this version knows
+	// (wire.PresenceMessage.Check passed), in order. The stream is not
+	// read while it runs: it should be quick.
+	Message func(wire.PresenceMessage)
+	// Invalid is called with each line that is not a valid message; the
+	// stream goes on.
+	Invalid func(error)
+}
+
+// PresenceStream holds the device's presence stream open, ticking every
+// wire.PresenceEvery, and decodes what the coordinator sends down it,
+// until ctx ends or the stream breaks (then it returns the error; the
+// caller reconnects).
+func (c *Client) PresenceStream(ctx context.Context, h PresenceHandlers) error {
 	pr, pw := io.Pipe()
 	ticking := make(chan struct{})
 	defer func() { <-ticking }() // last: the ticker has returned before Presence does
@@ -254,16 +277,30 @@ func (c *Client) Presence(ctx context.Context, up func()) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("coordclient: presence: %s", resp.Status)
 	}
-	if up != nil {
-		up()
+	if h.Up != nil {
+		h.Up()
 	}
-	// The coordinator answers nothing more; the stream ends when either
+	// The answer's body carries the coordinator's messages until either
 	// side goes.
-	_, err = io.Copy(io.Discard, resp.Body)
-	if err == nil {
-		err = io.ErrUnexpectedEOF
+	dec := wire.NewPresenceDecoder(resp.Body)
+	for {
+		m, err := dec.Next()
+		switch {
+		case err == nil:
+			if h.Message != nil {
+				h.Message(m)
+			}
+		case errors.Is(err, wire.ErrBadPresenceMessage):
+			if h.Invalid != nil {
+				h.Invalid(err)
+			}
+		default:
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("coordclient: presence: %w", err)
+		}
 	}
-	return fmt.Errorf("coordclient: presence: %w", err)
 }
 
 // Wake asks how to wake an offline device: its relay, a grant for it and

@@ -25,6 +25,7 @@ import (
 
 	"github.com/peerdesk/peerdesk/coordinator/api"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
@@ -93,16 +94,19 @@ type Config struct {
 
 // Coordinator is a running coordinator.
 type Coordinator struct {
-	cfg     Config
-	log     *slog.Logger
-	url     string
-	ln      net.Listener
-	db      *store.Badger
-	id      *pki.Identity
-	ov      *overlay.Server
-	api     *api.Server
-	trail   *audit.Log
-	sockDir string
+	cfg   Config
+	log   *slog.Logger
+	url   string
+	ln    net.Listener
+	db    *store.Badger
+	id    *pki.Identity
+	ov    *overlay.Server
+	api   *api.Server
+	trail *audit.Log
+	desk  *desk.Desk
+
+	stopRevoke func() // ends the desk's subscription to revocations
+	sockDir    string
 
 	closeOnce sync.Once
 }
@@ -164,7 +168,13 @@ func New(cfg Config) (_ *Coordinator, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
-	accounts, err := identity.New(c.db, cfg.Now)
+	// 2FA secrets are sealed with a key kept outside the store, like the
+	// other keys.
+	sealKey, err := identity.LoadOrCreateSealKey(filepath.Join(cfg.DataDir, "pki", "identity-seal.key"))
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	accounts, err := identity.New(c.db, cfg.Now, identity.WithSealKey(sealKey))
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
@@ -201,15 +211,20 @@ func New(cfg Config) (_ *Coordinator, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
-	desk, err := support.Load(c.db, support.Config{Key: codesKey, Now: cfg.Now})
+	codes, err := support.Load(c.db, support.Config{Key: codesKey, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
-	c.api = api.New(api.Config{
+	presence := api.NewPresence(cfg.HeartbeatGrace, cfg.Now)
+	c.desk = desk.New(desk.Config{
 		Accounts: accounts, Registry: enroll.New(c.db, cfg.Now), Audit: c.trail,
-		Overlay: c.ov, Presence: api.NewPresence(cfg.HeartbeatGrace, cfg.Now), Support: desk,
-		CA: c.id.CA, Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
+		Overlay: c.ov, Presence: presence, Support: codes,
+		Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
 	})
+	c.api = api.New(api.Config{Desk: c.desk, Presence: presence, CA: c.id.CA, Logger: cfg.Logger})
+	// A disabled or deleted account, or its sessions ended, reaches the
+	// agents (its live peer sessions end) and the overlay (its nodes go).
+	c.stopRevoke = accounts.OnRevoke(c.desk.Revoked)
 	return c, nil
 }
 
@@ -241,6 +256,10 @@ func (c *Coordinator) Identity() *pki.Identity { return c.id }
 // API is the coordinator's API server (used by the local command and tests).
 func (c *Coordinator) API() *api.Server { return c.api }
 
+// Desk is the coordinator's decisions, which every transport calls (tests
+// call it directly, as a desk.Caller of their choosing).
+func (c *Coordinator) Desk() *desk.Desk { return c.desk }
+
 // Overlay is the embedded control plane.
 func (c *Coordinator) Overlay() *overlay.Server { return c.ov }
 
@@ -261,7 +280,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	mux.Handle("/", c.ov.Handler())
 	// The dashboard answers only its own paths; the rest stays the overlay's.
 	dash := web.New(web.Config{
-		Backend: c.api, Tokens: enroll.New(c.db, c.cfg.Now), Desk: c.api, Portal: c.api,
+		Backend: c.desk, Desk: c.desk, Portal: c.desk,
 		PublicURL: c.url, Pin: c.id.Pin(), SupportBinaries: c.cfg.SupportBinaries,
 		ViewerURL: c.cfg.ViewerURL,
 		Now:       c.cfg.Now, Logger: c.log.With("component", "web"),
@@ -347,6 +366,9 @@ func (c *Coordinator) shutdown(srv, local *http.Server) error {
 // closeParts releases what New opened; it runs once.
 func (c *Coordinator) closeParts() {
 	c.closeOnce.Do(func() {
+		if c.stopRevoke != nil {
+			c.stopRevoke()
+		}
 		if c.ov != nil {
 			if err := c.ov.Close(); err != nil {
 				c.log.Warn("closing the control plane", "err", err)

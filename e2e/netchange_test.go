@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
 	"github.com/peerdesk/peerdesk/harness/wait"
@@ -49,7 +50,7 @@ func TestAgentReconnectsAfterNetworkChange(t *testing.T) {
 	ip("addr", "del", addr+"/32", "dev", dev)
 	// The viewer needs the address too; ask the coordinator in process.
 	wait.ForErr(t, "the coordinator to notice the agent gone", func() error {
-		devs, err := c.API().Devices(policy.RoleAdmin, policy.Scope{})
+		devs, err := c.Desk().Devices(desk.Caller{User: "test", Role: policy.RoleAdmin})
 		if err != nil {
 			return err
 		}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/peerdesk/peerdesk/coordinator/identity"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
@@ -330,7 +330,7 @@ func TestSupportByCodeScreen(t *testing.T) {
 	}
 	// The tab follows the desk live: a team code made elsewhere appears
 	// without a reload.
-	team, err := c.API().GenerateCode("127.0.0.1", identity.Session{User: "carol", Role: policy.RoleTechnician}, true, 0)
+	team, err := c.Desk().GenerateCode(desk.Caller{User: "carol", Role: policy.RoleTechnician, IP: "127.0.0.1"}, true, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

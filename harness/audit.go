@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerdesk/peerdesk/coordinator/api"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/harness/wait"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 // WaitAudit waits until the coordinator's audit trail holds a record with
@@ -27,9 +27,13 @@ func (c *Coordinator) WaitAudit(t testing.TB, action, outcome string, match func
 	err := wait.Until(Timeout, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		var err error
-		if recs, err = c.auditList(ctx, action, outcome); err != nil {
+		got, err := c.auditList(ctx, action, outcome)
+		if err != nil {
 			return fmt.Errorf("reading the audit trail: %w", err)
+		}
+		recs = recs[:0]
+		for _, r := range got {
+			recs = append(recs, audit.Record{Seq: r.Seq, Source: r.Source, AuditEvent: r.AuditEvent, Prev: r.Prev, Hash: r.Hash})
 		}
 		for _, r := range recs {
 			if match == nil || match(r) {
@@ -50,10 +54,10 @@ var errNoMatch = errors.New("no record matches")
 // auditList lists the audit records with action and outcome, as
 // c.Admin.Audit (`peerdesk admin audit`) would, but through the admin
 // handler in process: the coordinator's socket answers that list with 404
-// since it serves /local/audit/ as a subtree (bad95b4), which redirects
+// since it serves /local/audit/ as a subtree (coordinator.go, since bad95b4), which redirects
 // /local/audit to /local/audit/ and so past the list. Once the socket
 // serves the list again this can be c.Admin.Audit.
-func (c *Coordinator) auditList(ctx context.Context, action, outcome string) ([]audit.Record, error) {
+func (c *Coordinator) auditList(ctx context.Context, action, outcome string) ([]wire.AuditRecord, error) {
 	q := url.Values{"limit": {"10000"}}
 	if action != "" {
 		q.Set("action", action)
@@ -61,13 +65,13 @@ func (c *Coordinator) auditList(ctx context.Context, action, outcome string) ([]
 	if outcome != "" {
 		q.Set("outcome", outcome)
 	}
-	req := httptest.NewRequestWithContext(ctx, http.MethodGet, api.LocalPathAudit+"?"+q.Encode(), nil)
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, wire.LocalPathAudit+"?"+q.Encode(), nil)
 	w := httptest.NewRecorder()
 	c.API().LocalHandler().ServeHTTP(w, req)
 	if w.Code != http.StatusOK {
 		return nil, fmt.Errorf("%d: %s", w.Code, w.Body.Bytes())
 	}
-	var recs []audit.Record
+	var recs []wire.AuditRecord
 	if err := json.Unmarshal(w.Body.Bytes(), &recs); err != nil {
 		return nil, err
 	}

@@ -42,7 +42,6 @@ import (
 	"github.com/peerdesk/peerdesk/agent"
 	"github.com/peerdesk/peerdesk/coordinator"
 	"github.com/peerdesk/peerdesk/coordinator/adminclient"
-	"github.com/peerdesk/peerdesk/coordinator/api"
 	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/policy"
@@ -249,7 +248,7 @@ func localToken(ctx context.Context, sock string, req wire.TokenRequest) (wire.T
 		return d.DialContext(ctx, "unix", sock)
 	}}}
 	defer hc.CloseIdleConnections()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coordinator"+api.LocalPathTokens, bytes.NewReader(body))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coordinator"+wire.LocalPathTokens, bytes.NewReader(body))
 	if err != nil {
 		return wire.TokenResponse{}, err
 	}

@@ -45,13 +45,17 @@ const (
 	ActionOthersSessions    Action = "sessions.others"    // end or take over another technician's session
 	ActionManageUsers       Action = "users.manage"       // accounts and their roles and companies
 	ActionSaveFilter        Action = "access.save-filter" // saved filters of one's own
+	// ActionSupport is working the support desk: seeing the board, making,
+	// cancelling and redeeming codes, ending sessions (M1: the JSON API
+	// and the dashboard alike).
+	ActionSupport Action = "support.work"
 )
 
 var allowed = map[Role][]Action{
 	RoleAdmin: {ActionCreateEnrollToken, ActionListDevices, ActionRequestGrant, ActionWake,
-		ActionPower, ActionOthersSessions, ActionManageUsers, ActionSaveFilter},
-	RoleSenior:     {ActionListDevices, ActionRequestGrant, ActionWake, ActionPower, ActionOthersSessions, ActionSaveFilter},
-	RoleTechnician: {ActionListDevices, ActionRequestGrant, ActionWake, ActionSaveFilter},
+		ActionPower, ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport},
+	RoleSenior:     {ActionListDevices, ActionRequestGrant, ActionWake, ActionPower, ActionOthersSessions, ActionSaveFilter, ActionSupport},
+	RoleTechnician: {ActionListDevices, ActionRequestGrant, ActionWake, ActionSaveFilter, ActionSupport},
 	RoleViewer:     {ActionListDevices, ActionSaveFilter},
 }
 

@@ -12,15 +12,15 @@ func TestRolesMatrix(t *testing.T) {
 	// refactoring: change it here on purpose.
 	want := map[Role]map[Action]bool{
 		RoleAdmin: {ActionCreateEnrollToken: true, ActionListDevices: true, ActionRequestGrant: true, ActionWake: true,
-			ActionPower: true, ActionOthersSessions: true, ActionManageUsers: true, ActionSaveFilter: true},
+			ActionPower: true, ActionOthersSessions: true, ActionManageUsers: true, ActionSaveFilter: true, ActionSupport: true},
 		RoleSenior: {ActionListDevices: true, ActionRequestGrant: true, ActionWake: true, ActionPower: true,
-			ActionOthersSessions: true, ActionSaveFilter: true},
-		RoleTechnician: {ActionListDevices: true, ActionRequestGrant: true, ActionWake: true, ActionSaveFilter: true},
+			ActionOthersSessions: true, ActionSaveFilter: true, ActionSupport: true},
+		RoleTechnician: {ActionListDevices: true, ActionRequestGrant: true, ActionWake: true, ActionSaveFilter: true, ActionSupport: true},
 		RoleViewer:     {ActionListDevices: true, ActionSaveFilter: true},
 		Role("root"):   {},
 	}
 	actions := []Action{ActionCreateEnrollToken, ActionListDevices, ActionRequestGrant, ActionWake, ActionPower,
-		ActionOthersSessions, ActionManageUsers, ActionSaveFilter}
+		ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport}
 	for role, row := range want {
 		for _, a := range actions {
 			err := Allow(role, a)

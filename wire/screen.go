@@ -41,7 +41,7 @@ type ScreenAnswer struct {
 	Monitors []Monitor `json:"monitors"`
 	// Allowed is what the session may do, as the end user allowed it
 	// (CapScreen, and CapInput unless the session is view-only); added
-	// 2026-12-08, absent from older agents.
+	// 2026-12-07, absent from older agents.
 	Allowed []Capability `json:"allowed,omitempty"`
 }
 

@@ -9,9 +9,18 @@
 //
 //   - 1 (2026-11-21): enrollment, technician login, session grants,
 //     inventory and heartbeat, the sysinfo capability.
-//   - 1, additive (2026-12-08): TokenRequest carries the company and site
+//   - 1, additive (2026-12-07): TokenRequest carries the company and site
 //     the enrolled device is filed under; an inventory report's own
 //     company and site are ignored (the coordinator overwrites them).
+//   - 1 (2026-12-07, no change on the wire): the local administration
+//     messages (LocalUserRequest, LocalStatus, LocalPath…) live here, so
+//     the admin client links no server code; GET /v1/support/sessions
+//     lists only what the caller's role and company scope may see.
+//   - 1, additive (2026-12-07): the presence stream's answer body carries
+//     newline-delimited PresenceMessage values from the coordinator
+//     (PresenceRevoke: end a technician's sessions, refuse their older
+//     grants). Agents ignore types they do not know; older agents never
+//     read the body, and the coordinator never waits on one that does not.
 //
 // Identity never travels in a request body: on the overlay it comes from the
 // transport (WhoIs), towards the coordinator from the bearer credential.

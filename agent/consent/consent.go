@@ -24,6 +24,17 @@
 // question, and what each technician is allowed now, which changes the
 // moment a lease starts or ends. Every question, answer and end is written
 // to the agent's audit trail; a grant that cannot be audited is not given.
+//
+// # Revocation
+//
+// When the coordinator revokes a technician (or some of their nodes), the
+// agent calls [Service.EndFor]: the matching leases end at once (each
+// capability's session ends with its lease), a matching open question is
+// withdrawn (its Acquire returns [ErrRevoked]), and each end is audited.
+// [Config.Refuse] — the agent's deny list — keeps the revoked holder's
+// older grants from getting a new lease, checked again after the user
+// answers, so a revocation that lands while the user is being asked gives
+// nothing.
 package consent
 
 import (
@@ -51,6 +62,7 @@ var (
 	ErrStale    = errors.New("consent: that question is no longer open")
 	ErrInvalid  = errors.New("consent: invalid request")
 	ErrAudit    = errors.New("consent: the answer could not be written to the audit trail")
+	ErrRevoked  = errors.New("consent: the technician's access was revoked")
 )
 
 // DefaultTimeout bounds how long a question waits for the user.
@@ -73,12 +85,32 @@ type Config struct {
 	Rand    io.Reader     // nonces; crypto/rand if nil
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// Refuse, if set, says whether a holder's access has been revoked
+	// (the agent's deny list): Acquire refuses them with ErrRevoked, and
+	// checks again before granting after the user answered.
+	Refuse func(Holder) bool
+}
+
+// Holder is whom a lease or question is for: the technician and, when the
+// capability passes them, the node and grant issue time of the call.
+type Holder struct {
+	Technician string
+	NodeKey    string    // the caller's node; "" if not given
+	Issued     time.Time // when the call's grant was issued; zero if not given
 }
 
 // Request is what a capability is about to use, for whom.
 type Request struct {
 	Technician   string
 	Capabilities []wire.Capability
+	// NodeKey and Issued name the call's node and grant (gate.Caller):
+	// a revocation ends only leases of grants issued before it.
+	NodeKey string
+	Issued  time.Time
+}
+
+func (r Request) holder() Holder {
+	return Holder{Technician: r.Technician, NodeKey: r.NodeKey, Issued: r.Issued}
 }
 
 // Question is what the user is asked: may Technician use exactly
@@ -115,8 +147,10 @@ type Service struct {
 }
 
 type pending struct {
-	q      Question
-	answer chan bool // buffered: Answer never blocks
+	q         Question
+	holder    Holder
+	answer    chan bool // buffered: Answer never blocks
+	withdrawn string    // why the question was withdrawn (set before answer is sent false)
 }
 
 // New returns a Service.
@@ -158,14 +192,20 @@ func (s *Service) Acquire(ctx context.Context, r Request) (*Lease, error) {
 		}
 	}
 	need := intersect(want, s.cfg.Ask)
+	h := r.holder()
 
 	s.mu.Lock()
+	if s.refusedLocked(h) {
+		s.mu.Unlock()
+		s.record(r.Technician, "consent.ask", "denied", "revoked", want)
+		return nil, ErrRevoked
+	}
 	if missing := without(need, s.allowedLocked(r.Technician)); len(missing) == 0 {
 		why := "no consent needed"
 		if len(need) > 0 {
 			why = "already allowed"
 		}
-		l := s.grantLocked(r.Technician, want)
+		l := s.grantLocked(h, want)
 		s.mu.Unlock()
 		return s.granted(l, why)
 	}
@@ -181,6 +221,7 @@ func (s *Service) Acquire(ctx context.Context, r Request) (*Lease, error) {
 	}
 	p := &pending{
 		q:      Question{Nonce: hex.EncodeToString(nonce), Technician: r.Technician, Capabilities: need, Asked: s.cfg.Now()},
+		holder: h,
 		answer: make(chan bool, 1),
 	}
 	s.pending, s.note = p, ""
@@ -192,12 +233,21 @@ func (s *Service) Acquire(ctx context.Context, r Request) (*Lease, error) {
 	defer cancel()
 	select {
 	case ok := <-p.answer:
+		if !ok && p.withdrawn != "" { // written before the answer was sent
+			s.record(r.Technician, "consent.ask", "denied", "withdrawn: "+p.withdrawn, need)
+			return nil, fmt.Errorf("%w: the question was withdrawn (%s)", ErrRevoked, p.withdrawn)
+		}
 		if !ok {
 			s.record(r.Technician, "consent.ask", "denied", "the user declined", need)
 			return nil, ErrDenied
 		}
 		s.mu.Lock()
-		l := s.grantLocked(r.Technician, want)
+		if s.refusedLocked(h) { // revoked while the user was asked
+			s.mu.Unlock()
+			s.record(r.Technician, "consent.ask", "denied", "revoked", need)
+			return nil, ErrRevoked
+		}
+		l := s.grantLocked(h, want)
 		s.mu.Unlock()
 		return s.granted(l, "the user allowed")
 	case <-ctx.Done():
@@ -257,6 +307,50 @@ func (s *Service) End(reason string) {
 	}
 }
 
+// EndFor ends the live leases whose holder match reports, and withdraws
+// the open question if match reports its holder (the agent's revocation:
+// a technician disabled, a node removed). Each end is audited with reason
+// and actor; it returns how many leases it ended.
+func (s *Service) EndFor(match func(Holder) bool, actor, reason string) int {
+	s.mu.Lock()
+	var ended []*Lease
+	for l := range s.leases {
+		if match(l.holder) {
+			ended = append(ended, l)
+		}
+	}
+	for _, l := range ended {
+		s.endLocked(l, reason)
+	}
+	var withdrawn *pending
+	if p := s.pending; p != nil && match(p.holder) {
+		withdrawn, s.pending = p, nil
+		p.withdrawn = reason
+		p.answer <- false
+		s.note = "The request from " + p.q.Technician + " was withdrawn: " + reason + "."
+		s.touchLocked()
+	}
+	s.mu.Unlock()
+	for _, l := range ended {
+		s.record(actor, "consent.end", "ok", reason, l.caps, "technician", l.technician)
+	}
+	if withdrawn != nil {
+		s.record(actor, "consent.withdraw", "ok", reason, withdrawn.q.Capabilities, "technician", withdrawn.q.Technician)
+	}
+	return len(ended)
+}
+
+// EndTechnician ends every live lease of technician and withdraws their
+// open question; see EndFor.
+func (s *Service) EndTechnician(technician, actor, reason string) int {
+	return s.EndFor(func(h Holder) bool { return h.Technician == technician }, actor, reason)
+}
+
+// refusedLocked reports whether Config.Refuse refuses h.
+func (s *Service) refusedLocked(h Holder) bool {
+	return s.cfg.Refuse != nil && s.cfg.Refuse(h)
+}
+
 // State returns what the page shows now, and a channel closed at the next
 // change.
 func (s *Service) State() (State, <-chan struct{}) {
@@ -290,8 +384,8 @@ func (s *Service) allowedLocked(technician string) []wire.Capability {
 	return caps
 }
 
-func (s *Service) grantLocked(technician string, caps []wire.Capability) *Lease {
-	l := &Lease{s: s, technician: technician, caps: caps, done: make(chan struct{})}
+func (s *Service) grantLocked(h Holder, caps []wire.Capability) *Lease {
+	l := &Lease{s: s, technician: h.Technician, holder: h, caps: caps, done: make(chan struct{})}
 	s.leases[l] = struct{}{}
 	s.note = ""
 	s.touchLocked()
@@ -342,6 +436,7 @@ func (s *Service) record(actor, action, outcome, reason string, caps []wire.Capa
 type Lease struct {
 	s          *Service
 	technician string
+	holder     Holder
 	caps       []wire.Capability // sorted; never changes
 	done       chan struct{}
 	reason     string // set under s.mu before done is closed

@@ -410,3 +410,100 @@ func TestDescribe(t *testing.T) {
 		}
 	}
 }
+
+// Revocation (issue 11, item 3): EndFor ends the leases of the revoked
+// technician only — here bob's, from grants issued before the revocation
+// — and withdraws bob's open question, so a power action or a session
+// waiting for the user's answer fails with ErrRevoked; alice's lease
+// stays. From then on Refuse keeps bob's old grants out without a
+// question, even one answered after the revocation, while a grant issued
+// later is asked about as usual. Every end is audited with the reason.
+func TestRevokeEndsThatTechnicianOnly(t *testing.T) {
+	leak.Check(t)
+	var (
+		mu      sync.Mutex
+		revoked time.Time // bob's grants issued at or before this are void
+	)
+	denied := func(h Holder) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return h.Technician == "bob" && !revoked.IsZero() && !h.Issued.After(revoked)
+	}
+	a := &trail{}
+	s := New(Config{Ask: policy.AttendedConsent, Device: "dev-1", Audit: a, Refuse: denied})
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	old, later := at.Add(-time.Minute), at.Add(time.Minute)
+	acquireAs := func(tech string, issued time.Time, caps []wire.Capability) <-chan result {
+		ch := make(chan result, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go func() {
+			l, err := s.Acquire(ctx, Request{Technician: tech, Capabilities: caps, Issued: issued})
+			ch <- result{l, err}
+		}()
+		return ch
+	}
+	allowAs := func(tech string, issued time.Time, caps []wire.Capability) *Lease {
+		ch := acquireAs(tech, issued, caps)
+		if err := s.Answer(question(t, s, tech).Nonce, true); err != nil {
+			t.Fatal(err)
+		}
+		r := wait.Recv(t, "the lease after Allow", ch)
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.l
+	}
+	bob, alice := allowAs("bob", old, see), allowAs("alice", old, control)
+	waiting := acquireAs("bob", old, power) // a power action waiting for the user
+	question(t, s, "bob")
+
+	mu.Lock()
+	revoked = at
+	mu.Unlock()
+	if n := s.EndFor(denied, "coordinator", "revoked: disabled"); n != 1 {
+		t.Fatalf("EndFor ended %d leases, want bob's 1", n)
+	}
+	wait.Recv(t, "bob's lease to end", bob.Done())
+	if r := wait.Recv(t, "bob's waiting request to fail", waiting); !errors.Is(r.err, ErrRevoked) {
+		t.Fatalf("bob's waiting request: %v, want ErrRevoked", r.err)
+	}
+	if bob.Reason() != "revoked: disabled" || !alice.Allows(wire.CapInput) {
+		t.Fatalf("after EndFor: bob's reason %q, alice's lease live %v", bob.Reason(), alice.Allows(wire.CapInput))
+	}
+	if st, _ := s.State(); st.Question != nil || len(st.Allowed) != 1 || st.Allowed[0].Technician != "alice" {
+		t.Fatalf("after EndFor the page shows %+v", st)
+	}
+
+	// An old grant is refused without a question; a later one is asked.
+	if r := wait.Recv(t, "bob's old grant", acquireAs("bob", old, see)); !errors.Is(r.err, ErrRevoked) {
+		t.Fatalf("bob's old grant after the revocation: %v", r.err)
+	}
+	allowAs("bob", later, see).Release("")
+	// Revoked while the user is being asked: the Allow gives nothing.
+	ch := acquireAs("bob", at.Add(time.Second), see)
+	q := question(t, s, "bob")
+	mu.Lock()
+	revoked = later
+	mu.Unlock()
+	if err := s.Answer(q.Nonce, true); err != nil {
+		t.Fatal(err)
+	}
+	if r := wait.Recv(t, "the answer to a revoked technician", ch); !errors.Is(r.err, ErrRevoked) {
+		t.Fatalf("allowed after the revocation: %v", r.err)
+	}
+
+	var ends []string
+	a.mu.Lock()
+	for _, ev := range a.evs {
+		if ev.Actor == "coordinator" {
+			ends = append(ends, ev.Action+" "+ev.Fields["technician"]+" "+ev.Reason)
+		}
+	}
+	a.mu.Unlock()
+	want := []string{"consent.end bob revoked: disabled", "consent.withdraw bob revoked: disabled"}
+	if diff := cmp.Diff(want, ends); diff != "" {
+		t.Fatalf("audited ends (-want +got):\n%s", diff)
+	}
+	alice.Release("")
+}

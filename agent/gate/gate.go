@@ -57,6 +57,10 @@ type Gate struct {
 	Audit    Recorder
 	Now      func() time.Time
 	Logger   *slog.Logger
+	// Revoked, if set, says whether the coordinator has revoked a grant
+	// of technician for nodeKey issued at issued (the agent's deny list,
+	// package revoke): such a grant passes no call.
+	Revoked func(technician, nodeKey string, issued time.Time) bool
 }
 
 // Handle wraps h so it only ever sees callers that passed both locks.
@@ -105,6 +109,11 @@ func (g *Gate) Handle(h Handler) http.Handler {
 			}
 			ev.Reason = err.Error()
 			g.refuse(w, http.StatusForbidden, wire.CodeForbidden, msg, ev)
+			return
+		}
+		if g.Revoked != nil && g.Revoked(gr.Technician, gr.NodeKey, time.Unix(gr.IssuedAt, 0)) {
+			ev.Reason = "revoked"
+			g.refuse(w, http.StatusForbidden, wire.CodeForbidden, "the technician's access was revoked", ev)
 			return
 		}
 		ev.Outcome = "ok"

@@ -374,3 +374,46 @@ func strictDecode(b []byte, v any) error {
 	}
 	return nil
 }
+
+// M5 (agent side): a grant the coordinator has revoked — its technician
+// disabled, or its node removed, after it was issued — passes no call,
+// though it is still valid; one issued after the revocation passes.
+func TestM5RevokedGrantStartsNothing(t *testing.T) {
+	leak.Check(t)
+	coord := newKey(t)
+	revokedAt := t0.Add(30 * time.Second)
+	for _, tc := range []struct {
+		name   string
+		issued time.Time
+		status int
+	}{
+		{"issued before the revocation", t0, http.StatusForbidden},
+		{"issued at the revocation", revokedAt, http.StatusForbidden},
+		{"issued after the revocation", revokedAt.Add(time.Second), http.StatusTeapot},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{}
+			g := &Gate{Device: device, GrantKey: coord.Public().(ed25519.PublicKey), WhoIs: peers, Audit: rec,
+				Now: func() time.Time { return t0.Add(time.Minute) },
+				Revoked: func(tech, nodeKey string, issued time.Time) bool {
+					return tech == technician && nodeKey == techKey && !issued.After(revokedAt)
+				}}
+			h := &capability{c: wire.CapSysInfo}
+			gr := validGrant()
+			gr.IssuedAt = tc.issued.Unix()
+			w := serve(g.Handle(h), techAddr, sign(t, coord, gr))
+			if w.Code != tc.status {
+				t.Fatalf("status = %d, want %d; body %s", w.Code, tc.status, w.Body)
+			}
+			if tc.status != http.StatusForbidden {
+				return
+			}
+			if e := decodeError(t, w); e.Code != wire.CodeForbidden || !strings.Contains(e.Message, "revoked") {
+				t.Errorf("error = %+v", e)
+			}
+			if len(h.called) != 0 || len(rec.evs) != 1 || rec.evs[0].Outcome != "denied" || rec.evs[0].Reason != "revoked" {
+				t.Errorf("handler ran %d times; audit %+v", len(h.called), rec.evs)
+			}
+		})
+	}
+}

@@ -127,3 +127,43 @@ func keepExistsT(t *testing.T, dir string) bool {
 	}
 	return ok
 }
+
+// M5 (agent side): a power action of a technician whose access is revoked
+// does not happen — neither one waiting for the user's answer (the
+// question is withdrawn and the call refused) nor one allowed and waiting
+// for its reboot (cancelled, its boot flags reverted).
+func TestM5RevokeStopsPowerActions(t *testing.T) {
+	leak.Check(t)
+	const body = `{"action":"safe-network","keep_safe_mode":true}`
+	t.Run("waiting for the user", func(t *testing.T) {
+		leak.Check(t)
+		svc := consent.New(consent.Config{Ask: policy.AttendedConsent})
+		r := &recorder{}
+		done, _ := powerCall(t, &Handler{Config: Config{GOOS: "windows", StateDir: t.TempDir(), Runner: r}, Consent: svc}, body)
+		wait.For(t, "the question", func() bool { st, _ := svc.State(); return st.Question != nil })
+		svc.EndTechnician("alice", "coordinator", "revoked")
+		w := wait.Recv(t, "the refusal", done)
+		if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "revoked") || len(r.did) != 0 {
+			t.Fatalf("%d %s; did %v", w.Code, w.Body, r.did)
+		}
+	})
+	t.Run("waiting for the reboot", func(t *testing.T) {
+		leak.Check(t)
+		svc := consent.New(consent.Config{Ask: policy.AttendedConsent})
+		r := &recorder{}
+		dir := t.TempDir()
+		done, _ := powerCall(t, &Handler{Config: Config{GOOS: "windows", StateDir: dir, Runner: r}, Consent: svc}, body)
+		answer(t, svc, true)
+		wait.For(t, "the boot flag to be set", func() bool {
+			st, _ := svc.State()
+			return len(st.Allowed) == 1 && keepExistsT(t, dir)
+		})
+		if n := svc.EndTechnician("alice", "coordinator", "revoked"); n != 1 {
+			t.Fatalf("ended %d leases, want alice's 1", n)
+		}
+		wait.Recv(t, "the handler to return", done)
+		if slices.Contains(r.did, winReboot) || keepExistsT(t, dir) || !slices.Contains(r.did, delSafeboot) {
+			t.Fatalf("after the revocation: did %v, keep marker %v", r.did, keepExistsT(t, dir))
+		}
+	})
+}

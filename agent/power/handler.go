@@ -169,8 +169,15 @@ func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Calle
 		gate.WriteError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
 		return
 	}
-	lease, err := h.consent().Acquire(r.Context(), consent.Request{Technician: c.Technician, Capabilities: []wire.Capability{wire.CapPower}})
+	lease, err := h.consent().Acquire(r.Context(), consent.Request{
+		Technician: c.Technician, Capabilities: []wire.Capability{wire.CapPower},
+		NodeKey: c.Node.NodeKey, Issued: time.Unix(c.Grant.IssuedAt, 0),
+	})
 	switch {
+	case errors.Is(err, consent.ErrRevoked):
+		log.Info("power action refused: the technician's access was revoked")
+		gate.WriteError(w, http.StatusForbidden, wire.CodeForbidden, "the technician's access was revoked")
+		return
 	case errors.Is(err, consent.ErrDenied), errors.Is(err, consent.ErrNoAnswer):
 		log.Info("power action refused by the user", "err", err)
 		gate.WriteError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user did not allow the restart")
@@ -221,9 +228,10 @@ func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Calle
 	select {
 	case <-h.after(h.delay()):
 	case <-lease.Done():
-		// The user pressed End before the reboot: it does not happen, and
-		// no boot flag is left behind for a later, unrelated one.
-		log.Info("power action cancelled by the user")
+		// The user pressed End before the reboot, or the technician's
+		// access was revoked: it does not happen, and no boot flag is
+		// left behind for a later, unrelated one.
+		log.Info("power action cancelled before the reboot", "reason", lease.Reason())
 		undo()
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/peerdesk/peerdesk/agent/consent"
 	"github.com/peerdesk/peerdesk/agent/gate"
@@ -55,8 +56,13 @@ func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Calle
 	// Asked while a previous session of the same technician still runs:
 	// its lease lets a reconnect with no more than it allowed through
 	// without a question, and a refused widening leaves it running.
-	lease, err := h.cfg.Consent.Acquire(r.Context(), consent.Request{Technician: c.Technician, Capabilities: want})
+	lease, err := h.cfg.Consent.Acquire(r.Context(), consent.Request{
+		Technician: c.Technician, Capabilities: want, NodeKey: c.Node.NodeKey, Issued: time.Unix(c.Grant.IssuedAt, 0),
+	})
 	switch {
+	case errors.Is(err, consent.ErrRevoked):
+		gate.WriteError(w, http.StatusForbidden, wire.CodeForbidden, "the technician's access was revoked")
+		return
 	case errors.Is(err, consent.ErrDenied):
 		gate.WriteError(w, http.StatusForbidden, wire.CodeConsentDenied, "the user declined the session")
 		return
@@ -108,6 +114,21 @@ func (h *Handler) End(reason string) {
 	if s != nil {
 		s.end(reason)
 	}
+}
+
+// EndFor ends the live session if match reports its holder (the
+// technician, their node and the grant's issue time): the coordinator
+// revoked them. It returns at once (1 if a session is ending, else 0); the
+// session's end, and its lease's, are audited by the consent service.
+func (h *Handler) EndFor(match func(consent.Holder) bool, _, reason string) int {
+	h.mu.Lock()
+	s := h.active
+	h.mu.Unlock()
+	if s == nil || !match(s.holder) {
+		return 0
+	}
+	h.wg.Go(func() { s.end(reason) }) // end tells the browser first, which takes a moment
+	return 1
 }
 
 // Close ends the live session and waits for it.

@@ -30,6 +30,7 @@ const h264Fmtp = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-i
 type session struct {
 	h          *Handler
 	technician string
+	holder     consent.Holder // whom revocations are matched against
 	lease      *consent.Lease // what the user allowed; input only while it allows input
 	pc         *webrtc.PeerConnection
 	track      *webrtc.TrackLocalStaticSample
@@ -66,7 +67,8 @@ func (h *Handler) start(offer wire.ScreenOffer, c gate.Caller, lease *consent.Le
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
 		h: h, technician: c.Technician, lease: lease, pc: pc,
-		ctx: ctx, cancel: cancel, keyframe: make(chan struct{}, 1), monitorSet: make(chan struct{}, 1),
+		holder: consent.Holder{Technician: c.Technician, NodeKey: c.Node.NodeKey, Issued: time.Unix(c.Grant.IssuedAt, 0)},
+		ctx:    ctx, cancel: cancel, keyframe: make(chan struct{}, 1), monitorSet: make(chan struct{}, 1),
 	}
 	s.bitrate.Store(int64(h.cfg.Bitrate.Start))
 	s.monitor.Store(int64(offer.Monitor))

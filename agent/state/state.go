@@ -2,6 +2,13 @@
 // coordinator it belongs to and how it trusts it, its device credentials,
 // and the key that verifies session grants. The overlay node keeps its own
 // WireGuard state in a subdirectory.
+//
+// The directory holds secrets (the device secret, the node's keys), so it is
+// private to the agent (H2): Save makes it so (Protect: mode 0700 and a 0600
+// file on Linux and macOS; on Windows a protected access list for SYSTEM and
+// Administrators only, StateDirSDDL, instead of ProgramData's "Users may
+// read"), and Load refuses a directory others can reach (Check), so an agent
+// does not start on an exposed or foreign state.
 package state
 
 import (
@@ -10,11 +17,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/peerdesk/peerdesk/wire"
 	"os"
 	"path/filepath"
 
 	"github.com/peerdesk/peerdesk/trust"
+	"github.com/peerdesk/peerdesk/wire"
 	"tailscale.com/atomicfile"
 )
 
@@ -51,7 +58,9 @@ func (s *State) GrantPublicKey() (ed25519.PublicKey, error) {
 // NodeDir is where the overlay node keeps its state.
 func NodeDir(dir string) string { return filepath.Join(dir, "node") }
 
-// Load reads the state from dir.
+// Load reads the state from dir. It refuses (ErrNotPrivate) a state that
+// someone but the agent's account and the administrators can reach: see
+// Check.
 func Load(dir string) (*State, error) {
 	path := filepath.Join(dir, fileName)
 	b, err := os.ReadFile(path)
@@ -59,6 +68,9 @@ func Load(dir string) (*State, error) {
 		return nil, ErrNotEnrolled
 	}
 	if err != nil {
+		return nil, fmt.Errorf("state.Load: %w", err)
+	}
+	if err := check(dir); err != nil {
 		return nil, fmt.Errorf("state.Load: %w", err)
 	}
 	s, err := Decode(b)
@@ -91,9 +103,10 @@ func Encode(s *State) ([]byte, error) {
 }
 
 // Save writes s to dir atomically (mode 0600): a crash leaves either the
-// old file or the new one, never half of one.
+// old file or the new one, never half of one. It first makes dir private
+// (Protect), creating it if needed.
 func Save(dir string, s *State) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := protect(dir); err != nil {
 		return fmt.Errorf("state.Save: %w", err)
 	}
 	b, err := Encode(s)

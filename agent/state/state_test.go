@@ -118,6 +118,13 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	}
 }
 
+func chmod(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLoadNotEnrolled(t *testing.T) {
 	t.Parallel()
 	if _, err := Load(t.TempDir()); !errors.Is(err, ErrNotEnrolled) {
@@ -144,6 +151,7 @@ func TestLoadBadFile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
+			chmod(t, dir, 0o700) // private, so Load reads the file
 			path := filepath.Join(dir, fileName)
 			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
 				t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordclient"
-	"github.com/peerdesk/peerdesk/coordinator/api"
 	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -63,7 +62,7 @@ func (c *coord) token(ctx context.Context, req wire.TokenRequest) (wire.TokenRes
 	if err != nil {
 		return wire.TokenResponse{}, err
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coordinator"+api.LocalPathTokens, bytes.NewReader(body))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coordinator"+wire.LocalPathTokens, bytes.NewReader(body))
 	if err != nil {
 		return wire.TokenResponse{}, err
 	}

@@ -66,6 +66,11 @@ func installService(ctx context.Context, args []string) error {
 	if visitErr != nil {
 		return visitErr
 	}
+	// H2: the state directory is private to the service (SYSTEM and
+	// Administrators only on Windows) before the service can write to it.
+	if err := state.Protect(dir); err != nil {
+		return err
+	}
 	if _, err := state.Load(dir); err != nil {
 		fmt.Fprintf(os.Stderr, "note: %s holds no enrollment yet (%v); run `peerdesk-agent enroll -state %s …` before starting the service\n", dir, err, dir)
 	}

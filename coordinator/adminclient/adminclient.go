@@ -1,6 +1,7 @@
 // Package adminclient talks to a running coordinator's local administration
 // socket. It is what `peerdesk admin …` uses; only the coordinator's own OS
-// user on the coordinator's machine can connect.
+// user on the coordinator's machine can connect. It speaks the wire
+// package's local protocol and links no server code (deps_test.go).
 package adminclient
 
 import (
@@ -14,8 +15,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/peerdesk/peerdesk/coordinator/api"
-	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -70,25 +69,25 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 
 // AddUser creates an account.
 func (c *Client) AddUser(ctx context.Context, name, password, role string, companies ...string) error {
-	return c.do(ctx, http.MethodPost, api.LocalPathUsers, api.LocalUserRequest{Name: name, Password: password, Role: role, Companies: companies}, nil)
+	return c.do(ctx, http.MethodPost, wire.LocalPathUsers, wire.LocalUserRequest{Name: name, Password: password, Role: role, Companies: companies}, nil)
 }
 
 // CreateToken mints an enrollment token.
 func (c *Client) CreateToken(ctx context.Context, ttl time.Duration, note string) (wire.TokenResponse, error) {
 	var out wire.TokenResponse
-	err := c.do(ctx, http.MethodPost, api.LocalPathTokens, wire.TokenRequest{TTL: wire.Duration(ttl), Note: note}, &out)
+	err := c.do(ctx, http.MethodPost, wire.LocalPathTokens, wire.TokenRequest{TTL: wire.Duration(ttl), Note: note}, &out)
 	return out, err
 }
 
 // Status describes the running coordinator.
-func (c *Client) Status(ctx context.Context) (api.LocalStatus, error) {
-	var out api.LocalStatus
-	err := c.do(ctx, http.MethodGet, api.LocalPathStatus, nil, &out)
+func (c *Client) Status(ctx context.Context) (wire.LocalStatus, error) {
+	var out wire.LocalStatus
+	err := c.do(ctx, http.MethodGet, wire.LocalPathStatus, nil, &out)
 	return out, err
 }
 
 // Audit lists audit records matching action and outcome ("" matches all).
-func (c *Client) Audit(ctx context.Context, action, outcome string) ([]audit.Record, error) {
+func (c *Client) Audit(ctx context.Context, action, outcome string) ([]wire.AuditRecord, error) {
 	q := url.Values{}
 	if action != "" {
 		q.Set("action", action)
@@ -97,8 +96,8 @@ func (c *Client) Audit(ctx context.Context, action, outcome string) ([]audit.Rec
 		q.Set("outcome", outcome)
 	}
 	q.Set("limit", "10000")
-	var out []audit.Record
-	err := c.do(ctx, http.MethodGet, api.LocalPathAudit+"?"+q.Encode(), nil, &out)
+	var out []wire.AuditRecord
+	err := c.do(ctx, http.MethodGet, wire.LocalPathAudit+"?"+q.Encode(), nil, &out)
 	return out, err
 }
 

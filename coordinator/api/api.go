@@ -1,18 +1,26 @@
-// Package api serves the coordinator's HTTPS API: enrollment, technician
-// login, the device list, session grants, and the agents' own reports. It
-// also serves the local administration API on a Unix socket (LocalHandler),
-// which is the only way to create the first admin.
+// Package api serves the coordinator's HTTPS API — enrollment, technician
+// login, the device list, session grants, the support desk and the agents'
+// own reports — and the local administration API on a Unix socket
+// (LocalHandler), which is the only way to create the first admin.
 //
-// Every handler bounds and validates its input, answers errors as a JSON
-// wire.Error with a stable code, and audits every privileged action and
-// every refusal. Identity comes from the bearer credential, never from the
-// request body.
+// It is a thin adapter over package desk, which decides: a handler
+// authenticates the caller (a technician's bearer session or an agent's
+// device credentials), decodes and bounds the JSON body (64 KiB, unknown
+// fields and trailing data refused), calls one desk method, and maps its
+// answer — a desk.Error's Kind to an HTTP status and a wire.Error with a
+// stable code and the error's user-safe sentence. Role, company scope,
+// rate limits and the audit trail are desk's. Identity comes from the
+// credential, never from the request body.
+//
+// The routes are data (Rules): the mux is built from that table, and the
+// tests walk it (every route × role × company scope; every route refuses
+// an unauthenticated request unless it is in PublicRoutes).
 package api
 
 import (
-	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -20,71 +28,34 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
-	"github.com/peerdesk/peerdesk/coordinator/identity"
-	"github.com/peerdesk/peerdesk/coordinator/overlay"
-	"github.com/peerdesk/peerdesk/coordinator/support"
+	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
-// Overlay is what the API needs of the control plane.
-type Overlay interface {
-	CreateAuthKey(overlay.KeyOptions) (overlay.AuthKey, error)
-	DeleteAuthKey(id uint64) error
-	Nodes() []overlay.Node
-	NodeByKey(nodeKey string) (overlay.Node, error)
-}
-
 // Config wires the API to the coordinator's parts.
 type Config struct {
-	Accounts   *identity.Accounts
-	Registry   *enroll.Registry
-	Audit      *audit.Log
-	Overlay    Overlay
-	Presence   *Presence
-	Support    *support.Desk
-	CA         *x509.Certificate
-	Pin        string
-	ControlURL string // the coordinator's public https URL
-	GrantKey   ed25519.PrivateKey
-	Now        func() time.Time
-	Logger     *slog.Logger
+	Desk     *desk.Desk
+	Presence *Presence
+	CA       *x509.Certificate
+	Logger   *slog.Logger // nil discards logs
 }
 
 // Server is the API.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	now      func() time.Time
-	loginIP  *limiter // per client IP, on /v1/login
-	enrollIP *limiter // per client IP, on /v1/enroll
-	codeIP   *limiter // per client IP: support-code redemptions (portal, one-time agents)
-	codeTech *limiter // per technician: redeeming end users' codes
-	codeAll  *limiter // all support-code redemptions together
-	accesses accesses
+	cfg  Config
+	desk *desk.Desk
+	log  *slog.Logger
 }
 
 // New returns the API server.
 func New(cfg Config) *Server {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{
-		cfg: cfg, log: cfg.Logger, now: cfg.Now,
-		loginIP:  newLimiter(10, time.Minute, 5, cfg.Now),
-		enrollIP: newLimiter(120, time.Minute, 60, cfg.Now), // mass roll-outs behind one NAT
-		// A million codes, a handful active: these limits keep a guesser
-		// at well under one chance in a thousand per day.
-		codeIP:   newLimiter(20, time.Minute, 10, cfg.Now),
-		codeTech: newLimiter(20, time.Minute, 10, cfg.Now),
-		codeAll:  newLimiter(300, time.Minute, 100, cfg.Now),
-	}
+	return &Server{cfg: cfg, desk: cfg.Desk, log: cfg.Logger}
 }
 
 // Close ends the presence streams, which live on connections net/http no
@@ -96,35 +67,90 @@ func (s *Server) Close() {
 	}
 }
 
+// Handler types, one per desk.Auth.
+type (
+	publicHandler func(s *Server, w http.ResponseWriter, r *http.Request)
+	callerHandler func(s *Server, w http.ResponseWriter, r *http.Request, c desk.Caller, token string)
+	deviceHandler func(s *Server, w http.ResponseWriter, r *http.Request, dev enroll.Device)
+	route         struct {
+		desk.Rule
+		public publicHandler
+		tech   callerHandler
+		device deviceHandler
+	}
+)
+
+// routes is the public API: every route, what authenticates it, the
+// policy action it needs and what it acts on. Handler builds the mux from
+// it; Rules exposes it.
+var routes = []route{
+	{Rule: desk.Rule{Pattern: "GET " + wire.PathCA, Auth: desk.Public}, public: (*Server).handleCA},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathEnroll, Auth: desk.Public}, public: (*Server).handleEnroll},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathLogin, Auth: desk.Public}, public: (*Server).handleLogin},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportJoin, Auth: desk.Public}, public: (*Server).handleJoin},
+	// Authenticated by the device credentials in its header, which it
+	// checks itself (a one-time agent's or an enrolled device's).
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportEnd, Auth: desk.Public}, public: (*Server).handleDeviceEnd},
+
+	{Rule: desk.Rule{Pattern: "POST /v1/logout", Auth: desk.Technician}, tech: (*Server).handleLogout},
+	{Rule: desk.Rule{Pattern: "GET " + wire.PathDevices, Auth: desk.Technician, Action: policy.ActionListDevices, Target: desk.ListTarget}, tech: (*Server).handleDevices},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathGrant, Auth: desk.Technician, Action: policy.ActionRequestGrant, Target: desk.DeviceTarget}, tech: (*Server).handleGrant},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathWake, Auth: desk.Technician, Action: policy.ActionWake, Target: desk.DeviceTarget}, tech: (*Server).handleWake},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathTokens, Auth: desk.Technician, Action: policy.ActionCreateEnrollToken}, tech: (*Server).handleCreateToken},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportCodes, Auth: desk.Technician, Action: policy.ActionSupport}, tech: (*Server).handleCreateCode},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportCodes + "/{code}/cancel", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.CodeTarget}, tech: (*Server).handleCancelCode},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportRedeem, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.CodeTarget}, tech: (*Server).handleRedeem},
+	{Rule: desk.Rule{Pattern: "GET " + wire.PathSupportSessions, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.ListTarget}, tech: (*Server).handleBoard},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportSessions + "/{id}/end", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.SessionTarget}, tech: (*Server).handleTechEnd},
+
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathInventory, Auth: desk.Device}, device: (*Server).handleInventory},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathHeartbeat, Auth: desk.Device}, device: (*Server).handleHeartbeat},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathPresence, Auth: desk.Device}, device: (*Server).handlePresence},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathAgentAudit, Auth: desk.Device}, device: (*Server).handleAgentAudit},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportAsk, Auth: desk.Device}, device: (*Server).handleAsk},
+}
+
+// PublicRoutes are the API's patterns reachable without a technician's
+// session or an agent's device credentials, each for a reason: the CA an
+// enrolling node pins, enrollment (by token), login, the one-time agent's
+// join (by code), and the end of a support session by the agent (its
+// credentials checked by the handler).
+var PublicRoutes = []string{
+	"GET " + wire.PathCA, "POST " + wire.PathEnroll, "POST " + wire.PathLogin,
+	"POST " + wire.PathSupportJoin, "POST " + wire.PathSupportEnd,
+}
+
+// Rules lists the public API's routes.
+func Rules() []desk.Rule {
+	out := make([]desk.Rule, len(routes))
+	for i, rt := range routes {
+		out[i] = rt.Rule
+	}
+	return out
+}
+
 // Handler serves the public API.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+wire.PathCA, s.handleCA)
-	mux.HandleFunc("POST "+wire.PathEnroll, s.handleEnroll)
-	mux.HandleFunc("POST "+wire.PathLogin, s.handleLogin)
-	mux.HandleFunc("POST /v1/logout", s.technician(s.handleLogout))
-	mux.HandleFunc("GET "+wire.PathDevices, s.technician(s.handleDevices))
-	mux.HandleFunc("POST "+wire.PathGrant, s.technician(s.handleGrant))
-	mux.HandleFunc("POST "+wire.PathWake, s.technician(s.handleWake))
-	mux.HandleFunc("POST "+wire.PathTokens, s.technician(s.handleCreateToken))
-	mux.HandleFunc("POST "+wire.PathInventory, s.device(s.handleInventory))
-	mux.HandleFunc("POST "+wire.PathHeartbeat, s.device(s.handleHeartbeat))
-	mux.HandleFunc("POST "+wire.PathPresence, s.device(s.handlePresence))
-	mux.HandleFunc("POST "+wire.PathAgentAudit, s.device(s.handleAgentAudit))
-	mux.HandleFunc("POST "+wire.PathSupportCodes, s.technician(s.handleCreateCode))
-	mux.HandleFunc("POST "+wire.PathSupportCodes+"/{code}/cancel", s.technician(s.handleCancelCode))
-	mux.HandleFunc("POST "+wire.PathSupportRedeem, s.technician(s.handleRedeem))
-	mux.HandleFunc("GET "+wire.PathSupportSessions, s.technician(s.handleBoard))
-	mux.HandleFunc("POST "+wire.PathSupportSessions+"/{id}/end", s.technician(s.handleTechEnd))
-	mux.HandleFunc("POST "+wire.PathSupportJoin, s.handleJoin)
-	mux.HandleFunc("POST "+wire.PathSupportEnd, s.handleDeviceEnd)
-	mux.HandleFunc("POST "+wire.PathSupportAsk, s.device(s.handleAsk))
+	for _, rt := range routes {
+		switch rt.Auth {
+		case desk.Public:
+			h := rt.public
+			mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
+		case desk.Technician:
+			mux.HandleFunc(rt.Pattern, s.technician(rt.tech))
+		case desk.Device:
+			mux.HandleFunc(rt.Pattern, s.device(rt.device))
+		default:
+			panic("api: a route without authentication: " + rt.Pattern)
+		}
+	}
 	return mux
 }
 
 func (s *Server) handleCA(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-pem-file")
-	w.Write(pemCA(s.cfg.CA)) //nolint:errcheck // client gone
+	w.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.cfg.CA.Raw})) //nolint:errcheck // client gone
 }
 
 // clientIP is the TCP peer's address: the coordinator trusts no proxy
@@ -163,6 +189,48 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, wire.Error{Code: code, Message: msg})
 }
 
+// Status maps a desk error's kind to an HTTP status and a wire error code.
+func Status(k desk.Kind) (int, string) {
+	switch k {
+	case desk.Invalid:
+		return http.StatusBadRequest, wire.CodeBadRequest
+	case desk.Unauthenticated:
+		return http.StatusUnauthorized, wire.CodeUnauthorized
+	case desk.Forbidden:
+		return http.StatusForbidden, wire.CodeForbidden
+	case desk.NotFound:
+		return http.StatusNotFound, wire.CodeNotFound
+	case desk.Conflict:
+		return http.StatusConflict, wire.CodeConflict
+	case desk.Expired:
+		return http.StatusGone, wire.CodeExpired
+	case desk.RateLimited:
+		return http.StatusTooManyRequests, wire.CodeRateLimited
+	case desk.Locked:
+		return http.StatusForbidden, wire.CodeLocked
+	case desk.Unavailable:
+		return http.StatusServiceUnavailable, wire.CodeInternal
+	}
+	return http.StatusInternalServerError, wire.CodeInternal
+}
+
+// fail answers a desk error: its status, code and user-safe sentence.
+func fail(w http.ResponseWriter, err error) {
+	status, code := Status(desk.KindOf(err))
+	writeError(w, status, code, desk.PublicOf(err))
+}
+
+// badRequest answers a body that could not be decoded.
+func badRequest(w http.ResponseWriter, err error) {
+	writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+}
+
+// unreadable answers, and audits, a body that could not be decoded for
+// an action.
+func (s *Server) unreadable(w http.ResponseWriter, c desk.Caller, action string, err error) {
+	fail(w, s.desk.Unreadable(c, action, err))
+}
+
 // bearer returns the credential of an "Authorization: <scheme> <value>"
 // header.
 func bearer(r *http.Request, scheme string) (string, bool) {
@@ -171,23 +239,39 @@ func bearer(r *http.Request, scheme string) (string, bool) {
 	return strings.TrimSpace(v), ok && len(v) <= 256
 }
 
-// record appends an audit record; a failure to audit is logged loudly but
-// does not change the answer already decided.
-func (s *Server) record(ev wire.AuditEvent) {
-	if _, err := s.cfg.Audit.Append("coordinator", ev); err != nil {
-		s.log.Error("audit append failed", "action", ev.Action, "err", err)
+// technician authenticates a technician's bearer session.
+func (s *Server) technician(h callerHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := bearer(r, "Bearer")
+		if !ok {
+			writeError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "log in first")
+			return
+		}
+		sess, err := s.desk.Session(tok)
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "session expired or unknown; log in again")
+			return
+		}
+		h(s, w, r, desk.CallerOf(sess, clientIP(r), "api"), tok)
 	}
 }
 
-func (s *Server) deny(w http.ResponseWriter, r *http.Request, status int, code, msg string, ev wire.AuditEvent) {
-	ev.Outcome = audit.Denied
-	if ev.Reason == "" {
-		ev.Reason = msg
+// device authenticates an agent: "Authorization: Device <id>:<secret>".
+func (s *Server) device(h deviceHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cred, ok := bearer(r, "Device")
+		id, secret, ok2 := strings.Cut(cred, ":")
+		if !ok || !ok2 {
+			writeError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "device credentials required")
+			return
+		}
+		// A one-time support agent forwards its audit trail too; it may
+		// do nothing else an enrolled device does.
+		dev, err := s.desk.AuthenticateDevice(clientIP(r), id, secret, r.URL.Path == wire.PathAgentAudit)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		h(s, w, r, dev)
 	}
-	if ev.Fields == nil {
-		ev.Fields = map[string]string{}
-	}
-	ev.Fields["ip"] = clientIP(r)
-	s.record(ev)
-	writeError(w, status, code, msg)
 }

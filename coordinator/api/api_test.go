@@ -19,6 +19,7 @@ import (
 	"tailscale.com/tstest"
 
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
@@ -73,6 +74,16 @@ func (o *fakeOverlay) DeleteAuthKey(id uint64) error {
 	return nil
 }
 
+// RevokeAuthKey deletes the nodes that joined with key id.
+func (o *fakeOverlay) RevokeAuthKey(id uint64) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := len(o.nodes)
+	o.nodes = slices.DeleteFunc(o.nodes, func(nd overlay.Node) bool { return nd.AuthKeyID == id })
+	o.deleted = append(o.deleted, id)
+	return n - len(o.nodes), nil
+}
+
 func (o *fakeOverlay) Nodes() []overlay.Node {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -105,6 +116,7 @@ func (o *fakeOverlay) keyOptions() []overlay.KeyOptions {
 // env is a coordinator API over real components, without an overlay.
 type env struct {
 	srv      *Server
+	desk     *desk.Desk
 	pub      http.Handler
 	local    http.Handler
 	accounts *identity.Accounts
@@ -129,9 +141,9 @@ func newEnv(t testing.TB) *env {
 }
 
 // envOver is the coordinator's API over db (closed when the test ends),
-// with its CA and grant key in dir, and the Config its Server was made
+// with its CA and grant key in dir, and the desk.Config its desk was made
 // from.
-func envOver(t testing.TB, db *store.Badger, dir string) (*env, Config) {
+func envOver(t testing.TB, db *store.Badger, dir string) (*env, desk.Config) {
 	t.Helper()
 	t.Cleanup(func() { db.Close() })
 	c := newClock()
@@ -152,13 +164,19 @@ func envOver(t testing.TB, db *store.Badger, dir string) (*env, Config) {
 		presence: NewPresence(grace, c.Now), overlay: &fakeOverlay{}, id: id,
 		grantKey: key.Public().(ed25519.PublicKey), clock: c,
 	}
-	cfg := Config{
+	cfg := desk.Config{
 		Accounts: e.accounts, Registry: e.registry, Audit: e.audit, Overlay: e.overlay, Presence: e.presence,
-		Support: support.New(db, c.Now), CA: id.CA, Pin: id.Pin(), ControlURL: controlURL, GrantKey: key, Now: c.Now,
+		Support: support.New(db, c.Now), Pin: id.Pin(), ControlURL: controlURL, GrantKey: key, Now: c.Now,
 	}
-	e.srv = New(cfg)
+	e.srv, e.desk = e.server(cfg)
 	e.pub, e.local = e.srv.Handler(), e.srv.LocalHandler()
 	return e, cfg
+}
+
+// server is a fresh desk over cfg (fresh rate limits) and the API over it.
+func (e *env) server(cfg desk.Config) (*Server, *desk.Desk) {
+	d := desk.New(cfg)
+	return New(Config{Desk: d, Presence: e.presence, CA: e.id.CA}), d
 }
 
 // session starts an API session for a technician account without paying
@@ -193,7 +211,7 @@ func machineID(c byte) string { return strings.Repeat(string(c), 64) }
 
 func (e *env) token(t testing.TB) string {
 	t.Helper()
-	resp, err := e.srv.CreateToken(0, "test", "local")
+	resp, err := e.desk.CreateToken(desk.Local(), enroll.TokenOptions{Note: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,8 +317,8 @@ func TestDecodeRules(t *testing.T) {
 		{e.pub, wire.PathInventory, dev.auth, `{"hostname":"pc-1"}`, "hostname", ""},
 		{e.pub, wire.PathHeartbeat, dev.auth, `{"agent_version":"1"}`, "agent_version", ""},
 		{e.pub, wire.PathAgentAudit, dev.auth, `[{"action":"a"}]`, "", ""},
-		{e.local, LocalPathUsers, "", `{"name":"x"}`, "name", ""},
-		{e.local, LocalPathTokens, "", `{"note":"n"}`, "note", ""},
+		{e.local, wire.LocalPathUsers, "", `{"name":"x"}`, "name", ""},
+		{e.local, wire.LocalPathTokens, "", `{"note":"n"}`, "note", ""},
 	} {
 		for _, bc := range []struct{ name, body string }{
 			{"empty", ""},
@@ -343,8 +361,8 @@ func TestWrongMethod(t *testing.T) {
 		{e.pub, "PUT", wire.PathGrant, "POST"},
 		{e.pub, "DELETE", wire.PathDevices, "GET"},
 		{e.pub, "GET", wire.PathHeartbeat, "POST"},
-		{e.local, "GET", LocalPathUsers, "POST"},
-		{e.local, "POST", LocalPathAudit, "GET"},
+		{e.local, "GET", wire.LocalPathUsers, "POST"},
+		{e.local, "POST", wire.LocalPathAudit, "GET"},
 	} {
 		w := e.do(tc.h, tc.method, tc.path, "", "")
 		if w.Code != http.StatusMethodNotAllowed {
@@ -356,8 +374,8 @@ func TestWrongMethod(t *testing.T) {
 		}
 	}
 	// The local API is not reachable through the public handler.
-	if w := e.do(e.pub, "POST", LocalPathUsers, "", `{"name":"eve","password":"0123456789","role":"admin"}`); w.Code != http.StatusNotFound {
-		t.Errorf("POST %s on the public API = %d, want 404", LocalPathUsers, w.Code)
+	if w := e.do(e.pub, "POST", wire.LocalPathUsers, "", `{"name":"eve","password":"0123456789","role":"admin"}`); w.Code != http.StatusNotFound {
+		t.Errorf("POST %s on the public API = %d, want 404", wire.LocalPathUsers, w.Code)
 	}
 }
 
@@ -507,7 +525,7 @@ func TestEnroll(t *testing.T) {
 	if len(resp.GrantKey) != ed25519.PublicKeySize || !e.grantKey.Equal(ed25519.PublicKey(resp.GrantKey)) {
 		t.Errorf("grant key = %x, want the signing key's public half %x", resp.GrantKey, []byte(e.grantKey))
 	}
-	if diff := cmp.Diff([]overlay.KeyOptions{{Tags: []string{wire.TagAgent}, TTL: agentKeyTTL}}, e.overlay.keyOptions()); diff != "" {
+	if diff := cmp.Diff([]overlay.KeyOptions{{Tags: []string{wire.TagAgent}, TTL: desk.AgentKeyTTL}}, e.overlay.keyOptions()); diff != "" {
 		t.Errorf("overlay keys (-want +got):\n%s", diff)
 	}
 	dev, err := e.registry.Device(resp.DeviceID)
@@ -527,7 +545,7 @@ func TestEnroll(t *testing.T) {
 		t.Fatalf("heartbeat with the new credentials = %d %s", w.Code, w.Body)
 	}
 
-	expiring, err := e.srv.CreateToken(time.Minute, "", "local")
+	expiring, err := e.desk.CreateToken(desk.Local(), enroll.TokenOptions{TTL: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +562,7 @@ func TestEnroll(t *testing.T) {
 		{"token used", wire.EnrollRequest{Token: tok, MachineID: machineID('b'), Hostname: "pc-2"}, 401, wire.CodeUnauthorized},
 		{"wrong secret", wire.EnrollRequest{Token: wrongSecret.String(), MachineID: machineID('b'), Hostname: "pc-2"}, 401, wire.CodeUnauthorized},
 		{"unknown token", wire.EnrollRequest{Token: "pde1-0000ffff-" + strings.Repeat("a", 40) + "-" + parsed.Pin, MachineID: machineID('b'), Hostname: "pc-2"}, 401, wire.CodeUnauthorized},
-		{"token expired", wire.EnrollRequest{Token: expiring.Token, MachineID: machineID('b'), Hostname: "pc-2"}, 401, wire.CodeExpired},
+		{"token expired", wire.EnrollRequest{Token: expiring.Token, MachineID: machineID('b'), Hostname: "pc-2"}, 410, wire.CodeExpired},
 		{"malformed token", wire.EnrollRequest{Token: "pde1-nope", MachineID: machineID('b'), Hostname: "pc-2"}, 400, wire.CodeBadRequest},
 		{"machine already enrolled", wire.EnrollRequest{Token: fresh, MachineID: machineID('a'), Hostname: "pc-1"}, 409, wire.CodeConflict},
 		{"bad machine id", wire.EnrollRequest{Token: fresh, MachineID: "abc", Hostname: "pc-2"}, 400, wire.CodeBadRequest},
@@ -837,19 +855,23 @@ func TestAgentAudit(t *testing.T) {
 		}
 		return mustJSON(t, evs)
 	}
-	wantError(t, e.do(e.pub, "POST", wire.PathAgentAudit, dev.auth, batch(maxAgentAudit+1)), http.StatusBadRequest, wire.CodeBadRequest)
+	wantError(t, e.do(e.pub, "POST", wire.PathAgentAudit, dev.auth, batch(desk.MaxAgentAudit+1)), http.StatusBadRequest, wire.CodeBadRequest)
 	if n := len(e.records(t, "peer.sysinfo", "")); n != 0 {
 		t.Fatalf("a refused batch stored %d records", n)
 	}
-	if w := e.do(e.pub, "POST", wire.PathAgentAudit, dev.auth, batch(maxAgentAudit)); w.Code != http.StatusNoContent {
-		t.Fatalf("batch of %d = %d %s", maxAgentAudit, w.Code, w.Body)
+	if w := e.do(e.pub, "POST", wire.PathAgentAudit, dev.auth, batch(desk.MaxAgentAudit)); w.Code != http.StatusNoContent {
+		t.Fatalf("batch of %d = %d %s", desk.MaxAgentAudit, w.Code, w.Body)
 	}
 	recs := e.records(t, "peer.sysinfo", "")
-	if len(recs) != maxAgentAudit {
-		t.Fatalf("%d records stored, want %d", len(recs), maxAgentAudit)
+	if len(recs) != desk.MaxAgentAudit {
+		t.Fatalf("%d records stored, want %d", len(recs), desk.MaxAgentAudit)
 	}
+	// The coordinator stamps its own receipt time and the device as the
+	// actor; the agent's claims are kept as fields (L3).
 	for i, r := range recs {
-		if r.Source != "agent:"+dev.DeviceID || r.Fields["n"] != fmt.Sprint(i) || !r.Time.Equal(t0.Add(time.Duration(i)*time.Second)) {
+		claimed := t0.Add(time.Duration(i) * time.Second).Format(time.RFC3339Nano)
+		if r.Source != "agent:"+dev.DeviceID || r.Fields["n"] != fmt.Sprint(i) || !r.Time.Equal(e.clock.Now()) ||
+			r.Actor != "device:"+dev.DeviceID || r.Fields["claimed_actor"] != "bob" || r.Fields["claimed_time"] != claimed {
 			t.Fatalf("record %d = %+v", i, r)
 		}
 	}
@@ -877,7 +899,7 @@ func TestLocalAPI(t *testing.T) {
 	leak.Check(t)
 	e := newEnv(t)
 	user := func(name, password, role string) *httptest.ResponseRecorder {
-		return e.do(e.local, "POST", LocalPathUsers, "", mustJSON(t, LocalUserRequest{Name: name, Password: password, Role: role}))
+		return e.do(e.local, "POST", wire.LocalPathUsers, "", mustJSON(t, wire.LocalUserRequest{Name: name, Password: password, Role: role}))
 	}
 	if w := user("alice", "correct horse battery", "admin"); w.Code != http.StatusCreated {
 		t.Fatalf("add user = %d %s", w.Code, w.Body)
@@ -892,7 +914,7 @@ func TestLocalAPI(t *testing.T) {
 		t.Fatalf("stored user = %+v, %v", u, err)
 	}
 
-	w := e.do(e.local, "POST", LocalPathTokens, "", `{"ttl":"2h"}`)
+	w := e.do(e.local, "POST", wire.LocalPathTokens, "", `{"ttl":"2h"}`)
 	if w.Code != http.StatusOK {
 		t.Fatalf("local token = %d %s", w.Code, w.Body)
 	}
@@ -903,19 +925,19 @@ func TestLocalAPI(t *testing.T) {
 	}
 	e.enroll(t, "pc-1", 'a')
 
-	w = e.do(e.local, "GET", LocalPathStatus, "", "")
+	w = e.do(e.local, "GET", wire.LocalPathStatus, "", "")
 	if w.Code != http.StatusOK {
 		t.Fatalf("status = %d %s", w.Code, w.Body)
 	}
-	var st LocalStatus
+	var st wire.LocalStatus
 	decodeJSON(t, w, &st)
-	if diff := cmp.Diff(LocalStatus{URL: controlURL, Pin: e.id.Pin(), Users: 1, Devices: 1}, st); diff != "" {
+	if diff := cmp.Diff(wire.LocalStatus{URL: controlURL, Pin: e.id.Pin(), Users: 1, Devices: 1}, st); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)
 	}
 
 	list := func(query string) []audit.Record {
 		t.Helper()
-		w := e.do(e.local, "GET", LocalPathAudit+query, "", "")
+		w := e.do(e.local, "GET", wire.LocalPathAudit+query, "", "")
 		if w.Code != http.StatusOK {
 			t.Fatalf("audit%s = %d %s", query, w.Code, w.Body)
 		}
@@ -950,7 +972,7 @@ func TestLocalAPI(t *testing.T) {
 		t.Errorf("?after = %+v", after)
 	}
 	for _, q := range []string{"?limit=0", "?limit=-1", "?limit=abc", "?limit=10001", "?after=x", "?after=-1"} {
-		wantError(t, e.do(e.local, "GET", LocalPathAudit+q, "", ""), http.StatusBadRequest, wire.CodeBadRequest)
+		wantError(t, e.do(e.local, "GET", wire.LocalPathAudit+q, "", ""), http.StatusBadRequest, wire.CodeBadRequest)
 	}
 }
 
@@ -970,7 +992,7 @@ func TestLogin(t *testing.T) {
 		resp.AuthKey != "hskey-auth-1" || !resp.Expires.After(t0) {
 		t.Errorf("login response = %+v", resp)
 	}
-	if diff := cmp.Diff([]overlay.KeyOptions{{Tags: []string{wire.TagTech}, Ephemeral: true, TTL: techKeyTTL}}, e.overlay.keyOptions()); diff != "" {
+	if diff := cmp.Diff([]overlay.KeyOptions{{Tags: []string{wire.TagTech}, Ephemeral: true, TTL: desk.TechKeyTTL}}, e.overlay.keyOptions()); diff != "" {
 		t.Errorf("overlay keys (-want +got):\n%s", diff)
 	}
 	if owner, err := e.accounts.OverlayKeyOwner(1); err != nil || owner != "bob" {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/peerdesk/peerdesk/coordinator/desk"
+	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/coordinator/store"
@@ -66,13 +68,13 @@ func FuzzHandlers(f *testing.F) {
 		{false, wire.PathInventory, dev.auth, func() any { return new(wire.Inventory) }},
 		{false, wire.PathHeartbeat, dev.auth, func() any { return new(wire.Heartbeat) }},
 		{false, wire.PathAgentAudit, dev.auth, func() any { return new([]wire.AuditEvent) }},
-		{true, LocalPathTokens, "", func() any { return new(wire.TokenRequest) }},
+		{true, wire.LocalPathTokens, "", func() any { return new(wire.TokenRequest) }},
 		{false, wire.PathWake, admin, func() any { return new(wire.WakeAsk) }},
 		{false, wire.PathSupportCodes, admin, func() any { return new(wire.CodeRequest) }},
 		{false, wire.PathSupportRedeem, admin, func() any { return new(wire.RedeemRequest) }},
 		{false, wire.PathSupportJoin, "", func() any { return new(wire.JoinRequest) }},
 		{false, wire.PathSupportEnd, supportDevice, func() any { return new(wire.EndRequest) }},
-		{true, LocalPathUsers, "", func() any { return new(LocalUserRequest) }},
+		{true, wire.LocalPathUsers, "", func() any { return new(wire.LocalUserRequest) }},
 	}
 	seed := func(path string, bodies ...string) {
 		i := slices.IndexFunc(targets, func(t fuzzTarget) bool { return t.path == path })
@@ -105,9 +107,9 @@ func FuzzHandlers(f *testing.F) {
 		`[{"time":"2026-11-21T12:00:00Z","actor":"bob","action":"peer.sysinfo","outcome":"ok","fields":{"a":"b"}}]`,
 		`[{"time":"9999-12-31T23:59:59-23:59","action":"peer.sysinfo"}]`, // once panicked the audit trail
 		`[{"reason":"`+strings.Repeat("r", 1000)+`"}]`,
-		`[`+strings.Repeat(`{},`, maxAgentAudit)+`{}]`,
+		`[`+strings.Repeat(`{},`, desk.MaxAgentAudit)+`{}]`,
 		`null`, `{}`)
-	seed(LocalPathTokens, `{}`, `{"ttl":"720h1m"}`)
+	seed(wire.LocalPathTokens, `{}`, `{"ttl":"720h1m"}`)
 	seed(wire.PathWake, `{"device_id":"$DEVICE","node_key":"nodekey:a1"}`, `{"device_id":"nope"}`, `{"device_id":1}`)
 	seed(wire.PathSupportCodes, `{}`, `{"team":true,"ttl":"10m"}`, `{"ttl":"-5m"}`, `{"ttl":"9999999h"}`, `{"team":"yes"}`)
 	seed(wire.PathSupportRedeem, `{"code":"$ASKED"}`, `{"code":" $ASKED "}`, `{"code":"$CODE"}`, `{"code":"000000"}`, `{"code":"12-34-56"}`, `{"code":null}`)
@@ -117,7 +119,7 @@ func FuzzHandlers(f *testing.F) {
 		`{"code":"$CODE","hostname":"pc","os":"`+strings.Repeat("o", 65)+`"}`,
 		`{"code":"999999","hostname":"pc","os":"linux"}`)
 	seed(wire.PathSupportEnd, `{}`, `{"reason":"done"}`, `{"session":"sup-x","reason":"`+strings.Repeat("r", 2000)+`"}`, `{"reason":0}`)
-	seed(LocalPathUsers,
+	seed(wire.LocalPathUsers,
 		`{"name":"bob","password":"correct horse battery","role":"technician"}`,
 		`{"name":"carol","password":"correct horse battery","role":"technician","companies":["acme"]}`,
 		`{"name":"x y","password":"p","role":"root"}`, `{"name":"alice","password":"correct horse battery","role":"admin"}`)
@@ -126,7 +128,7 @@ func FuzzHandlers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, sel uint8, body []byte) {
 		tg := targets[int(sel)%len(targets)]
 		calls++
-		srv := New(cfg)
+		srv, dk := e.server(cfg)
 		pub := srv.Handler()
 		h := pub
 		if tg.local {
@@ -136,21 +138,21 @@ func FuzzHandlers(f *testing.F) {
 		body = bytes.ReplaceAll(body, []byte("$DEVICE"), []byte(dev.DeviceID))
 		body = bytes.ReplaceAll(body, []byte("$MACHINE"), []byte(fmt.Sprintf("%064x", calls)))
 		if bytes.Contains(body, []byte("$TOKEN")) {
-			resp, err := srv.CreateToken(0, "fuzz", "local")
+			resp, err := dk.CreateToken(desk.Local(), enroll.TokenOptions{Note: "fuzz"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			body = bytes.ReplaceAll(body, []byte("$TOKEN"), []byte(resp.Token))
 		}
 		if bytes.Contains(body, []byte("$CODE")) {
-			body = bytes.ReplaceAll(body, []byte("$CODE"), []byte(supportCode(t, srv, adminSess)))
+			body = bytes.ReplaceAll(body, []byte("$CODE"), []byte(supportCode(t, dk, adminSess)))
 		}
 		if bytes.Contains(body, []byte("$ASKED")) {
 			body = bytes.ReplaceAll(body, []byte("$ASKED"), []byte(askCode(t, e, pub, dev.auth)))
 		}
 		auth := tg.auth
 		if auth == supportDevice {
-			auth = joinSupport(t, pub, remote, supportCode(t, srv, adminSess))
+			auth = joinSupport(t, pub, remote, supportCode(t, dk, adminSess))
 		}
 
 		w := e.doFrom(h, remote, "POST", tg.path, auth, string(body))
@@ -196,9 +198,9 @@ type fuzzTarget struct {
 }
 
 // newMemEnv is the coordinator of newEnv over an in-memory store, and the
-// Config its Server was made from. Only its setup writes files (the CA and
+// desk.Config its desk was made from. Only its setup writes files (the CA and
 // the grant key).
-func newMemEnv(t testing.TB) (*env, Config) {
+func newMemEnv(t testing.TB) (*env, desk.Config) {
 	t.Helper()
 	db, err := store.OpenInMemory(nil)
 	if err != nil {
@@ -208,9 +210,9 @@ func newMemEnv(t testing.TB) (*env, Config) {
 }
 
 // supportCode is a fresh team support code.
-func supportCode(t *testing.T, srv *Server, admin identity.Session) string {
+func supportCode(t *testing.T, dk *desk.Desk, admin identity.Session) string {
 	t.Helper()
-	c, err := srv.GenerateCode("192.0.2.1", admin, true, 0)
+	c, err := dk.GenerateCode(desk.CallerOf(admin, "192.0.2.1", "test"), true, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,112 +1,65 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
-	"github.com/peerdesk/peerdesk/coordinator/identity"
-	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
-// Local administration messages (the Unix-socket API).
-type (
-	// LocalUserRequest creates an account.
-	LocalUserRequest struct {
-		Name     string `json:"name"`
-		Password string `json:"password"`
-		Role     string `json:"role"`
-		// Companies limits the account to these companies' machines.
-		Companies []string `json:"companies,omitempty"`
-	}
-	// LocalStatus describes the running coordinator.
-	LocalStatus struct {
-		URL     string `json:"url"`
-		Pin     string `json:"pin"`
-		Users   int    `json:"users"`
-		Devices int    `json:"devices"`
-	}
-)
-
-// Local API paths, served only on the coordinator's Unix socket.
-const (
-	LocalPathUsers  = "/local/users"
-	LocalPathTokens = "/local/tokens"
-	LocalPathStatus = "/local/status"
-	LocalPathAudit  = "/local/audit"
-)
-
-// LocalHandler serves the local administration API. It must only ever be
-// served on the coordinator's Unix socket, whose file permissions (0600, in
-// a 0700 directory) make "can connect" mean "is the coordinator's own
-// operating-system user on this machine". It is how the first admin is
-// created: there is no setup page on the network.
+// LocalHandler serves the local administration API (wire.LocalPath…). It
+// must only ever be served on the coordinator's Unix socket, whose file
+// permissions (0600, in a 0700 directory) make "can connect" mean "is the
+// coordinator's own operating-system user on this machine"; its caller is
+// desk.Local. It is how the first admin is created: there is no setup page
+// on the network.
 func (s *Server) LocalHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+LocalPathUsers, s.handleLocalUser)
-	mux.HandleFunc("POST "+LocalPathTokens, s.handleLocalToken)
-	mux.HandleFunc("GET "+LocalPathStatus, s.handleLocalStatus)
-	mux.HandleFunc("GET "+LocalPathAudit, s.handleLocalAudit)
+	mux.HandleFunc("POST "+wire.LocalPathUsers, s.handleLocalUser)
+	mux.HandleFunc("POST "+wire.LocalPathTokens, s.handleLocalToken)
+	mux.HandleFunc("GET "+wire.LocalPathStatus, s.handleLocalStatus)
+	mux.HandleFunc("GET "+wire.LocalPathAudit, s.handleLocalAudit)
 	return mux
 }
 
 func (s *Server) handleLocalUser(w http.ResponseWriter, r *http.Request) {
-	var req LocalUserRequest
+	var req wire.LocalUserRequest
 	if err := decode(w, r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		badRequest(w, err)
 		return
 	}
-	err := s.cfg.Accounts.CreateScoped(req.Name, req.Password, policy.Role(req.Role), req.Companies)
-	ev := wire.AuditEvent{Actor: "local", Action: "account.create", Target: clip(req.Name), Outcome: audit.OK,
-		Fields: map[string]string{"role": clip(req.Role), "companies": clip(strings.Join(req.Companies, ","))}}
-	switch {
-	case errors.Is(err, identity.ErrExists):
-		ev.Outcome, ev.Reason = audit.Denied, "exists"
-		s.record(ev)
-		writeError(w, http.StatusConflict, wire.CodeConflict, "a user with that name already exists")
-		return
-	case err != nil:
-		ev.Outcome, ev.Reason = audit.Denied, err.Error()
-		s.record(ev)
-		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+	if err := s.desk.CreateUser(desk.Local(), req); err != nil {
+		fail(w, err)
 		return
 	}
-	s.record(ev)
 	w.WriteHeader(http.StatusCreated)
 }
 
 func (s *Server) handleLocalToken(w http.ResponseWriter, r *http.Request) {
 	var req wire.TokenRequest
 	if err := decode(w, r, &req); err != nil {
-		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		badRequest(w, err)
 		return
 	}
-	resp, err := s.createToken(enroll.TokenOptions{TTL: time.Duration(req.TTL), Note: req.Note, CreatedBy: "local",
-		Company: req.Company, Site: req.Site})
+	resp, err := s.desk.CreateToken(desk.Local(), enroll.TokenOptions{TTL: time.Duration(req.TTL), Note: req.Note, Company: req.Company, Site: req.Site})
 	if err != nil {
-		writeError(w, http.StatusBadRequest, wire.CodeBadRequest, err.Error())
+		fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) handleLocalStatus(w http.ResponseWriter, r *http.Request) {
-	users, err := s.cfg.Accounts.Count()
+	st, err := s.desk.Status(desk.Local())
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, err.Error())
+		fail(w, err)
 		return
 	}
-	devs, err := s.cfg.Registry.Devices()
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, LocalStatus{URL: s.cfg.ControlURL, Pin: s.cfg.Pin, Users: users, Devices: len(devs)})
+	writeJSON(w, http.StatusOK, st)
 }
 
 // handleLocalAudit lists audit records: ?action=&outcome=&after=&limit=.
@@ -128,9 +81,9 @@ func (s *Server) handleLocalAudit(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = n
 	}
-	recs, err := s.cfg.Audit.List(q)
+	recs, err := s.desk.AuditRecords(desk.Local(), q)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, wire.CodeInternal, err.Error())
+		fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, recs)

@@ -2,17 +2,23 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/peerdesk/peerdesk/coordclient"
+	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/harness/wait"
+	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -186,4 +192,282 @@ func presenceGoroutines() (handlers, held int) {
 		}
 	}
 	return handlers, held
+}
+
+// TestPresenceBroadcast: a broadcast message reaches every open stream
+// (over HTTP/1.1 on the connection taken from net/http, over HTTP/2
+// through the handler), a message sent to one device reaches that device
+// only, and a stream that opens later (an agent that was reconnecting) is
+// told what was broadcast within the replay window, and nothing older.
+func TestPresenceBroadcast(t *testing.T) {
+	leak.Check(t)
+	t.Run("HTTP/1.1", func(t *testing.T) { testBroadcast(t, false) })
+	t.Run("HTTP/2", func(t *testing.T) { testBroadcast(t, true) })
+}
+
+func testBroadcast(t *testing.T, http2 bool) {
+	st := newStreamTest(t, http2)
+	p := st.e.presence
+	other := st.e.enroll(t, "pc-2", 'b')
+	a, b := st.listen(st.dev), st.listen(other)
+
+	revoke := func(tech string) wire.PresenceMessage {
+		return wire.PresenceMessage{Type: wire.PresenceRevoke, Technician: tech, Reason: "disabled", At: st.e.clock.Now().UTC()}
+	}
+	bob, carol, dave := revoke("bob"), revoke("carol"), revoke("dave")
+	if err := p.Broadcast(bob); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(t, bob)
+	b.expect(t, bob)
+	// Sent to the second device only; a later broadcast is the first
+	// device's next message (a stream keeps its order).
+	if ok, err := p.Send(other.DeviceID, carol); !ok || err != nil {
+		t.Fatalf("Send to an open stream: %v, %v", ok, err)
+	}
+	b.expect(t, carol)
+	if err := p.Broadcast(dave); err != nil {
+		t.Fatal(err)
+	}
+	a.expect(t, dave)
+	b.expect(t, dave)
+	if ok, err := p.Send("no-such-device", carol); ok || err != nil {
+		t.Fatalf("Send to a device without a stream: %v, %v", ok, err)
+	}
+	if err := p.Broadcast(wire.PresenceMessage{Type: wire.PresenceRevoke}); !errors.Is(err, wire.ErrBadPresenceMessage) {
+		t.Fatalf("Broadcast of a message that names nobody: %v", err)
+	}
+
+	// The first agent reconnects: its new stream replays the broadcasts.
+	a.stop()
+	again := st.listen(st.dev)
+	again.expect(t, bob)
+	again.expect(t, dave)
+	// Once the window has passed, nothing is replayed: a broadcast made
+	// after the reconnect is the new stream's first message.
+	again.stop()
+	st.e.clock.Advance(defaultReplayFor + time.Second)
+	late := st.listen(st.dev)
+	eve := revoke("eve")
+	if err := p.Broadcast(eve); err != nil {
+		t.Fatal(err)
+	}
+	late.expect(t, eve)
+
+	// A removed device's stream is ended from the coordinator's side.
+	if !p.End(st.dev.DeviceID) {
+		t.Fatal("End found no stream")
+	}
+	st.waitFor("the removed device's stream ended", false)
+	if p.End("no-such-device") {
+		t.Fatal("End ended a stream of a device without one")
+	}
+}
+
+// TestPresenceStalledReader: an agent that does not read its stream (a
+// stalled machine, or an agent from before messages that never reads)
+// holds up neither Broadcast nor the other streams. Each Broadcast
+// returns at once, the healthy stream gets every message, and the
+// stalled stream is dropped once its writes stop going through (the
+// write deadline, or a full queue) while its agent still ticks.
+func TestPresenceStalledReader(t *testing.T) {
+	leak.Check(t)
+	t.Run("HTTP/1.1", func(t *testing.T) { testStalled(t, false) })
+	t.Run("HTTP/2", func(t *testing.T) { testStalled(t, true) })
+}
+
+func testStalled(t *testing.T, http2 bool) {
+	st := newStreamTest(t, http2)
+	p := st.e.presence
+	p.writeTimeout = 300 * time.Millisecond // before any stream: each takes it when it opens
+	healthy := st.e.enroll(t, "pc-2", 'b')
+	h := st.listen(healthy)
+	st.stalled(st.dev)
+
+	// Large messages fill the stalled connection's buffers sooner.
+	keys := make([]string, wire.MaxPresenceNodeKeys)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("nodekey:%064x", i)
+	}
+	open := func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.streams[st.dev.DeviceID] != nil
+	}
+	sent := 0
+	for open() {
+		if sent > 100_000 {
+			t.Fatalf("the stalled stream is still open after %d messages", sent)
+		}
+		msg := wire.PresenceMessage{Type: wire.PresenceRevoke, NodeKeys: keys, Reason: fmt.Sprint(sent), At: t0}
+		done := make(chan error, 1)
+		go func() { done <- p.Broadcast(msg) }()
+		if err := wait.Recv(t, "Broadcast to return while a stream is stalled", done); err != nil {
+			t.Fatal(err)
+		}
+		sent++
+		h.expect(t, msg)
+	}
+	t.Logf("the stalled stream was dropped after %d messages", sent)
+	if _, online := p.LastSeen(st.dev.DeviceID); online {
+		t.Error("the dropped device still shows online")
+	}
+	// The healthy stream is untouched.
+	if _, online := p.LastSeen(healthy.DeviceID); !online {
+		t.Error("the healthy device went offline")
+	}
+	last := wire.PresenceMessage{Type: wire.PresenceRevoke, Technician: "bob", At: t0}
+	if err := p.Broadcast(last); err != nil {
+		t.Fatal(err)
+	}
+	h.expect(t, last)
+}
+
+// listener is one agent's presence stream, read through coordclient.
+type listener struct {
+	msgs chan wire.PresenceMessage
+	stop func() // ends the stream and waits for it
+}
+
+func (l *listener) expect(t *testing.T, want wire.PresenceMessage) {
+	t.Helper()
+	got := wait.Recv(t, "a message on the stream", l.msgs)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("message (-want +got):\n%s", diff)
+	}
+}
+
+// listen opens dev's presence stream on a connection of its own and
+// returns once the coordinator has it.
+func (st *streamTest) listen(dev enrolled) *listener {
+	st.t.Helper()
+	tr := st.srv.Client().Transport.(*http.Transport).Clone()
+	client := coordclient.NewWithHTTPClient(st.srv.URL, &http.Client{Transport: tr}).WithDevice(dev.DeviceID, dev.DeviceSecret)
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &listener{msgs: make(chan wire.PresenceMessage, 64)}
+	up, ended := make(chan struct{}), make(chan error, 1)
+	go func() {
+		ended <- client.PresenceStream(ctx, coordclient.PresenceHandlers{
+			Up:      func() { close(up) },
+			Message: func(m wire.PresenceMessage) { l.msgs <- m },
+			Invalid: func(err error) { st.t.Errorf("an invalid line on the stream: %v", err) },
+		})
+	}()
+	select {
+	case <-up:
+	case err := <-ended:
+		st.t.Fatalf("stream refused: %v", err)
+	}
+	var once sync.Once
+	l.stop = func() {
+		once.Do(func() {
+			cancel()
+			<-ended
+			tr.CloseIdleConnections()
+		})
+	}
+	st.t.Cleanup(l.stop) // before the server's Close, registered earlier
+	// The coordinator holds the stream (the client may see its answer
+	// before the stream is registered as the device's).
+	wait.For(st.t, "the stream to be the device's", func() bool {
+		st.e.presence.mu.Lock()
+		defer st.e.presence.mu.Unlock()
+		s := st.e.presence.streams[dev.DeviceID]
+		return s != nil && s.write != nil
+	})
+	return l
+}
+
+// stalled opens dev's presence stream as an agent that ticks but never
+// reads the answer's body.
+func (st *streamTest) stalled(dev enrolled) {
+	st.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	var wg sync.WaitGroup
+	wg.Go(func() { // ticks as an agent does, so the stream never goes quiet
+		tick := time.NewTicker(wire.PresenceEvery)
+		defer tick.Stop()
+		for {
+			if _, err := pw.Write([]byte{wire.PresenceTick}); err != nil {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				pw.CloseWithError(ctx.Err())
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	tr := st.srv.Client().Transport.(*http.Transport).Clone()
+	stop := func() {
+		cancel()
+		pr.Close()
+		wg.Wait()
+		tr.CloseIdleConnections()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.srv.URL+wire.PathPresence, pr)
+	if err != nil {
+		stop()
+		st.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", dev.auth)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		stop()
+		st.t.Fatalf("the stalled stream was not accepted: %v %v", resp, err)
+	}
+	st.t.Cleanup(func() {
+		resp.Body.Close()
+		stop()
+	})
+	wait.For(st.t, "the stalled stream to be the device's", func() bool {
+		st.e.presence.mu.Lock()
+		defer st.e.presence.mu.Unlock()
+		s := st.e.presence.streams[dev.DeviceID]
+		return s != nil && s.write != nil
+	})
+}
+
+// TestM5DisableReachesAgentsAndOverlay: disabling a technician (through
+// the accounts layer, as the admin CLI and the Users page do) tells every
+// agent over its presence stream to end that technician's sessions, with
+// the technician's node keys; deletes their overlay nodes and no one
+// else's; refuses their session at its next request; and is audited.
+func TestM5DisableReachesAgentsAndOverlay(t *testing.T) {
+	leak.Check(t)
+	st := newStreamTest(t, false)
+	e := st.e
+	stop := e.accounts.OnRevoke(e.desk.Revoked)
+	defer stop()
+	bob, carol := e.session(t, "bob", policy.RoleTechnician), e.session(t, "carol", policy.RoleTechnician)
+	bobKey, carolKey := "nodekey:"+strings.Repeat("b", 64), "nodekey:"+strings.Repeat("c", 64)
+	for id, who := range map[uint64]string{501: "bob", 502: "carol"} {
+		if err := e.accounts.RecordOverlayKey(id, who); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.overlay.setNodes(
+		overlay.Node{NodeKey: bobKey, Tags: []string{wire.TagTech}, AuthKeyID: 501},
+		overlay.Node{NodeKey: carolKey, Tags: []string{wire.TagTech}, AuthKeyID: 502},
+	)
+	agent := st.listen(st.dev)
+
+	if err := e.accounts.Disable("bob"); err != nil {
+		t.Fatal(err)
+	}
+	agent.expect(t, wire.PresenceMessage{Type: wire.PresenceRevoke, Technician: "bob", NodeKeys: []string{bobKey},
+		Reason: "disabled", At: e.clock.Now().UTC()})
+	if nodes := e.overlay.Nodes(); len(nodes) != 1 || nodes[0].NodeKey != carolKey {
+		t.Fatalf("overlay nodes after disabling bob: %+v, want carol's only", nodes)
+	}
+	wantError(t, e.do(e.pub, "GET", wire.PathDevices, bob, ""), http.StatusUnauthorized, wire.CodeUnauthorized)
+	if w := e.do(e.pub, "GET", wire.PathDevices, carol, ""); w.Code != http.StatusOK {
+		t.Fatalf("carol after bob's disabling: %d %s", w.Code, w.Body)
+	}
+	recs := e.records(t, "technician.revoke", audit.OK)
+	if len(recs) != 1 || recs[0].Target != "bob" || recs[0].Fields["nodes_deleted"] != "1" {
+		t.Fatalf("revocation audit: %+v", recs)
+	}
 }

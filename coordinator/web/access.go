@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/access"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/policy"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
@@ -67,14 +69,14 @@ func (s *server) handleMachines(w http.ResponseWriter, r *http.Request, sess ses
 // past the last shows the last), with machine open's panel.
 func (s *server) renderMachines(w http.ResponseWriter, r *http.Request, sess session, status int, f access.Filter, open, problem string, page int) {
 	sess.nav.Active = templates.TabMachines
-	if err := policy.Allow(sess.Role, policy.ActionListDevices); err != nil {
-		s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Your role may not list machines.")
-		return
-	}
 	if err := f.Validate(); err != nil {
 		status, problem, f = http.StatusBadRequest, "That filter was not understood; showing every machine.", access.Filter{}
 	}
-	ms, err := s.be.Machines(sess.Role, sess.Companies)
+	ms, err := s.be.Machines(sess.caller)
+	if errors.Is(err, desk.ErrForbidden) {
+		s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Your role may not list machines.")
+		return
+	}
 	if err != nil {
 		s.log.Error("web: listing machines", "err", err)
 		s.errorPage(w, r, http.StatusInternalServerError, &sess.nav, "Machines unavailable", "The machine list could not be read; try again.")
@@ -128,7 +130,7 @@ func (s *server) renderMachines(w http.ResponseWriter, r *http.Request, sess ses
 		}
 		v.Groups = append(v.Groups, gr)
 	}
-	saved, err := s.be.Filters(sess.User)
+	saved, err := s.be.Filters(sess.caller)
 	if err != nil {
 		s.log.Warn("web: reading saved filters", "user", sess.User, "err", err)
 	}
@@ -227,17 +229,17 @@ func (s *server) handleSaveFilter(w http.ResponseWriter, r *http.Request, sess s
 		return
 	}
 	f := filterFrom(r.PostForm)
-	if err := policy.Allow(sess.Role, policy.ActionSaveFilter); err != nil {
-		s.renderMachines(w, r, sess, http.StatusForbidden, f, "", "Your role may not save filters.", 1)
-		return
-	}
 	if err := f.Validate(); err != nil {
 		s.renderMachines(w, r, sess, http.StatusBadRequest, access.Filter{}, "", "That filter was not understood.", 1)
 		return
 	}
 	q := strings.TrimPrefix(strings.TrimPrefix(query(f, ""), "/machines"), "?")
-	if err := s.be.SaveFilter(sess.User, identity.SavedFilter{Name: r.PostForm.Get("name"), Query: q}); err != nil {
-		s.renderMachines(w, r, sess, http.StatusBadRequest, f, "", "The filter was not saved: "+err.Error(), 1)
+	if err := s.be.SaveFilter(sess.caller, identity.SavedFilter{Name: r.PostForm.Get("name"), Query: q}); err != nil {
+		status, msg := s.failure("saving a filter", err)
+		if errors.Is(err, desk.ErrForbidden) {
+			msg = "Your role may not save filters."
+		}
+		s.renderMachines(w, r, sess, status, f, "", "The filter was not saved: "+msg, 1)
 		return
 	}
 	http.Redirect(w, r, query(f, ""), http.StatusSeeOther)

@@ -9,24 +9,24 @@ import (
 	"strings"
 	"time"
 
-	"github.com/peerdesk/peerdesk/coordinator/api"
-	"github.com/peerdesk/peerdesk/coordinator/identity"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/support"
-	"github.com/peerdesk/peerdesk/policy"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
-// Desk is what the Support tab needs of the support desk (*api.Server
-// implements it). Every action audits its outcome; ip is the client's
-// address, for the audit. Errors are package support's, or
-// api.ErrCodeRateLimited.
+// Desk is what the Support tab needs of the support desk (*desk.Desk
+// implements it). Every action decides for its caller — role, company
+// scope, limits — and audits its outcome; errors are *desk.Error.
 type Desk interface {
-	Board() (wire.SupportBoard, error)
-	GenerateCode(ip string, who identity.Session, team bool, ttl time.Duration) (wire.SupportCode, error)
-	CancelCode(ip string, who identity.Session, code string) error
-	Redeem(ip string, who identity.Session, code string) (wire.SupportSession, error)
-	EndSession(ip string, who identity.Session, id string) error
+	// Board is what the caller may see of the support desk.
+	Board(c desk.Caller) (wire.SupportBoard, error)
+	GenerateCode(c desk.Caller, team bool, ttl time.Duration) (wire.SupportCode, error)
+	CancelCode(c desk.Caller, code string) error
+	Redeem(c desk.Caller, code string) (wire.SupportSession, error)
+	EndSession(c desk.Caller, id string) error
+	// Changed is closed at the board's next change.
+	Changed() <-chan struct{}
 }
 
 // The Support tab's paths.
@@ -35,28 +35,14 @@ const (
 	eventsPath = "/support/desk/events"
 )
 
-func (s *server) deskRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+deskPath, s.technician(s.supporter(s.handleDesk)))
-	mux.HandleFunc("POST "+deskPath+"/codes", s.technician(s.supporter(s.handleGenerate)))
-	mux.HandleFunc("POST "+deskPath+"/codes/{code}/cancel", s.technician(s.supporter(s.handleCancel)))
-	mux.HandleFunc("POST "+deskPath+"/redeem", s.technician(s.supporter(s.handleRedeem)))
-	mux.HandleFunc("POST "+deskPath+"/sessions/{id}/end", s.technician(s.supporter(s.handleEnd)))
-	mux.HandleFunc("GET "+eventsPath, s.technician(s.supporter(s.handleEvents)))
-	mux.HandleFunc("GET /static/support.js", handleScript)
-}
-
-// supporter lets through only roles that may work support sessions (those
-// that may connect to machines), and gives the Support tab's pages their
-// policy: its script, its live stream, and forms that lead to the viewer.
-func (s *server) supporter(h sessionHandler) sessionHandler {
-	return func(w http.ResponseWriter, r *http.Request, sess session) {
-		if err := policy.Allow(sess.Role, policy.ActionRequestGrant); err != nil {
-			s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Your role may not work support sessions.")
-			return
-		}
+// supporter gives the Support tab's pages their policy — its script, its
+// live stream, and forms that lead to the viewer — and their tab. Whether
+// the caller may work the desk at all is the desk's decision.
+func supporter(h sessHandler) sessHandler {
+	return func(s *server, w http.ResponseWriter, r *http.Request, sess session) {
 		w.Header().Set("Content-Security-Policy", s.deskCSP)
 		sess.nav.Active = templates.TabSupport
-		h(w, r, sess)
+		h(s, w, r, sess)
 	}
 }
 
@@ -101,11 +87,14 @@ func (s *server) handleGenerate(w http.ResponseWriter, r *http.Request, sess ses
 		return
 	}
 	team := form.assign == templates.AssignTeam
-	c, err := s.desk.GenerateCode(clientIP(r), sess.Session, team, ttl)
+	c, err := s.desk.GenerateCode(sess.caller, team, ttl)
 	if err != nil {
-		s.log.Error("web: generating a support code", "user", sess.User, "err", err)
-		form.err = "The code could not be generated; try again."
-		s.renderDesk(w, r, sess, http.StatusInternalServerError, form)
+		status, msg := s.failure("generating a support code", err)
+		if status == http.StatusInternalServerError {
+			msg = "The code could not be generated; try again."
+		}
+		form.err = msg
+		s.renderDesk(w, r, sess, status, form)
 		return
 	}
 	form.created = &templates.CreatedCode{
@@ -118,7 +107,7 @@ func (s *server) handleCancel(w http.ResponseWriter, r *http.Request, sess sessi
 	if !s.checkCSRF(w, r, sess) {
 		return
 	}
-	if err := s.desk.CancelCode(clientIP(r), sess.Session, r.PathValue("code")); err != nil {
+	if err := s.desk.CancelCode(sess.caller, r.PathValue("code")); err != nil {
 		status, msg := s.deskFailure("cancelling a code", err)
 		s.renderDesk(w, r, sess, status, deskForm{err: msg})
 		return
@@ -137,7 +126,7 @@ func (s *server) handleRedeem(w http.ResponseWriter, r *http.Request, sess sessi
 		s.renderDesk(w, r, sess, http.StatusBadRequest, deskForm{err: msgCodeDigits})
 		return
 	}
-	ss, err := s.desk.Redeem(clientIP(r), sess.Session, code)
+	ss, err := s.desk.Redeem(sess.caller, code)
 	if err != nil {
 		status, msg := s.deskFailure("redeeming a code", err)
 		s.renderDesk(w, r, sess, status, deskForm{err: msg, code: code})
@@ -150,7 +139,7 @@ func (s *server) handleEnd(w http.ResponseWriter, r *http.Request, sess session)
 	if !s.checkCSRF(w, r, sess) {
 		return
 	}
-	if err := s.desk.EndSession(clientIP(r), sess.Session, r.PathValue("id")); err != nil {
+	if err := s.desk.EndSession(sess.caller, r.PathValue("id")); err != nil {
 		status, msg := s.deskFailure("ending a session", err)
 		s.renderDesk(w, r, sess, status, deskForm{err: msg})
 		return
@@ -161,33 +150,19 @@ func (s *server) handleEnd(w http.ResponseWriter, r *http.Request, sess session)
 // deskFailure maps a desk action's refusal to a status and a message for
 // the technician.
 func (s *server) deskFailure(op string, err error) (int, string) {
-	switch {
-	case errors.Is(err, api.ErrCodeRateLimited):
-		return http.StatusTooManyRequests, sentence(api.ErrCodeRateLimited.Error())
-	case errors.Is(err, support.ErrNoCode), errors.Is(err, support.ErrWrongKind):
-		return http.StatusNotFound, sentence(support.ErrNoCode.Error())
-	case errors.Is(err, support.ErrUsed):
-		return http.StatusConflict, sentence(support.ErrUsed.Error())
-	case errors.Is(err, support.ErrCancelled), errors.Is(err, support.ErrExpired):
-		return http.StatusGone, sentence(err.Error())
-	case errors.Is(err, support.ErrNotAllowed) && op == "redeeming a code":
-		return http.StatusConflict, "That end user's computer is already in a support session."
-	case errors.Is(err, support.ErrNotAllowed):
-		return http.StatusForbidden, "Only the technician who made the code, or an administrator, may cancel it."
-	case errors.Is(err, support.ErrNoSession):
-		return http.StatusNotFound, sentence(support.ErrNoSession.Error())
-	case errors.Is(err, support.ErrNotYours):
-		return http.StatusForbidden, sentence(support.ErrNotYours.Error())
-	case errors.Is(err, support.ErrEnded):
-		return http.StatusConflict, sentence(support.ErrEnded.Error())
+	if errors.Is(err, desk.ErrForbidden) && !errors.Is(err, support.ErrNotAllowed) && !errors.Is(err, support.ErrNotYours) {
+		return http.StatusForbidden, "Your role may not work support sessions."
 	}
-	s.log.Error("web: "+op, "err", err)
-	return http.StatusInternalServerError, "That did not work; try again."
+	return s.failure(op, err)
 }
 
 // renderDesk renders the Support tab with the current board.
 func (s *server) renderDesk(w http.ResponseWriter, r *http.Request, sess session, status int, form deskForm) {
-	board, err := s.desk.Board()
+	board, err := s.desk.Board(sess.caller)
+	if errors.Is(err, desk.ErrForbidden) {
+		s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Your role may not work support sessions.")
+		return
+	}
 	if err != nil {
 		s.log.Error("web: reading the support board", "err", err)
 		s.errorPage(w, r, http.StatusInternalServerError, &sess.nav, "Support unavailable", "The support board could not be read; try again.")

@@ -17,13 +17,13 @@ import (
 // maxEnded bounds the Ended list.
 const maxEnded = 20
 
-// boardView sorts the desk's board for one technician: their open
-// sessions, the others' and unclaimed ones, the waiting codes they may see
-// (their own and the team's; an admin sees all), the end users' requests,
-// and recently ended sessions. Connect and End appear only where the desk
-// would allow them.
+// boardView sorts the desk's board — already only what the technician may
+// see — for one technician: their open sessions, the others' and
+// unclaimed ones, the waiting codes, the end users' requests, and recently
+// ended sessions. Connect and End appear only where the desk would allow
+// them.
 func (s *server) boardView(b wire.SupportBoard, sess session) templates.BoardView {
-	me, admin := sess.User, sess.Role == policy.RoleAdmin
+	me, admin := sess.User, policy.Allow(sess.Role, policy.ActionOthersSessions) == nil
 	v := templates.BoardView{CSRF: sess.nav.CSRF}
 	for _, ss := range b.Sessions {
 		if ss.State != support.Open {

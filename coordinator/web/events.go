@@ -47,12 +47,19 @@ func (l *streamLimit) release(key string) {
 }
 
 // handleEvents streams the Support tab's board as server-sent events. It
-// polls the board every PollEvery and sends a "board" event — the board's
-// HTML, with its version as the event id — only when the version differs
-// from the last one the browser has (?v= on the first connection,
-// Last-Event-ID on reconnections). It ends when the browser goes, and
-// sends "logout" and ends when the technician's session does.
+// sends a "board" event — the board's HTML, with its version as the event
+// id — whenever the version differs from the last one the browser has
+// (?v= on the first connection, Last-Event-ID on reconnections): at once,
+// then at each change the desk announces (Desk.Changed), and at each
+// RefreshEvery for what changes without an event. It ends when the
+// browser goes, and sends "logout" and ends when the technician's session
+// does (checked at each refresh and each change).
 func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, sess session) {
+	if _, err := s.desk.Board(sess.caller); err != nil {
+		status, msg := s.deskFailure("opening the live board", err)
+		s.errorPage(w, r, status, &sess.nav, "Not available", msg)
+		return
+	}
 	key := s.csrfToken(purposeSession, sess.token) // names the session without keeping its token
 	if !s.streams.acquire(key) {
 		s.errorPage(w, r, http.StatusTooManyRequests, &sess.nav, "Too many live views", "Too many Support tabs are open; close some and reload.")
@@ -76,15 +83,17 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, sess sessi
 	if !send("retry: " + streamRetry + "\n\n") {
 		return
 	}
-	tick := time.NewTicker(s.poll)
+	tick := time.NewTicker(s.refresh)
 	defer tick.Stop()
-	quiet := time.Duration(0)
 	for {
+		// Take the change channel before reading the board: a change
+		// after the read closes it, so none is missed.
+		changed := s.desk.Changed()
 		if _, err := s.be.Session(sess.token); err != nil {
 			send("event: logout\ndata: \n\n")
 			return
 		}
-		if board, err := s.desk.Board(); err != nil {
+		if board, err := s.desk.Board(sess.caller); err != nil {
 			s.log.Warn("web: live board", "err", err)
 		} else if html, version, err := renderBoard(r.Context(), s.boardView(board, sess)); err != nil {
 			s.log.Warn("web: rendering the live board", "err", err)
@@ -92,19 +101,17 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request, sess sessi
 			if !send(event("board", version, html)) {
 				return
 			}
-			last, quiet = version, 0
-		}
-		if quiet >= keepAlive {
-			if !send(": keep-alive\n\n") {
-				return
-			}
-			quiet = 0
+			last = version
 		}
 		select {
 		case <-r.Context().Done():
 			return
+		case <-changed:
 		case <-tick.C:
-			quiet += s.poll
+			// A comment keeps proxies from timing the stream out.
+			if !send(": keep-alive\n\n") {
+				return
+			}
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/harness/wait"
@@ -107,12 +108,17 @@ func TestEvents(t *testing.T) {
 	if ev := s.next(t); len(ev) != 1 || ev[0] != "retry: 2000" {
 		t.Fatalf("first event %q", ev)
 	}
-	// The board has not changed since the page: polls pass, nothing is
-	// sent. Five polls are the event: an event from the first would have
-	// been written before the fifth began (and one read late would be the
-	// next event below, which must be the change's: the stream is ordered).
+	// A change event that leaves this technician's board as it was
+	// sends nothing. The stream re-reading the board is the event: an
+	// event would have been written before that read's successor began
+	// (and one read late would be the next event below, which must be
+	// the change's: the stream is ordered). No time passes, so no
+	// refresh happens.
 	calls := d.BoardCalls()
-	wait.For(t, "five polls of an unchanged board", func() bool { return d.BoardCalls() >= calls+5 })
+	for i := 1; i <= 3; i++ {
+		d.touch()
+		wait.For(t, "the stream to re-read an unchanged board", func() bool { return d.BoardCalls() >= calls+i })
+	}
 	select {
 	case l := <-s.lines:
 		t.Fatalf("an unchanged board was sent: %q", l)
@@ -160,8 +166,10 @@ func TestEvents(t *testing.T) {
 		return true
 	})
 
-	// Logging out ends every stream with a "logout" event.
-	f.Logout(token) //nolint:errcheck // the fake never fails
+	// Logging out ends every stream with a "logout" event (the desk
+	// announces a logout as a change).
+	f.Logout(desk.Caller{}, token) //nolint:errcheck // the fake never fails
+	d.touch()
 	for _, st := range append(more, s) {
 		var got []string
 		for ev := st.next(t); ev != nil; ev = st.next(t) {

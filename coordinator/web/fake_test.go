@@ -1,7 +1,6 @@
 package web
 
 import (
-	"github.com/peerdesk/peerdesk/coordinator/access"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/coordinator/access"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/policy"
@@ -60,8 +60,11 @@ func newFake() *fakeBackend {
 	}
 }
 
-func (f *fakeBackend) Machines(role policy.Role, scope policy.Scope) ([]access.Machine, error) {
-	devs, err := f.Devices(role, scope)
+func (f *fakeBackend) Machines(c desk.Caller) ([]access.Machine, error) {
+	if err := allow(c, policy.ActionListDevices); err != nil {
+		return nil, err
+	}
+	devs, err := f.Devices(c.Role, c.Scope)
 	out := make([]access.Machine, len(devs))
 	for i, d := range devs {
 		out[i].Device = d
@@ -69,7 +72,11 @@ func (f *fakeBackend) Machines(role policy.Role, scope policy.Scope) ([]access.M
 	return out, err
 }
 
-func (f *fakeBackend) SaveFilter(user string, sf identity.SavedFilter) error {
+func (f *fakeBackend) SaveFilter(c desk.Caller, sf identity.SavedFilter) error {
+	if err := allow(c, policy.ActionSaveFilter); err != nil {
+		return err
+	}
+	user := c.User
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.filters == nil {
@@ -79,22 +86,22 @@ func (f *fakeBackend) SaveFilter(user string, sf identity.SavedFilter) error {
 	return nil
 }
 
-func (f *fakeBackend) Filters(user string) ([]identity.SavedFilter, error) {
+func (f *fakeBackend) Filters(c desk.Caller) ([]identity.SavedFilter, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.filters[user], nil
+	return f.filters[c.User], nil
 }
 
-func (f *fakeBackend) Login(ip, user, pw, via string) (string, identity.Session, error) {
+func (f *fakeBackend) Login(c desk.Caller, user, pw string) (string, identity.Session, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.logins = append(f.logins, ip+" "+user+" "+via)
+	f.logins = append(f.logins, c.IP+" "+user+" "+c.Via)
 	if f.loginErr != nil {
 		return "", identity.Session{}, f.loginErr
 	}
 	role, ok := f.roles[user]
 	if !ok || pw != password {
-		return "", identity.Session{}, api.ErrBadLogin
+		return "", identity.Session{}, &desk.Error{Kind: desk.Unauthenticated, Public: desk.ErrBadLogin.Error(), Err: desk.ErrBadLogin}
 	}
 	tok := hexRandom(32)
 	sess := identity.Session{User: user, Role: role, Companies: f.scopes[user], Expires: t0.Add(12 * time.Hour)}
@@ -112,7 +119,7 @@ func (f *fakeBackend) Session(tok string) (identity.Session, error) {
 	return s, nil
 }
 
-func (f *fakeBackend) Logout(tok string) error {
+func (f *fakeBackend) Logout(_ desk.Caller, tok string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.logouts = append(f.logouts, tok)
@@ -130,7 +137,12 @@ func (f *fakeBackend) Devices(role policy.Role, scope policy.Scope) ([]wire.Devi
 	return out, nil
 }
 
-func (f *fakeBackend) CreateToken(ttl time.Duration, note, actor string) (wire.TokenResponse, error) {
+func (f *fakeBackend) CreateToken(c desk.Caller, o enroll.TokenOptions) (wire.TokenResponse, error) {
+	ttl, note := o.TTL, o.Note
+	if err := allow(c, policy.ActionCreateEnrollToken); err != nil {
+		return wire.TokenResponse{}, err
+	}
+	actor := c.User
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.created = append(f.created, createCall{ttl, note, actor})
@@ -139,10 +151,21 @@ func (f *fakeBackend) CreateToken(ttl time.Duration, note, actor string) (wire.T
 	return wire.TokenResponse{Token: "pde1-1234abcd-" + strings.Repeat("5", 40) + "-" + strings.Repeat("e", 64), Expires: t0.Add(ttl)}, nil
 }
 
-func (f *fakeBackend) Tokens() ([]enroll.Token, error) {
+func (f *fakeBackend) Tokens(c desk.Caller) ([]enroll.Token, error) {
+	if err := allow(c, policy.ActionCreateEnrollToken); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]enroll.Token(nil), f.tokens...), nil
+}
+
+// allow is the desk's role check, as the fakes make it.
+func allow(c desk.Caller, a policy.Action) error {
+	if err := policy.Allow(c.Role, a); err != nil {
+		return &desk.Error{Kind: desk.Forbidden, Public: "Your role may not do this.", Err: err}
+	}
+	return nil
 }
 
 // browser drives the handler like a browser with a cookie jar of its own;
@@ -155,7 +178,7 @@ type browser struct {
 }
 
 func newBrowser(t *testing.T, f *fakeBackend) *browser {
-	h := New(Config{Backend: f, Tokens: f, Now: func() time.Time { return t0 }})
+	h := New(Config{Backend: f, Now: func() time.Time { return t0 }})
 	return &browser{t: t, h: h, cookies: map[string]*http.Cookie{}}
 }
 

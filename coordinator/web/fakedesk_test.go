@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
@@ -11,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/peerdesk/peerdesk/coordinator/api"
-	"github.com/peerdesk/peerdesk/coordinator/identity"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
@@ -39,11 +39,12 @@ type fakeDesk struct {
 	checks     []string // "ip code"
 	calls      []string // "action ip user args"
 	boardCalls int
+	changed    chan struct{}
 }
 
 func newFakeDesk() *fakeDesk {
 	return &fakeDesk{
-		errs: map[string]error{},
+		errs: map[string]error{}, changed: make(chan struct{}),
 		board: wire.SupportBoard{
 			Codes: []wire.SupportCode{
 				{Code: bobCode, Kind: support.KindTechnician, State: support.Waiting, Assignee: "bob", Created: t0.Add(-time.Minute)},
@@ -82,7 +83,7 @@ func (d *fakeDesk) CheckCode(ip, code string) (support.Code, error) {
 	defer d.mu.Unlock()
 	d.checks = append(d.checks, ip+" "+code)
 	if err := d.errs[code]; err != nil {
-		return support.Code{}, err
+		return support.Code{}, desk.SupportError(err)
 	}
 	for _, c := range d.board.Codes {
 		if c.Code == code && c.Kind == support.KindTechnician {
@@ -92,14 +93,38 @@ func (d *fakeDesk) CheckCode(ip, code string) (support.Code, error) {
 	if code == goodCode {
 		return support.Code{Code: code, Kind: support.KindTechnician, State: support.Waiting}, nil
 	}
-	return support.Code{}, support.ErrNoCode
+	return support.Code{}, desk.SupportError(support.ErrNoCode)
 }
 
-func (d *fakeDesk) Board() (wire.SupportBoard, error) {
+// Board is the whole board for a caller who may work the desk (the real
+// desk's filtering by owner and scope is tested in package desk).
+func (d *fakeDesk) Board(c desk.Caller) (wire.SupportBoard, error) {
+	if err := allow(c, policy.ActionSupport); err != nil {
+		return wire.SupportBoard{}, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.boardCalls++
 	return wire.SupportBoard{Codes: slices.Clone(d.board.Codes), Sessions: slices.Clone(d.board.Sessions)}, nil
+}
+
+func (d *fakeDesk) Changed() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.changed
+}
+
+// touch announces a change that changes nothing.
+func (d *fakeDesk) touch() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.notify()
+}
+
+// notify announces a change; d.mu is held.
+func (d *fakeDesk) notify() {
+	close(d.changed)
+	d.changed = make(chan struct{})
 }
 
 func (d *fakeDesk) BoardCalls() int {
@@ -113,12 +138,16 @@ func (d *fakeDesk) addCode(c wire.SupportCode) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.board.Codes = append(d.board.Codes, c)
+	d.notify()
 }
 
-func (d *fakeDesk) GenerateCode(ip string, who identity.Session, team bool, ttl time.Duration) (wire.SupportCode, error) {
+func (d *fakeDesk) GenerateCode(who desk.Caller, team bool, ttl time.Duration) (wire.SupportCode, error) {
+	if err := allow(who, policy.ActionSupport); err != nil {
+		return wire.SupportCode{}, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.call("generate", ip, who.User, boolWord(team), ttl.String())
+	d.call("generate", who.IP, who.User, boolWord(team), ttl.String())
 	c := wire.SupportCode{Code: newCode, Kind: support.KindTechnician, State: support.Waiting, Assignee: who.User, Created: t0}
 	if team {
 		c.Assignee = ""
@@ -127,55 +156,71 @@ func (d *fakeDesk) GenerateCode(ip string, who identity.Session, team bool, ttl 
 		c.Expires = t0.Add(ttl)
 	}
 	d.board.Codes = append(d.board.Codes, c)
+	d.notify()
 	return c, nil
 }
 
-func (d *fakeDesk) CancelCode(ip string, who identity.Session, code string) error {
+func (d *fakeDesk) CancelCode(who desk.Caller, code string) error {
+	if err := allow(who, policy.ActionSupport); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.call("cancel", ip, who.User, code)
+	d.call("cancel", who.IP, who.User, code)
 	i := slices.IndexFunc(d.board.Codes, func(c wire.SupportCode) bool { return c.Code == code && c.Kind == support.KindTechnician })
 	switch {
 	case i < 0:
-		return support.ErrNoCode
+		return desk.SupportError(support.ErrNoCode)
 	case d.board.Codes[i].Assignee != who.User && who.Role != policy.RoleAdmin:
-		return support.ErrNotAllowed
+		return desk.SupportError(support.ErrNotAllowed)
 	}
 	d.board.Codes = slices.Delete(d.board.Codes, i, i+1)
+	d.notify()
 	return nil
 }
 
-func (d *fakeDesk) Redeem(ip string, who identity.Session, code string) (wire.SupportSession, error) {
+func (d *fakeDesk) Redeem(who desk.Caller, code string) (wire.SupportSession, error) {
+	if err := allow(who, policy.ActionSupport); err != nil {
+		return wire.SupportSession{}, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.call("redeem", ip, who.User, code)
+	d.call("redeem", who.IP, who.User, code)
 	if err := d.errs[code]; err != nil {
-		return wire.SupportSession{}, err
+		if errors.Is(err, support.ErrNotAllowed) {
+			return wire.SupportSession{}, &desk.Error{Kind: desk.Conflict, Public: "that end user's computer is already in a support session", Err: err}
+		}
+		return wire.SupportSession{}, desk.SupportError(err)
 	}
 	i := slices.IndexFunc(d.board.Codes, func(c wire.SupportCode) bool { return c.Code == code && c.Kind == support.KindRequest })
 	if i < 0 {
-		return wire.SupportSession{}, support.ErrNoCode
+		return wire.SupportSession{}, desk.SupportError(support.ErrNoCode)
 	}
 	ss := wire.SupportSession{ID: "ses-new/1", Code: code, Technician: who.User, Device: "dev-9", Hostname: d.board.Codes[i].Hostname, State: support.Open, Created: t0}
 	d.board.Codes = slices.Delete(d.board.Codes, i, i+1)
 	d.board.Sessions = append(d.board.Sessions, ss)
+	d.notify()
 	return ss, nil
 }
 
-func (d *fakeDesk) EndSession(ip string, who identity.Session, id string) error {
+func (d *fakeDesk) EndSession(who desk.Caller, id string) error {
+	if err := allow(who, policy.ActionSupport); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.call("end", ip, who.User, id)
+	d.call("end", who.IP, who.User, id)
 	i := slices.IndexFunc(d.board.Sessions, func(s wire.SupportSession) bool { return s.ID == id })
 	switch {
 	case i < 0:
-		return support.ErrNoSession
+		return desk.SupportError(support.ErrNoSession)
 	case d.board.Sessions[i].State != support.Open:
-		return support.ErrEnded
+		return desk.SupportError(support.ErrEnded)
 	case d.board.Sessions[i].Technician != who.User && d.board.Sessions[i].Technician != "" && who.Role != policy.RoleAdmin:
-		return support.ErrNotYours
+		return desk.SupportError(support.ErrNotYours)
 	}
 	d.board.Sessions[i].State, d.board.Sessions[i].Ended = support.Closed, t0
+	d.notify()
 	return nil
 }
 
@@ -190,8 +235,8 @@ func boolWord(b bool) string {
 // support desk and the portal.
 func supportConfig(f *fakeBackend, d *fakeDesk, binaries string) Config {
 	return Config{
-		Backend: f, Tokens: f, Desk: d, Portal: d, PublicURL: testURL, Pin: testPin,
-		SupportBinaries: binaries, Now: func() time.Time { return t0 }, PollEvery: 5 * time.Millisecond,
+		Backend: f, Desk: d, Portal: d, PublicURL: testURL, Pin: testPin,
+		SupportBinaries: binaries, Now: func() time.Time { return t0 },
 	}
 }
 
@@ -223,5 +268,5 @@ func binariesDir(t *testing.T) string {
 
 var discard = slog.New(slog.DiscardHandler)
 
-// the API's rate limit, for tables.
-var errRate = api.ErrCodeRateLimited
+// the desk's rate limit on codes, for tables.
+var errRate = &desk.Error{Kind: desk.RateLimited, Public: desk.ErrCodeRateLimited.Error(), Err: desk.ErrCodeRateLimited}

@@ -8,7 +8,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
+	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -18,6 +19,7 @@ const (
 	msgLoginExpired = "The login form expired; please try again."
 	msgLoginTooLong = "The user name or password is too long."
 	msgLoginFailed  = "Login failed; please try again later."
+	msgAdminsOnly   = "Only administrators can manage enrollment tokens."
 )
 
 // loggedIn reports whether the request carries a live session.
@@ -29,6 +31,9 @@ func (s *server) loggedIn(r *http.Request) bool {
 	_, err := s.be.Session(tok)
 	return err == nil
 }
+
+// handleScript serves the Support tab's script.
+func (s *server) handleScript(w http.ResponseWriter, r *http.Request) { handleScript(w, r) }
 
 func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
 	if s.loggedIn(r) {
@@ -83,7 +88,7 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		retry(http.StatusBadRequest, msgLoginTooLong)
 		return
 	}
-	token, sess, err := s.be.Login(clientIP(r), user, password, "web")
+	token, sess, err := s.be.Login(desk.Caller{IP: clientIP(r), Via: "web"}, user, password)
 	if err != nil {
 		status, msg := loginFailure(err)
 		if status == http.StatusInternalServerError {
@@ -98,12 +103,11 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // loginFailure maps a Login error to a status and a message safe to show:
-// the API's own messages for the refusals it names, a generic one else.
+// the desk's own messages for the refusals it names, a generic one else.
 func loginFailure(err error) (int, string) {
-	for _, known := range []error{api.ErrRateLimited, api.ErrLocked, api.ErrBadLogin} {
+	for _, known := range []error{desk.ErrLoginRateLimited, desk.ErrAccountLocked, desk.ErrBadLogin} {
 		if errors.Is(err, known) {
-			status, _ := api.LoginErrorStatus(known)
-			return status, known.Error()
+			return kindStatus(desk.KindOf(err)), known.Error()
 		}
 	}
 	return http.StatusInternalServerError, msgLoginFailed
@@ -113,7 +117,7 @@ func (s *server) handleLogout(w http.ResponseWriter, r *http.Request, sess sessi
 	if !s.checkCSRF(w, r, sess) {
 		return
 	}
-	if err := s.be.Logout(sess.token); err != nil {
+	if err := s.be.Logout(sess.caller, sess.token); err != nil {
 		s.log.Warn("web logout", "user", sess.User, "err", err)
 	}
 	s.setCookie(w, SessionCookie, "", "/", time.Time{})
@@ -167,7 +171,11 @@ func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, sess 
 		s.renderTokens(w, r, sess, http.StatusBadRequest, form)
 		return
 	}
-	resp, err := s.be.CreateToken(ttl, form.note, sess.User)
+	resp, err := s.be.CreateToken(sess.caller, enroll.TokenOptions{TTL: ttl, Note: form.note})
+	if errors.Is(err, desk.ErrForbidden) {
+		s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", msgAdminsOnly)
+		return
+	}
 	if err != nil {
 		s.log.Error("web: creating an enrollment token", "user", sess.User, "err", err)
 		form.err = "The token could not be created; try again."
@@ -192,7 +200,11 @@ func checkNote(note string) string {
 
 func (s *server) renderTokens(w http.ResponseWriter, r *http.Request, sess session, status int, form tokenForm) {
 	sess.nav.Active = templates.TabTokens
-	list, err := s.tokens.Tokens()
+	list, err := s.be.Tokens(sess.caller)
+	if errors.Is(err, desk.ErrForbidden) {
+		s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", msgAdminsOnly)
+		return
+	}
 	if err != nil {
 		s.log.Error("web: listing enrollment tokens", "err", err)
 		s.errorPage(w, r, http.StatusInternalServerError, &sess.nav, "Tokens unavailable", "The token list could not be read; try again.")

@@ -12,19 +12,19 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/supportpack"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
-// Portal checks the codes end users type into the portal (*api.Server
+// Portal checks the codes end users type into the portal (*desk.Desk
 // implements it).
 type Portal interface {
 	// CheckCode validates a code typed at ip under the per-address and
 	// global limits, and audits a failed guess; it does not use the code.
-	// Its errors are package support's or api.ErrCodeRateLimited.
+	// Its errors are *desk.Error wrapping package support's.
 	CheckCode(ip, code string) (support.Code, error)
 }
 
@@ -40,12 +40,6 @@ const (
 	msgCodeFailed    = "The code could not be checked; please try again in a moment."
 	msgNoBinary      = "The one-time agent is not available for this system. Please tell your technician."
 )
-
-func (s *server) portalRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /support", s.handlePortalForm)
-	mux.HandleFunc("POST /support", s.handlePortalCode)
-	mux.HandleFunc("GET /support/download/{code}/{os}", s.handleDownload)
-}
 
 // handlePortalForm asks for the code; ?code= prefills it (technicians send
 // such links).
@@ -92,8 +86,8 @@ func (s *server) handlePortalCode(w http.ResponseWriter, r *http.Request) {
 // show the person who typed the code.
 func (s *server) codeFailure(err error) (int, string) {
 	switch {
-	case errors.Is(err, api.ErrCodeRateLimited):
-		return http.StatusTooManyRequests, sentence(api.ErrCodeRateLimited.Error())
+	case errors.Is(err, desk.ErrCodeRateLimited):
+		return http.StatusTooManyRequests, sentence(desk.ErrCodeRateLimited.Error())
 	case errors.Is(err, support.ErrNoCode):
 		return http.StatusNotFound, sentence(support.ErrNoCode.Error()) + " Check the six digits with your technician."
 	case errors.Is(err, support.ErrUsed):
@@ -242,5 +236,9 @@ func sentence(msg string) string {
 	if msg == "" {
 		return msg
 	}
-	return strings.ToUpper(msg[:1]) + msg[1:] + "."
+	msg = strings.ToUpper(msg[:1]) + msg[1:]
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }

@@ -74,7 +74,7 @@ func TestPortalCodeRefusals(t *testing.T) {
 		{"used", "111112", support.ErrUsed, http.StatusConflict, "This support code has already been used."},
 		{"cancelled", "111113", support.ErrCancelled, http.StatusGone, "This support code was cancelled."},
 		{"expired", "111114", support.ErrExpired, http.StatusGone, "This support code has expired."},
-		{"rate limited", "111115", errRate, http.StatusTooManyRequests, "Too many attempts; wait a minute and try again."},
+		{"rate limited", "111115", errRate, http.StatusTooManyRequests, "Too many attempts; try again later."},
 		{"internal", "111116", errors.New("store: disk on fire"), http.StatusInternalServerError, msgCodeFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/peerdesk/peerdesk/coordinator/api"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
@@ -31,7 +31,9 @@ func (noOverlay) CreateAuthKey(overlay.KeyOptions) (overlay.AuthKey, error) {
 	return overlay.AuthKey{ID: 1, Key: "k"}, nil
 }
 func (noOverlay) DeleteAuthKey(uint64) error { return nil }
-func (noOverlay) Nodes() []overlay.Node      { return nil }
+
+func (noOverlay) RevokeAuthKey(uint64) (int, error) { return 0, nil }
+func (noOverlay) Nodes() []overlay.Node             { return nil }
 func (noOverlay) NodeByKey(string) (overlay.Node, error) {
 	return overlay.Node{}, overlay.ErrNotFound
 }
@@ -53,10 +55,10 @@ func TestRealDesk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	desk, trail := support.New(db, now), audit.New(db, now)
-	srv := api.New(api.Config{
+	sd, trail := support.New(db, now), audit.New(db, now)
+	srv := desk.New(desk.Config{
 		Accounts: accounts, Registry: enroll.New(db, now), Audit: trail, Overlay: noOverlay{},
-		Presence: api.NewPresence(time.Minute, now), Support: desk, Pin: testPin, ControlURL: testURL, Now: now,
+		Support: sd, Pin: testPin, ControlURL: testURL, Now: now,
 	})
 	b := newSupportBrowser(t, Config{
 		Backend: srv, Desk: srv, Portal: srv, PublicURL: testURL, Pin: testPin,
@@ -108,7 +110,7 @@ func TestRealDesk(t *testing.T) {
 	wantStatus(t, "portal with the cancelled code", resp, http.StatusGone)
 
 	// An end user's agent asks for help; bob takes the request and ends it.
-	req, err := desk.Request("dev-1", "front-desk-pc", 0)
+	req, err := sd.Request("dev-1", "front-desk-pc", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,11 @@
 // # Live updates
 //
 // The Support tab's board refreshes itself: /static/support.js (embedded)
-// listens on /support/desk/events, a server-sent event stream that polls
-// the board every second and sends the board's HTML, rendered by the same
-// templ component as the page, only when it changed. Only that page allows
+// listens on /support/desk/events, a server-sent event stream that waits
+// on the desk's change events (Desk.Changed) and sends the board's HTML,
+// rendered by the same templ component as the page, when it changed; a
+// slow refresh (RefreshEvery) catches what changes without an event (a
+// code's expiry, a machine's overlay address). Only that page allows
 // scripts (script-src 'self'); without them, a reload shows the same.
 //
 // # Security
@@ -31,7 +33,16 @@
 // cookie. Form bodies are bounded, inputs validated against fixed sets, and
 // every answer carries a strict Content-Security-Policy and no-store. The
 // client address used for login rate limits is the TCP peer, never a
-// header. Who may do what is decided by package policy.
+// header. Who may do what is decided by package desk, which every handler
+// calls with the technician's desk.Caller; the dashboard only shows what
+// policy says a role may use.
+//
+// # Routes
+//
+// The routes are data (Rules): the mux is built from that table, and the
+// tests walk it (every route × role × company scope; every route answers
+// an unauthenticated request with a redirect to the login form or a
+// refusal unless it is in PublicRoutes).
 package web
 
 import (
@@ -41,7 +52,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"github.com/peerdesk/peerdesk/coordinator/access"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,6 +60,8 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/peerdesk/peerdesk/coordinator/access"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/policy"
@@ -57,35 +69,30 @@ import (
 	"github.com/peerdesk/peerdesk/wire"
 )
 
-// Backend is what the dashboard needs of the coordinator's API
-// (*api.Server implements it).
+// Backend is what the dashboard needs of the coordinator's decisions
+// (*desk.Desk implements it). Every method decides for its caller —
+// role, company scope, limits — and audits; errors are *desk.Error.
 type Backend interface {
-	// Login checks a password for a client at ip and starts a session;
-	// rate limits, lockout and audit happen inside.
-	Login(ip, user, password, via string) (token string, sess identity.Session, err error)
+	// Login checks a password for a client at c.IP and starts a
+	// session; rate limits, lockout and audit happen inside.
+	Login(c desk.Caller, user, password string) (token string, sess identity.Session, err error)
 	Session(token string) (identity.Session, error)
-	Logout(token string) error
-	Devices(role policy.Role, scope policy.Scope) ([]wire.Device, error)
+	Logout(c desk.Caller, token string) error
 	// Machines is the Access view's fleet: the devices in scope with
 	// when technicians last connected.
-	Machines(role policy.Role, scope policy.Scope) ([]access.Machine, error)
-	SaveFilter(user string, f identity.SavedFilter) error
-	Filters(user string) ([]identity.SavedFilter, error)
-	CreateToken(ttl time.Duration, note, actor string) (wire.TokenResponse, error)
-}
-
-// TokenLister lists enrollment tokens (*enroll.Registry implements it).
-type TokenLister interface {
-	Tokens() ([]enroll.Token, error)
+	Machines(c desk.Caller) ([]access.Machine, error)
+	SaveFilter(c desk.Caller, f identity.SavedFilter) error
+	Filters(c desk.Caller) ([]identity.SavedFilter, error)
+	CreateToken(c desk.Caller, o enroll.TokenOptions) (wire.TokenResponse, error)
+	Tokens(c desk.Caller) ([]enroll.Token, error)
 }
 
 // Config configures the dashboard.
 type Config struct {
 	Backend Backend
-	Tokens  TokenLister
 
 	// Desk is the support desk behind the Support tab and Portal checks
-	// the codes typed into the end-user portal (*api.Server implements
+	// the codes typed into the end-user portal (*desk.Desk implements
 	// both); nil leaves the tab, or the portal, out.
 	Desk   Desk
 	Portal Portal
@@ -104,9 +111,10 @@ type Config struct {
 	// leads; empty means DefaultViewerURL.
 	ViewerURL string
 
-	// PollEvery is how often a live stream polls the board; zero means
-	// one second.
-	PollEvery time.Duration
+	// RefreshEvery is how often a live stream re-reads the board without
+	// a change event (expiries, overlay addresses) and checks the
+	// session; zero means 15 s.
+	RefreshEvery time.Duration
 
 	Now    func() time.Time // nil means time.Now
 	Logger *slog.Logger     // nil discards logs
@@ -136,9 +144,71 @@ func Patterns() []string {
 	return []string{"GET /{$}", "/login", "/logout", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js"}
 }
 
+// Route features: a route served only when the dashboard has the part.
+const (
+	always = iota
+	withPortal
+	withDesk
+)
+
+type (
+	publicHandler func(s *server, w http.ResponseWriter, r *http.Request)
+	sessHandler   func(s *server, w http.ResponseWriter, r *http.Request, sess session)
+	route         struct {
+		desk.Rule
+		feature int
+		public  publicHandler
+		tech    sessHandler
+	}
+)
+
+// routes is the dashboard: every route, what authenticates it, the policy
+// action it needs and what it acts on. New builds the mux from it; Rules
+// exposes it.
+var routes = []route{
+	{Rule: desk.Rule{Pattern: "GET /{$}", Auth: desk.Public}, public: (*server).handleRoot},
+	{Rule: desk.Rule{Pattern: "GET /login", Auth: desk.Public}, public: (*server).handleLoginForm},
+	{Rule: desk.Rule{Pattern: "POST /login", Auth: desk.Public}, public: (*server).handleLogin},
+	{Rule: desk.Rule{Pattern: "POST /logout", Auth: desk.Technician}, tech: (*server).handleLogout},
+	{Rule: desk.Rule{Pattern: "GET /machines", Auth: desk.Technician, Action: policy.ActionListDevices, Target: desk.ListTarget}, tech: (*server).handleMachines},
+	{Rule: desk.Rule{Pattern: "POST /machines/filters", Auth: desk.Technician, Action: policy.ActionSaveFilter}, tech: (*server).handleSaveFilter},
+	{Rule: desk.Rule{Pattern: "GET /tokens", Auth: desk.Technician, Action: policy.ActionCreateEnrollToken}, tech: (*server).handleTokens},
+	{Rule: desk.Rule{Pattern: "POST /tokens", Auth: desk.Technician, Action: policy.ActionCreateEnrollToken}, tech: (*server).handleCreateToken},
+
+	{Rule: desk.Rule{Pattern: "GET /support", Auth: desk.Public}, feature: withPortal, public: (*server).handlePortalForm},
+	{Rule: desk.Rule{Pattern: "POST /support", Auth: desk.Public}, feature: withPortal, public: (*server).handlePortalCode},
+	{Rule: desk.Rule{Pattern: "GET /support/download/{code}/{os}", Auth: desk.Public}, feature: withPortal, public: (*server).handleDownload},
+
+	{Rule: desk.Rule{Pattern: "GET " + deskPath, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.ListTarget}, feature: withDesk, tech: (*server).handleDesk},
+	{Rule: desk.Rule{Pattern: "POST " + deskPath + "/codes", Auth: desk.Technician, Action: policy.ActionSupport}, feature: withDesk, tech: (*server).handleGenerate},
+	{Rule: desk.Rule{Pattern: "POST " + deskPath + "/codes/{code}/cancel", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.CodeTarget}, feature: withDesk, tech: (*server).handleCancel},
+	{Rule: desk.Rule{Pattern: "POST " + deskPath + "/redeem", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.CodeTarget}, feature: withDesk, tech: (*server).handleRedeem},
+	{Rule: desk.Rule{Pattern: "POST " + deskPath + "/sessions/{id}/end", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.SessionTarget}, feature: withDesk, tech: (*server).handleEnd},
+	{Rule: desk.Rule{Pattern: "GET " + eventsPath, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.ListTarget}, feature: withDesk, tech: (*server).handleEvents},
+	{Rule: desk.Rule{Pattern: "GET /static/support.js", Auth: desk.Public}, feature: withDesk, public: (*server).handleScript},
+}
+
+// PublicRoutes are the dashboard's patterns reachable without a session,
+// each for a reason: the root (it redirects), the login form, the end
+// user's portal and its downloads (checked by code), and the Support
+// tab's static script.
+var PublicRoutes = []string{
+	"GET /{$}", "GET /login", "POST /login",
+	"GET /support", "POST /support", "GET /support/download/{code}/{os}",
+	"GET /static/support.js",
+}
+
+// Rules lists the dashboard's routes (with the portal and the desk).
+func Rules() []desk.Rule {
+	out := make([]desk.Rule, len(routes))
+	for i, rt := range routes {
+		out[i] = rt.Rule
+	}
+	return out
+}
+
 type server struct {
 	be        Backend
-	tokens    TokenLister
 	desk      Desk
 	portal    Portal
 	publicURL string
@@ -146,7 +216,7 @@ type server struct {
 	binaries  string
 	viewer    string // the viewer's base URL, without a trailing slash
 	deskCSP   string // the Support tab's policy: scripts and the viewer allowed
-	poll      time.Duration
+	refresh   time.Duration
 	streams   *streamLimit
 	now       func() time.Time
 	log       *slog.Logger
@@ -161,29 +231,33 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.PollEvery <= 0 {
-		cfg.PollEvery = time.Second
+	if cfg.RefreshEvery <= 0 {
+		cfg.RefreshEvery = keepAlive
 	}
 	s := &server{
-		be: cfg.Backend, tokens: cfg.Tokens, desk: cfg.Desk, portal: cfg.Portal,
+		be: cfg.Backend, desk: cfg.Desk, portal: cfg.Portal,
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), pin: cfg.Pin, binaries: cfg.SupportBinaries,
-		poll: cfg.PollEvery, streams: newStreamLimit(), now: cfg.Now, log: cfg.Logger, csrfKey: randomBytes(32),
+		refresh: cfg.RefreshEvery, streams: newStreamLimit(), now: cfg.Now, log: cfg.Logger, csrfKey: randomBytes(32),
 	}
 	s.viewer, s.deskCSP = viewerPolicy(cfg.ViewerURL, cfg.Logger)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.handleRoot)
-	mux.HandleFunc("GET /login", s.handleLoginForm)
-	mux.HandleFunc("POST /login", s.handleLogin)
-	mux.HandleFunc("POST /logout", s.technician(s.handleLogout))
-	mux.HandleFunc("GET /machines", s.technician(s.handleMachines))
-	mux.HandleFunc("POST /machines/filters", s.technician(s.handleSaveFilter))
-	mux.HandleFunc("GET /tokens", s.technician(s.admin(s.handleTokens)))
-	mux.HandleFunc("POST /tokens", s.technician(s.admin(s.handleCreateToken)))
-	if s.portal != nil {
-		s.portalRoutes(mux)
-	}
-	if s.desk != nil {
-		s.deskRoutes(mux)
+	for _, rt := range routes {
+		if rt.feature == withPortal && s.portal == nil || rt.feature == withDesk && s.desk == nil {
+			continue
+		}
+		switch rt.Auth {
+		case desk.Public:
+			h := rt.public
+			mux.HandleFunc(rt.Pattern, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) })
+		case desk.Technician:
+			h := rt.tech
+			if rt.feature == withDesk {
+				h = supporter(h)
+			}
+			mux.HandleFunc(rt.Pattern, s.technician(func(w http.ResponseWriter, r *http.Request, sess session) { h(s, w, r, sess) }))
+		default:
+			panic("web: a route without authentication: " + rt.Pattern)
+		}
 	}
 	return securityHeaders(mux)
 }
@@ -275,8 +349,9 @@ func (s *server) setCookie(w http.ResponseWriter, name, value, path string, expi
 // session is the logged-in technician of a request.
 type session struct {
 	identity.Session
-	token string
-	nav   templates.Nav
+	caller desk.Caller // who asks the desk: this session, from the client's address
+	token  string
+	nav    templates.Nav
 }
 
 type sessionHandler func(w http.ResponseWriter, r *http.Request, sess session)
@@ -302,24 +377,49 @@ func (s *server) technician(h sessionHandler) http.HandlerFunc {
 			s.errorPage(w, r, http.StatusUnauthorized, nil, "Logged out", "Your session has ended; log in again.")
 			return
 		}
-		sess := session{Session: is, token: tok, nav: templates.Nav{
+		sess := session{Session: is, caller: desk.CallerOf(is, clientIP(r), "web"), token: tok, nav: templates.Nav{
 			User: is.User, Role: string(is.Role), CSRF: s.csrfToken(purposeSession, tok),
 			IsAdmin: policy.Allow(is.Role, policy.ActionCreateEnrollToken) == nil,
-			Support: s.desk != nil && policy.Allow(is.Role, policy.ActionRequestGrant) == nil,
+			Support: s.desk != nil && policy.Allow(is.Role, policy.ActionSupport) == nil,
 		}}
 		h(w, r, sess)
 	}
 }
 
-// admin lets through only roles that may manage enrollment tokens.
-func (s *server) admin(h sessionHandler) sessionHandler {
-	return func(w http.ResponseWriter, r *http.Request, sess session) {
-		if err := policy.Allow(sess.Role, policy.ActionCreateEnrollToken); err != nil {
-			s.errorPage(w, r, http.StatusForbidden, &sess.nav, "Not allowed", "Only administrators can manage enrollment tokens.")
-			return
-		}
-		h(w, r, sess)
+// failure maps a desk refusal to a status and a message for the person:
+// the desk's own user-safe sentence, or a generic one for an internal
+// failure (logged, with op).
+func (s *server) failure(op string, err error) (int, string) {
+	k := desk.KindOf(err)
+	status := kindStatus(k)
+	if k == desk.Internal || k == desk.Unavailable {
+		s.log.Error("web: "+op, "err", err)
+		return status, "That did not work; try again."
 	}
+	return status, sentence(desk.PublicOf(err))
+}
+
+// kindStatus is the HTTP status of a desk refusal's kind.
+func kindStatus(k desk.Kind) int {
+	switch k {
+	case desk.Invalid:
+		return http.StatusBadRequest
+	case desk.Unauthenticated:
+		return http.StatusUnauthorized
+	case desk.Forbidden, desk.Locked:
+		return http.StatusForbidden
+	case desk.NotFound:
+		return http.StatusNotFound
+	case desk.Conflict:
+		return http.StatusConflict
+	case desk.Expired:
+		return http.StatusGone
+	case desk.RateLimited:
+		return http.StatusTooManyRequests
+	case desk.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 // checkCSRF parses the form and checks its token against the session; it

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 )
 
 func TestLoginSetsSessionCookie(t *testing.T) {
@@ -71,8 +71,10 @@ func TestLoginFailures(t *testing.T) {
 	}{
 		{"wrong password", "alice", nil, http.StatusUnauthorized, "wrong user name or password"},
 		{"unknown user", "mallory", nil, http.StatusUnauthorized, "wrong user name or password"},
-		{"locked", "alice", api.ErrLocked, http.StatusForbidden, api.ErrLocked.Error()},
-		{"rate limited", "alice", api.ErrRateLimited, http.StatusTooManyRequests, api.ErrRateLimited.Error()},
+		{"locked", "alice", &desk.Error{Kind: desk.Locked, Public: desk.ErrAccountLocked.Error(), Err: desk.ErrAccountLocked},
+			http.StatusForbidden, desk.ErrAccountLocked.Error()},
+		{"rate limited", "alice", &desk.Error{Kind: desk.RateLimited, Public: desk.ErrLoginRateLimited.Error(), Err: desk.ErrLoginRateLimited},
+			http.StatusTooManyRequests, desk.ErrLoginRateLimited.Error()},
 		{"internal", "alice", errors.New("store: disk on fire"), http.StatusInternalServerError, msgLoginFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
@@ -69,7 +70,7 @@ func TestDashboardJourney(t *testing.T) {
 	// The page is drawn once: it shows pc-1 online once the coordinator
 	// counts it online (its presence stream is up).
 	wait.ForErr(t, "the coordinator to count pc-1 online", func() error {
-		devs, err := c.API().Devices(policy.RoleAdmin, policy.Scope{})
+		devs, err := c.Desk().Devices(desk.Caller{User: "test", Role: policy.RoleAdmin})
 		if err != nil {
 			return err
 		}

@@ -1,12 +1,10 @@
-package api
+package desk
 
 import (
 	"sync"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/access"
-	"github.com/peerdesk/peerdesk/coordinator/identity"
-	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -40,27 +38,18 @@ func (a *accesses) get(device string, now time.Time) (last time.Time, live bool)
 	return a.last[device], now.Before(a.live[device])
 }
 
-// Machines is the Access view's fleet for an account.
-func (s *Server) Machines(role policy.Role, scope policy.Scope) ([]access.Machine, error) {
-	devs, err := s.Devices(role, scope)
+// Machines is the Access view's fleet for the caller: the devices in its
+// scope with when technicians last connected.
+func (d *Desk) Machines(c Caller) ([]access.Machine, error) {
+	devs, err := d.Devices(c)
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	now := d.now()
 	out := make([]access.Machine, len(devs))
-	for i, d := range devs {
-		out[i].Device = d
-		out[i].LastAccess, out[i].TechConnected = s.accesses.get(d.ID, now)
+	for i, dv := range devs {
+		out[i].Device = dv
+		out[i].LastAccess, out[i].TechConnected = d.accesses.get(dv.ID, now)
 	}
 	return out, nil
-}
-
-// SaveFilter keeps a named Access-view filter for user.
-func (s *Server) SaveFilter(user string, f identity.SavedFilter) error {
-	return s.cfg.Accounts.SaveFilter(user, f)
-}
-
-// Filters lists user's saved filters.
-func (s *Server) Filters(user string) ([]identity.SavedFilter, error) {
-	return s.cfg.Accounts.Filters(user)
 }

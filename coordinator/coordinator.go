@@ -34,6 +34,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/support"
 	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/policy"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 // Config configures a coordinator.
@@ -308,7 +309,11 @@ func (c *Coordinator) Run(ctx context.Context) error {
 		return fmt.Errorf("coordinator.Run: %w", err)
 	}
 	localMux := http.NewServeMux()
-	localMux.Handle("/local/audit/", api.LocalAuditHandler(c.trail, c.log.With("component", "admin")))
+	// The exact paths: a subtree pattern ("/local/audit/") would make the
+	// mux redirect the audit list's own path, /local/audit.
+	auditHandler := api.LocalAuditHandler(c.trail, c.log.With("component", "admin"))
+	localMux.Handle(wire.LocalPathAuditVerify, auditHandler)
+	localMux.Handle(wire.LocalPathAuditExport, auditHandler)
 	localMux.Handle("/", c.api.LocalHandler())
 	local := &http.Server{Handler: localMux, ReadHeaderTimeout: 10 * time.Second, BaseContext: base}
 

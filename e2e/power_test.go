@@ -54,13 +54,15 @@ func (r *recorder) ran(argv ...string) bool {
 // TestPowerFromTools (U2, I2): a senior technician opens a machine's Tools
 // page in their viewer, sees its system information read peer to peer, and
 // reboots it; an emergency reboot without the confirmation is refused by
-// the agent; a technician's viewer gets no power grant at all.
+// the agent; a technician's viewer gets no power grant at all. The machine
+// is an unattended server: its consent rules ask nobody (on an attended
+// one, a power action waits for its user's answer, L5).
 func TestPowerFromTools(t *testing.T) {
 	harness.Begin(t)
 	netns.NowhereLink(t)
 	c := harness.StartCoordinator(t)
 	runs := &recorder{}
-	a := c.EnrollAgent(t, "server-7", func(cfg *agent.Config) { cfg.PowerRunner = runs })
+	a := c.EnrollAgent(t, "server-7", func(cfg *agent.Config) { cfg.PowerRunner, cfg.Unattended = runs, true })
 	sam := c.LoginViewer(t, c.AddUser(t, "sam", policy.RoleSenior))
 	ui, err := webui.Start(ctx(t), webui.Config{Viewer: sam, Listen: strings.TrimPrefix(web.DefaultViewerURL, "http://"), Logger: harness.Logger(t)})
 	if err != nil {

@@ -134,12 +134,14 @@ func BenchmarkScreenSession(b *testing.B) {
 		b.Fatal(err)
 	}
 	bin := c.SupportBinary(b, code.Code)
+	opener := harness.NewOpener(b)
+	env := append([]string{"DISPLAY=" + display, "TMPDIR=" + b.TempDir(), "PEERDESK_LOG_LEVEL=" + os.Getenv("PEERDESK_LOG_LEVEL"), "PEERDESK_SCREEN_CODING=" + os.Getenv("PEERDESK_SCREEN_CODING")}, opener.Env()...)
 	b.ResetTimer()
 	start := time.Now()
-	agent := harness.StartPath(b, []string{"DISPLAY=" + display, "TMPDIR=" + b.TempDir(), "PEERDESK_LOG_LEVEL=" + os.Getenv("PEERDESK_LOG_LEVEL"), "PEERDESK_SCREEN_CODING=" + os.Getenv("PEERDESK_SCREEN_CODING")}, bin)
-	line := agent.WaitLine(b, "your page:")
-	b.Logf("%v: the agent joined the help desk", time.Since(start))
-	harness.Do(b, user, "open the user's page", chromedp.Navigate(strings.TrimSpace(line[strings.Index(line, "http://"):])))
+	agent := harness.StartPath(b, env, bin)
+	userPage := opener.Next(b) // opened once the agent has joined the help desk (before its node is up)
+	b.Logf("%v: the agent joined the help desk and opened the user's page", time.Since(start))
+	harness.Do(b, user, "open the user's page", chromedp.Navigate(userPage))
 	session := waitSession(b, v, code.Code)
 	b.Logf("%v: the session is on the board", time.Since(start))
 	var ok bool

@@ -379,15 +379,27 @@ func TestSupportByCodeScreen(t *testing.T) {
 	if err := os.Chmod(file, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// It opens the end user's page in their browser with a one-time URL
+	// (the opener stands in for the desktop's), and prints no address (L4).
 	scratch := t.TempDir()
-	env := []string{"DISPLAY=" + display, "TMPDIR=" + scratch, "BROWSER=true"}
+	opener := harness.NewOpener(t)
+	env := append([]string{"DISPLAY=" + display, "TMPDIR=" + scratch}, opener.Env()...)
 	if os.Getenv("PEERDESK_TEST_LOG") == "debug" {
 		env = append(env, "PEERDESK_LOG_LEVEL=debug")
 	}
 	agent := harness.StartPath(t, env, file)
-	line := agent.WaitLine(t, "your page:")
-	userPage := strings.TrimSpace(line[strings.Index(line, "http://"):])
+	if line := agent.WaitLine(t, "your page opens in your browser"); strings.Contains(line, "http") {
+		t.Errorf("the support agent prints its page's address: %q", line)
+	}
+	userPage := opener.Next(t)
 	harness.Do(t, user, "open the end user's page", chromedp.Navigate(userPage), chromedp.WaitVisible(`#waiting`, chromedp.ByQuery))
+	// The URL worked once, for the user's browser; anyone else who read it
+	// (from the opener's command line) gets nothing.
+	var refused string
+	harness.Do(t, b.IsolatedTab(t, ""), "open the spent URL elsewhere", chromedp.Navigate(userPage), chromedp.Text(`body`, &refused, chromedp.ByQuery))
+	if !strings.Contains(refused, "already been used") {
+		t.Errorf("the page's one-time URL, used again from another browser, shows %q", refused)
+	}
 
 	// The technician's Support tab shows the session live; Connect leads
 	// to the local viewer's session page, which — reached from another
@@ -410,7 +422,7 @@ func TestSupportByCodeScreen(t *testing.T) {
 	// Consent, as a person gives it.
 	var ask string
 	harness.Do(t, user, "see the question", chromedp.WaitVisible(`#allow`, chromedp.ByQuery), chromedp.Text(`#ask`, &ask, chromedp.ByQuery))
-	if !strings.Contains(ask, "alice") || !strings.Contains(ask, "see and control") {
+	if host, _ := os.Hostname(); !strings.Contains(ask, "alice asks to see and control your screen ("+host+")") { //nolint:errcheck // "" fails the check
 		t.Fatalf("consent question = %q", ask)
 	}
 	harness.Do(t, user, "allow", chromedp.Click(`#allow`, chromedp.ByQuery))
@@ -427,7 +439,8 @@ func TestSupportByCodeScreen(t *testing.T) {
 	}
 	var indicator string
 	harness.Do(t, user, "see the indicator", chromedp.WaitVisible(`#indicator`, chromedp.ByQuery), chromedp.Text(`#indicator`, &indicator, chromedp.ByQuery))
-	if !strings.Contains(indicator, "alice") {
+	// One line per technician, saying what they may do now.
+	if strings.TrimSpace(indicator) != "alice can see and control your screen" {
 		t.Fatalf("indicator = %q", indicator)
 	}
 

@@ -63,13 +63,16 @@ func TestSupportRequestReversePath(t *testing.T) {
 	c.WaitAudit(t, "support.code.redeem", audit.OK, func(r audit.Record) bool { return r.Actor == "bob" })
 }
 
-// TestConsentDenied: the end user declines; the technician's page says so
-// and shows nothing.
+// TestConsentDenied: no page is showing when the technician connects, so
+// the agent brings the end user's page up in their browser with a
+// one-time URL; the user declines; the technician's page says so and
+// shows nothing.
 func TestConsentDenied(t *testing.T) {
 	harness.Begin(t)
 	display := xclient.StartXvfb(t, 800, 600)
 	c := harness.StartCoordinator(t)
-	a := c.EnrollAgent(t, "pc-8", harness.WithDisplay(display, false))
+	opener := harness.NewOpener(t)
+	a := c.EnrollAgent(t, "pc-8", harness.WithDisplay(display, false), harness.WithOpener(opener))
 	v := c.LoginViewer(t, c.AddTechnician(t, "carol"))
 	ui, err := webui.Start(ctx(t), webui.Config{Viewer: v, Listen: "127.0.0.1:0", Logger: harness.Logger(t)})
 	if err != nil {
@@ -78,9 +81,13 @@ func TestConsentDenied(t *testing.T) {
 	t.Cleanup(func() { ui.Close() })
 	b := harness.StartBrowser(t)
 	user, tech := b.Ctx, b.NewTab(t)
-	harness.Do(t, user, "open the user's page", chromedp.Navigate(a.UI().URL()))
 	harness.Do(t, tech, "connect", chromedp.Navigate(ui.URL()), chromedp.Navigate(ui.Base()+"/device/"+a.DeviceID()), chromedp.WaitVisible(`#screen`, chromedp.ByQuery))
-	harness.Do(t, user, "deny", chromedp.Reload(), chromedp.WaitVisible(`#deny`, chromedp.ByQuery), chromedp.Click(`#deny`, chromedp.ByQuery))
+	var ask string
+	harness.Do(t, user, "open the page the agent brought up", chromedp.Navigate(opener.Next(t)), chromedp.WaitVisible(`#deny`, chromedp.ByQuery), chromedp.Text(`#ask`, &ask, chromedp.ByQuery))
+	if !strings.HasPrefix(ask, "carol asks to see your screen") || !strings.HasSuffix(ask, "(pc-8)") {
+		t.Errorf("consent question = %q", ask)
+	}
+	harness.Do(t, user, "deny", chromedp.Click(`#deny`, chromedp.ByQuery))
 	var status string
 	harness.Do(t, tech, "see the refusal", chromedp.WaitVisible(`//div[@id="status"][contains(., "declined")]`, chromedp.BySearch), chromedp.Text(`#status`, &status, chromedp.ByQuery))
 	if p := pixels(t, tech, [][2]int{{10, 10}}); p != nil && p.W > 2 {

@@ -13,14 +13,25 @@
 //		v := c.LoginViewer(t, c.AddTechnician(t, "alice"))
 //		inv, err := v.SysInfo(ctx, a.DeviceID())
 //	}
+//
+// Devices are filed by their enrollment token (TokenFor names a company
+// and site; a device's own report cannot). The end user's page is never
+// printed by an agent: an Opener stands in for the desktop's browser
+// opener and hands the test the one-time URLs the agent opens.
 package harness
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -210,6 +221,63 @@ func (c *Coordinator) Token(t testing.TB, ttl time.Duration) string {
 	return tok.Token
 }
 
+// TokenFor mints an enrollment token that files the device enrolling
+// with it under company and site (M6: the device cannot choose them; its
+// own report of a company or site is overwritten). It asks the local admin
+// socket, as `peerdesk admin` does; the admin client has no call that
+// names a company yet, so the harness posts the request itself.
+func (c *Coordinator) TokenFor(t testing.TB, company, site string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	tok, err := localToken(ctx, c.SocketPath(), wire.TokenRequest{Note: "harness", Company: company, Site: site})
+	if err != nil {
+		t.Fatalf("harness: token for %q/%q: %v", company, site, err)
+	}
+	return tok.Token
+}
+
+// localToken posts req to the admin socket at sock.
+func localToken(ctx context.Context, sock string, req wire.TokenRequest) (wire.TokenResponse, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return wire.TokenResponse{}, err
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
+	defer hc.CloseIdleConnections()
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coordinator"+wire.LocalPathTokens, bytes.NewReader(body))
+	if err != nil {
+		return wire.TokenResponse{}, err
+	}
+	resp, err := hc.Do(hreq)
+	if err != nil {
+		return wire.TokenResponse{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return wire.TokenResponse{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e wire.Error
+		if json.Unmarshal(data, &e) == nil && e.Code != "" {
+			return wire.TokenResponse{}, &e
+		}
+		return wire.TokenResponse{}, fmt.Errorf("%s: %s", resp.Status, data)
+	}
+	var out wire.TokenResponse
+	if err := json.Unmarshal(data, &out); err != nil {
+		return wire.TokenResponse{}, err
+	}
+	if out.Token == "" {
+		return wire.TokenResponse{}, errors.New("no token in the answer")
+	}
+	return out, nil
+}
+
 // Agent is a running, enrolled agent.
 type Agent struct {
 	*agent.Agent
@@ -233,13 +301,17 @@ type AgentOption func(*agent.Config)
 
 // WithDisplay gives the agent view-only screen sessions on an X display,
 // with the end user's page for consent (unattended false). WithInput adds
-// mouse and keyboard.
+// mouse and keyboard. The page opens in no browser: a test opens it with
+// the agent's UI().URL(), or follows what the agent opens (WithOpener).
 func WithDisplay(display string, unattended bool) AgentOption {
 	return func(c *agent.Config) {
 		c.Display, c.NoScreen, c.Unattended, c.ViewOnly = display, false, unattended, true
-		c.Browser = func(string) error { return nil }
 	}
 }
+
+// errNoBrowser is what an in-process agent's opener answers when the test
+// gave it none.
+var errNoBrowser = errors.New("harness: no browser opener (WithOpener gives one)")
 
 // WithInput lets the agent's sessions inject input (after WithDisplay).
 // robotgo keeps one X connection per process, bound to the first display
@@ -272,7 +344,11 @@ func (c *Coordinator) EnrollAgent(t testing.TB, host string, opts ...AgentOption
 // RunAgent runs the enrolled agent in dir until the test ends.
 func RunAgent(t testing.TB, dir, name string, opts ...AgentOption) *Agent {
 	t.Helper()
-	cfg := agent.Config{StateDir: dir, Version: "test", HeartbeatEvery: time.Second, NoScreen: true, Logger: Logger(t).With("part", name)}
+	// No agent of a test starts the desktop's opener (xdg-open, which on a
+	// machine with a display starts a real browser): the end user's page
+	// opens nowhere unless the test asks for it (WithOpener).
+	cfg := agent.Config{StateDir: dir, Version: "test", HeartbeatEvery: time.Second, NoScreen: true, Logger: Logger(t).With("part", name),
+		Browser: func(string) error { return errNoBrowser }}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -451,7 +451,12 @@ func headers(h http.Handler) http.Handler {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: under no-referrer a browser sends
+		// "Origin: null" on the page's own form posts, which authed then
+		// refuses as cross-site (every Allow, Deny, End and Ask failed in
+		// Chromium). Nothing leaves for another site either way, and the
+		// page's own address (after the one-time URL) is no credential.
+		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("Cache-Control", "no-store")
 		// Only this machine's browser, by the literal loopback name.
 		if host, _, err := net.SplitHostPort(r.Host); err != nil || host != "127.0.0.1" {

@@ -506,3 +506,57 @@ func TestHostChecked(t *testing.T) {
 		t.Fatalf("a foreign Host got %s", resp.Status)
 	}
 }
+
+// TestOwnFormsNotRefusedAsCrossSite: the page's own Allow (like Deny, End
+// and Ask) is answered when posted as a browser posts it. A browser sets
+// the Origin of a same-origin form post from the page's Referrer-Policy
+// (Fetch, "serializing a request origin"): "null" under no-referrer, which
+// the page refused as cross-site, so no answer ever came from Chromium.
+func TestOwnFormsNotRefusedAsCrossSite(t *testing.T) {
+	leak.Check(t)
+	e := start(t)
+	c, page := e.browser(t)
+	ch, _ := acquire(t, e.svc, "alice", see)
+	wait.For(t, "the question", func() bool { return e.u.State() == "asking" })
+	resp, err := c.Get(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body) //nolint:errcheck // checked through the form found in it
+	resp.Body.Close()
+	policy := resp.Header.Get("Referrer-Policy")
+	u, _ := url.Parse(page) //nolint:errcheck // parsed by the client already
+	origin := u.Scheme + "://" + u.Host
+	switch policy {
+	case "no-referrer":
+		origin = "null"
+	case "same-origin", "origin", "origin-when-cross-origin", "unsafe-url", "strict-origin",
+		"strict-origin-when-cross-origin", "no-referrer-when-downgrade":
+		// http to http, same origin: the page's origin is sent.
+	default:
+		t.Fatalf("Referrer-Policy %q: the test does not know what a browser sends under it", policy)
+	}
+	action, fields := form(t, string(body), "allow")
+	req, err := http.NewRequest("POST", u.Scheme+"://"+u.Host+action, strings.NewReader(fields.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	noRedirect := *c
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the page's own Allow, posted with Origin %q under Referrer-Policy %q: %s", origin, policy, resp.Status)
+	}
+	r := wait.Recv(t, "the answer", ch)
+	if r.err != nil {
+		t.Fatalf("allowed, yet: %v", r.err)
+	}
+	r.l.Release("test over")
+}

@@ -102,8 +102,14 @@ func (u *nullUpdater) UpdateFullNetmap(*netmap.NetworkMap) {
 	}
 }
 
-// fakeInventory is client i's inventory: spread over 20 companies, 7
-// sites, 4 device types, with a serial to search for.
+// company and site are where client i is filed (by its enrollment token):
+// 20 companies, 7 sites.
+func company(i int) string { return fmt.Sprintf("company-%02d", i%20) }
+func site(i int) string    { return fmt.Sprintf("site-%d", i%7) }
+
+// fakeInventory is client i's inventory: its company and site (which the
+// coordinator replaces with its token's, the same), 4 device types, with a
+// serial to search for.
 func fakeInventory(i int) wire.Inventory {
 	types := []string{"laptop", "desktop", "server", "kiosk"}
 	return wire.Inventory{
@@ -111,7 +117,7 @@ func fakeInventory(i int) wire.Inventory {
 		CPUModel: "AMD EPYC", CPUCores: 2, RAMBytes: 8 << 30, Serial: fmt.Sprintf("SN-%06d", i),
 		LoggedOnUser: fmt.Sprintf("user%04d", i),
 		Interfaces:   []wire.NetIf{{Name: "eth0", MAC: fmt.Sprintf("02:00:00:00:%02x:%02x", i>>8&0xff, i&0xff), Addrs: []string{fmt.Sprintf("10.%d.%d.%d/16", i%20, i/250, i%250+1)}}},
-		Metadata:     wire.Metadata{Company: fmt.Sprintf("company-%02d", i%20), Site: fmt.Sprintf("site-%d", i%7), DeviceType: types[i%4]},
+		Metadata:     wire.Metadata{Company: company(i), Site: site(i), DeviceType: types[i%4]},
 	}
 }
 
@@ -149,7 +155,7 @@ func (c *coord) joinControlOnly(ctx context.Context, i int, overlay bool) (*cont
 	hc := trust.Client(c.ca)
 	hc.Transport.(*http.Transport).DialContext = (&net.Dialer{LocalAddr: src, Timeout: 10 * time.Second}).DialContext
 	cl := coordclient.NewWithHTTPClient(c.url, hc)
-	resp, err := c.enroll(ctx, cl, fmt.Sprintf("load-%03d", i))
+	resp, err := c.enrollIn(ctx, cl, fmt.Sprintf("load-%03d", i), company(i), site(i))
 	if err != nil {
 		return nil, nil, fmt.Errorf("enroll: %w", err)
 	}

@@ -47,7 +47,7 @@ func main() {
 	cli.Main("peerdesk-agent", []cli.Command{
 		{Name: "enroll", Usage: "enroll this machine with a coordinator, once", Run: enroll},
 		{Name: "run", Usage: "run the agent", Run: underServiceManager(run)},
-		{Name: "reconfigure", Usage: "change how the machine is filed (-company, -site…); a running agent reports it", Run: reconfigure},
+		{Name: "reconfigure", Usage: "change what the machine reports about itself (-name, -tag, -custom…); a running agent reports it (its company and site come from its enrollment token)", Run: reconfigure},
 		{Name: "install", Usage: "install the agent as a system service (flags as for run)", Run: installService},
 		{Name: "uninstall", Usage: "stop and remove the system service", Run: uninstallService},
 		{Name: "start", Usage: "start the system service", Run: serviceControl("start", (*service.Manager).Start, service.Running)},

@@ -13,17 +13,28 @@ import (
 	"github.com/peerdesk/peerdesk/wire"
 )
 
-// metadataFields are the U4 filing flags and the Metadata field each sets.
+// metadataFields are the U4 flags, the Metadata field each sets and its
+// help. The company and site are only reported: the coordinator files the
+// machine under the ones its enrollment token names, and only an admin
+// moves it (M6).
 var metadataFields = []struct {
 	flag  string
 	field func(*wire.Metadata) *string
+	usage string
 }{
-	{"name", func(m *wire.Metadata) *string { return &m.Name }},
-	{"company", func(m *wire.Metadata) *string { return &m.Company }},
-	{"site", func(m *wire.Metadata) *string { return &m.Site }},
-	{"department", func(m *wire.Metadata) *string { return &m.Department }},
-	{"device-type", func(m *wire.Metadata) *string { return &m.DeviceType }},
-	{"tag", func(m *wire.Metadata) *string { return &m.Tag }},
+	{"name", func(m *wire.Metadata) *string { return &m.Name }, "the machine's name in the Access view"},
+	{"company", func(m *wire.Metadata) *string { return &m.Company }, reportedOnly("company")},
+	{"site", func(m *wire.Metadata) *string { return &m.Site }, reportedOnly("site")},
+	{"department", func(m *wire.Metadata) *string { return &m.Department }, "the machine's department in the Access view"},
+	{"device-type", func(m *wire.Metadata) *string { return &m.DeviceType }, "the machine's device-type in the Access view"},
+	{"tag", func(m *wire.Metadata) *string { return &m.Tag }, "the machine's tag in the Access view"},
+}
+
+// reportedOnly is the help of a flag the coordinator does not file by.
+func reportedOnly(what string) string {
+	return "the " + what + " this machine reports about itself (the agent's own consent rules use it); " +
+		"only reported, not used for filing: the coordinator files the machine under the " + what +
+		" its enrollment token names, and only an admin moves it"
 }
 
 // metadataFlags declares the filing flags on fs; the returned function
@@ -33,7 +44,7 @@ var metadataFields = []struct {
 func metadataFlags(fs *flag.FlagSet) func(*wire.Metadata) {
 	given := map[string]*string{}
 	for _, f := range metadataFields {
-		given[f.flag] = fs.String(f.flag, "", "the machine's "+f.flag+" in the Access view")
+		given[f.flag] = fs.String(f.flag, "", f.usage)
 	}
 	var custom customFlags
 	fs.Var(&custom, "custom", "a custom field as name=value (repeatable; name= removes it)")
@@ -86,11 +97,12 @@ func reconfigure(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("filed as name=%q company=%q site=%q department=%q device-type=%q tag=%q",
+	fmt.Printf("reports name=%q company=%q site=%q department=%q device-type=%q tag=%q",
 		md.Name, md.Company, md.Site, md.Department, md.DeviceType, md.Tag)
 	for _, k := range slices.Sorted(maps.Keys(md.Custom)) {
 		fmt.Printf(" %s=%q", k, md.Custom[k])
 	}
 	fmt.Println()
+	fmt.Println("(the coordinator files the machine under the company and site of its enrollment token; an admin moves it)")
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/peerdesk/peerdesk/wire"
@@ -46,6 +47,23 @@ func TestCustomFlagRejects(t *testing.T) {
 		metadataFlags(fs)
 		if err := fs.Parse([]string{"-custom", bad}); err == nil {
 			t.Errorf("-custom %q accepted", bad)
+		}
+	}
+}
+
+// TestM6CompanySiteFlagsSayReportedOnly: -company and -site do not file
+// the machine (the enrollment token does, M6), and their help says so.
+func TestM6CompanySiteFlagsSayReportedOnly(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("enroll", flag.ContinueOnError)
+	metadataFlags(fs)
+	for _, name := range []string{"company", "site"} {
+		f := fs.Lookup(name)
+		if f == nil {
+			t.Fatalf("no -%s flag", name)
+		}
+		if !strings.Contains(f.Usage, "not used for filing") || !strings.Contains(f.Usage, "enrollment token") {
+			t.Errorf("-%s help = %q: it does not say the enrollment token files the machine", name, f.Usage)
 		}
 	}
 }

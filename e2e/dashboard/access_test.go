@@ -22,6 +22,8 @@ import (
 // a real coordinator in Chromium — group counts, a smart group that the
 // coordinator's clock moves machines into, a search over inventory fields,
 // a machine's panel, and a saved filter — all by clicking and typing.
+// Machines are filed by their enrollment tokens (M6): one Globex machine
+// reports itself as Acme's, and is counted, shown and scoped as Globex's.
 func TestAccessView(t *testing.T) {
 	harness.Begin(t)
 	clock := harness.NewClock()
@@ -35,30 +37,38 @@ func TestAccessView(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := coordclient.New(c.URL(), ca)
-	// Five machines report their inventory as agents do (device
-	// credentials over the API); two of them keep heartbeating.
+	// Five machines, each enrolled with a token that files it under its
+	// company and site (md), report their inventory as agents do (device
+	// credentials over the API); two of them keep heartbeating. globex-2
+	// claims Acme's company and site in its report (claims).
 	machines := []struct {
 		host   string
 		md     wire.Metadata
+		claims *wire.Metadata // what its report says, when not md
 		serial string
 		online bool
 	}{
-		{"acme-lt1", wire.Metadata{Company: "Acme", Site: "Berlin", DeviceType: "laptop"}, "SN-A1", true},
-		{"acme-lt2", wire.Metadata{Company: "Acme", Site: "Berlin", DeviceType: "laptop", Tag: "finance"}, "SN-A2", false},
-		{"acme-srv", wire.Metadata{Company: "Acme", Site: "Paris", DeviceType: "server"}, "SN-A3", true},
-		{"globex-1", wire.Metadata{Company: "Globex", Site: "Berlin", DeviceType: "laptop"}, "SN-G1", false},
-		{"globex-2", wire.Metadata{Company: "Globex", Site: "Rome", DeviceType: "desktop"}, "SN-G2", false},
+		{"acme-lt1", wire.Metadata{Company: "Acme", Site: "Berlin", DeviceType: "laptop"}, nil, "SN-A1", true},
+		{"acme-lt2", wire.Metadata{Company: "Acme", Site: "Berlin", DeviceType: "laptop", Tag: "finance"}, nil, "SN-A2", false},
+		{"acme-srv", wire.Metadata{Company: "Acme", Site: "Paris", DeviceType: "server"}, nil, "SN-A3", true},
+		{"globex-1", wire.Metadata{Company: "Globex", Site: "Berlin", DeviceType: "laptop"}, nil, "SN-G1", false},
+		{"globex-2", wire.Metadata{Company: "Globex", Site: "Rome", DeviceType: "desktop"},
+			&wire.Metadata{Company: "Acme", Site: "Paris", DeviceType: "desktop"}, "SN-G2", false},
 	}
 	devices := map[string]*coordclient.Client{}
 	for i, m := range machines {
-		resp, err := client.Enroll(context.Background(), wire.EnrollRequest{Token: c.Token(t, time.Hour), MachineID: strings.Repeat(string(rune('a'+i)), 64),
+		resp, err := client.Enroll(context.Background(), wire.EnrollRequest{Token: c.TokenFor(t, m.md.Company, m.md.Site), MachineID: strings.Repeat(string(rune('a'+i)), 64),
 			Hostname: m.host, OS: "linux"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		dc := client.WithDevice(resp.DeviceID, resp.DeviceSecret)
 		devices[m.host] = dc
-		inv := wire.Inventory{Hostname: m.host, OS: "linux", Platform: "debian", AgentVersion: "1.0.0", Serial: m.serial, Metadata: m.md,
+		report := m.md
+		if m.claims != nil {
+			report = *m.claims
+		}
+		inv := wire.Inventory{Hostname: m.host, OS: "linux", Platform: "debian", AgentVersion: "1.0.0", Serial: m.serial, Metadata: report,
 			LastBoot: clock.Now().Add(-time.Hour)}
 		if err := dc.Inventory(context.Background(), inv); err != nil {
 			t.Fatal(err)
@@ -179,6 +189,11 @@ func TestAccessView(t *testing.T) {
 			t.Errorf("the panel lacks %q:\n%s", want, panel)
 		}
 	}
+	for _, claimed := range []string{"Acme", "Paris"} {
+		if strings.Contains(panel, claimed) {
+			t.Errorf("the panel of globex-2 shows %q, which only its own report claims:\n%s", claimed, panel)
+		}
+	}
 	var rows int
 	run("count rows", chromedp.Evaluate(`document.querySelectorAll('tr.machine').length`, &rows))
 	if rows != 1 {
@@ -203,7 +218,7 @@ func TestAccessView(t *testing.T) {
 	var body string
 	run("read the list", chromedp.Text(`main`, &body, chromedp.ByQuery))
 	if strings.Contains(body, "globex") || !strings.Contains(body, "acme-srv") {
-		t.Errorf("an Acme technician's view:\n%s", body)
+		t.Errorf("an Acme technician's view (globex-2 claims Acme; it must not appear):\n%s", body)
 	}
 	if got := count("by-Company", "Acme"); got != "3" {
 		t.Errorf("Acme = %s for bob", got)

@@ -34,7 +34,10 @@ package desk
 import (
 	"crypto/ed25519"
 	"log/slog"
+	"maps"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/audit"
@@ -95,6 +98,9 @@ type Desk struct {
 	loginIP  *ratelimit.Limiter // logins
 	enrollIP *ratelimit.Limiter // enrollments
 	codes    *ratelimit.Codes   // support codes: the portal's budgets and the technicians' (M3)
+	refusals *ratelimit.Limiter // which rate-limit refusals are recorded (refuse)
+
+	unrecorded atomic.Int64 // rate-limit refusals not recorded since the last one that was
 
 	accesses accesses
 
@@ -115,6 +121,7 @@ func New(cfg Config) *Desk {
 		loginIP:  ratelimit.New(ratelimit.Config{Every: 6 * time.Second, Burst: 5, Now: cfg.Now}),
 		enrollIP: ratelimit.New(ratelimit.Config{Every: 500 * time.Millisecond, Burst: 60, Now: cfg.Now}), // mass roll-outs behind one NAT
 		codes:    ratelimit.NewCodes(cfg.Now),
+		refusals: ratelimit.New(ratelimit.Config{Every: time.Minute, Burst: 1, Now: cfg.Now}),
 	}
 }
 
@@ -193,6 +200,25 @@ func (d *Desk) refuse(ev wire.AuditEvent, e *Error) error {
 	ev.Outcome = audit.Denied
 	if ev.Reason == "" {
 		ev.Reason = clip(e.Error())
+	}
+	if e.Kind == RateLimited {
+		// A flood is refused by its limit; recording every refusal would
+		// turn it into a flood of synchronous writes that everyone else
+		// waits behind. The first refusal of an action for a network (or
+		// an account) in each minute is recorded, the rest only counted
+		// in the next one recorded.
+		key := ev.Action + "|" + ev.Actor + "|" + ratelimit.RemoteKey(ev.Fields["ip"])
+		if !d.refusals.Allow(key) {
+			d.unrecorded.Add(1)
+			return e
+		}
+		if n := d.unrecorded.Swap(0); n > 0 {
+			ev.Fields = maps.Clone(ev.Fields)
+			if ev.Fields == nil {
+				ev.Fields = map[string]string{}
+			}
+			ev.Fields["unrecorded_refusals"] = strconv.FormatInt(n, 10)
+		}
 	}
 	d.record(ev)
 	return e

@@ -44,6 +44,7 @@ import (
 	"github.com/sasha-s/go-deadlock"
 	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
+	"golang.org/x/net/http2"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -109,6 +110,16 @@ type Headscale struct {
 	mapBatcher     *mapper.Batcher
 
 	clientStreamsOpen sync.WaitGroup
+
+	// peerdesk: the router and HTTP/2 server every Noise connection
+	// shares (noise.go, buildNoiseRouter).
+	noiseRouterOnce sync.Once
+	noiseBaseConfig *http.Server
+	noiseHTTP2      *http2.Server
+
+	// peerdesk: the Noise connections being served and the goroutines
+	// serving them (noise.go, CloseNoiseConns).
+	noise noiseConns
 }
 
 var (

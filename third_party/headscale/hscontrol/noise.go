@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -88,6 +89,9 @@ type noiseServer struct {
 	// [tailcfg.EarlyNoise]-related stuff
 	challenge       key.ChallengePrivate
 	protocolVersion int
+
+	// remoteAddr is the client's address as the outer router resolved it.
+	remoteAddr string
 }
 
 // NoiseUpgradeHandler is to upgrade the connection and hijack the [net.Conn]
@@ -96,6 +100,13 @@ func (h *Headscale) NoiseUpgradeHandler(
 	writer http.ResponseWriter,
 	req *http.Request,
 ) {
+	// peerdesk: CloseNoiseConns waits for this handler too (change 5).
+	if !h.noise.enter() {
+		http.Error(writer, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer h.noise.exit()
+
 	log.Trace().Caller().Msgf("noise upgrade handler for client %s", req.RemoteAddr)
 
 	upgrade := req.Header.Get("Upgrade")
@@ -132,6 +143,194 @@ func (h *Headscale) NoiseUpgradeHandler(
 	ns.machineKey = ns.conn.Peer()
 	ns.protocolVersion = ns.conn.ProtocolVersion()
 
+	// peerdesk: one router and one HTTP/2 server for every connection
+	// (PEERDESK.md, change 3); this connection's noiseServer reaches the
+	// handlers through the requests' context.
+	h.noiseRouterOnce.Do(h.buildNoiseRouter)
+	ns.remoteAddr = req.RemoteAddr
+	ns.httpBaseConfig = h.noiseBaseConfig
+	ns.http2Server = h.noiseHTTP2
+
+	// peerdesk: served from a goroutine of its own, and this handler
+	// returns: net/http then drops what it held for the connection it
+	// can no longer use (its buffers, ~12 KB) and the deep stack of the
+	// outer router's handler (PEERDESK.md, change 4). The connection no
+	// longer needs the request's context, only its noiseServer. The
+	// goroutine is tracked: CloseNoiseConns ends it (change 5).
+	if !h.noise.add(noiseConn) {
+		noiseConn.Close()
+		return
+	}
+
+	go ns.serve()
+}
+
+// serve serves the connection's HTTP/2 server until the connection ends
+// (peerdesk: a method, not a closure of the upgrade handler, whose stack
+// it does not keep; changes 4 and 5).
+func (ns *noiseServer) serve() {
+	defer ns.headscale.noise.remove(ns.conn)
+
+	ns.http2Server.ServeConn(
+		ns.conn,
+		&http2.ServeConnOpts{
+			Context:    context.WithValue(context.Background(), noiseServerKey{}, ns),
+			BaseConfig: ns.httpBaseConfig,
+		},
+	)
+}
+
+// noiseConns tracks the Noise connections being served and every
+// goroutine serving them: the upgrade handler, each connection's HTTP/2
+// server, and each request on it (long-polls included). Nothing waited
+// for them: net/http forgets a connection once it is hijacked (upstream
+// served it inside the upgrade handler, since change 4 on a goroutine of
+// its own), so an embedder's Close returned while its map sessions still
+// logged and wrote the store (peerdesk, PEERDESK.md, change 5).
+type noiseConns struct {
+	mu      sync.Mutex
+	conns   map[*controlbase.Conn]struct{}
+	closing chan struct{} // closed by CloseNoiseConns; made on first use
+	wg      sync.WaitGroup
+}
+
+// closingLocked returns the channel CloseNoiseConns closes; n.mu is held.
+func (n *noiseConns) closingLocked() chan struct{} {
+	if n.closing == nil {
+		n.closing = make(chan struct{})
+	}
+
+	return n.closing
+}
+
+// done is closed once CloseNoiseConns has been called.
+func (n *noiseConns) done() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+
+	return n.closingLocked()
+}
+
+// enter counts one more goroutine serving Noise, or reports false once
+// CloseNoiseConns has been called; a true return is paired with exit.
+func (n *noiseConns) enter() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+
+	select {
+	case <-n.closingLocked():
+		return false
+	default:
+	}
+
+	n.wg.Add(1)
+
+	return true
+}
+
+func (n *noiseConns) exit() { n.wg.Done() }
+
+// add tracks a connection about to be served and counts its server's
+// goroutine, or reports false once CloseNoiseConns has been called. Both
+// happen under one lock, so CloseNoiseConns closes every connection whose
+// goroutine it waits for.
+func (n *noiseConns) add(c *controlbase.Conn) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+
+	select {
+	case <-n.closingLocked():
+		return false
+	default:
+	}
+
+	n.wg.Add(1)
+
+	if n.conns == nil {
+		n.conns = make(map[*controlbase.Conn]struct{})
+	}
+
+	n.conns[c] = struct{}{}
+
+	return true
+}
+
+// remove closes a connection whose server has returned and stops
+// tracking it.
+func (n *noiseConns) remove(c *controlbase.Conn) {
+	c.Close()
+
+	n.mu.Lock()
+	delete(n.conns, c)
+	n.mu.Unlock()
+
+	n.exit()
+}
+
+// track runs next as one of the goroutines CloseNoiseConns waits for,
+// or answers 503 once it has been called.
+func (n *noiseConns) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !n.enter() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		defer n.exit()
+
+		next.ServeHTTP(w, r)
+	})
+}
+
+// CloseNoiseConns refuses new Noise connections, closes those being
+// served, and returns once every goroutine serving them has ended: the
+// upgrade handlers, the HTTP/2 servers, and their requests, including
+// the long-polls' cleanup ([State.Disconnect]), which no longer waits
+// for the node to reconnect. After it returns nothing of the Noise
+// protocol logs or writes the state, which may then be closed; call it
+// before closing the map batcher, which the cleanups use. It is safe to
+// call more than once (peerdesk, PEERDESK.md, change 5).
+func (h *Headscale) CloseNoiseConns() {
+	h.noise.mu.Lock()
+
+	closing := h.noise.closingLocked()
+	select {
+	case <-closing:
+	default:
+		close(closing)
+	}
+
+	conns := make([]*controlbase.Conn, 0, len(h.noise.conns))
+	for c := range h.noise.conns {
+		conns = append(conns, c)
+	}
+	h.noise.mu.Unlock()
+
+	for _, c := range conns {
+		c.Close()
+	}
+
+	h.noise.wg.Wait()
+}
+
+// noiseServerKey is the request context key of the connection's noiseServer.
+type noiseServerKey struct{}
+
+// onNoise adapts a noiseServer method to a handler of the shared router.
+func onNoise(m func(*noiseServer, http.ResponseWriter, *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ns, ok := r.Context().Value(noiseServerKey{}).(*noiseServer)
+		if !ok {
+			http.Error(w, "Internal error", http.StatusInternalServerError)
+			return
+		}
+		m(ns, w, r)
+	}
+}
+
+// buildNoiseRouter builds the router served over every Noise connection.
+// Upstream built one for each connection: ~33 KB a connection, which is
+// 66 MB with 2,000 agents connected.
+func (h *Headscale) buildNoiseRouter() {
 	// This router is served only over the Noise connection, and exposes only the new API.
 	//
 	// The HTTP2 server that exposes this router is created for
@@ -161,67 +360,63 @@ func (h *Headscale) NoiseUpgradeHandler(
 	// The outer router resolved trusted_proxies on req before the
 	// upgrade; pin that value across the hijack so /machine/* logs the
 	// client IP instead of the reverse proxy's loopback peer.
-	r.Use(overrideRemoteAddr(req.RemoteAddr))
+	r.Use(overrideRemoteAddr)
 
 	r.Use(middleware.RequestLogger(&zerologRequestLogger{}))
 	r.Use(middleware.Recoverer)
 
 	r.Handle("/metrics", metrics.Handler())
 
+	notImplemented := onNoise((*noiseServer).NotImplementedHandler)
 	r.Route("/machine", func(r chi.Router) {
-		r.Post("/register", ns.RegistrationHandler)
-		r.Post("/map", ns.PollNetMapHandler)
+		r.Post("/register", onNoise((*noiseServer).RegistrationHandler))
+		r.Post("/map", onNoise((*noiseServer).PollNetMapHandler))
 
 		// SSH Check mode endpoint, consulted to validate if a given SSH connection should be accepted or rejected.
-		r.Get("/ssh/action/{src_node_id}/to/{dst_node_id}", ns.SSHActionHandler)
+		r.Get("/ssh/action/{src_node_id}/to/{dst_node_id}", onNoise((*noiseServer).SSHActionHandler))
 
 		// Not implemented yet
 		//
 		// /whoami is a debug endpoint to validate that the client can communicate over the connection,
 		// not clear if there is a specific response, it looks like it is just logged.
 		// https://github.com/tailscale/tailscale/blob/dfba01ca9bd8c4df02c3c32f400d9aeb897c5fc7/cmd/tailscale/cli/debug.go#L1138
-		r.Get("/whoami", ns.NotImplementedHandler)
+		r.Get("/whoami", notImplemented)
 
 		// client sends a [tailcfg.SetDNSRequest] to this endpoints and expect
 		// the server to create or update this DNS record "somewhere".
 		// It is typically a TXT record for an ACME challenge.
-		r.Post("/set-dns", ns.NotImplementedHandler)
+		r.Post("/set-dns", notImplemented)
 
 		// A patch of [tailcfg.SetDeviceAttributesRequest] to update device attributes.
 		// We currently do not support device attributes.
-		r.Patch("/set-device-attr", ns.NotImplementedHandler)
+		r.Patch("/set-device-attr", notImplemented)
 
 		// A [tailcfg.AuditLogRequest] to send audit log entries to the server.
 		// The server is expected to store them "somewhere".
 		// We currently do not support device attributes.
-		r.Post("/audit-log", ns.NotImplementedHandler)
+		r.Post("/audit-log", notImplemented)
 
 		// handles requests to get an OIDC ID token. Receives a [tailcfg.TokenRequest].
-		r.Post("/id-token", ns.NotImplementedHandler)
+		r.Post("/id-token", notImplemented)
 
 		// Asks the server if a feature is available and receive information about how to enable it.
 		// Gets a [tailcfg.QueryFeatureRequest] and returns a [tailcfg.QueryFeatureResponse].
-		r.Post("/feature/query", ns.NotImplementedHandler)
+		r.Post("/feature/query", notImplemented)
 
-		r.Post("/update-health", ns.NotImplementedHandler)
+		r.Post("/update-health", notImplemented)
 
 		r.Route("/webclient", func(r chi.Router) {})
 
-		r.Post("/c2n", ns.NotImplementedHandler)
+		r.Post("/c2n", notImplemented)
 	})
 
-	ns.httpBaseConfig = &http.Server{
-		Handler:           r,
+	h.noiseBaseConfig = &http.Server{
+		// peerdesk: every request is one of the goroutines
+		// CloseNoiseConns waits for (change 5).
+		Handler:           h.noise.track(r),
 		ReadHeaderTimeout: types.HTTPTimeout,
 	}
-	ns.http2Server = &http2.Server{}
-
-	ns.http2Server.ServeConn(
-		noiseConn,
-		&http2.ServeConnOpts{
-			BaseConfig: ns.httpBaseConfig,
-		},
-	)
+	h.noiseHTTP2 = &http2.Server{}
 }
 
 func unsupportedClientError(version tailcfg.CapabilityVersion) error {
@@ -299,13 +494,13 @@ func rejectUnsupported(
 // from the hijacked TCP socket (the reverse proxy's loopback peer), so
 // the outer request's resolved client IP must be carried across the
 // hijack boundary by hand.
-func overrideRemoteAddr(addr string) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.RemoteAddr = addr
-			next.ServeHTTP(w, r)
-		})
-	}
+func overrideRemoteAddr(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ns, ok := r.Context().Value(noiseServerKey{}).(*noiseServer); ok {
+			r.RemoteAddr = ns.remoteAddr
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (ns *noiseServer) NotImplementedHandler(writer http.ResponseWriter, req *http.Request) {

@@ -174,15 +174,24 @@ func (m *mapSession) serveLongPoll() {
 		if !stillConnected {
 			// Wait up to 10 seconds for the node to reconnect.
 			// 10 seconds was arbitrary chosen as a reasonable time to reconnect.
+			// peerdesk: not while the server closes its Noise connections:
+			// no node reconnects then (PEERDESK.md, change 5).
 			ticker := time.NewTicker(time.Second)
 			defer ticker.Stop()
 
+			closing := m.h.noise.done()
+
+		wait:
 			for range 10 {
 				if m.h.mapBatcher.IsConnected(m.node.ID) {
 					break
 				}
 
-				<-ticker.C
+				select {
+				case <-ticker.C:
+				case <-closing:
+					break wait
+				}
 			}
 		}
 

@@ -274,7 +274,16 @@ func (b *MapResponseBuilder) buildTailPeers(peers views.Slice[types.NodeView]) (
 	// Snapshot the per-node policy CapMap once per peer-list build
 	// instead of locking the policy manager per peer. The per-call
 	// path used to take pm.mu N times for an N-peer response.
-	allCapMaps := b.mapper.state.NodeCapMaps()
+	//
+	// peerdesk patch: only when there is a peer to build. NodeCapMaps
+	// copies every node's map, and a change is built for every connected
+	// node: most builds (an agent, which sees no other agent) have no
+	// peer, and copying n maps for each of n nodes made every change
+	// O(n²). See third_party/headscale/PEERDESK.md.
+	var allCapMaps map[types.NodeID]tailcfg.NodeCapMap
+	if changedViews.Len() > 0 {
+		allCapMaps = b.mapper.state.NodeCapMaps()
+	}
 
 	// Build tail nodes with per-peer via-aware route function.
 	tailPeers := make([]*tailcfg.Node, 0, changedViews.Len())

@@ -627,25 +627,10 @@ func (pm *PolicyManager) BuildPeerMap(nodes views.Slice[types.NodeView]) map[typ
 	// Via grants require the per-node path because the global filter
 	// skips via grants (compileFilterRules: if len(grant.Via) > 0 { continue }).
 	if !pm.needsPerNodeFilter {
-		ret := make(map[types.NodeID][]types.NodeView, nodes.Len())
-
-		// Build the map of all peers according to the matchers.
-		for i := range nodes.Len() {
-			for j := i + 1; j < nodes.Len(); j++ {
-				if nodes.At(i).ID() == nodes.At(j).ID() {
-					continue
-				}
-
-				ri, rj := routeInfo[nodes.At(i).ID()], routeInfo[nodes.At(j).ID()]
-				if nodes.At(i).CanAccessWithRoutes(pm.matchers, nodes.At(j), ri.subnet, rj.subnet, rj.isExit) ||
-					nodes.At(j).CanAccessWithRoutes(pm.matchers, nodes.At(i), rj.subnet, ri.subnet, ri.isExit) {
-					ret[nodes.At(i).ID()] = append(ret[nodes.At(i).ID()], nodes.At(j))
-					ret[nodes.At(j).ID()] = append(ret[nodes.At(j).ID()], nodes.At(i))
-				}
-			}
-		}
-
-		return ret
+		return buildPeerMapBySets(nodes, pm.matchers, func(id types.NodeID) ([]netip.Prefix, bool) {
+			r := routeInfo[id]
+			return r.subnet, r.isExit
+		})
 	}
 
 	// For autogroup:self or via grants, build per-node peer relationships
@@ -1867,4 +1852,76 @@ func (pm *PolicyManager) NodesWithChangedCapMap() []types.NodeID {
 	pm.nodeAttrsChanged = nil
 
 	return out
+}
+
+// buildPeerMapBySets is BuildPeerMap's global-filter path (peerdesk patch,
+// see third_party/headscale/PEERDESK.md). [Node.CanAccess] is "some
+// matcher has the first node among its sources and the second among its
+// destinations", and both tests depend on one node only (its IPs, its
+// approved subnet routes, whether it is an exit node). So instead of
+// testing all n² pairs, each matcher's source and destination nodes are
+// found once (n tests per matcher) and only the pairs they form are
+// visited: O(n·matchers + peer pairs). The result, each node's peers in
+// the order of nodes, is the same as the all-pairs scan it replaces.
+func buildPeerMapBySets(
+	nodes views.Slice[types.NodeView],
+	matchers []matcher.Match,
+	routes func(types.NodeID) ([]netip.Prefix, bool),
+) map[types.NodeID][]types.NodeView {
+	n := nodes.Len()
+	ips := make([][]netip.Addr, n)
+	subnet := make([][]netip.Prefix, n)
+	exit := make([]bool, n)
+	for i := range n {
+		nv := nodes.At(i)
+		ips[i] = nv.IPs()
+		subnet[i], exit[i] = routes(nv.ID())
+	}
+	peers := make([]map[int]struct{}, n)
+	link := func(i, j int) {
+		if i == j || nodes.At(i).ID() == nodes.At(j).ID() {
+			return
+		}
+		if peers[i] == nil {
+			peers[i] = map[int]struct{}{}
+		}
+		if peers[j] == nil {
+			peers[j] = map[int]struct{}{}
+		}
+		peers[i][j] = struct{}{}
+		peers[j][i] = struct{}{}
+	}
+	for _, m := range matchers {
+		var srcs, dsts []int
+		for i := range n {
+			if m.SrcsContainsIPs(ips[i]...) || (len(subnet[i]) > 0 && m.SrcsOverlapsPrefixes(subnet[i]...)) {
+				srcs = append(srcs, i)
+			}
+			if m.DestsContainsIP(ips[i]...) || (len(subnet[i]) > 0 && m.DestsOverlapsPrefixes(subnet[i]...)) ||
+				(exit[i] && m.DestsIsTheInternet()) {
+				dsts = append(dsts, i)
+			}
+		}
+		for _, i := range srcs {
+			for _, j := range dsts {
+				link(i, j)
+			}
+		}
+	}
+	ret := make(map[types.NodeID][]types.NodeView, n)
+	for i, ps := range peers {
+		if len(ps) == 0 {
+			continue
+		}
+		idx := make([]int, 0, len(ps))
+		for j := range ps {
+			idx = append(idx, j)
+		}
+		slices.Sort(idx)
+		id := nodes.At(i).ID()
+		for _, j := range idx {
+			ret[id] = append(ret[id], nodes.At(j))
+		}
+	}
+	return ret
 }

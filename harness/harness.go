@@ -21,17 +21,11 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -224,58 +218,16 @@ func (c *Coordinator) Token(t testing.TB, ttl time.Duration) string {
 // TokenFor mints an enrollment token that files the device enrolling
 // with it under company and site (M6: the device cannot choose them; its
 // own report of a company or site is overwritten). It asks the local admin
-// socket, as `peerdesk admin` does; the admin client has no call that
-// names a company yet, so the harness posts the request itself.
+// socket, as `peerdesk admin token -company -site` does.
 func (c *Coordinator) TokenFor(t testing.TB, company, site string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	tok, err := localToken(ctx, c.SocketPath(), wire.TokenRequest{Note: "harness", Company: company, Site: site})
+	tok, err := c.Admin.CreateTokenFor(ctx, wire.TokenRequest{Note: "harness", Company: company, Site: site})
 	if err != nil {
 		t.Fatalf("harness: token for %q/%q: %v", company, site, err)
 	}
 	return tok.Token
-}
-
-// localToken posts req to the admin socket at sock.
-func localToken(ctx context.Context, sock string, req wire.TokenRequest) (wire.TokenResponse, error) {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return wire.TokenResponse{}, err
-	}
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
-	}}}
-	defer hc.CloseIdleConnections()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coordinator"+wire.LocalPathTokens, bytes.NewReader(body))
-	if err != nil {
-		return wire.TokenResponse{}, err
-	}
-	resp, err := hc.Do(hreq)
-	if err != nil {
-		return wire.TokenResponse{}, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return wire.TokenResponse{}, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e wire.Error
-		if json.Unmarshal(data, &e) == nil && e.Code != "" {
-			return wire.TokenResponse{}, &e
-		}
-		return wire.TokenResponse{}, fmt.Errorf("%s: %s", resp.Status, data)
-	}
-	var out wire.TokenResponse
-	if err := json.Unmarshal(data, &out); err != nil {
-		return wire.TokenResponse{}, err
-	}
-	if out.Token == "" {
-		return wire.TokenResponse{}, errors.New("no token in the answer")
-	}
-	return out, nil
 }
 
 // Agent is a running, enrolled agent.

@@ -2,20 +2,16 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordclient"
+	"github.com/peerdesk/peerdesk/coordinator/adminclient"
 	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -23,7 +19,7 @@ import (
 type coord struct {
 	url   string
 	ca    *x509.Certificate
-	local *http.Client // over the admin socket
+	admin *adminclient.Client // over the admin socket
 }
 
 func dial(ctx context.Context, url, pin, socket string) (*coord, error) {
@@ -31,11 +27,7 @@ func dial(ctx context.Context, url, pin, socket string) (*coord, error) {
 	if err != nil {
 		return nil, err
 	}
-	local := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", socket)
-	}}}
-	return &coord{url: url, ca: ca, local: local}, nil
+	return &coord{url: url, ca: ca, admin: adminclient.New(socket)}, nil
 }
 
 // enroll mints a token and enrolls a made-up machine, returning its
@@ -47,39 +39,11 @@ func (c *coord) enroll(ctx context.Context, cl *coordclient.Client, host string)
 // enrollIn is enroll for a machine filed under company and site: the
 // token names them, as only it can (M6; a device's report cannot).
 func (c *coord) enrollIn(ctx context.Context, cl *coordclient.Client, host, company, site string) (wire.EnrollResponse, error) {
-	tok, err := c.token(ctx, wire.TokenRequest{TTL: wire.Duration(time.Hour), Note: "bench", Company: company, Site: site})
+	tok, err := c.admin.CreateTokenFor(ctx, wire.TokenRequest{TTL: wire.Duration(time.Hour), Note: "bench", Company: company, Site: site})
 	if err != nil {
 		return wire.EnrollResponse{}, err
 	}
 	return cl.Enroll(ctx, wire.EnrollRequest{Token: tok.Token, MachineID: randomHex(32), Hostname: host, OS: "linux"})
-}
-
-// token mints an enrollment token through the admin socket. The admin
-// client has no call that names a company, so this posts the request
-// itself.
-func (c *coord) token(ctx context.Context, req wire.TokenRequest) (wire.TokenResponse, error) {
-	body, err := json.Marshal(req)
-	if err != nil {
-		return wire.TokenResponse{}, err
-	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://coordinator"+wire.LocalPathTokens, bytes.NewReader(body))
-	if err != nil {
-		return wire.TokenResponse{}, err
-	}
-	resp, err := c.local.Do(hreq)
-	if err != nil {
-		return wire.TokenResponse{}, fmt.Errorf("is the coordinator running? %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return wire.TokenResponse{}, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return wire.TokenResponse{}, fmt.Errorf("token: %s: %s", resp.Status, bytes.TrimSpace(data))
-	}
-	var out wire.TokenResponse
-	return out, json.Unmarshal(data, &out)
 }
 
 // memory reads this process's resident and peak resident set sizes (KiB).

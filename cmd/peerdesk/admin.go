@@ -15,6 +15,7 @@ import (
 	"github.com/peerdesk/peerdesk/cli/auditcmd"
 	"github.com/peerdesk/peerdesk/coordinator"
 	"github.com/peerdesk/peerdesk/coordinator/adminclient"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 func admin(ctx context.Context, args []string) error {
@@ -79,10 +80,12 @@ func admin(ctx context.Context, args []string) error {
 	case "token":
 		ttl := fs.Duration("ttl", 24*time.Hour, "how long the token may be used")
 		note := fs.String("note", "", "what the token is for")
+		company := fs.String("company", "", "the company the enrolling machine is filed under (it cannot choose its own)")
+		site := fs.String("site", "", "the site the enrolling machine is filed under")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		tok, err := client().CreateToken(ctx, *ttl, *note)
+		tok, err := client().CreateTokenFor(ctx, wire.TokenRequest{TTL: wire.Duration(*ttl), Note: *note, Company: *company, Site: *site})
 		if err != nil {
 			return err
 		}

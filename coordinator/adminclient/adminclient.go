@@ -74,8 +74,14 @@ func (c *Client) AddUser(ctx context.Context, name, password, role string, compa
 
 // CreateToken mints an enrollment token.
 func (c *Client) CreateToken(ctx context.Context, ttl time.Duration, note string) (wire.TokenResponse, error) {
+	return c.CreateTokenFor(ctx, wire.TokenRequest{TTL: wire.Duration(ttl), Note: note})
+}
+
+// CreateTokenFor mints an enrollment token as req says, including the
+// company and site the device enrolling with it is filed under (M6).
+func (c *Client) CreateTokenFor(ctx context.Context, req wire.TokenRequest) (wire.TokenResponse, error) {
 	var out wire.TokenResponse
-	err := c.do(ctx, http.MethodPost, wire.LocalPathTokens, wire.TokenRequest{TTL: wire.Duration(ttl), Note: note}, &out)
+	err := c.do(ctx, http.MethodPost, wire.LocalPathTokens, req, &out)
 	return out, err
 }
 

@@ -22,9 +22,11 @@ import (
 // rules change, and when the device is moved to another company. A shop
 // without rules sends NoRules: each agent keeps its own default.
 //
-// d.rulesMu orders the messages: every message to a device is read from
-// the store and queued under it, so the last one a stream carries is
-// always the one that holds.
+// d.rulesMu orders the messages: every message to a device is read and
+// queued under it, so the last one a stream carries is always the one
+// that holds. Under it too, the rules are kept in memory once read (every
+// change goes through the desk), so a fleet reconnecting at once does not
+// decode the stored rules once per stream.
 
 // ErrNoConsentRules says a feature of the consent rules was not wired
 // (Config.ConsentRules is nil).
@@ -63,8 +65,10 @@ func (d *Desk) SetConsentRules(c Caller, r policy.ConsentRules) error {
 	d.rulesMu.Lock()
 	defer d.rulesMu.Unlock()
 	if err := d.cfg.ConsentRules.Set(r); err != nil {
+		d.rulesCached = false // the store's state is not known
 		return d.refuse(ev, newErr(Invalid, "The consent rules could not be stored (too large?).", err))
 	}
+	d.rules, d.rulesSet, d.rulesCached = r, true, true
 	ev.Fields["agents_told"] = strconv.Itoa(d.tellAllLocked(r, true))
 	d.ok(ev)
 	return nil
@@ -81,8 +85,10 @@ func (d *Desk) ClearConsentRules(c Caller) error {
 	d.rulesMu.Lock()
 	defer d.rulesMu.Unlock()
 	if err := d.cfg.ConsentRules.Clear(); err != nil {
+		d.rulesCached = false
 		return internal("the consent rules could not be removed", err)
 	}
+	d.rules, d.rulesSet, d.rulesCached = policy.ConsentRules{}, false, true
 	ev.Fields["agents_told"] = strconv.Itoa(d.tellAllLocked(policy.ConsentRules{}, false))
 	d.ok(ev)
 	return nil
@@ -112,7 +118,7 @@ func (d *Desk) SendConsentRules(device string) {
 	}
 	d.rulesMu.Lock()
 	defer d.rulesMu.Unlock()
-	r, ok, err := d.cfg.ConsentRules.Get()
+	r, ok, err := d.rulesLocked()
 	if err != nil {
 		// Nothing is sent: the agent keeps what it had, which a later
 		// change or reconnect corrects.
@@ -125,6 +131,18 @@ func (d *Desk) SendConsentRules(device string) {
 		return
 	}
 	d.tellLocked(dv, r, ok)
+}
+
+// rulesLocked returns the shop's rules, from memory once read.
+func (d *Desk) rulesLocked() (policy.ConsentRules, bool, error) {
+	if !d.rulesCached {
+		r, ok, err := d.cfg.ConsentRules.Get()
+		if err != nil {
+			return policy.ConsentRules{}, false, err
+		}
+		d.rules, d.rulesSet, d.rulesCached = r, ok, true
+	}
+	return d.rules, d.rulesSet, nil
 }
 
 // tellAllLocked tells every enrolled device with an open stream what

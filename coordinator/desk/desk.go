@@ -112,7 +112,10 @@ type Desk struct {
 
 	accesses accesses
 
-	rulesMu sync.Mutex // orders consent-rules messages to agents (consentrules.go)
+	rulesMu     sync.Mutex          // orders consent-rules messages to agents (consentrules.go)
+	rules       policy.ConsentRules // under rulesMu: the shop's rules once read
+	rulesSet    bool                // under rulesMu: the shop has rules
+	rulesCached bool                // under rulesMu: rules and rulesSet are the store's
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced at each change of the board

@@ -8,7 +8,9 @@
 // The agent holds a presence stream to the coordinator, which keeps it
 // online and carries the coordinator's messages down: a revoked
 // technician's grants are refused from then on and their live sessions
-// end (package revoke).
+// end (package revoke); the shop's consent rules, as they apply to this
+// machine, change what its user is asked (package consent), unless the
+// agent was started with its own rules file, which wins.
 package agent
 
 import (
@@ -137,10 +139,12 @@ type Config struct {
 	// support agents never are.
 	Unattended bool
 	// ConsentRules say which capabilities need the end user's answer on
-	// this machine (by its company and device id); nil means
-	// policy.AttendedRules, or policy.UnattendedRules when Unattended.
-	// (The coordinator does not deliver rules yet: they come from the
-	// agent's configuration.)
+	// this machine (by its company and device id). Set (the agent's
+	// -consent-rules file), they win: the coordinator's rules are
+	// ignored. Nil means the coordinator's rules for this machine once it
+	// sends them (wire.PresenceConsentRules), and until then, or when the
+	// shop has none, policy.AttendedRules, or policy.UnattendedRules when
+	// Unattended.
 	ConsentRules *policy.ConsentRules
 	// NoScreen leaves the screen capability out (a headless server).
 	NoScreen bool
@@ -287,12 +291,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.consent = cs
 	a.mu.Unlock()
+	// The page closes after the goroutines below end (deferred before
+	// wg.Wait): the presence loop may start it later (applyConsentRules).
+	defer func() {
+		if ui := a.UI(); ui != nil {
+			ui.Close() //nolint:errcheck // at exit; Close waits for the page's server
+		}
+	}()
 	if !a.cfg.Unattended || cs.Asks() {
-		ui, err := a.startUI(cs)
-		if err != nil {
+		if _, err := a.startUI(cs); err != nil {
 			return err
 		}
-		defer ui.Close() //nolint:errcheck // at exit; Close waits for the page's server
 	}
 	enders := []revoke.Ender{cs} // a lease's end ends its screen session and cancels its reboot
 	mux := http.NewServeMux()
@@ -489,6 +498,10 @@ func (a *Agent) presence(ctx context.Context) {
 // onPresenceMessage acts on a message from the coordinator's presence
 // stream.
 func (a *Agent) onPresenceMessage(m wire.PresenceMessage) {
+	if m.Type == wire.PresenceConsentRules {
+		a.applyConsentRules(m)
+		return
+	}
 	a.mu.Lock()
 	v := a.revoker
 	a.mu.Unlock()
@@ -497,6 +510,41 @@ func (a *Agent) onPresenceMessage(m wire.PresenceMessage) {
 		return
 	}
 	v.Handle(m)
+}
+
+// applyConsentRules makes what the coordinator's consent rules ask on
+// this machine what its consent service asks (NoRules: the agent's own
+// default), unless the agent runs with its own rules file, which wins.
+// An unattended agent that had no page starts one once it must ask.
+func (a *Agent) applyConsentRules(m wire.PresenceMessage) {
+	if a.cfg.ConsentRules != nil {
+		a.log.Debug("the coordinator's consent rules are ignored: this agent's own rules file wins")
+		return
+	}
+	cs := a.Consent()
+	if cs == nil {
+		a.log.Warn("consent rules from the coordinator before the agent serves peers; ignored")
+		return
+	}
+	ask, why := []wire.Capability{}, "the coordinator's consent rules"
+	if m.NoRules {
+		ask, why = a.consentRules().For(a.st.Metadata.Company, a.st.DeviceID), "the shop has no consent rules: the agent's default"
+	} else {
+		for _, c := range m.Ask {
+			if c.Valid() { // the others are a later version's, which this agent does not serve
+				ask = append(ask, c)
+			}
+		}
+	}
+	if !cs.SetAsk(ask, why) {
+		return
+	}
+	a.log.Info("consent rules changed", "ask", cs.Ask())
+	if a.cfg.Unattended && cs.Asks() && a.UI() == nil { // an attended agent's page is always up
+		if _, err := a.startUI(cs); err != nil {
+			a.log.Error("the end user's page could not start; questions go unanswered", "err", err)
+		}
+	}
 }
 
 // report sends inventory at start and every InventoryEvery, and a heartbeat

@@ -25,6 +25,7 @@ import (
 
 	"github.com/peerdesk/peerdesk/coordinator/api"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/consentrules"
 	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
@@ -218,7 +219,7 @@ func New(cfg Config) (_ *Coordinator, err error) {
 	presence := api.NewPresence(cfg.HeartbeatGrace, cfg.Now)
 	c.desk = desk.New(desk.Config{
 		Accounts: accounts, Registry: enroll.New(c.db, cfg.Now), Audit: c.trail,
-		Overlay: c.ov, Presence: presence, Support: codes,
+		Overlay: c.ov, Presence: presence, Support: codes, ConsentRules: consentrules.New(c.db, cfg.Now),
 		Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
 	})
 	c.api = api.New(api.Config{Desk: c.desk, Presence: presence, CA: c.id.CA, Logger: cfg.Logger})

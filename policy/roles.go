@@ -45,6 +45,9 @@ const (
 	ActionOthersSessions    Action = "sessions.others"    // end or take over another technician's session
 	ActionManageUsers       Action = "users.manage"       // accounts and their roles and companies
 	ActionSaveFilter        Action = "access.save-filter" // saved filters of one's own
+	// ActionManageConsent is reading and changing the shop's consent
+	// rules (ConsentRules): which capabilities need the end user's answer.
+	ActionManageConsent Action = "consent-rules.manage"
 	// ActionSupport is working the support desk: seeing the board, making,
 	// cancelling and redeeming codes, ending sessions (M1: the JSON API
 	// and the dashboard alike).
@@ -53,7 +56,7 @@ const (
 
 var allowed = map[Role][]Action{
 	RoleAdmin: {ActionCreateEnrollToken, ActionListDevices, ActionRequestGrant, ActionWake,
-		ActionPower, ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport},
+		ActionPower, ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport, ActionManageConsent},
 	RoleSenior:     {ActionListDevices, ActionRequestGrant, ActionWake, ActionPower, ActionOthersSessions, ActionSaveFilter, ActionSupport},
 	RoleTechnician: {ActionListDevices, ActionRequestGrant, ActionWake, ActionSaveFilter, ActionSupport},
 	RoleViewer:     {ActionListDevices, ActionSaveFilter},

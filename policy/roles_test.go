@@ -12,7 +12,8 @@ func TestRolesMatrix(t *testing.T) {
 	// refactoring: change it here on purpose.
 	want := map[Role]map[Action]bool{
 		RoleAdmin: {ActionCreateEnrollToken: true, ActionListDevices: true, ActionRequestGrant: true, ActionWake: true,
-			ActionPower: true, ActionOthersSessions: true, ActionManageUsers: true, ActionSaveFilter: true, ActionSupport: true},
+			ActionPower: true, ActionOthersSessions: true, ActionManageUsers: true, ActionSaveFilter: true, ActionSupport: true,
+			ActionManageConsent: true},
 		RoleSenior: {ActionListDevices: true, ActionRequestGrant: true, ActionWake: true, ActionPower: true,
 			ActionOthersSessions: true, ActionSaveFilter: true, ActionSupport: true},
 		RoleTechnician: {ActionListDevices: true, ActionRequestGrant: true, ActionWake: true, ActionSaveFilter: true, ActionSupport: true},
@@ -20,7 +21,7 @@ func TestRolesMatrix(t *testing.T) {
 		Role("root"):   {},
 	}
 	actions := []Action{ActionCreateEnrollToken, ActionListDevices, ActionRequestGrant, ActionWake, ActionPower,
-		ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport}
+		ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport, ActionManageConsent}
 	for role, row := range want {
 		for _, a := range actions {
 			err := Allow(role, a)

@@ -27,6 +27,13 @@ const (
 	// their access. The agent ends their live sessions whose grants were
 	// issued at or before At, and refuses such grants from then on.
 	PresenceRevoke = "revoke"
+	// PresenceConsentRules: which capabilities need the end user's answer
+	// on this device (Ask), as the shop's consent rules decide for the
+	// company it is filed under and its id; or, with NoRules, that the
+	// shop has none, so the agent's own default applies. Sent when the
+	// stream opens and whenever the rules (or the device's company)
+	// change; the latest one received is in force.
+	PresenceConsentRules = "consent-rules"
 )
 
 // Presence message limits.
@@ -34,12 +41,13 @@ const (
 	MaxPresenceMessage  = 8 << 10 // bytes in one line, newline excluded
 	MaxPresenceNodeKeys = 64      // node keys in one revoke message
 	MaxPresenceReason   = 256     // bytes of a message's reason
+	MaxPresenceAsk      = 32      // capabilities in one consent-rules message
 )
 
 // PresenceMessage is one message the coordinator sends down an agent's
 // presence stream.
 type PresenceMessage struct {
-	Type string `json:"type"` // PresenceRevoke; other types are ignored by this version
+	Type string `json:"type"` // PresenceRevoke or PresenceConsentRules; other types are ignored by this version
 	// Technician whose access is revoked; empty when only NodeKeys are.
 	Technician string `json:"technician,omitempty"`
 	// NodeKeys are technician nodes ("nodekey:<64 hex>") whose grants
@@ -51,7 +59,20 @@ type PresenceMessage struct {
 	// At is the revocation time on the coordinator's clock, the clock
 	// that stamps grants: grants issued at or before it are void.
 	At time.Time `json:"at"`
+	// Ask (PresenceConsentRules) lists the capabilities that need the
+	// end user's answer on this device; empty asks about nothing. A
+	// capability this version does not know may be listed (a later
+	// coordinator's): it is well formed, and the agent serves no such
+	// capability anyway.
+	Ask []Capability `json:"ask,omitempty"`
+	// NoRules (PresenceConsentRules) says the shop has no consent rules:
+	// the agent's own default applies. Ask is then empty.
+	NoRules bool `json:"no_rules,omitempty"`
 }
+
+// knownPresenceType reports whether this version acts on messages of
+// type t.
+func knownPresenceType(t string) bool { return t == PresenceRevoke || t == PresenceConsentRules }
 
 // ErrBadPresenceMessage is wrapped by PresenceMessage.Check and by
 // PresenceDecoder.Next for a line that is not a valid message.
@@ -60,11 +81,15 @@ var ErrBadPresenceMessage = errors.New("wire: invalid presence message")
 // Check validates a message of a type this version knows; a message of
 // another type passes (it is ignored, not refused).
 func (m PresenceMessage) Check() error {
-	if m.Type != PresenceRevoke {
-		return nil
-	}
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrBadPresenceMessage, fmt.Sprintf(format, args...))
+	}
+	switch m.Type {
+	case PresenceRevoke:
+	case PresenceConsentRules:
+		return m.checkConsentRules(bad)
+	default:
+		return nil
 	}
 	if m.Technician == "" && len(m.NodeKeys) == 0 {
 		return bad("a revoke names a technician or node keys")
@@ -89,6 +114,40 @@ func (m PresenceMessage) Check() error {
 		return bad("a revoke carries its time")
 	}
 	return nil
+}
+
+// checkConsentRules checks a PresenceConsentRules message: at most
+// MaxPresenceAsk well-formed capability names without repeats, none with
+// NoRules, and no fields of a revoke.
+func (m PresenceMessage) checkConsentRules(bad func(string, ...any) error) error {
+	if m.Technician != "" || len(m.NodeKeys) > 0 || m.Reason != "" {
+		return bad("a consent-rules message names no technician, node keys or reason")
+	}
+	if m.NoRules && len(m.Ask) > 0 {
+		return bad("a consent-rules message with no_rules asks about nothing")
+	}
+	if len(m.Ask) > MaxPresenceAsk {
+		return bad("%d capabilities, at most %d", len(m.Ask), MaxPresenceAsk)
+	}
+	for i, c := range m.Ask {
+		if !wellFormedCapability(c) {
+			return bad("capability %.40q is not 1 to 32 of [a-z0-9-]", c)
+		}
+		for _, d := range m.Ask[:i] {
+			if d == c {
+				return bad("capability %q listed twice", c)
+			}
+		}
+	}
+	return nil
+}
+
+// wellFormedCapability reports whether c could name a capability of this
+// or a later protocol version: 1 to 32 of [a-z0-9-].
+func wellFormedCapability(c Capability) bool {
+	return len(c) >= 1 && len(c) <= 32 && !strings.ContainsFunc(string(c), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-')
+	})
 }
 
 // ValidNodeKey reports whether s is a WireGuard node key as the overlay
@@ -203,12 +262,15 @@ func parsePresenceLine(line []byte) (m PresenceMessage, known bool, err error) {
 	if head.Type == "" {
 		return m, false, fmt.Errorf("%w: no type", ErrBadPresenceMessage)
 	}
-	if head.Type != PresenceRevoke {
+	if !knownPresenceType(head.Type) {
 		return m, false, nil // a later version's message: ignored
 	}
 	// Fields a later version adds to a known type are ignored.
 	if err := json.Unmarshal(line, &m); err != nil {
 		return PresenceMessage{}, false, fmt.Errorf("%w: %v", ErrBadPresenceMessage, err)
+	}
+	if len(m.Ask) == 0 {
+		m.Ask = nil // "ask":[] and no "ask" say the same
 	}
 	if err := m.Check(); err != nil {
 		return PresenceMessage{}, false, err

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -137,6 +138,8 @@ func FuzzPresenceDecoder(f *testing.F) {
 	f.Add([]byte(`{"type":"revoke","node_keys":["` + testKey + `"],"at":"2026-12-07T10:00:00Z"}` + "\n"))
 	f.Add([]byte("\n\n\r\n"))
 	f.Add([]byte(`{"type":"revoke"` + strings.Repeat(" ", 5000) + "}\n"))
+	f.Add([]byte(`{"type":"consent-rules","ask":["screen","input"]}` + "\n" + `{"type":"consent-rules","ask":[]}` + "\n"))
+	f.Add([]byte(`{"type":"consent-rules","no_rules":true,"at":"2026-12-07T10:00:00Z"}` + "\n" + `{"type":"consent-rules","ask":["x","x"]}` + "\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d := NewPresenceDecoder(bytes.NewReader(body))
 		for i := 0; ; i++ {
@@ -153,7 +156,7 @@ func FuzzPresenceDecoder(f *testing.F) {
 				}
 				return
 			}
-			if m.Type != PresenceRevoke {
+			if !knownPresenceType(m.Type) {
 				t.Fatalf("a message of type %q was returned", m.Type)
 			}
 			if err := m.Check(); err != nil {
@@ -172,4 +175,68 @@ func FuzzPresenceDecoder(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A consent-rules message: what it may carry, and how the decoder reads it.
+func TestPresenceConsentRules(t *testing.T) {
+	t.Parallel()
+	ok := PresenceMessage{Type: PresenceConsentRules, Ask: []Capability{CapScreen, CapInput}}
+	for _, tc := range []struct {
+		name string
+		edit func(*PresenceMessage)
+		bad  bool
+	}{
+		{"ask", func(*PresenceMessage) {}, false},
+		{"ask nothing", func(m *PresenceMessage) { m.Ask = nil }, false},
+		{"no rules", func(m *PresenceMessage) { m.Ask, m.NoRules = nil, true }, false},
+		{"a later capability", func(m *PresenceMessage) { m.Ask = []Capability{"files-2"} }, false},
+		{"no time needed", func(m *PresenceMessage) { m.At = time.Time{} }, false},
+		{"no rules but asks", func(m *PresenceMessage) { m.NoRules = true }, true},
+		{"repeated", func(m *PresenceMessage) { m.Ask = []Capability{CapScreen, CapScreen} }, true},
+		{"malformed capability", func(m *PresenceMessage) { m.Ask = []Capability{"Screen!"} }, true},
+		{"empty capability", func(m *PresenceMessage) { m.Ask = []Capability{""} }, true},
+		{"long capability", func(m *PresenceMessage) { m.Ask = []Capability{Capability(strings.Repeat("a", 33))} }, true},
+		{"too many", func(m *PresenceMessage) {
+			m.Ask = nil
+			for i := range MaxPresenceAsk + 1 {
+				m.Ask = append(m.Ask, Capability(fmt.Sprint("c", i)))
+			}
+		}, true},
+		{"a revoke's fields", func(m *PresenceMessage) { m.Technician = "bob" }, true},
+	} {
+		m := ok
+		tc.edit(&m)
+		err := m.Check()
+		if (err != nil) != tc.bad || err != nil && !errors.Is(err, ErrBadPresenceMessage) {
+			t.Errorf("%s: Check = %v, want bad %v", tc.name, err, tc.bad)
+		}
+	}
+	body := `{"type":"consent-rules","ask":["screen"],"at":"2026-12-07T10:00:00Z"}` + "\n" +
+		`{"type":"consent-rules","ask":[]}` + "\n" +
+		`{"type":"consent-rules","no_rules":true}` + "\n" +
+		`{"type":"consent-rules","ask":["screen","screen"]}` + "\n"
+	d := NewPresenceDecoder(strings.NewReader(body))
+	for i, want := range []PresenceMessage{
+		{Type: PresenceConsentRules, Ask: []Capability{CapScreen}, At: testAt},
+		{Type: PresenceConsentRules},
+		{Type: PresenceConsentRules, NoRules: true},
+	} {
+		got, err := d.Next()
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("message %d (-want +got):\n%s", i, diff)
+		}
+	}
+	if _, err := d.Next(); !errors.Is(err, ErrBadPresenceMessage) {
+		t.Errorf("a repeated capability: %v, want ErrBadPresenceMessage", err)
+	}
+	line, err := EncodePresenceMessage(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := NewPresenceDecoder(bytes.NewReader(line)).Next(); err != nil || !cmp.Equal(ok, got) {
+		t.Errorf("round trip: %+v, %v", got, err)
+	}
 }

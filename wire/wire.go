@@ -25,6 +25,12 @@
 //     with SecondFactor and Pending, then PathLoginSecondFactor); API keys
 //     ("Authorization: Bearer pdk_…", PathAPIKeys); the local account and
 //     device administration (LocalUserAction, LocalDeviceAction).
+//   - 1, additive (2026-12-07): the shop's consent rules are kept by the
+//     coordinator (PathConsentRules, admins only) and each agent gets the
+//     capabilities that need asking on it as a PresenceConsentRules
+//     message (Ask, or NoRules) when its presence stream opens and when
+//     the rules change. Older agents ignore the type and keep their own
+//     rules.
 //
 // Identity never travels in a request body: on the overlay it comes from the
 // transport (WhoIs), towards the coordinator from the bearer credential.
@@ -93,6 +99,11 @@ const (
 	PathInventory  = "/v1/agent/inventory"   // POST Inventory (device)
 	PathHeartbeat  = "/v1/agent/heartbeat"   // POST Heartbeat (device)
 	PathAgentAudit = "/v1/agent/audit"       // POST []AuditEvent (device)
+	// PathConsentRules (admin): GET → the shop's consent rules
+	// (policy.ConsentRules as JSON; CodeNotFound when the shop has none
+	// and each agent uses its own default); PUT the rules → the rules
+	// stored; DELETE → 204, the shop has none again.
+	PathConsentRules = "/v1/consent-rules"
 )
 
 // Peer call paths (served by agents on PeerPort over the overlay).

@@ -12,7 +12,12 @@
 //
 // Which capabilities need asking is the machine's policy
 // (policy.ConsentRules, resolved for this company and device into
-// [Config.Ask]). A request whose capabilities that need asking are all
+// [Config.Ask]); the coordinator may change it while the agent runs
+// ([Service.SetAsk]). Each lease remembers what the user agreed to: when
+// the rules start asking about a capability a live lease uses without
+// the user's answer, that lease ends, and an open question that no
+// longer covers what it would allow is withdrawn, so the next request
+// asks. A request whose capabilities that need asking are all
 // already allowed to the same technician by a live lease is granted
 // without a question: a reconnect, or a narrower session. Anything wider
 // asks again. A question names the exact set it would allow and carries its
@@ -63,6 +68,10 @@ var (
 	ErrInvalid  = errors.New("consent: invalid request")
 	ErrAudit    = errors.New("consent: the answer could not be written to the audit trail")
 	ErrRevoked  = errors.New("consent: the technician's access was revoked")
+	// ErrRulesChanged: the consent rules changed while the user was
+	// asked, and the question no longer covers the request; it is
+	// wrapped with ErrNoAnswer (the technician asks again).
+	ErrRulesChanged = errors.New("consent: the consent rules changed; ask again")
 )
 
 // DefaultTimeout bounds how long a question waits for the user.
@@ -148,9 +157,11 @@ type Service struct {
 
 type pending struct {
 	q         Question
+	want      []wire.Capability // what the request would allow
 	holder    Holder
 	answer    chan bool // buffered: Answer never blocks
 	withdrawn string    // why the question was withdrawn (set before answer is sent false)
+	why       error     // what Acquire returns when withdrawn: ErrRevoked, or ErrNoAnswer with ErrRulesChanged
 }
 
 // New returns a Service.
@@ -174,7 +185,62 @@ func New(cfg Config) *Service {
 // Asks reports whether any capability needs the user's answer here: if
 // not, nobody needs to see a question (the page may still show who is
 // connected).
-func (s *Service) Asks() bool { return len(s.cfg.Ask) > 0 }
+func (s *Service) Asks() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.cfg.Ask) > 0
+}
+
+// Ask returns the capabilities that need the user's answer now, sorted.
+func (s *Service) Ask() []wire.Capability {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.cfg.Ask)
+}
+
+// SetAsk changes the capabilities that need the user's answer (the
+// coordinator's consent rules changed); why says where the rules come
+// from, for the audit trail. It reports whether anything changed. A live
+// lease that uses a capability now asked about without the user having
+// agreed to it ends; an open question that does not cover all its
+// request now needs is withdrawn (its Acquire returns ErrNoAnswer with
+// ErrRulesChanged). Each is audited.
+func (s *Service) SetAsk(ask []wire.Capability, why string) bool {
+	ask = normalize(ask)
+	const ended = "the consent rules changed: the user must be asked"
+	s.mu.Lock()
+	if slices.Equal(ask, s.cfg.Ask) {
+		s.mu.Unlock()
+		return false
+	}
+	s.cfg.Ask = ask
+	var gone []*Lease
+	for l := range s.leases {
+		if len(without(intersect(l.caps, ask), l.consented)) > 0 {
+			gone = append(gone, l)
+		}
+	}
+	for _, l := range gone {
+		s.endLocked(l, ended)
+	}
+	var withdrawn *pending
+	if p := s.pending; p != nil && len(without(intersect(p.want, ask), p.q.Capabilities)) > 0 {
+		withdrawn, s.pending = p, nil
+		p.withdrawn, p.why = "the consent rules changed", fmt.Errorf("%w: %w", ErrNoAnswer, ErrRulesChanged)
+		p.answer <- false
+		s.note = "The request from " + p.q.Technician + " was withdrawn: the rules of what needs your answer changed."
+	}
+	s.touchLocked()
+	s.mu.Unlock()
+	s.record("coordinator", "consent.rules", "ok", why, ask)
+	for _, l := range gone {
+		s.record("coordinator", "consent.end", "ok", ended, l.caps, "technician", l.technician)
+	}
+	if withdrawn != nil {
+		s.record("coordinator", "consent.withdraw", "ok", "the consent rules changed", withdrawn.q.Capabilities, "technician", withdrawn.q.Technician)
+	}
+	return true
+}
 
 // Acquire returns a lease for exactly r.Capabilities once the user allowed
 // every one of them that needs asking, asking if a live lease of the same
@@ -191,10 +257,10 @@ func (s *Service) Acquire(ctx context.Context, r Request) (*Lease, error) {
 			return nil, fmt.Errorf("%w: unknown capability %q", ErrInvalid, c)
 		}
 	}
-	need := intersect(want, s.cfg.Ask)
 	h := r.holder()
 
 	s.mu.Lock()
+	need := intersect(want, s.cfg.Ask)
 	if s.refusedLocked(h) {
 		s.mu.Unlock()
 		s.record(r.Technician, "consent.ask", "denied", "revoked", want)
@@ -205,7 +271,7 @@ func (s *Service) Acquire(ctx context.Context, r Request) (*Lease, error) {
 		if len(need) > 0 {
 			why = "already allowed"
 		}
-		l := s.grantLocked(h, want)
+		l := s.grantLocked(h, want, need)
 		s.mu.Unlock()
 		return s.granted(l, why)
 	}
@@ -221,6 +287,7 @@ func (s *Service) Acquire(ctx context.Context, r Request) (*Lease, error) {
 	}
 	p := &pending{
 		q:      Question{Nonce: hex.EncodeToString(nonce), Technician: r.Technician, Capabilities: need, Asked: s.cfg.Now()},
+		want:   want,
 		holder: h,
 		answer: make(chan bool, 1),
 	}
@@ -235,7 +302,7 @@ func (s *Service) Acquire(ctx context.Context, r Request) (*Lease, error) {
 	case ok := <-p.answer:
 		if !ok && p.withdrawn != "" { // written before the answer was sent
 			s.record(r.Technician, "consent.ask", "denied", "withdrawn: "+p.withdrawn, need)
-			return nil, fmt.Errorf("%w: the question was withdrawn (%s)", ErrRevoked, p.withdrawn)
+			return nil, fmt.Errorf("%w: the question was withdrawn (%s)", p.why, p.withdrawn)
 		}
 		if !ok {
 			s.record(r.Technician, "consent.ask", "denied", "the user declined", need)
@@ -247,7 +314,15 @@ func (s *Service) Acquire(ctx context.Context, r Request) (*Lease, error) {
 			s.record(r.Technician, "consent.ask", "denied", "revoked", need)
 			return nil, ErrRevoked
 		}
-		l := s.grantLocked(h, want)
+		// The rules may have changed after the answer: what they ask
+		// now must be what the user just allowed, or allowed before.
+		now := intersect(want, s.cfg.Ask)
+		if len(without(now, union(need, s.allowedLocked(r.Technician)))) > 0 {
+			s.mu.Unlock()
+			s.record(r.Technician, "consent.ask", "denied", "the consent rules changed while the user was asked", now)
+			return nil, fmt.Errorf("%w: %w", ErrNoAnswer, ErrRulesChanged)
+		}
+		l := s.grantLocked(h, want, now)
 		s.mu.Unlock()
 		return s.granted(l, "the user allowed")
 	case <-ctx.Done():
@@ -325,7 +400,7 @@ func (s *Service) EndFor(match func(Holder) bool, actor, reason string) int {
 	var withdrawn *pending
 	if p := s.pending; p != nil && match(p.holder) {
 		withdrawn, s.pending = p, nil
-		p.withdrawn = reason
+		p.withdrawn, p.why = reason, ErrRevoked
 		p.answer <- false
 		s.note = "The request from " + p.q.Technician + " was withdrawn: " + reason + "."
 		s.touchLocked()
@@ -384,8 +459,10 @@ func (s *Service) allowedLocked(technician string) []wire.Capability {
 	return caps
 }
 
-func (s *Service) grantLocked(h Holder, caps []wire.Capability) *Lease {
-	l := &Lease{s: s, technician: h.Technician, holder: h, caps: caps, done: make(chan struct{})}
+// grantLocked starts a lease of caps, of which the user agreed to
+// consented (those the rules asked about).
+func (s *Service) grantLocked(h Holder, caps, consented []wire.Capability) *Lease {
+	l := &Lease{s: s, technician: h.Technician, holder: h, caps: caps, consented: consented, done: make(chan struct{})}
 	s.leases[l] = struct{}{}
 	s.note = ""
 	s.touchLocked()
@@ -438,6 +515,7 @@ type Lease struct {
 	technician string
 	holder     Holder
 	caps       []wire.Capability // sorted; never changes
+	consented  []wire.Capability // of caps, those the rules asked about when it was granted
 	done       chan struct{}
 	reason     string // set under s.mu before done is closed
 }

@@ -507,3 +507,61 @@ func TestRevokeEndsThatTechnicianOnly(t *testing.T) {
 	}
 	alice.Release("")
 }
+
+// I4: rules that start asking about a capability end the live leases
+// that use it without the user's answer (so the next request asks
+// instead of riding on the old lease as "already allowed"), keep those
+// the user agreed to, and withdraw an open question that no longer covers
+// its request; rules that ask less end nothing.
+func TestI4SetAskEndsWhatTheUserDidNotAllow(t *testing.T) {
+	leak.Check(t)
+	s, a := newService(t, power) // screen and input need no answer
+	unasked := granted(t, s, "alice", see)
+	asked := allow(t, s, "bob", power)
+	if s.SetAsk(power, "same") {
+		t.Error("the same rules reported a change")
+	}
+
+	if !s.SetAsk([]wire.Capability{wire.CapScreen, wire.CapPower}, "the coordinator's rules") {
+		t.Fatal("new rules reported no change")
+	}
+	wait.Recv(t, "the unasked screen lease to end", unasked.Done())
+	if got := unasked.Reason(); got != "the consent rules changed: the user must be asked" {
+		t.Errorf("ended because %q", got)
+	}
+	if !asked.Allows(wire.CapPower) {
+		t.Error("a lease the user allowed ended")
+	}
+	if diff := cmp.Diff([]wire.Capability{wire.CapPower, wire.CapScreen}, s.Ask()); diff != "" {
+		t.Errorf("Ask (-want +got):\n%s", diff)
+	}
+	// The next screen request asks.
+	ch, _ := acquire(t, s, "alice", control)
+	q := question(t, s, "alice")
+	if diff := cmp.Diff(see, q.Capabilities); diff != "" {
+		t.Fatalf("asks about (-want +got):\n%s", diff)
+	}
+	// The rules now ask about input too: the open question (screen only)
+	// no longer covers the request and is withdrawn.
+	s.SetAsk([]wire.Capability{wire.CapInput, wire.CapScreen, wire.CapPower}, "the coordinator's rules")
+	r := wait.Recv(t, "the withdrawn question", ch)
+	if !errors.Is(r.err, ErrNoAnswer) || !errors.Is(r.err, ErrRulesChanged) {
+		t.Fatalf("withdrawn question: %v, want ErrNoAnswer and ErrRulesChanged", r.err)
+	}
+	if err := s.Answer(q.Nonce, true); !errors.Is(err, ErrStale) {
+		t.Errorf("an answer to the withdrawn question: %v, want ErrStale", err)
+	}
+	l := allow(t, s, "alice", control)
+	// Asking less ends nothing.
+	s.SetAsk(nil, "the shop has no rules")
+	if !l.Allows(wire.CapInput) || !asked.Allows(wire.CapPower) {
+		t.Error("rules that ask less ended a lease")
+	}
+	granted(t, s, "carol", power).Release("")
+	acts := a.actions()
+	for _, want := range []string{"consent.rules ok power,screen", "consent.end ok screen", "consent.withdraw ok screen", "consent.rules ok "} {
+		if !slices.Contains(acts, want) {
+			t.Errorf("no %q in the audit trail %q", want, acts)
+		}
+	}
+}

@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string) error {
 	fs.BoolVar(&cfg.Unattended, "unattended", false, "connect without asking the user (consent off)")
 	fs.BoolVar(&cfg.NoScreen, "no-screen", false, "offer no screen sessions (headless machine)")
 	fs.BoolVar(&cfg.ViewOnly, "view-only", false, "screen sessions show the screen but inject no mouse or keyboard")
-	rulesFile := fs.String("consent-rules", "", "JSON file of which capabilities need the user's answer, per company and device (default: all when attended, none when -unattended)")
+	rulesFile := fs.String("consent-rules", "", "JSON file of which capabilities need the user's answer, per company and device; it wins over the coordinator's rules (default: the coordinator's rules; without them all when attended, none when -unattended)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	memMiB := fs.Int64("memory-limit", cli.DefaultMemoryLimit>>20, "soft memory limit in MiB (0: none; GOMEMLIMIT wins)")
 	if err := fs.Parse(args); err != nil {

@@ -109,6 +109,10 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathAPIKeys, Auth: desk.Technician}, tech: (*Server).handleCreateAPIKey},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathAPIKeys + "/{id}/revoke", Auth: desk.Technician}, tech: (*Server).handleRevokeAPIKey},
 
+	{Rule: desk.Rule{Pattern: "GET " + wire.PathConsentRules, Auth: desk.Technician, Action: policy.ActionManageConsent}, tech: (*Server).handleConsentRules},
+	{Rule: desk.Rule{Pattern: "PUT " + wire.PathConsentRules, Auth: desk.Technician, Action: policy.ActionManageConsent}, tech: (*Server).handleSetConsentRules},
+	{Rule: desk.Rule{Pattern: "DELETE " + wire.PathConsentRules, Auth: desk.Technician, Action: policy.ActionManageConsent}, tech: (*Server).handleClearConsentRules},
+
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathInventory, Auth: desk.Device}, device: (*Server).handleInventory},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathHeartbeat, Auth: desk.Device}, device: (*Server).handleHeartbeat},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathPresence, Auth: desk.Device}, device: (*Server).handlePresence},

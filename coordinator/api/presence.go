@@ -357,9 +357,11 @@ const presenceOK = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\
 // presenceStopping refuses a stream while the coordinator stops.
 const presenceStopping = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 27\r\nConnection: close\r\n\r\nthe coordinator is stopping"
 
-// handlePresence keeps a device online while its presence stream ticks.
+// handlePresence keeps a device online while its presence stream ticks;
+// once the stream is open, the consent rules that apply to the device
+// are queued on it.
 func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request, dev enroll.Device) {
-	s.cfg.Presence.serve(w, r, dev.ID, s.log)
+	s.cfg.Presence.serve(w, r, dev.ID, s.log, func() { s.desk.SendConsentRules(dev.ID) })
 }
 
 // Serve serves the presence stream of device, whose credentials the
@@ -368,12 +370,14 @@ func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request, dev enro
 // net/http and returns at once; over HTTP/2 it returns when the stream
 // ends.
 func (p *Presence) Serve(w http.ResponseWriter, r *http.Request, device string) {
-	p.serve(w, r, device, slog.New(slog.DiscardHandler))
+	p.serve(w, r, device, slog.New(slog.DiscardHandler), nil)
 }
 
-func (p *Presence) serve(w http.ResponseWriter, r *http.Request, device string, log *slog.Logger) {
+// serve serves device's stream; opened, if not nil, is called once the
+// stream is open (what it queues with Send goes down this stream).
+func (p *Presence) serve(w http.ResponseWriter, r *http.Request, device string, log *slog.Logger, opened func()) {
 	if hj, ok := w.(http.Hijacker); ok && r.ProtoMajor == 1 {
-		p.serveConn(hj, device, log)
+		p.serveConn(hj, device, log, opened)
 		return
 	}
 	rc := http.NewResponseController(w)
@@ -410,6 +414,9 @@ func (p *Presence) serve(w http.ResponseWriter, r *http.Request, device string, 
 		return
 	}
 	defer done()
+	if opened != nil {
+		opened()
+	}
 	// The writers write through w only while this handler runs: once it
 	// is about to return, finished stops them (waiting for a write in
 	// flight, which its deadline bounds).
@@ -479,7 +486,7 @@ func (p *Presence) serve(w http.ResponseWriter, r *http.Request, device string, 
 // while it only reads ticks. The request body's chunk framing is read as
 // it comes: any byte is a sign of life. The answer's body runs until the
 // connection closes; messages are written to it as they are.
-func (p *Presence) serveConn(hj http.Hijacker, device string, log *slog.Logger) {
+func (p *Presence) serveConn(hj http.Hijacker, device string, log *slog.Logger, opened func()) {
 	conn, brw, err := hj.Hijack()
 	if err != nil {
 		log.Warn("presence: taking the connection failed", "err", err)
@@ -498,6 +505,9 @@ func (p *Presence) serveConn(hj http.Hijacker, device string, log *slog.Logger) 
 	}
 	// What net/http had read ahead is ticks too.
 	brw.Reader.Discard(brw.Reader.Buffered()) //nolint:errcheck // only counted
+	if opened != nil {
+		opened()
+	}
 	timeout := p.writeTimeout
 	p.attach(st, func(lines [][]byte) error {
 		// One writer at a time (the stream is scheduled once); a write

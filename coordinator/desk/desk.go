@@ -2,8 +2,9 @@
 // and session lookup; devices and session grants; enrollment tokens and
 // enrollment; support codes, the end user's portal check and the one-time
 // agent's join, support sessions and the board; Wake-on-LAN plans; the
-// Access view's machines and saved filters; and the rate limits on all of
-// them.
+// Access view's machines and saved filters; the shop's consent rules and
+// their delivery to agents (consentrules.go); and the rate limits on all
+// of them.
 //
 // # Overview
 //
@@ -41,6 +42,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/consentrules"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
@@ -70,21 +72,27 @@ type Presence interface {
 	// agents reconnecting soon); it never waits on an agent.
 	Broadcast(msg wire.PresenceMessage) error
 	Forget(device string) // a removed or reset device
+	// Send queues msg on device's presence stream, if one is open
+	// (false if none is); it never waits on the agent.
+	Send(device string, msg wire.PresenceMessage) (bool, error)
 }
 
 // Config wires a Desk to the coordinator's parts.
 type Config struct {
-	Accounts   *identity.Accounts
-	Registry   *enroll.Registry
-	Audit      *audit.Log
-	Overlay    Overlay
-	Presence   Presence
-	Support    *support.Desk
-	Pin        string // the CA pin enrollment tokens carry
-	ControlURL string // the coordinator's public https URL
-	GrantKey   ed25519.PrivateKey
-	Now        func() time.Time // nil means time.Now
-	Logger     *slog.Logger     // nil discards logs
+	Accounts *identity.Accounts
+	Registry *enroll.Registry
+	Audit    *audit.Log
+	Overlay  Overlay
+	Presence Presence
+	Support  *support.Desk
+	// ConsentRules keeps the shop's consent rules; nil refuses reading
+	// and changing them (Unavailable) and tells agents nothing.
+	ConsentRules *consentrules.Store
+	Pin          string // the CA pin enrollment tokens carry
+	ControlURL   string // the coordinator's public https URL
+	GrantKey     ed25519.PrivateKey
+	Now          func() time.Time // nil means time.Now
+	Logger       *slog.Logger     // nil discards logs
 }
 
 // Desk decides. Its methods are safe for concurrent use.
@@ -103,6 +111,11 @@ type Desk struct {
 	unrecorded atomic.Int64 // rate-limit refusals not recorded since the last one that was
 
 	accesses accesses
+
+	rulesMu     sync.Mutex          // orders consent-rules messages to agents (consentrules.go)
+	rules       policy.ConsentRules // under rulesMu: the shop's rules once read
+	rulesSet    bool                // under rulesMu: the shop has rules
+	rulesCached bool                // under rulesMu: rules and rulesSet are the store's
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced at each change of the board

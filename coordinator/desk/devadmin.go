@@ -135,6 +135,7 @@ func (d *Desk) MoveDevice(c Caller, id, company, site string) error {
 		return d.refuse(ev, newErr(Invalid, "The company or site is not valid.", err))
 	}
 	d.ok(ev)
+	d.SendConsentRules(id) // the rules of its new company apply
 	return nil
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/peerdesk/peerdesk/coordinator/api"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/consentrules"
 	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
@@ -117,7 +118,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{accounts: accounts, support: support.New(db, nil), overlay: &fakeOverlay{},
 		dev: map[bool]string{}, creator: map[bool]string{}}
 	w.d = desk.New(desk.Config{Accounts: accounts, Registry: enroll.New(db, nil), Audit: audit.New(db, nil),
-		Overlay: w.overlay, Support: w.support, ControlURL: "https://coord.test", GrantKey: key, Pin: strings.Repeat("ab", 32)})
+		ConsentRules: consentrules.New(db, nil), Overlay: w.overlay, Support: w.support, ControlURL: "https://coord.test", GrantKey: key, Pin: strings.Repeat("ab", 32)})
 	w.api = api.New(api.Config{Desk: w.d}).Handler()
 	w.web = web.New(web.Config{Backend: w.d, Desk: w.d, Portal: w.d, Accounts: w.d, PublicURL: "https://coord.test"})
 	for i, company := range map[bool]string{true: "acme", false: "globex"} {
@@ -298,6 +299,22 @@ var cells = map[string]func(t *testing.T, w *world, in bool, caller string) cell
 	"POST /machines/admin/{id}/{op}": func(t *testing.T, w *world, in bool, _ string) cell {
 		// A machine of its own each time: the reset forgets it.
 		return cell{"POST", "/machines/admin/" + w.enrollOne(t, in) + "/reset", "x=1", ""}
+	},
+	"GET " + wire.PathConsentRules: func(t *testing.T, w *world, _ bool, _ string) cell {
+		// Rules to read (none reads as absent).
+		if err := w.d.SetConsentRules(desk.Local(), policy.AttendedRules()); err != nil {
+			t.Fatal(err)
+		}
+		return cell{"GET", wire.PathConsentRules, "", ""}
+	},
+	"PUT " + wire.PathConsentRules: func(*testing.T, *world, bool, string) cell {
+		return cell{"PUT", wire.PathConsentRules, `{"default":["screen"],"by_company":{"acme":["power"]}}`, ""}
+	},
+	"DELETE " + wire.PathConsentRules: func(*testing.T, *world, bool, string) cell {
+		return cell{"DELETE", wire.PathConsentRules, "", ""}
+	},
+	"POST /settings/consent-rules": func(*testing.T, *world, bool, string) cell {
+		return cell{"POST", "/settings/consent-rules", "op=save&default=screen&companies=acme%3A+power&devices=", ""}
 	},
 	"GET /support/desk/events": func(t *testing.T, w *world, in bool, _ string) cell {
 		c := w.requestCode(t, in)

@@ -45,6 +45,9 @@ type Accounts interface {
 	DisableTOTP(c desk.Caller, code string) error
 	AccountRules(c desk.Caller) (policy.AccountRules, error)
 	SetAccountRules(c desk.Caller, r policy.AccountRules) error
+	ConsentRules(c desk.Caller) (policy.ConsentRules, bool, error)
+	SetConsentRules(c desk.Caller, r policy.ConsentRules) error
+	ClearConsentRules(c desk.Caller) error
 	CreateAPIKey(c desk.Caller, name string, role policy.Role, companies policy.Scope, expires time.Time) (string, identity.APIKey, error)
 	APIKeys(c desk.Caller) ([]identity.APIKey, error)
 	RevokeAPIKey(c desk.Caller, id string) error

@@ -19,6 +19,12 @@ func (s *server) handleUsers(w http.ResponseWriter, r *http.Request, sess sessio
 }
 
 func (s *server) renderUsers(w http.ResponseWriter, r *http.Request, sess session, status int, errMsg, notice string) {
+	s.renderUsersWith(w, r, sess, status, errMsg, notice, nil)
+}
+
+// renderUsersWith renders the Users page; consent, if not nil, is the
+// consent rules form as sent (refused), else the stored rules are shown.
+func (s *server) renderUsersWith(w http.ResponseWriter, r *http.Request, sess session, status int, errMsg, notice string, consent *templates.ConsentRulesForm) {
 	sess.nav.Active = templates.TabUsers
 	users, err := s.accounts.Users(sess.caller)
 	if err != nil {
@@ -31,6 +37,16 @@ func (s *server) renderUsers(w http.ResponseWriter, r *http.Request, sess sessio
 		s.log.Error("web: reading account rules", "err", err)
 	}
 	v := templates.UsersView{Nav: sess.nav, CSRF: sess.nav.CSRF, TOTPRequired: rules.TOTPRequiredForAdmins, Error: errMsg, Notice: notice}
+	if consent != nil {
+		v.Consent = *consent
+	} else if cr, set, err := s.accounts.ConsentRules(sess.caller); err == nil {
+		v.Consent = consentForm(cr, set)
+	} else {
+		if !errors.Is(err, desk.ErrNoConsentRules) {
+			s.log.Error("web: reading consent rules", "err", err)
+		}
+		v.Consent = consentForm(policy.ConsentRules{}, false)
+	}
 	for _, role := range policy.Roles {
 		v.Roles = append(v.Roles, string(role))
 	}

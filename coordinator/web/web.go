@@ -213,6 +213,7 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/apikeys", Auth: desk.Technician}, feature: withAccounts, tech: (*server).handleCreateAPIKey},
 	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/apikeys/{id}/revoke", Auth: desk.Technician}, feature: withAccounts, tech: (*server).handleRevokeAPIKey},
 	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/rules", Auth: desk.Technician, Action: policy.ActionManageUsers}, feature: withAccounts, tech: (*server).handleSetRules},
+	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/consent-rules", Auth: desk.Technician, Action: policy.ActionManageConsent}, feature: withAccounts, tech: (*server).handleSetConsentRules},
 	{Rule: desk.Rule{Pattern: "GET /users", Auth: desk.Technician, Action: policy.ActionManageUsers}, feature: withAccounts, tech: (*server).handleUsers},
 	{Rule: desk.Rule{Pattern: "POST /users", Auth: desk.Technician, Action: policy.ActionManageUsers}, feature: withAccounts, tech: (*server).handleAddUser},
 	{Rule: desk.Rule{Pattern: "POST /users/{name}/{op}", Auth: desk.Technician, Action: policy.ActionManageUsers}, feature: withAccounts, tech: (*server).handleUserAction},

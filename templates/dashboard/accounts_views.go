@@ -16,7 +16,25 @@ type UsersView struct {
 	Users         []UserRow
 	Roles         []string
 	TOTPRequired  bool // the shop's "2FA required for admins"
+	Consent       ConsentRulesForm
 	Error, Notice string
+}
+
+// ConsentRulesForm is the shop's consent rules on the Users page: which
+// capabilities need the end user's answer, by default, per company and
+// per device (one "name: capability capability" a line; nothing after
+// the colon asks about nothing).
+type ConsentRulesForm struct {
+	Set       bool // the shop has rules; otherwise each agent uses its own default
+	Default   []ConsentCap
+	Companies string
+	Devices   string
+}
+
+// ConsentCap is one capability of the default set, as a checkbox.
+type ConsentCap struct {
+	Name, Label string
+	Checked     bool
 }
 
 // UserRow is one account on the Users page.

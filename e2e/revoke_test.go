@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -241,7 +242,8 @@ func TestM5RemovedDeviceLeaves(t *testing.T) {
 	if err := c.Admin.DeviceAction(ctx(t), wire.LocalDeviceAction{ID: device, Action: wire.DeviceRemove}); err != nil {
 		t.Fatalf("removing the machine: %v", err)
 	}
-	gone := wait.For(t, "the removed machine to leave alice's peers", func() bool { return !isPeer() })
+	wait.For(t, "the removed machine to leave alice's peers", func() bool { return !isPeer() })
+	gone := time.Since(began)
 	t.Logf("the removed machine left alice's peers %v after the remove call", gone)
 	if gone > revokeWithin {
 		t.Errorf("the removed machine left alice's peers %v after the remove call, want within %v", gone, revokeWithin)
@@ -253,10 +255,14 @@ func TestM5RemovedDeviceLeaves(t *testing.T) {
 	// The coordinator ended its presence stream: the agent saw it break
 	// (not refused: it was open), and its reconnection was refused.
 	var ended []slog.Record
-	wait.For(t, "the removed machine's presence stream to end", func() bool {
-		ended = logs.find(presenceEnded)
-		return len(ended) > before
-	})
+	if err := wait.Until(harness.Timeout, func() error {
+		if ended = logs.find(presenceEnded); len(ended) > before {
+			return nil
+		}
+		return errors.New("not ended")
+	}); err != nil {
+		t.Fatalf("the removed machine's presence stream was not ended in %v; the agent logged: %s", harness.Timeout, logs.messages())
+	}
 	t.Logf("the removed machine's presence stream ended %v after the remove call: %s", time.Since(began), attr(ended[before], "err"))
 	if took := ended[before].Time.Sub(began); took > revokeWithin {
 		t.Errorf("the removed machine's presence stream ended %v after the remove call, want within %v", took, revokeWithin)
@@ -341,6 +347,25 @@ func (l *logTap) find(msg string) []slog.Record {
 		}
 	}
 	return out
+}
+
+// messages lists what was logged about the presence stream and every
+// warning, for failure messages (not the overlay node's chatter).
+func (l *logTap) messages() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for _, r := range l.recs {
+		if r.Level < slog.LevelWarn && !strings.Contains(r.Message, "presence") {
+			continue
+		}
+		fmt.Fprintf(&b, "\n\t%s %s %s", r.Time.Format("15:04:05.000"), r.Level, r.Message)
+		r.Attrs(func(a slog.Attr) bool {
+			fmt.Fprintf(&b, " %s=%v", a.Key, a.Value.Any())
+			return true
+		})
+	}
+	return b.String()
 }
 
 // attr is the value of r's attribute key, as text.

@@ -70,6 +70,9 @@ type Presence interface {
 	// agents reconnecting soon); it never waits on an agent.
 	Broadcast(msg wire.PresenceMessage) error
 	Forget(device string) // a removed or reset device
+	// End ends device's presence stream, if one is open: a removed or
+	// reset device's credentials open no new one.
+	End(device string) bool
 }
 
 // Config wires a Desk to the coordinator's parts.

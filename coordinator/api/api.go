@@ -286,6 +286,12 @@ func (s *Server) device(h deviceHandler) http.HandlerFunc {
 		// do nothing else an enrolled device does.
 		dev, err := s.desk.AuthenticateDevice(clientIP(r), id, secret, r.URL.Path == wire.PathAgentAudit)
 		if err != nil {
+			if r.URL.Path == wire.PathPresence && r.ProtoMajor == 1 {
+				// A presence stream's body never ends: net/http would read
+				// it (up to 256 KiB, a tick a second) before answering, and
+				// a refused agent (a removed device) would wait forever.
+				w.Header().Set("Connection", "close")
+			}
 			fail(w, err)
 			return
 		}

@@ -35,6 +35,7 @@ func (p *fakePresence) Seen(string)                          {}
 func (p *fakePresence) LastSeen(string) (time.Time, bool)    { return time.Time{}, false }
 func (p *fakePresence) Broadcast(wire.PresenceMessage) error { return nil }
 func (p *fakePresence) Forget(string)                        {}
+func (p *fakePresence) End(string) bool                      { return false }
 
 func (p *fakePresence) Send(device string, msg wire.PresenceMessage) (bool, error) {
 	if err := msg.Check(); err != nil {

@@ -75,6 +75,9 @@ type Presence interface {
 	// Send queues msg on device's presence stream, if one is open
 	// (false if none is); it never waits on the agent.
 	Send(device string, msg wire.PresenceMessage) (bool, error)
+	// End ends device's presence stream, if one is open: a removed or
+	// reset device's credentials open no new one.
+	End(device string) bool
 }
 
 // Config wires a Desk to the coordinator's parts.

@@ -139,10 +139,15 @@ func (d *Desk) MoveDevice(c Caller, id, company, site string) error {
 	return nil
 }
 
-// dropNode deletes a removed or reset device's overlay node and key and
-// forgets its presence; a failure is logged and noted in the audit record.
+// dropNode deletes a removed or reset device's overlay node and key,
+// ends its presence stream (opened with credentials that no longer
+// authenticate, it would otherwise run on) and forgets its presence; a
+// failure is logged and noted in the audit record.
 func (d *Desk) dropNode(dv enroll.Device, ev *wire.AuditEvent) {
 	if d.cfg.Presence != nil {
+		if d.cfg.Presence.End(dv.ID) {
+			ev.Fields["presence_ended"] = "true"
+		}
 		d.cfg.Presence.Forget(dv.ID)
 	}
 	if dv.NodeKeyID == 0 {

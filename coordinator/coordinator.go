@@ -72,6 +72,12 @@ type Config struct {
 	// default (250 ms).
 	OverlayWriteBatch time.Duration
 
+	// CodeTTL is how long a support code a technician generates lives
+	// when they ask for no lifetime: zero means support.DefaultCodeTTL
+	// (30 min), support.NoExpiry until used or cancelled, at most
+	// support.MaxCodeTTL.
+	CodeTTL time.Duration
+
 	// HeartbeatGrace is how long after an agent's last heartbeat it is
 	// shown online; zero means 90 s.
 	HeartbeatGrace time.Duration
@@ -212,7 +218,7 @@ func New(cfg Config) (_ *Coordinator, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
-	codes, err := support.Load(c.db, support.Config{Key: codesKey, Now: cfg.Now})
+	codes, err := support.Load(c.db, support.Config{Key: codesKey, Now: cfg.Now, CodeTTL: cfg.CodeTTL})
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}

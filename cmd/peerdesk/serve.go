@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/peerdesk/peerdesk/cli"
 	"github.com/peerdesk/peerdesk/coordinator"
+	"github.com/peerdesk/peerdesk/coordinator/support"
 )
 
 func serve(ctx context.Context, args []string) error {
@@ -23,6 +25,7 @@ func serve(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.SupportBinaries, "support-binaries", "", "directory of the one-time agents the support portal offers (peerdesk-agent-linux-amd64, peerdesk-agent-windows-amd64.exe, ...)")
 	fs.DurationVar(&cfg.OverlayWriteBatch, "overlay-write-batch", 0, "how long the control plane collects node changes before recomputing who sees whom (default 250ms; larger for big fleets)")
 	fs.StringVar(&cfg.ViewerURL, "viewer-url", "", "the technicians' local viewer page, where the dashboard's Connect buttons lead (default http://127.0.0.1:7071)")
+	codeTTL := fs.String("code-ttl", "30m", `how long a generated support code lives unless the technician picks a lifetime ("never": until used or cancelled; at most 168h)`)
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6060); off by default")
 	memMiB := fs.Int64("memory-limit", cli.CoordinatorMemoryLimit>>20, "soft memory limit in MiB (0: none; GOMEMLIMIT wins)")
@@ -30,6 +33,11 @@ func serve(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	ttl, err := parseCodeTTL(*codeTTL)
+	if err != nil {
+		return err
+	}
+	cfg.CodeTTL = ttl
 	cli.SetMemoryLimit(*memMiB << 20)
 	cli.SetGCPercent(*gcPercent)
 	if *pprofAddr != "" {
@@ -53,4 +61,17 @@ func serve(ctx context.Context, args []string) error {
 func printVersion(context.Context, []string) error {
 	fmt.Println(version)
 	return nil
+}
+
+// parseCodeTTL reads -code-ttl: a duration up to support.MaxCodeTTL, or
+// "never".
+func parseCodeTTL(v string) (time.Duration, error) {
+	if v == "never" {
+		return support.NoExpiry, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > support.MaxCodeTTL {
+		return 0, fmt.Errorf("-code-ttl %q: want a duration from 1s to %s, or never", v, support.MaxCodeTTL)
+	}
+	return d, nil
 }

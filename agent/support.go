@@ -63,6 +63,7 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	}
 	ca, err := trust.FetchCA(ctx, o.Config.CoordinatorURL, o.Config.Pin)
 	if err != nil {
+		fmt.Println("peerdesk support:", node.Classify(err).Words())
 		return fmt.Errorf("agent.RunSupport: reaching the help desk: %w", err)
 	}
 	coord := coordclient.New(o.Config.CoordinatorURL, ca)
@@ -105,6 +106,16 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	n, err := node.New(node.Config{
 		Dir: filepath.Join(scratch, "node"), Hostname: host, ControlURL: o.Config.CoordinatorURL,
 		CA: ca, AuthKey: join.AuthKey, InMemory: true, Logger: log,
+		OnDiagnosis: func(d node.Diagnosis) {
+			// Said on the user's page and the terminal (issue 12): the
+			// technician cannot connect until this is fixed.
+			ui.SetNetwork(problemWords(d))
+			if w := problemWords(d); w != "" {
+				fmt.Println("peerdesk support:", w)
+			} else if d.Reason == node.ReasonNone {
+				fmt.Println("peerdesk support: connected to the help desk's network")
+			}
+		},
 	})
 	if err != nil {
 		return err
@@ -163,4 +174,14 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	endSession(reason)
 	fmt.Printf("peerdesk support session ended: %s\n", reason)
 	return nil
+}
+
+// problemWords is what the end user's page says about the overlay: the
+// reason it cannot come up, or nothing while it is up or merely starting.
+func problemWords(d node.Diagnosis) string {
+	switch d.Reason {
+	case node.ReasonNone, node.ReasonConnecting:
+		return ""
+	}
+	return d.Reason.Words()
 }

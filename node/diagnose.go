@@ -24,11 +24,11 @@ type Reason string
 // Reasons a node is not on the overlay.
 const (
 	ReasonNone        Reason = ""
-	ReasonConnecting  Reason = "connecting"
-	ReasonNoInterface Reason = "no-network"
-	ReasonUnreachable Reason = "coordinator-unreachable"
-	ReasonPinMismatch Reason = "pin-mismatch"
-	ReasonClockSkew   Reason = "clock-skew"
+	ReasonConnecting  Reason = wire.OverlayConnecting
+	ReasonNoInterface Reason = wire.OverlayNoNetwork
+	ReasonUnreachable Reason = wire.OverlayUnreachable
+	ReasonPinMismatch Reason = wire.OverlayPinMismatch
+	ReasonClockSkew   Reason = wire.OverlayClockSkew
 )
 
 // Reasons lists every reason but ReasonNone, in a stable order.

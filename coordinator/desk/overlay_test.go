@@ -52,10 +52,10 @@ func TestOverlayReportOnSessionRow(t *testing.T) {
 	}
 	tr := page[i:]
 	tr = tr[:strings.Index(tr, "</tr>")]
-	if !strings.Contains(tr, "was never seen there") {
+	if !strings.Contains(tr, "has not been seen there yet") {
 		t.Errorf("the row does not say the agent was never seen on the overlay:\n%s", tr)
 	}
-	if strings.Contains(tr, `class="button primary"`) || !strings.Contains(tr, "disabled") {
+	if strings.Contains(tr, `class="button primary"`) || !strings.Contains(tr, `class="button primary waiting" aria-disabled="true"`) {
 		t.Errorf("the row has a live-looking Connect:\n%s", tr)
 	}
 

@@ -497,9 +497,11 @@ func (d *Desk) ReportOverlay(ip, id, secret string, rep wire.OverlayReport) erro
 		ev := wire.AuditEvent{Actor: "device:" + clip(id), Action: "support.overlay.report", Fields: map[string]string{"ip": ip}}
 		return d.refuse(ev, newErr(Unauthenticated, "no open session for these credentials", err))
 	}
-	if d.overlay.get(ss.ID) == rep.Reason {
+	if rep.Reason != "" && d.overlay.get(ss.ID) == rep.Reason {
 		return nil
 	}
+	// An empty report (the node is up) always redraws the board: the row
+	// then shows the node's overlay address and a live Connect.
 	d.overlay.set(ss.ID, rep.Reason)
 	d.log.Info("agent overlay report", "session", ss.ID, "reason", rep.Reason)
 	d.notify()

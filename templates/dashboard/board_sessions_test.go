@@ -22,7 +22,7 @@ func TestSessionRowOverlay(t *testing.T) {
 		live bool
 	}{
 		{"on the overlay", SessionRow{ID: "s1", OverlayIP: "100.64.0.7", ConnectURL: "http://127.0.0.1:7071/session/s1"}, []string{"100.64.0.7"}, true},
-		{"never seen", SessionRow{ID: "s2", ConnectURL: "http://127.0.0.1:7071/session/s2"}, []string{"was never seen there"}, false},
+		{"never seen", SessionRow{ID: "s2", ConnectURL: "http://127.0.0.1:7071/session/s2"}, []string{"has not been seen there yet"}, false},
 		{"no network", SessionRow{ID: "s3", Overlay: wire.OverlayNoNetwork, ConnectURL: "x"}, []string{"agent offline: the machine has no working network connection"}, false},
 		{"pin", SessionRow{ID: "s4", Overlay: wire.OverlayPinMismatch, ConnectURL: "x"}, []string{"agent offline: the coordinator&#39;s certificate does not match"}, false},
 		{"clock", SessionRow{ID: "s5", Overlay: wire.OverlayClockSkew, ConnectURL: "x"}, []string{"agent offline: the machine&#39;s clock is wrong"}, false},
@@ -44,7 +44,7 @@ func TestSessionRowOverlay(t *testing.T) {
 			if live := strings.Contains(html, `<a class="button primary"`); live != tc.live {
 				t.Errorf("live Connect = %v, want %v:\n%s", live, tc.live, html)
 			}
-			if !tc.live && !strings.Contains(html, "disabled") {
+			if !tc.live && !strings.Contains(html, `class="button primary waiting" aria-disabled="true"`) {
 				t.Errorf("no greyed Connect:\n%s", html)
 			}
 		})

@@ -209,5 +209,5 @@ func overlayDown(reason string) string {
 	case wire.OverlayConnecting:
 		return "agent connecting to the overlay…"
 	}
-	return "not on the overlay yet: the machine's agent was never seen there"
+	return "not on the overlay: the machine's agent has not been seen there yet"
 }

@@ -93,6 +93,7 @@ var routes = []route{
 	// Authenticated by the device credentials in its header, which it
 	// checks itself (a one-time agent's or an enrolled device's).
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportEnd, Auth: desk.Public}, public: (*Server).handleDeviceEnd},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportOverlay, Auth: desk.Public}, public: (*Server).handleOverlayReport},
 
 	{Rule: desk.Rule{Pattern: "POST /v1/logout", Auth: desk.Technician}, tech: (*Server).handleLogout},
 	{Rule: desk.Rule{Pattern: "GET " + wire.PathDevices, Auth: desk.Technician, Action: policy.ActionListDevices, Target: desk.ListTarget}, tech: (*Server).handleDevices},
@@ -128,7 +129,7 @@ var routes = []route{
 // credentials checked by the handler).
 var PublicRoutes = []string{
 	"GET " + wire.PathCA, "POST " + wire.PathEnroll, "POST " + wire.PathLogin, "POST " + wire.PathLoginSecondFactor,
-	"POST " + wire.PathSupportJoin, "POST " + wire.PathSupportEnd,
+	"POST " + wire.PathSupportJoin, "POST " + wire.PathSupportEnd, "POST " + wire.PathSupportOverlay,
 }
 
 // Rules lists the public API's routes.

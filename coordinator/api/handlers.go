@@ -267,6 +267,28 @@ func (s *Server) handleDeviceEnd(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// handleOverlayReport: a one-time support agent says why its overlay node
+// is not up (or that it is), over HTTPS with its device credentials, so
+// the desk's session row can say it.
+func (s *Server) handleOverlayReport(w http.ResponseWriter, r *http.Request) {
+	cred, ok := bearer(r, "Device")
+	id, secret, ok2 := strings.Cut(cred, ":")
+	if !ok || !ok2 {
+		writeError(w, http.StatusUnauthorized, wire.CodeUnauthorized, "device credentials required")
+		return
+	}
+	var req wire.OverlayReport
+	if err := decode(w, r, &req); err != nil {
+		s.unreadable(w, desk.Caller{User: "device:" + id, IP: clientIP(r), Via: "api"}, "support.overlay.report", err)
+		return
+	}
+	if err := s.desk.ReportOverlay(clientIP(r), id, secret, req); err != nil {
+		fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // handleAsk: an enrolled agent's user asks for help and gets a code to
 // read out.
 func (s *Server) handleAsk(w http.ResponseWriter, r *http.Request, dev enroll.Device) {

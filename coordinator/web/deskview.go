@@ -34,7 +34,7 @@ func (s *server) boardView(b wire.SupportBoard, sess session) templates.BoardVie
 		}
 		row := templates.SessionRow{
 			ID: ss.ID, Code: ss.Code, Hostname: ss.Hostname, OS: ss.OS, Technician: ss.Technician,
-			OneTime: ss.OneTime, OverlayIP: ss.OverlayIP, Created: ss.Created,
+			OneTime: ss.OneTime, OverlayIP: ss.OverlayIP, Overlay: ss.Overlay, Created: ss.Created,
 		}
 		mayWork := ss.Technician == me || ss.Technician == ""
 		if mayWork {

@@ -44,8 +44,8 @@ func MainWith(prog string, cmds []Command, args ...string) {
 	os.Exit(run(prog, cmds, args, os.Stderr))
 }
 
-// isHelp reports whether arg asks for help, as -h, -help, --help or help.
-func isHelp(arg string) bool {
+// IsHelp reports whether arg asks for help, as -h, -help, --help or help.
+func IsHelp(arg string) bool {
 	switch arg {
 	case "-h", "-help", "--help", "--h", "help":
 		return true
@@ -69,7 +69,7 @@ func list(w io.Writer, path string, cmds []Command) {
 // --help or help anywhere a command or its first flag is expected, goes
 // to stderr, as the flag package's does, and exits 0.
 func run(path string, cmds []Command, args []string, stderr io.Writer) int {
-	if len(args) == 0 || isHelp(args[0]) {
+	if len(args) == 0 || IsHelp(args[0]) {
 		list(stderr, path, cmds)
 		if len(args) == 0 {
 			return 2
@@ -82,10 +82,10 @@ func run(path string, cmds []Command, args []string, stderr io.Writer) int {
 		}
 		name, rest := path+" "+c.Name, args[1:]
 		if len(c.Sub) > 0 {
-			if len(rest) > 0 && !isHelp(rest[0]) && (c.Run == nil || named(c.Sub, rest[0])) {
+			if len(rest) > 0 && !IsHelp(rest[0]) && (c.Run == nil || named(c.Sub, rest[0])) {
 				return run(name, c.Sub, rest, stderr)
 			}
-			if c.Run == nil || len(rest) > 0 && isHelp(rest[0]) {
+			if c.Run == nil || len(rest) > 0 && IsHelp(rest[0]) {
 				fmt.Fprintf(stderr, "%s: %s\n\n", name, c.Usage)
 				list(stderr, name, c.Sub)
 				if c.Run == nil {
@@ -95,8 +95,9 @@ func run(path string, cmds []Command, args []string, stderr io.Writer) int {
 					return 0
 				}
 				fmt.Fprintf(stderr, "\nwith no command:\n")
+				rest = []string{"-h"}
 			}
-		} else if len(rest) > 0 && isHelp(rest[0]) {
+		} else if len(rest) > 0 && IsHelp(rest[0]) {
 			fmt.Fprintf(stderr, "%s: %s\n\n", name, c.Usage)
 			rest = []string{"-h"}
 		}

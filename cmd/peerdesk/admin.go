@@ -86,13 +86,13 @@ func userCommands() []cli.Command {
 func userSub(sub string, flags ...string) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
 		fs, client := adminFlags("user " + sub)
-		pass := []string{sub}
 		for _, f := range flags {
-			fs.Func(f, userFlags[f], func(v string) error { pass = append(pass, "-"+f, v); return nil })
+			fs.String(f, "", userFlags[f])
 		}
 		if err := parse(fs, args); err != nil {
 			return err
 		}
+		pass := passOn(fs, sub)
 		return adminUsage(admincmd.User(ctx, client(), pass, func(prompt string) (string, error) {
 			return cli.NewPassword(prompt, "PEERDESK_PASSWORD")
 		}, os.Stdout))
@@ -120,15 +120,27 @@ var deviceFlags = map[string]string{
 func deviceSub(sub string, flags ...string) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
 		fs, client := adminFlags("device " + sub)
-		pass := []string{sub}
 		for _, f := range flags {
-			fs.Func(f, deviceFlags[f], func(v string) error { pass = append(pass, "-"+f, v); return nil })
+			fs.String(f, "", deviceFlags[f])
 		}
 		if err := parse(fs, args); err != nil {
 			return err
 		}
+		pass := passOn(fs, sub)
 		return adminUsage(admincmd.Device(ctx, client(), pass, os.Stdout))
 	}
+}
+
+// passOn returns sub and the flags set in fs but -data, as admincmd takes
+// them.
+func passOn(fs *flag.FlagSet, sub string) []string {
+	pass := []string{sub}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "data" {
+			pass = append(pass, "-"+f.Name, f.Value.String())
+		}
+	})
+	return pass
 }
 
 // adminUsage turns admincmd's usage error into the exit status 2.

@@ -35,9 +35,9 @@ func Main(m *testing.M, prog string, main func()) {
 	os.Exit(m.Run())
 }
 
-// Run runs the program (the test binary under Main) with args and returns
-// its standard output and error together, and its exit status.
-func Run(t testing.TB, args ...string) (string, int) {
+// Command returns the program (the test binary under Main) to run with
+// args, with PEERDESK_PASSWORD unset and no standard input.
+func Command(t testing.TB, args ...string) *exec.Cmd {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -49,8 +49,14 @@ func Run(t testing.TB, args ...string) (string, int) {
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), argsEnv+"="+string(a), "PEERDESK_PASSWORD=")
-	cmd.Stdin = nil
-	out, err := cmd.CombinedOutput()
+	return cmd
+}
+
+// Run runs the program (the test binary under Main) with args and returns
+// its standard output and error together, and its exit status.
+func Run(t testing.TB, args ...string) (string, int) {
+	t.Helper()
+	out, err := Command(t, args...).CombinedOutput()
 	var exit *exec.ExitError
 	switch {
 	case err == nil:

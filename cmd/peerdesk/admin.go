@@ -74,7 +74,7 @@ func userCommands() []cli.Command {
 		c("add", "create a user (-role technician by default); "+passwordHelp, "name", "role", "companies"),
 		c(wire.UserPassword, "set a user's password; "+passwordHelp, "name"),
 		c(wire.UserRole, "change a user's role and companies", "name", "role", "companies"),
-		c(wire.UserDisable, "disable a user (their sessions end)", "name"),
+		c(wire.UserDisable, "disable a user: no login, and their sessions and API keys end at once", "name"),
 		c(wire.UserEnable, "enable a disabled user", "name"),
 		c(wire.UserDelete, "delete a user", "name"),
 		c(wire.UserUnlock, "unlock a user locked out by failed logins", "name"),

@@ -44,7 +44,12 @@ func main() {
 		cli.MainWith("peerdesk-agent", []cli.Command{{Name: "open", Run: openURL}}, "open", os.Args[1])
 		return
 	}
-	cli.Main("peerdesk-agent", []cli.Command{
+	cli.Main("peerdesk-agent", commands())
+}
+
+// commands is peerdesk-agent's dispatch table.
+func commands() []cli.Command {
+	return []cli.Command{
 		{Name: "enroll", Usage: "enroll this machine with a coordinator, once", Run: enroll},
 		{Name: "run", Usage: "run the agent", Run: underServiceManager(run)},
 		{Name: "reconfigure", Usage: "change what the machine reports about itself (-name, -tag, -custom…); a running agent reports it (its company and site come from its enrollment token)", Run: reconfigure},
@@ -53,8 +58,14 @@ func main() {
 		{Name: "start", Usage: "start the system service", Run: serviceControl("start", (*service.Manager).Start, service.Running)},
 		{Name: "stop", Usage: "stop the system service", Run: serviceControl("stop", (*service.Manager).Stop, service.Stopped)},
 		{Name: "status", Usage: "print whether the service is running, stopped or not installed", Run: serviceStatus},
-		{Name: "version", Usage: "print the version", Run: func(context.Context, []string) error { fmt.Println(version); return nil }},
-	})
+		{Name: "version", Usage: "print the version", Run: func(_ context.Context, args []string) error {
+			if err := cli.Flags("peerdesk-agent", "version").Parse(args); err != nil {
+				return err
+			}
+			fmt.Println(version)
+			return nil
+		}},
+	}
 }
 
 func enroll(ctx context.Context, args []string) error {

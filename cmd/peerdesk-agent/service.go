@@ -22,6 +22,9 @@ import (
 // a service (Windows kills services that do not).
 func underServiceManager(run func(context.Context, []string) error) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 && cli.IsHelp(args[0]) {
+			return run(ctx, args) // help, not a service
+		}
 		return service.Run(ctx, service.Config{}, func(ctx context.Context) error { return run(ctx, args) })
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/cli"
+	"github.com/peerdesk/peerdesk/trust"
 	"github.com/peerdesk/peerdesk/viewer"
 	"github.com/peerdesk/peerdesk/viewer/webui"
 	"github.com/peerdesk/peerdesk/wire"
@@ -23,15 +24,26 @@ var version = "dev"
 
 func main() {
 	cli.SetMemoryLimit(cli.DefaultMemoryLimit)
-	cli.Main("peerdesk-viewer", []cli.Command{
-		{Name: "login", Usage: "log in to a coordinator", Run: login},
+	cli.Main("peerdesk-viewer", commands())
+}
+
+// commands is peerdesk-viewer's dispatch table.
+func commands() []cli.Command {
+	return []cli.Command{
+		{Name: "login", Usage: "log in to a coordinator (checks its CA pin, then asks for the password: PEERDESK_PASSWORD, the terminal, or one line of standard input)", Run: login},
 		{Name: "machines", Usage: "list enrolled machines", Run: machines},
 		{Name: "ui", Usage: "serve the technician's session page on 127.0.0.1 (remote screens)", Run: ui},
 		{Name: "sysinfo", Usage: "fetch a machine's system information peer to peer: sysinfo <device-id>", Run: sysinfo},
 		{Name: "power", Usage: "reboot a machine or change how it boots: power [-confirm] [-keep-safe-mode] <device-id> <action>", Run: powerCmd},
 		{Name: "wake", Usage: "wake an offline machine through an online agent on its LAN: wake <device-id>", Run: wakeCmd},
-		{Name: "version", Usage: "print the version", Run: func(context.Context, []string) error { fmt.Println(version); return nil }},
-	})
+		{Name: "version", Usage: "print the version", Run: func(_ context.Context, args []string) error {
+			if err := cli.Flags("peerdesk-viewer", "version").Parse(args); err != nil {
+				return err
+			}
+			fmt.Println(version)
+			return nil
+		}},
+	}
 }
 
 func defaultState() string {
@@ -46,13 +58,19 @@ func login(ctx context.Context, args []string) error {
 	var o viewer.LoginOptions
 	fs.StringVar(&o.StateDir, "state", defaultState(), "state directory")
 	fs.StringVar(&o.CoordinatorURL, "coordinator", "", "coordinator URL")
-	fs.StringVar(&o.Pin, "pin", "", "the coordinator's CA pin (printed by `peerdesk serve`)")
+	fs.StringVar(&o.Pin, "pin", "", "the coordinator's CA pin, as 'peerdesk serve' prints it")
 	fs.StringVar(&o.Username, "user", "", "user name")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.CoordinatorURL == "" || o.Pin == "" || o.Username == "" {
 		return fmt.Errorf("-coordinator, -pin and -user are required")
+	}
+	// The pin is checked before the password is asked for: a wrong pin
+	// or address fails at once, and no password is typed for a
+	// coordinator that is not the one meant.
+	if _, err := trust.FetchCA(ctx, strings.TrimRight(o.CoordinatorURL, "/"), o.Pin); err != nil {
+		return err
 	}
 	pw, err := cli.Password("password: ", "PEERDESK_PASSWORD")
 	if err != nil {
@@ -70,8 +88,8 @@ func login(ctx context.Context, args []string) error {
 	return nil
 }
 
-func open(args []string, name string, extra func(fs *flag.FlagSet)) (*viewer.Viewer, []string, error) {
-	fs := cli.Flags("peerdesk-viewer", name)
+func open(args []string, name string, extra func(fs *flag.FlagSet), operands ...string) (*viewer.Viewer, []string, error) {
+	fs := cli.Flags("peerdesk-viewer", name, operands...)
 	state := fs.String("state", defaultState(), "state directory")
 	if extra != nil {
 		extra(fs)
@@ -112,7 +130,7 @@ func sysinfo(ctx context.Context, args []string) error {
 	v, rest, err := open(args, "sysinfo", func(fs *flag.FlagSet) {
 		fs.IntVar(&repeat, "repeat", 1, "ask this many times over one session grant, printing a line each")
 		fs.DurationVar(&every, "every", time.Second, "pause between repeated calls")
-	})
+	}, "<device-id>")
 	if err != nil {
 		return err
 	}
@@ -165,7 +183,7 @@ func ui(ctx context.Context, args []string) error {
 }
 
 func wakeCmd(ctx context.Context, args []string) error {
-	v, rest, err := open(args, "wake", func(*flag.FlagSet) {})
+	v, rest, err := open(args, "wake", nil, "<device-id>")
 	if err != nil {
 		return err
 	}
@@ -186,17 +204,13 @@ func powerCmd(ctx context.Context, args []string) error {
 	v, rest, err := open(args, "power", func(fs *flag.FlagSet) {
 		fs.BoolVar(&req.Confirm, "confirm", false, "confirm an emergency reboot (unsaved work is lost)")
 		fs.BoolVar(&req.KeepSafeMode, "keep-safe-mode", false, "keep booting into Safe Mode until the action normal")
-	})
+	}, "<device-id>", "<"+strings.Join(powerActions(), "|")+">")
 	if err != nil {
 		return err
 	}
 	defer v.Close()
 	if len(rest) != 2 {
-		names := make([]string, len(wire.PowerActions))
-		for i, a := range wire.PowerActions {
-			names[i] = string(a)
-		}
-		return fmt.Errorf("usage: peerdesk-viewer power [flags] <device-id> <%s>", strings.Join(names, "|"))
+		return fmt.Errorf("usage: peerdesk-viewer power [flags] <device-id> <%s>", strings.Join(powerActions(), "|"))
 	}
 	req.Action = wire.PowerAction(rest[1])
 	res, err := v.Power(ctx, rest[0], req)
@@ -207,4 +221,13 @@ func powerCmd(ctx context.Context, args []string) error {
 		fmt.Println(s)
 	}
 	return nil
+}
+
+// powerActions names the actions of `peerdesk-viewer power`.
+func powerActions() []string {
+	names := make([]string, len(wire.PowerActions))
+	for i, a := range wire.PowerActions {
+		names[i] = string(a)
+	}
+	return names
 }

@@ -8,9 +8,14 @@ import "github.com/peerdesk/peerdesk/cli"
 var version = "dev"
 
 func main() {
-	cli.Main("peerdesk", []cli.Command{
+	cli.Main("peerdesk", commands())
+}
+
+// commands is peerdesk's dispatch table.
+func commands() []cli.Command {
+	return []cli.Command{
 		{Name: "serve", Usage: "run the coordinator", Run: serve},
-		{Name: "admin", Usage: "administer the running coordinator on this machine (add-user, token, status, audit)", Run: admin},
+		{Name: "admin", Usage: "administer the running coordinator on this machine (add-user, user, device, token, status, audit)", Sub: adminCommands()},
 		{Name: "version", Usage: "print the version", Run: printVersion},
-	})
+	}
 }

@@ -58,7 +58,10 @@ func serve(ctx context.Context, args []string) error {
 	return c.Run(ctx)
 }
 
-func printVersion(context.Context, []string) error {
+func printVersion(_ context.Context, args []string) error {
+	if err := cli.Flags("peerdesk", "version").Parse(args); err != nil {
+		return err
+	}
 	fmt.Println(version)
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/support"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
+	"github.com/peerdesk/peerdesk/templates/style"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -208,7 +209,7 @@ func viewerPolicy(viewerURL string, log *slog.Logger) (string, string) {
 		u, _ = url.Parse(DefaultViewerURL) //nolint:errcheck // a constant that parses
 	}
 	origin := u.Scheme + "://" + u.Host
-	csp := "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self' " +
+	csp := "default-src 'none'; script-src 'self'; connect-src 'self'; " + style.Policy + "; form-action 'self' " +
 		origin + "; frame-ancestors 'none'; base-uri 'none'"
 	return strings.TrimSuffix(origin+u.EscapedPath(), "/"), csp
 }

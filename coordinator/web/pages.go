@@ -11,6 +11,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
+	"github.com/peerdesk/peerdesk/templates/style"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -34,6 +35,11 @@ func (s *server) loggedIn(r *http.Request) bool {
 
 // handleScript serves the Support tab's script.
 func (s *server) handleScript(w http.ResponseWriter, r *http.Request) { handleScript(w, r) }
+
+// handleStyle serves the stylesheet every peerdesk page shares.
+func (s *server) handleStyle(w http.ResponseWriter, r *http.Request) { styleHandler.ServeHTTP(w, r) }
+
+var styleHandler = style.Handler()
 
 func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
 	if s.loggedIn(r) {

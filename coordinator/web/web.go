@@ -69,6 +69,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/policy"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
+	"github.com/peerdesk/peerdesk/templates/style"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -151,7 +152,7 @@ const (
 // answers; the coordinator mounts it for exactly these, so every other
 // path stays with the handlers beside it.
 func Patterns() []string {
-	return []string{"GET /{$}", "/login", "/login/", "/logout", "/users", "/users/", "/settings", "/settings/", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js"}
+	return []string{"GET /{$}", "/login", "/login/", "/logout", "/users", "/users/", "/settings", "/settings/", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js", style.Path}
 }
 
 // Route features: a route served only when the dashboard has the part.
@@ -203,6 +204,7 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "POST " + deskPath + "/sessions/{id}/end", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.SessionTarget}, feature: withDesk, tech: (*server).handleEnd},
 	{Rule: desk.Rule{Pattern: "GET " + eventsPath, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.ListTarget}, feature: withDesk, tech: (*server).handleEvents},
 	{Rule: desk.Rule{Pattern: "GET /static/support.js", Auth: desk.Public}, feature: withDesk, public: (*server).handleScript},
+	{Rule: desk.Rule{Pattern: "GET " + style.Path, Auth: desk.Public}, public: (*server).handleStyle},
 
 	{Rule: desk.Rule{Pattern: "GET " + settingsPath, Auth: desk.Technician}, feature: withAccounts, setup: true, tech: (*server).handleSettings},
 	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/password", Auth: desk.Technician}, feature: withAccounts, tech: (*server).handleChangePassword},
@@ -224,12 +226,12 @@ var routes = []route{
 // PublicRoutes are the dashboard's patterns reachable without a session,
 // each for a reason: the root (it redirects), the login form and its
 // second step (bound to the pending-login cookie), the end
-// user's portal and its downloads (checked by code), and the Support
-// tab's static script.
+// user's portal and its downloads (checked by code), the Support
+// tab's static script and the shared stylesheet.
 var PublicRoutes = []string{
 	"GET /{$}", "GET /login", "POST /login", "GET " + codePath, "POST " + codePath,
 	"GET /support", "POST /support", "GET /support/download/{code}/{os}",
-	"GET /static/support.js",
+	"GET /static/support.js", "GET " + style.Path,
 }
 
 // Rules lists the dashboard's routes (with the portal and the desk).
@@ -299,8 +301,10 @@ func New(cfg Config) http.Handler {
 }
 
 // basePolicy is every answer's Content-Security-Policy but the Support
-// tab's: no script, no connection, forms only to this server.
-const basePolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// tab's: no script, no connection, styles only from the shared stylesheet
+// (package style), images from this server (the TOTP code) or data: URLs
+// (the shop's logo), forms only to this server.
+const basePolicy = "default-src 'none'; " + style.Policy + "; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // securityHeaders sets the headers every answer carries, errors included.
 func securityHeaders(next http.Handler) http.Handler {

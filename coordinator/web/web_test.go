@@ -273,7 +273,7 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 	b.do("GET", "/tokens", nil)
 	b.do("POST", "/logout", url.Values{"csrf": {b.csrf("/machines")}})
 	want := map[string]string{
-		"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+		"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		"X-Content-Type-Options":  "nosniff",
 		"Referrer-Policy":         "no-referrer",
 		"Cache-Control":           "no-store",

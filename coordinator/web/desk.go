@@ -69,7 +69,8 @@ type deskForm struct {
 }
 
 func (s *server) handleDesk(w http.ResponseWriter, r *http.Request, sess session) {
-	s.renderDesk(w, r, sess, http.StatusOK, deskForm{})
+	f := s.flashFor(sess, deskPath)
+	s.renderDesk(w, r, sess, http.StatusOK, deskForm{created: f.code, assign: f.assign, expiry: f.expiry})
 }
 
 func (s *server) handleGenerate(w http.ResponseWriter, r *http.Request, sess session) {
@@ -98,10 +99,9 @@ func (s *server) handleGenerate(w http.ResponseWriter, r *http.Request, sess ses
 		s.renderDesk(w, r, sess, status, form)
 		return
 	}
-	form.created = &templates.CreatedCode{
+	s.done(w, r, sess, deskPath, flash{assign: form.assign, expiry: form.expiry, code: &templates.CreatedCode{
 		Code: c.Code, Team: team, Expires: c.Expires, PortalLink: s.publicURL + "/support?code=" + url.QueryEscape(c.Code),
-	}
-	s.renderDesk(w, r, sess, http.StatusOK, form)
+	}})
 }
 
 func (s *server) handleCancel(w http.ResponseWriter, r *http.Request, sess session) {

@@ -74,7 +74,7 @@ func TestRealDesk(t *testing.T) {
 	csrf := b.csrf("/support/desk")
 
 	// Generate a code, find it pending, and use it in the portal.
-	_, body := b.do("POST", "/support/desk/codes", url.Values{"csrf": {csrf}, "assign": {"me"}, "expiry": {"24h"}})
+	_, body := b.submit("/support/desk/codes", url.Values{"csrf": {csrf}, "assign": {"me"}, "expiry": {"24h"}})
 	m := newCodeShown.FindStringSubmatch(body)
 	if m == nil {
 		t.Fatalf("no new code shown:\n%s", body)

@@ -248,6 +248,7 @@ type server struct {
 	desk      Desk
 	accounts  Accounts
 	totp      *totpSetups
+	flashes   *flashes
 	portal    Portal
 	publicURL string
 	pin       string
@@ -273,7 +274,7 @@ func New(cfg Config) http.Handler {
 		cfg.RefreshEvery = keepAlive
 	}
 	s := &server{
-		be: cfg.Backend, desk: cfg.Desk, portal: cfg.Portal, accounts: cfg.Accounts, totp: &totpSetups{m: map[string]totpPNG{}},
+		be: cfg.Backend, desk: cfg.Desk, portal: cfg.Portal, accounts: cfg.Accounts, totp: &totpSetups{m: map[string]totpPNG{}}, flashes: newFlashes(),
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), pin: cfg.Pin, binaries: cfg.SupportBinaries,
 		refresh: cfg.RefreshEvery, streams: newStreamLimit(), now: cfg.Now, log: cfg.Logger, csrfKey: randomBytes(32),
 	}

@@ -199,7 +199,7 @@ func TestCreateToken(t *testing.T) {
 		ttl  string
 		want time.Duration
 	}{{"1h", time.Hour}, {"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}} {
-		resp, body := b.do("POST", "/tokens", url.Values{"csrf": {csrf}, "ttl": {tc.ttl}, "note": {note}})
+		resp, body := b.submit("/tokens", url.Values{"csrf": {csrf}, "ttl": {tc.ttl}, "note": {note}})
 		wantStatus(t, "create "+tc.ttl, resp, http.StatusOK)
 		if !strings.Contains(body, `<code class="token" id="new-token">pde1-1234abcd-`) || !strings.Contains(body, "shown only this once") {
 			t.Errorf("create %s: the new token is not shown:\n%s", tc.ttl, body)

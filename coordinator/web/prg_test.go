@@ -279,3 +279,40 @@ func TestSharedStylesheet(t *testing.T) {
 		}
 	}
 }
+
+// A new shop's pages say what to do instead of showing empty lists: the
+// Machines page (no group headings without groups), and the Support
+// board with nothing on it.
+func TestEmptyStates(t *testing.T) {
+	f, d := newFake(), newFakeDesk()
+	f.devices = nil
+	d.board = wire.SupportBoard{}
+	for user, want := range map[string][]string{
+		"alice": {`id="machines-empty"`, `href="/tokens"`, `id="groups-empty"`},
+		"bob":   {`id="machines-empty"`, "An administrator enrolls machines.", `id="groups-empty"`},
+	} {
+		b := newSupportBrowser(t, supportConfig(f, d, ""))
+		b.login(user)
+		resp, body := b.do("GET", "/machines", nil)
+		wantStatus(t, user+": machines", resp, http.StatusOK)
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s: the empty Machines page lacks %q", user, w)
+			}
+		}
+		if strings.Contains(body, "Smart groups") || strings.Contains(body, `id="smart"`) {
+			t.Errorf("%s: the empty Machines page shows group headings", user)
+		}
+		resp, body = b.do("GET", deskPath, nil)
+		wantStatus(t, user+": support", resp, http.StatusOK)
+		if !strings.Contains(body, `id="board-empty"`) || !strings.Contains(body, "Generate a code above") {
+			t.Errorf("%s: the empty board has no empty state", user)
+		}
+	}
+	// With something on the board, the first-hour steps are gone.
+	b := newSupportBrowser(t, supportConfig(newFake(), newFakeDesk(), ""))
+	b.login("bob")
+	if _, body := b.do("GET", deskPath, nil); strings.Contains(body, `id="board-empty"`) {
+		t.Error("a board with sessions shows the empty state")
+	}
+}

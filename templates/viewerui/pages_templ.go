@@ -182,7 +182,7 @@ func HomePage(v Home) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<h2>Support sessions</h2><form method=\"post\" action=\"/redeem\"><input type=\"hidden\" name=\"csrf\" value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<h2>Support sessions</h2><form class=\"panel\" method=\"post\" action=\"/redeem\"><input type=\"hidden\" name=\"csrf\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -195,7 +195,7 @@ func HomePage(v Home) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "\"> <label>Code the user read out <input name=\"code\" id=\"code\" inputmode=\"numeric\" maxlength=\"6\" size=\"8\" autocomplete=\"off\"></label> <button type=\"submit\" id=\"redeem\">Connect</button></form><table id=\"sessions\"><tr><th>Host</th><th>Code</th><th>Technician</th><th>Since</th><th></th></tr>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "\"> <label>Code the user read out <input class=\"code\" name=\"code\" id=\"code\" inputmode=\"numeric\" maxlength=\"6\" size=\"8\" autocomplete=\"off\"></label> <button type=\"submit\" class=\"primary\" id=\"redeem\">Connect</button></form><table id=\"sessions\"><tr><th>Host</th><th>Code</th><th>Technician</th><th>Since</th><th></th></tr>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

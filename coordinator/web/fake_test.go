@@ -268,12 +268,12 @@ func wantRedirect(t *testing.T, what string, resp *http.Response, to string) {
 
 // submit posts a form as a browser does: a 303 to a page of this server
 // (post-redirect-get) is followed, and the page's answer returned.
-func (b *browser) submit(path string, form url.Values) (*http.Response, string) {
+func (b *browser) submit(path string, form url.Values, hdr ...string) (*http.Response, string) {
 	b.t.Helper()
-	resp, body := b.do("POST", path, form)
+	resp, body := b.do("POST", path, form, hdr...)
 	to := resp.Header.Get("Location")
 	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(to, "/") || strings.HasPrefix(to, "//") {
 		return resp, body
 	}
-	return b.do("GET", to, nil)
+	return b.do("GET", to, nil, hdr...)
 }

@@ -28,6 +28,7 @@ type flash struct {
 	assign   string                  // Support: the generate form as sent
 	expiry   string                  //
 	token    *templates.CreatedToken // Enrollment tokens: the token just created
+	portal   string                  // the portal's ready page: the code checked
 	settings settingsForm            // Settings: TOTP setup, recovery codes, new API key, notice
 }
 
@@ -46,8 +47,14 @@ func newFlashes() *flashes { return &flashes{m: map[string]flashEntry{}} }
 
 func flashKey(token, path string) string { return sessionKey(token) + " " + path }
 
-// put leaves f for the next GET of path by the session token.
+// put leaves f for the next GET of path by the session token, for
+// flashTTL.
 func (fl *flashes) put(token, path string, f flash, now time.Time) {
+	fl.putFor(token, path, f, now, flashTTL)
+}
+
+// putFor is put for a lifetime of ttl.
+func (fl *flashes) putFor(token, path string, f flash, now time.Time, ttl time.Duration) {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
 	oldest, oldestAt := "", time.Time{}
@@ -63,7 +70,7 @@ func (fl *flashes) put(token, path string, f flash, now time.Time) {
 	if len(fl.m) >= maxFlashes {
 		delete(fl.m, oldest)
 	}
-	fl.m[flashKey(token, path)] = flashEntry{f: f, expires: now.Add(flashTTL)}
+	fl.m[flashKey(token, path)] = flashEntry{f: f, expires: now.Add(ttl)}
 }
 
 // take returns and removes the session's flash for path.

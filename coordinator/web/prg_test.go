@@ -33,9 +33,6 @@ var prgExempt = map[string]string{
 	// Its success needs a second factor set up; TestI1DashboardTwoFactor
 	// checks "the right code" answers 303.
 	"POST " + codePath: "covered by TestI1DashboardTwoFactor",
-	// The end user's portal answers the ready page to the POST (issue 12,
-	// item 6, reworks the portal's pages).
-	"POST /support": "the portal's ready page",
 }
 
 var (
@@ -108,6 +105,13 @@ func TestEveryPostRedirects(t *testing.T) {
 		{"POST " + deskPath + "/codes", fixed(deskPath + "/codes"), func() url.Values {
 			return url.Values{"csrf": {csrf()}, "assign": {"me"}, "expiry": {"1h"}}
 		}, fixed(deskPath), shows("generating a code", newCodeShown, &code)},
+		{"POST /support", fixed("/support"), func() url.Values {
+			return url.Values{"csrf": {b.csrf("/support")}, "code": {code}}
+		}, fixed(readyPath), func(body string) {
+			if !strings.Contains(body, code) {
+				t.Errorf("the portal's ready page does not show the code:\n%s", body)
+			}
+		}},
 		{"POST " + deskPath + "/codes/{code}/cancel", func() string { return deskPath + "/codes/" + code + "/cancel" }, func() url.Values {
 			return url.Values{"csrf": {csrf()}}
 		}, fixed(deskPath), nil},
@@ -216,6 +220,9 @@ func TestEveryPostRedirects(t *testing.T) {
 		resp, body = b.do("GET", loc, nil)
 		wantStatus(t, "GET "+loc+" after "+c.pattern, resp, http.StatusOK)
 		c.page(body)
+		if loc == readyPath {
+			continue // shown to that browser for readyTTL: TestPortalReadyPage
+		}
 		// Shown once: a reload shows the page without it.
 		if _, again := b.do("GET", loc, nil); strings.Contains(again, `id="new-`) || strings.Contains(again, `id="recovery-codes"`) {
 			t.Errorf("GET %s again still shows what %s produced", loc, c.pattern)
@@ -315,4 +322,30 @@ func TestEmptyStates(t *testing.T) {
 	if _, body := b.do("GET", deskPath, nil); strings.Contains(body, `id="board-empty"`) {
 		t.Error("a board with sessions shows the empty state")
 	}
+}
+
+// The portal's ready page shows the checked code to the browser that typed
+// it, reloads included, and to no other; later, the form asks again.
+func TestPortalReadyPage(t *testing.T) {
+	f, d := newFake(), newFakeDesk()
+	clock := tstest.NewClock(tstest.ClockOpts{Start: t0})
+	cfg := supportConfig(f, d, "")
+	cfg.Now = clock.Now
+	b := newSupportBrowser(t, cfg)
+	wantRedirect(t, "ready before a code", first(b.do("GET", readyPath, nil)), "/support")
+	resp, _ := b.do("POST", "/support", url.Values{"csrf": {b.csrf("/support")}, "code": {goodCode}})
+	wantRedirect(t, "a good code", resp, readyPath)
+	for _, what := range []string{"the ready page", "a reload"} {
+		resp, body := b.do("GET", readyPath, nil)
+		wantStatus(t, what, resp, http.StatusOK)
+		if !strings.Contains(body, goodCode) {
+			t.Errorf("%s does not show the code", what)
+		}
+	}
+	other := newSupportBrowser(t, cfg)
+	other.h = b.h
+	other.csrf("/support") // a portal cookie of its own
+	wantRedirect(t, "another browser", first(other.do("GET", readyPath, nil)), "/support")
+	clock.Advance(readyTTL)
+	wantRedirect(t, "after readyTTL", first(b.do("GET", readyPath, nil)), "/support")
 }

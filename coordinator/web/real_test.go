@@ -85,7 +85,7 @@ func TestRealDesk(t *testing.T) {
 	}
 	user := newSupportBrowser(t, Config{})
 	user.h = b.h
-	resp, body := user.do("POST", "/support", url.Values{"csrf": {user.csrf("/support")}, "code": {code}}, "User-Agent", uaLinuxChrome)
+	resp, body := user.submit("/support", url.Values{"csrf": {user.csrf("/support")}, "code": {code}}, "User-Agent", uaLinuxChrome)
 	wantStatus(t, "portal with the code", resp, http.StatusOK)
 	if !strings.Contains(body, "/support/download/"+code+"/linux-amd64") {
 		t.Error("no download link")

@@ -17,6 +17,18 @@
 // map fixed system names to fixed file names and never read a path from
 // the request.
 //
+// # Forms and pages
+//
+// Every form that succeeds answers 303 to a page (post-redirect-get), so a
+// reload never sends it again; what it produced (a support code, a token,
+// an API key, recovery codes, a notice) waits for that page in a
+// server-side flash keyed by the session, never in the URL. The portal's
+// checked code waits likewise for /support/ready, keyed by the portal
+// cookie. A refused form is shown again with its error and status. A
+// login lands on the Support tab for everyone who may work it. Every page
+// links the one stylesheet of package templates/style, served here at
+// style.Path.
+//
 // # Live updates
 //
 // The Support tab's board refreshes itself: /static/support.js (embedded)
@@ -195,6 +207,7 @@ var routes = []route{
 
 	{Rule: desk.Rule{Pattern: "GET /support", Auth: desk.Public}, feature: withPortal, public: (*server).handlePortalForm},
 	{Rule: desk.Rule{Pattern: "POST /support", Auth: desk.Public}, feature: withPortal, public: (*server).handlePortalCode},
+	{Rule: desk.Rule{Pattern: "GET " + readyPath, Auth: desk.Public}, feature: withPortal, public: (*server).handlePortalReady},
 	{Rule: desk.Rule{Pattern: "GET /support/download/{code}/{os}", Auth: desk.Public}, feature: withPortal, public: (*server).handleDownload},
 
 	{Rule: desk.Rule{Pattern: "GET " + deskPath, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.ListTarget}, feature: withDesk, tech: (*server).handleDesk},
@@ -230,7 +243,7 @@ var routes = []route{
 // tab's static script and the shared stylesheet.
 var PublicRoutes = []string{
 	"GET /{$}", "GET /login", "POST /login", "GET " + codePath, "POST " + codePath,
-	"GET /support", "POST /support", "GET /support/download/{code}/{os}",
+	"GET /support", "POST /support", "GET " + readyPath, "GET /support/download/{code}/{os}",
 	"GET /static/support.js", "GET " + style.Path,
 }
 

@@ -10,8 +10,8 @@
 //
 // # Branding
 //
-// peerdesk.css begins with the shop's hook: CSS variables for the accent,
-// its text and the danger colour, and a logo slot (--logo, a data: URL, and
+// peerdesk.css begins with the shop's hook: CSS variables for the accent
+// (and its dark-scheme variant), its text and the danger colour, and a logo slot (--logo, a data: URL, and
 // --logo-width, 0 to hide it) shown before the product name in the
 // dashboard's, the portal's and the viewer's header. A shop edits that
 // block and rebuilds.

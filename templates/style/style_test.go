@@ -47,7 +47,7 @@ func TestHandler(t *testing.T) {
 func TestBrandingHook(t *testing.T) {
 	t.Parallel()
 	s := string(CSS())
-	for _, v := range []string{"--accent:", "--accent-fg:", "--danger:", "--logo:", "--logo-width:"} {
+	for _, v := range []string{"--accent:", "--accent-dark:", "--accent-fg:", "--danger:", "--logo:", "--logo-width:"} {
 		if !strings.Contains(s, v) {
 			t.Errorf("stylesheet lacks the branding variable %s", v)
 		}

@@ -38,6 +38,7 @@ import (
 
 	"github.com/peerdesk/peerdesk/agent/consent"
 	"github.com/peerdesk/peerdesk/templates/agentui"
+	"github.com/peerdesk/peerdesk/templates/style"
 )
 
 // Consent is the consent service the page shows and answers (package
@@ -130,6 +131,9 @@ func Start(cfg Config) (*UI, error) {
 	mux.Handle("POST "+u.base+"ask", u.authed(u.ask))
 	mux.Handle("GET "+u.base+"events", u.authed(u.events))
 	mux.Handle("GET "+u.base+"ui.js", u.authed(script))
+	// The shared stylesheet: the same public bytes in every program, so
+	// served without the page's cookie (the refusals could use it too).
+	mux.Handle("GET "+style.Path, style.Handler())
 	u.srv = &http.Server{Handler: headers(mux), ReadHeaderTimeout: 5 * time.Second}
 	u.wg.Go(func() { u.srv.Serve(ln) }) //nolint:errcheck // ends with Close
 	u.wg.Go(u.watch)
@@ -463,7 +467,7 @@ func (u *UI) back(w http.ResponseWriter, r *http.Request) {
 func headers(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; "+style.Policy+"; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		// same-origin, not no-referrer: under no-referrer a browser sends
 		// "Origin: null" on the page's own form posts, which authed then

@@ -68,7 +68,7 @@ func TestI1DashboardTwoFactor(t *testing.T) {
 	wantRedirect(t, "machines while 2FA is required", first(root.do("GET", "/machines", nil)), settingsPath)
 	wantRedirect(t, "users while 2FA is required", first(root.do("GET", "/users", nil)), settingsPath)
 	csrf := root.csrf(settingsPath)
-	resp, body := root.do("POST", settingsPath+"/totp/begin", url.Values{"csrf": {csrf}})
+	resp, body := root.submit(settingsPath+"/totp/begin", url.Values{"csrf": {csrf}})
 	wantStatus(t, "begin", resp, http.StatusOK)
 	m := totpSecretShown.FindStringSubmatch(body)
 	if m == nil || !strings.Contains(body, `src="/settings/totp.png"`) {
@@ -86,7 +86,7 @@ func TestI1DashboardTwoFactor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, body = root.do("POST", settingsPath+"/totp/confirm", url.Values{"csrf": {csrf}, "code": {code}})
+	resp, body = root.submit(settingsPath+"/totp/confirm", url.Values{"csrf": {csrf}, "code": {code}})
 	wantStatus(t, "confirm", resp, http.StatusOK)
 	if strings.Count(section(t, body, "recovery-codes"), "<code>") != identity.RecoveryCodeCount {
 		t.Errorf("recovery codes not shown:\n%s", body)
@@ -113,21 +113,21 @@ func TestI1DashboardTwoFactor(t *testing.T) {
 	resp, _ = again.do("POST", codePath, url.Values{"csrf": {codeCSRF}, "code": {"000000"}})
 	wantStatus(t, "a wrong code", resp, http.StatusUnauthorized)
 	code, _ = totp.GenerateCode(m[1], clock.Now())
-	wantRedirect(t, "the right code", first(again.do("POST", codePath, url.Values{"csrf": {codeCSRF}, "code": {code}})), "/machines")
+	wantRedirect(t, "the right code", first(again.do("POST", codePath, url.Values{"csrf": {codeCSRF}, "code": {code}})), deskPath)
 	if again.cookies[SessionCookie] == nil || again.cookies[pendingCookie] != nil {
 		t.Error("no session after the second step, or the pending cookie stayed")
 	}
 
 	// The Users page: root disables bob, whose next request is refused.
 	bob := newSupportBrowser(t, cfg)
-	wantRedirect(t, "bob logs in", login(bob, "bob"), "/machines")
+	wantRedirect(t, "bob logs in", login(bob, "bob"), deskPath)
 	wantStatus(t, "bob's machines", first(bob.do("GET", "/machines", nil)), http.StatusOK)
 	resp, body = again.do("GET", "/users", nil)
 	wantStatus(t, "users page", resp, http.StatusOK)
 	if !strings.Contains(body, `id="user-bob"`) {
 		t.Fatalf("bob is not listed:\n%s", body)
 	}
-	wantStatus(t, "disable bob", first(again.do("POST", "/users/bob/disable", url.Values{"csrf": {again.csrf("/users")}})), http.StatusOK)
+	wantRedirect(t, "disable bob", first(again.do("POST", "/users/bob/disable", url.Values{"csrf": {again.csrf("/users")}})), "/users")
 	wantRedirect(t, "bob after being disabled", first(bob.do("GET", "/machines", nil)), "/login")
 	wantStatus(t, "bob's Users page", first(bob.do("GET", "/users", nil)), http.StatusSeeOther)
 }

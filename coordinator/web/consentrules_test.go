@@ -56,7 +56,7 @@ func TestI4ConsentRulesForm(t *testing.T) {
 		t.Helper()
 		b := newSupportBrowser(t, cfg)
 		resp, _ := b.do("POST", "/login", url.Values{"csrf": {b.csrf("/login")}, "user": {user}, "password": {"a long enough password"}})
-		wantRedirect(t, user+" logs in", resp, "/machines")
+		wantRedirect(t, user+" logs in", resp, deskPath)
 		return b
 	}
 	root := login("root")
@@ -67,7 +67,7 @@ func TestI4ConsentRulesForm(t *testing.T) {
 	}
 	csrf := root.csrf("/users")
 
-	resp, body = root.do("POST", "/settings/consent-rules", url.Values{"csrf": {csrf}, "op": {"save"},
+	resp, body = root.submit("/settings/consent-rules", url.Values{"csrf": {csrf}, "op": {"save"},
 		"default": {"screen", "input"}, "companies": {"acme: power\r\nkiosks:\n\n"}, "devices": {"dev-1: screen, screen"}})
 	wantStatus(t, "save", resp, http.StatusOK)
 	want := policy.ConsentRules{Default: []wire.Capability{wire.CapScreen, wire.CapInput},
@@ -109,7 +109,7 @@ func TestI4ConsentRulesForm(t *testing.T) {
 		t.Fatal("a technician removed the rules")
 	}
 
-	resp, body = root.do("POST", "/settings/consent-rules", url.Values{"csrf": {csrf}, "op": {"clear"}})
+	resp, body = root.submit("/settings/consent-rules", url.Values{"csrf": {csrf}, "op": {"clear"}})
 	wantStatus(t, "clear", resp, http.StatusOK)
 	if _, set, _ := rules.Get(); set || !strings.Contains(body, "The shop has no consent rules") {
 		t.Errorf("the rules remain after removal (stored %v)", set)

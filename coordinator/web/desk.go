@@ -12,6 +12,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/support"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
+	"github.com/peerdesk/peerdesk/templates/style"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -68,7 +69,8 @@ type deskForm struct {
 }
 
 func (s *server) handleDesk(w http.ResponseWriter, r *http.Request, sess session) {
-	s.renderDesk(w, r, sess, http.StatusOK, deskForm{})
+	f := s.flashFor(sess, deskPath)
+	s.renderDesk(w, r, sess, http.StatusOK, deskForm{created: f.code, assign: f.assign, expiry: f.expiry})
 }
 
 func (s *server) handleGenerate(w http.ResponseWriter, r *http.Request, sess session) {
@@ -97,10 +99,9 @@ func (s *server) handleGenerate(w http.ResponseWriter, r *http.Request, sess ses
 		s.renderDesk(w, r, sess, status, form)
 		return
 	}
-	form.created = &templates.CreatedCode{
+	s.done(w, r, sess, deskPath, flash{assign: form.assign, expiry: form.expiry, code: &templates.CreatedCode{
 		Code: c.Code, Team: team, Expires: c.Expires, PortalLink: s.publicURL + "/support?code=" + url.QueryEscape(c.Code),
-	}
-	s.renderDesk(w, r, sess, http.StatusOK, form)
+	}})
 }
 
 func (s *server) handleCancel(w http.ResponseWriter, r *http.Request, sess session) {
@@ -208,7 +209,7 @@ func viewerPolicy(viewerURL string, log *slog.Logger) (string, string) {
 		u, _ = url.Parse(DefaultViewerURL) //nolint:errcheck // a constant that parses
 	}
 	origin := u.Scheme + "://" + u.Host
-	csp := "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self' " +
+	csp := "default-src 'none'; script-src 'self'; connect-src 'self'; " + style.Policy + "; form-action 'self' " +
 		origin + "; frame-ancestors 'none'; base-uri 'none'"
 	return strings.TrimSuffix(origin+u.EscapedPath(), "/"), csp
 }

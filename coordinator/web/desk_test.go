@@ -95,7 +95,7 @@ func TestDeskGenerate(t *testing.T) {
 	b := newSupportBrowser(t, supportConfig(f, d, ""))
 	b.login("bob")
 	csrf := b.csrf("/support/desk")
-	resp, body := b.do("POST", "/support/desk/codes", url.Values{"csrf": {csrf}, "assign": {"me"}, "expiry": {"1h"}})
+	resp, body := b.submit("/support/desk/codes", url.Values{"csrf": {csrf}, "assign": {"me"}, "expiry": {"1h"}})
 	wantStatus(t, "generate", resp, http.StatusOK)
 	for _, want := range []string{
 		`<code class="bigcode" id="new-code">424242</code>`, "Assigned to you.", "Valid until 2026-11-21 13:00 UTC",
@@ -109,7 +109,7 @@ func TestDeskGenerate(t *testing.T) {
 	if !strings.Contains(section(t, body, "pending-title"), "424242") {
 		t.Error("the new code is not under Pending codes")
 	}
-	resp, body = b.do("POST", "/support/desk/codes", url.Values{"csrf": {csrf}, "assign": {"team"}, "expiry": {"none"}})
+	resp, body = b.submit("/support/desk/codes", url.Values{"csrf": {csrf}, "assign": {"team"}, "expiry": {"none"}})
 	wantStatus(t, "generate for the team", resp, http.StatusOK)
 	if !strings.Contains(body, "the first technician to connect takes the session") || !strings.Contains(body, "Valid until used or cancelled") {
 		t.Error("the team code's page is wrong")
@@ -119,13 +119,13 @@ func TestDeskGenerate(t *testing.T) {
 		{"csrf": {csrf}, "assign": {"me"}, "expiry": {"2h"}},
 		{"csrf": {csrf}, "assign": {"me"}},
 	} {
-		resp, body := b.do("POST", "/support/desk/codes", form)
+		resp, body := b.submit("/support/desk/codes", form)
 		wantStatus(t, "generate "+form.Encode(), resp, http.StatusBadRequest)
 		if strings.Contains(body, "new-code") {
 			t.Error("a refused form shows a code")
 		}
 	}
-	resp, _ = b.do("POST", "/support/desk/codes", url.Values{"assign": {"me"}, "expiry": {"1h"}})
+	resp, _ = b.submit("/support/desk/codes", url.Values{"assign": {"me"}, "expiry": {"1h"}})
 	wantStatus(t, "generate without CSRF", resp, http.StatusForbidden)
 	want := []string{"generate 192.0.2.1 bob me 1h0m0s", "generate 192.0.2.1 bob team 0s"}
 	if diff := cmp.Diff(want, d.Calls()); diff != "" {
@@ -232,7 +232,7 @@ func TestDeskRoles(t *testing.T) {
 
 	wantRedirect(t, "logged out GET", first(b.do("GET", "/support/desk", nil)), "/login")
 	wantRedirect(t, "logged out events", first(b.do("GET", "/support/desk/events", nil)), "/login")
-	resp, _ := b.do("POST", "/support/desk/codes", url.Values{"assign": {"me"}, "expiry": {"none"}})
+	resp, _ := b.submit("/support/desk/codes", url.Values{"assign": {"me"}, "expiry": {"none"}})
 	wantStatus(t, "logged out POST", resp, http.StatusUnauthorized)
 
 	resp, body := b.do("POST", "/login", url.Values{"csrf": {b.csrf("/login")}, "user": {"victor"}, "password": {password}})

@@ -179,11 +179,12 @@ type browser struct {
 	h       http.Handler
 	cookies map[string]*http.Cookie
 	all     []seen // every response, for the header checks
+	home    string // where a login lands: the Support tab when there is one
 }
 
 func newBrowser(t *testing.T, f *fakeBackend) *browser {
 	h := New(Config{Backend: f, Now: func() time.Time { return t0 }})
-	return &browser{t: t, h: h, cookies: map[string]*http.Cookie{}}
+	return &browser{t: t, h: h, cookies: map[string]*http.Cookie{}, home: "/machines"}
 }
 
 // do sends a request; a non-nil form is sent url-encoded.
@@ -246,7 +247,7 @@ func (b *browser) csrf(path string) string {
 func (b *browser) login(user string) {
 	b.t.Helper()
 	resp, body := b.do("POST", "/login", url.Values{"csrf": {b.csrf("/login")}, "user": {user}, "password": {password}})
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/machines" {
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != b.home {
 		b.t.Fatalf("login %s: status %d, location %q:\n%s", user, resp.StatusCode, resp.Header.Get("Location"), body)
 	}
 }
@@ -263,4 +264,16 @@ func wantRedirect(t *testing.T, what string, resp *http.Response, to string) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != to {
 		t.Errorf("%s: status %d location %q, want 303 to %s", what, resp.StatusCode, resp.Header.Get("Location"), to)
 	}
+}
+
+// submit posts a form as a browser does: a 303 to a page of this server
+// (post-redirect-get) is followed, and the page's answer returned.
+func (b *browser) submit(path string, form url.Values, hdr ...string) (*http.Response, string) {
+	b.t.Helper()
+	resp, body := b.do("POST", path, form, hdr...)
+	to := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(to, "/") || strings.HasPrefix(to, "//") {
+		return resp, body
+	}
+	return b.do("GET", to, nil, hdr...)
 }

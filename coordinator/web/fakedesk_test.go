@@ -241,7 +241,11 @@ func supportConfig(f *fakeBackend, d *fakeDesk, binaries string) Config {
 }
 
 func newSupportBrowser(t *testing.T, cfg Config) *browser {
-	return &browser{t: t, h: New(cfg), cookies: map[string]*http.Cookie{}}
+	home := "/machines"
+	if cfg.Desk != nil {
+		home = deskPath // every role of the fakes but "viewer" works support
+	}
+	return &browser{t: t, h: New(cfg), cookies: map[string]*http.Cookie{}, home: home}
 }
 
 // binariesDir holds fake one-time agents for linux-amd64 and windows-amd64,

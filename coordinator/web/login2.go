@@ -23,8 +23,9 @@ const (
 )
 
 // loggedInAs finishes a login the desk answered: to the second step, or
-// with the session cookie to the Machines page (or, for a session that
-// must set up two-factor authentication, to Settings).
+// with the session cookie to the role's home (the Support tab for those
+// who work it; for a session that must set up two-factor authentication,
+// Settings).
 func (s *server) loggedInAs(w http.ResponseWriter, r *http.Request, res desk.LoginResult) {
 	if res.Pending != "" {
 		s.setCookie(w, pendingCookie, res.Pending, "/login", s.now().Add(identity.PendingLoginTTL))
@@ -34,7 +35,7 @@ func (s *server) loggedInAs(w http.ResponseWriter, r *http.Request, res desk.Log
 	s.setCookie(w, SessionCookie, res.Token, "/", res.Session.Expires)
 	s.setCookie(w, loginCookie, "", "/login", time.Time{})
 	s.setCookie(w, pendingCookie, "", "/login", time.Time{})
-	to := "/machines"
+	to := s.home(res.Session.Role)
 	if res.SetupOnly {
 		to = settingsPath
 	}

@@ -10,7 +10,9 @@ import (
 
 	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
+	"github.com/peerdesk/peerdesk/policy"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
+	"github.com/peerdesk/peerdesk/templates/style"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -22,22 +24,43 @@ const (
 	msgAdminsOnly   = "Only administrators can manage enrollment tokens."
 )
 
-// loggedIn reports whether the request carries a live session.
-func (s *server) loggedIn(r *http.Request) bool {
+// landing returns where a request with a live session starts, and false
+// without one.
+func (s *server) landing(r *http.Request) (string, bool) {
 	tok := cookie(r, SessionCookie)
 	if tok == "" {
-		return false
+		return "", false
 	}
-	_, err := s.be.Session(tok)
-	return err == nil || errors.Is(err, desk.ErrSetupFirst)
+	is, err := s.be.Session(tok)
+	if errors.Is(err, desk.ErrSetupFirst) {
+		return settingsPath, true
+	}
+	if err != nil {
+		return "", false
+	}
+	return s.home(is.Role), true
+}
+
+// home is where a role starts: the Support tab for everyone who may work
+// it (technicians, and admins too), the Machines list for the others.
+func (s *server) home(role policy.Role) string {
+	if s.desk != nil && policy.Allow(role, policy.ActionSupport) == nil {
+		return deskPath
+	}
+	return "/machines"
 }
 
 // handleScript serves the Support tab's script.
 func (s *server) handleScript(w http.ResponseWriter, r *http.Request) { handleScript(w, r) }
 
+// handleStyle serves the stylesheet every peerdesk page shares.
+func (s *server) handleStyle(w http.ResponseWriter, r *http.Request) { styleHandler.ServeHTTP(w, r) }
+
+var styleHandler = style.Handler()
+
 func (s *server) handleRoot(w http.ResponseWriter, r *http.Request) {
-	if s.loggedIn(r) {
-		http.Redirect(w, r, "/machines", http.StatusSeeOther)
+	if to, ok := s.landing(r); ok {
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
@@ -62,8 +85,8 @@ func (s *server) formBinding(w http.ResponseWriter, r *http.Request, name, path 
 }
 
 func (s *server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
-	if s.loggedIn(r) {
-		http.Redirect(w, r, "/machines", http.StatusSeeOther)
+	if to, ok := s.landing(r); ok {
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
 	bound := s.loginBinding(w, r, false)
@@ -143,7 +166,7 @@ type tokenForm struct {
 }
 
 func (s *server) handleTokens(w http.ResponseWriter, r *http.Request, sess session) {
-	s.renderTokens(w, r, sess, http.StatusOK, tokenForm{ttl: defaultTTL})
+	s.renderTokens(w, r, sess, http.StatusOK, tokenForm{ttl: defaultTTL, created: s.flashFor(sess, "/tokens").token})
 }
 
 func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, sess session) {
@@ -180,9 +203,7 @@ func (s *server) handleCreateToken(w http.ResponseWriter, r *http.Request, sess 
 		s.renderTokens(w, r, sess, http.StatusInternalServerError, form)
 		return
 	}
-	s.renderTokens(w, r, sess, http.StatusOK, tokenForm{
-		ttl: defaultTTL, created: &templates.CreatedToken{Token: resp.Token, Expires: resp.Expires},
-	})
+	s.done(w, r, sess, "/tokens", flash{token: &templates.CreatedToken{Token: resp.Token, Expires: resp.Expires}})
 }
 
 // checkNote returns why a token note is refused, or "".

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/peerdesk/peerdesk/coordinator/desk"
@@ -31,6 +32,10 @@ type Portal interface {
 const (
 	portalCookie  = "peerdesk_portal" // pre-session value the portal form's CSRF token is bound to
 	purposePortal = "portal"
+	readyPath     = "/support/ready"
+	// readyTTL is how long the ready page shows a checked code to the
+	// browser that typed it (reloads included); then the form asks again.
+	readyTTL = 30 * time.Minute
 )
 
 // Messages the portal shows besides the desk's own user-safe ones.
@@ -79,7 +84,27 @@ func (s *server) handlePortalCode(w http.ResponseWriter, r *http.Request) {
 		retry(status, msg)
 		return
 	}
-	s.render(w, r, http.StatusOK, templates.PortalReady(s.readyView(r, c.Code)))
+	// Post-redirect-get: the checked code waits for this browser's ready
+	// page, keyed by its portal cookie, never in the URL.
+	s.flashes.putFor(bound, readyPath, flash{portal: c.Code}, s.now(), readyTTL)
+	http.Redirect(w, r, readyPath, http.StatusSeeOther)
+}
+
+// handlePortalReady offers the agents for the code this browser typed; a
+// browser without one is sent to the form.
+func (s *server) handlePortalReady(w http.ResponseWriter, r *http.Request) {
+	bound := cookie(r, portalCookie)
+	if bound == "" {
+		http.Redirect(w, r, "/support", http.StatusSeeOther)
+		return
+	}
+	f, ok := s.flashes.take(bound, readyPath, s.now())
+	if !ok {
+		http.Redirect(w, r, "/support", http.StatusSeeOther)
+		return
+	}
+	s.flashes.putFor(bound, readyPath, f, s.now(), readyTTL) // a reload shows it again
+	s.render(w, r, http.StatusOK, templates.PortalReady(s.readyView(r, f.portal)))
 }
 
 // codeFailure maps CheckCode's refusal to a status and a message safe to

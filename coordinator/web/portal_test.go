@@ -136,7 +136,7 @@ func TestPortalFormChecks(t *testing.T) {
 	wantStatus(t, "oversize form", resp, http.StatusRequestEntityTooLarge)
 	// People type codes as they hear them.
 	resp, _ = b.do("POST", "/support", url.Values{"csrf": {csrf}, "code": {" 123 45-6 "}})
-	wantStatus(t, "spaced code", resp, http.StatusOK)
+	wantRedirect(t, "spaced code", resp, readyPath)
 	if diff := cmp.Diff([]string{"192.0.2.1 123456"}, d.Checks()); diff != "" {
 		t.Errorf("CheckCode calls (-want +got):\n%s", diff)
 	}
@@ -165,7 +165,7 @@ func TestPortalReady(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newSupportBrowser(t, supportConfig(newFake(), newFakeDesk(), binariesDir(t)))
-			resp, body := b.do("POST", "/support", url.Values{"csrf": {b.csrf("/support")}, "code": {goodCode}}, "User-Agent", tc.ua)
+			resp, body := b.submit("/support", url.Values{"csrf": {b.csrf("/support")}, "code": {goodCode}}, "User-Agent", tc.ua)
 			wantStatus(t, "POST /support", resp, http.StatusOK)
 			var links []string
 			for _, m := range downloadLink.FindAllStringSubmatch(body, -1) {
@@ -183,7 +183,7 @@ func TestPortalReady(t *testing.T) {
 	}
 
 	b := newSupportBrowser(t, supportConfig(newFake(), newFakeDesk(), ""))
-	_, body := b.do("POST", "/support", url.Values{"csrf": {b.csrf("/support")}, "code": {goodCode}}, "User-Agent", uaLinuxChrome)
+	_, body := b.submit("/support", url.Values{"csrf": {b.csrf("/support")}, "code": {goodCode}}, "User-Agent", uaLinuxChrome)
 	if !strings.Contains(body, "No one-time agent is available") || !strings.Contains(body, "peerdesk://session/123456") {
 		t.Errorf("without binaries the page should still offer the installed agent and say why there is no download:\n%s", body)
 	}

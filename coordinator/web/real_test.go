@@ -74,7 +74,7 @@ func TestRealDesk(t *testing.T) {
 	csrf := b.csrf("/support/desk")
 
 	// Generate a code, find it pending, and use it in the portal.
-	_, body := b.do("POST", "/support/desk/codes", url.Values{"csrf": {csrf}, "assign": {"me"}, "expiry": {"24h"}})
+	_, body := b.submit("/support/desk/codes", url.Values{"csrf": {csrf}, "assign": {"me"}, "expiry": {"24h"}})
 	m := newCodeShown.FindStringSubmatch(body)
 	if m == nil {
 		t.Fatalf("no new code shown:\n%s", body)
@@ -85,7 +85,7 @@ func TestRealDesk(t *testing.T) {
 	}
 	user := newSupportBrowser(t, Config{})
 	user.h = b.h
-	resp, body := user.do("POST", "/support", url.Values{"csrf": {user.csrf("/support")}, "code": {code}}, "User-Agent", uaLinuxChrome)
+	resp, body := user.submit("/support", url.Values{"csrf": {user.csrf("/support")}, "code": {code}}, "User-Agent", uaLinuxChrome)
 	wantStatus(t, "portal with the code", resp, http.StatusOK)
 	if !strings.Contains(body, "/support/download/"+code+"/linux-amd64") {
 		t.Error("no download link")

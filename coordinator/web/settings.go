@@ -57,7 +57,7 @@ const settingsPath = "/settings"
 
 // settingsPolicy is the Settings page's Content-Security-Policy: the base
 // one, and images from this server (the QR code).
-const settingsPolicy = basePolicy + "; img-src 'self'"
+const settingsPolicy = basePolicy // it allows img-src 'self'
 
 // totpSetups holds the QR code of each session's TOTP setup in progress,
 // keyed by the hash of the session token, so the image route serves the
@@ -121,7 +121,7 @@ type settingsForm struct {
 }
 
 func (s *server) handleSettings(w http.ResponseWriter, r *http.Request, sess session) {
-	s.renderSettings(w, r, sess, http.StatusOK, settingsForm{})
+	s.renderSettings(w, r, sess, http.StatusOK, s.flashFor(sess, settingsPath).settings)
 }
 
 func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, sess session, status int, f settingsForm) {
@@ -154,8 +154,8 @@ func (s *server) renderSettings(w http.ResponseWriter, r *http.Request, sess ses
 	s.render(w, r, status, templates.SettingsPage(v))
 }
 
-// settingsDone renders the Settings page after an action: its refusal, or
-// the notice.
+// settingsDone ends an action of the Settings page: its refusal on the
+// page, or the browser sent back to it, where f waits.
 func (s *server) settingsDone(w http.ResponseWriter, r *http.Request, sess session, op string, err error, f settingsForm) {
 	if err != nil {
 		status, msg := s.failure(op, err)
@@ -163,7 +163,12 @@ func (s *server) settingsDone(w http.ResponseWriter, r *http.Request, sess sessi
 		s.renderSettings(w, r, sess, status, f)
 		return
 	}
-	s.renderSettings(w, r, sess, http.StatusOK, f)
+	s.done(w, r, sess, settingsPath, flash{settings: f})
+}
+
+// settingsRefused shows the Settings page with a form's input refused.
+func (s *server) settingsRefused(w http.ResponseWriter, r *http.Request, sess session, msg string) {
+	s.renderSettings(w, r, sess, http.StatusBadRequest, settingsForm{err: msg})
 }
 
 func (s *server) handleChangePassword(w http.ResponseWriter, r *http.Request, sess session) {
@@ -172,7 +177,7 @@ func (s *server) handleChangePassword(w http.ResponseWriter, r *http.Request, se
 	}
 	old, pw := r.PostForm.Get("old"), r.PostForm.Get("password")
 	if len(old) > wire.MaxPasswordLen || len(pw) > wire.MaxPasswordLen {
-		s.settingsDone(w, r, sess, "", nil, settingsForm{err: msgLoginTooLong})
+		s.settingsRefused(w, r, sess, msgLoginTooLong)
 		return
 	}
 	err := s.accounts.ChangePassword(sess.caller, old, pw, sess.token)
@@ -215,7 +220,6 @@ func (s *server) handleTOTPConfirm(w http.ResponseWriter, r *http.Request, sess 
 		return
 	}
 	s.totp.drop(sess.token)
-	sess.caller.SetupOnly = false
 	s.settingsDone(w, r, sess, "", nil, settingsForm{recoveryCodes: codes})
 }
 
@@ -251,7 +255,7 @@ func (s *server) handleCreateAPIKey(w http.ResponseWriter, r *http.Request, sess
 	}
 	days, err := strconv.Atoi(r.PostForm.Get("days"))
 	if err != nil || days < 1 || days > 365 {
-		s.settingsDone(w, r, sess, "", nil, settingsForm{err: "Choose a lifetime from the list."})
+		s.settingsRefused(w, r, sess, "Choose a lifetime from the list.")
 		return
 	}
 	companies := companiesField(r.PostForm.Get("companies"))

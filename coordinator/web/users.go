@@ -15,7 +15,7 @@ import (
 // decides who may; a refused role gets the error page.
 
 func (s *server) handleUsers(w http.ResponseWriter, r *http.Request, sess session) {
-	s.renderUsers(w, r, sess, http.StatusOK, "", "")
+	s.renderUsers(w, r, sess, http.StatusOK, "", s.flashFor(sess, "/users").notice)
 }
 
 func (s *server) renderUsers(w http.ResponseWriter, r *http.Request, sess session, status int, errMsg, notice string) {
@@ -57,7 +57,8 @@ func (s *server) renderUsersWith(w http.ResponseWriter, r *http.Request, sess se
 	s.render(w, r, status, templates.UsersPage(v))
 }
 
-// usersDone renders the Users page after an action.
+// usersDone ends an action of the Users page: its refusal on the page, or
+// the browser sent back to it with the notice.
 func (s *server) usersDone(w http.ResponseWriter, r *http.Request, sess session, op string, err error, notice string) {
 	if err != nil {
 		status, msg := s.failure(op, err)
@@ -68,7 +69,7 @@ func (s *server) usersDone(w http.ResponseWriter, r *http.Request, sess session,
 		s.renderUsers(w, r, sess, status, msg, "")
 		return
 	}
-	s.renderUsers(w, r, sess, http.StatusOK, "", notice)
+	s.done(w, r, sess, "/users", flash{notice: notice})
 }
 
 func (s *server) handleAddUser(w http.ResponseWriter, r *http.Request, sess session) {
@@ -77,7 +78,7 @@ func (s *server) handleAddUser(w http.ResponseWriter, r *http.Request, sess sess
 	}
 	name, pw := r.PostForm.Get("name"), r.PostForm.Get("password")
 	if len(name) > wire.MaxNameLen || len(pw) > wire.MaxPasswordLen {
-		s.usersDone(w, r, sess, "", nil, "")
+		s.renderUsers(w, r, sess, http.StatusBadRequest, "The user name or password is too long.", "")
 		return
 	}
 	err := s.accounts.CreateUser(sess.caller, wire.LocalUserRequest{Name: name, Password: pw, Role: r.PostForm.Get("role"),
@@ -122,8 +123,10 @@ func (s *server) handleUserAction(w http.ResponseWriter, r *http.Request, sess s
 }
 
 func (s *server) handleDevicesAdmin(w http.ResponseWriter, r *http.Request, sess session) {
-	s.renderDevicesAdmin(w, r, sess, http.StatusOK, "", "")
+	s.renderDevicesAdmin(w, r, sess, http.StatusOK, "", s.flashFor(sess, devicesPath).notice)
 }
+
+const devicesPath = "/machines/admin"
 
 func (s *server) renderDevicesAdmin(w http.ResponseWriter, r *http.Request, sess session, status int, errMsg, notice string) {
 	sess.nav.Active = templates.TabDevices
@@ -168,5 +171,5 @@ func (s *server) handleDeviceAction(w http.ResponseWriter, r *http.Request, sess
 		s.renderDevicesAdmin(w, r, sess, status, msg, "")
 		return
 	}
-	s.renderDevicesAdmin(w, r, sess, http.StatusOK, "", "Done: "+op+" "+id+".")
+	s.done(w, r, sess, devicesPath, flash{notice: "Done: " + op + " " + id + "."})
 }

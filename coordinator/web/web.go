@@ -17,6 +17,18 @@
 // map fixed system names to fixed file names and never read a path from
 // the request.
 //
+// # Forms and pages
+//
+// Every form that succeeds answers 303 to a page (post-redirect-get), so a
+// reload never sends it again; what it produced (a support code, a token,
+// an API key, recovery codes, a notice) waits for that page in a
+// server-side flash keyed by the session, never in the URL. The portal's
+// checked code waits likewise for /support/ready, keyed by the portal
+// cookie. A refused form is shown again with its error and status. A
+// login lands on the Support tab for everyone who may work it. Every page
+// links the one stylesheet of package templates/style, served here at
+// style.Path.
+//
 // # Live updates
 //
 // The Support tab's board refreshes itself: /static/support.js (embedded)
@@ -69,6 +81,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/policy"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
+	"github.com/peerdesk/peerdesk/templates/style"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -151,7 +164,7 @@ const (
 // answers; the coordinator mounts it for exactly these, so every other
 // path stays with the handlers beside it.
 func Patterns() []string {
-	return []string{"GET /{$}", "/login", "/login/", "/logout", "/users", "/users/", "/settings", "/settings/", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js"}
+	return []string{"GET /{$}", "/login", "/login/", "/logout", "/users", "/users/", "/settings", "/settings/", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js", style.Path}
 }
 
 // Route features: a route served only when the dashboard has the part.
@@ -194,6 +207,7 @@ var routes = []route{
 
 	{Rule: desk.Rule{Pattern: "GET /support", Auth: desk.Public}, feature: withPortal, public: (*server).handlePortalForm},
 	{Rule: desk.Rule{Pattern: "POST /support", Auth: desk.Public}, feature: withPortal, public: (*server).handlePortalCode},
+	{Rule: desk.Rule{Pattern: "GET " + readyPath, Auth: desk.Public}, feature: withPortal, public: (*server).handlePortalReady},
 	{Rule: desk.Rule{Pattern: "GET /support/download/{code}/{os}", Auth: desk.Public}, feature: withPortal, public: (*server).handleDownload},
 
 	{Rule: desk.Rule{Pattern: "GET " + deskPath, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.ListTarget}, feature: withDesk, tech: (*server).handleDesk},
@@ -203,6 +217,7 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "POST " + deskPath + "/sessions/{id}/end", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.SessionTarget}, feature: withDesk, tech: (*server).handleEnd},
 	{Rule: desk.Rule{Pattern: "GET " + eventsPath, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.ListTarget}, feature: withDesk, tech: (*server).handleEvents},
 	{Rule: desk.Rule{Pattern: "GET /static/support.js", Auth: desk.Public}, feature: withDesk, public: (*server).handleScript},
+	{Rule: desk.Rule{Pattern: "GET " + style.Path, Auth: desk.Public}, public: (*server).handleStyle},
 
 	{Rule: desk.Rule{Pattern: "GET " + settingsPath, Auth: desk.Technician}, feature: withAccounts, setup: true, tech: (*server).handleSettings},
 	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/password", Auth: desk.Technician}, feature: withAccounts, tech: (*server).handleChangePassword},
@@ -224,12 +239,12 @@ var routes = []route{
 // PublicRoutes are the dashboard's patterns reachable without a session,
 // each for a reason: the root (it redirects), the login form and its
 // second step (bound to the pending-login cookie), the end
-// user's portal and its downloads (checked by code), and the Support
-// tab's static script.
+// user's portal and its downloads (checked by code), the Support
+// tab's static script and the shared stylesheet.
 var PublicRoutes = []string{
 	"GET /{$}", "GET /login", "POST /login", "GET " + codePath, "POST " + codePath,
-	"GET /support", "POST /support", "GET /support/download/{code}/{os}",
-	"GET /static/support.js",
+	"GET /support", "POST /support", "GET " + readyPath, "GET /support/download/{code}/{os}",
+	"GET /static/support.js", "GET " + style.Path,
 }
 
 // Rules lists the dashboard's routes (with the portal and the desk).
@@ -246,6 +261,7 @@ type server struct {
 	desk      Desk
 	accounts  Accounts
 	totp      *totpSetups
+	flashes   *flashes
 	portal    Portal
 	publicURL string
 	pin       string
@@ -271,7 +287,7 @@ func New(cfg Config) http.Handler {
 		cfg.RefreshEvery = keepAlive
 	}
 	s := &server{
-		be: cfg.Backend, desk: cfg.Desk, portal: cfg.Portal, accounts: cfg.Accounts, totp: &totpSetups{m: map[string]totpPNG{}},
+		be: cfg.Backend, desk: cfg.Desk, portal: cfg.Portal, accounts: cfg.Accounts, totp: &totpSetups{m: map[string]totpPNG{}}, flashes: newFlashes(),
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), pin: cfg.Pin, binaries: cfg.SupportBinaries,
 		refresh: cfg.RefreshEvery, streams: newStreamLimit(), now: cfg.Now, log: cfg.Logger, csrfKey: randomBytes(32),
 	}
@@ -299,8 +315,10 @@ func New(cfg Config) http.Handler {
 }
 
 // basePolicy is every answer's Content-Security-Policy but the Support
-// tab's: no script, no connection, forms only to this server.
-const basePolicy = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// tab's: no script, no connection, styles only from the shared stylesheet
+// (package style), images from this server (the TOTP code) or data: URLs
+// (the shop's logo), forms only to this server.
+const basePolicy = "default-src 'none'; " + style.Policy + "; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // securityHeaders sets the headers every answer carries, errors included.
 func securityHeaders(next http.Handler) http.Handler {

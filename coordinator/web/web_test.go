@@ -199,7 +199,7 @@ func TestCreateToken(t *testing.T) {
 		ttl  string
 		want time.Duration
 	}{{"1h", time.Hour}, {"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}} {
-		resp, body := b.do("POST", "/tokens", url.Values{"csrf": {csrf}, "ttl": {tc.ttl}, "note": {note}})
+		resp, body := b.submit("/tokens", url.Values{"csrf": {csrf}, "ttl": {tc.ttl}, "note": {note}})
 		wantStatus(t, "create "+tc.ttl, resp, http.StatusOK)
 		if !strings.Contains(body, `<code class="token" id="new-token">pde1-1234abcd-`) || !strings.Contains(body, "shown only this once") {
 			t.Errorf("create %s: the new token is not shown:\n%s", tc.ttl, body)
@@ -273,7 +273,7 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 	b.do("GET", "/tokens", nil)
 	b.do("POST", "/logout", url.Values{"csrf": {b.csrf("/machines")}})
 	want := map[string]string{
-		"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+		"Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		"X-Content-Type-Options":  "nosniff",
 		"Referrer-Policy":         "no-referrer",
 		"Cache-Control":           "no-store",

@@ -8,9 +8,11 @@ package dashboard
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
+import "github.com/peerdesk/peerdesk/templates/style"
+
 // Layout is the frame of every page: the title, the navigation bar of a
-// logged-in technician (nav nil: none) and the page's content. Its styles
-// are inline and neutral; it loads nothing from anywhere else.
+// logged-in technician (nav nil: none) and the page's content. Its look is
+// the shared stylesheet (package style), served by the coordinator itself.
 func Layout(page string, nav *Nav) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -39,21 +41,26 @@ func Layout(page string, nav *Nav) templ.Component {
 		var templ_7745c5c3_Var2 string
 		templ_7745c5c3_Var2, templ_7745c5c3_Err = templ.JoinStringErrs(page)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/layout.templ`, Line: 13, Col: 16}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/layout.templ`, Line: 15, Col: 16}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var2))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, " · peerdesk</title>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, " · peerdesk</title><link rel=\"stylesheet\" href=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = style().Render(ctx, templ_7745c5c3_Buffer)
+		var templ_7745c5c3_Var3 templ.SafeURL
+		templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinURLErrs(style.Path)
+		if templ_7745c5c3_Err != nil {
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/layout.templ`, Line: 16, Col: 43}
+		}
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</head><body><header><span class=\"brand\">peerdesk</span> ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\"></head><body><header><span class=\"brand\"><span class=\"logo\" aria-hidden=\"true\"></span>peerdesk</span> ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -95,9 +102,9 @@ func navBar(nav Nav) templ.Component {
 			}()
 		}
 		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var3 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var3 == nil {
-			templ_7745c5c3_Var3 = templ.NopComponent
+		templ_7745c5c3_Var4 := templ.GetChildren(ctx)
+		if templ_7745c5c3_Var4 == nil {
+			templ_7745c5c3_Var4 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
 		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<nav aria-label=\"Main\">")
@@ -190,12 +197,12 @@ func navBar(nav Nav) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		var templ_7745c5c3_Var4 string
-		templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(nav.CSRF)
+		var templ_7745c5c3_Var5 string
+		templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(nav.CSRF)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/layout.templ`, Line: 76, Col: 51}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/layout.templ`, Line: 78, Col: 51}
 		}
-		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -203,12 +210,12 @@ func navBar(nav Nav) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		var templ_7745c5c3_Var5 string
-		templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(nav.User)
+		var templ_7745c5c3_Var6 string
+		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(nav.User)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/layout.templ`, Line: 77, Col: 30}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/layout.templ`, Line: 79, Col: 30}
 		}
-		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -216,45 +223,16 @@ func navBar(nav Nav) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		var templ_7745c5c3_Var6 string
-		templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(nav.Role)
+		var templ_7745c5c3_Var7 string
+		templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(nav.Role)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/layout.templ`, Line: 77, Col: 62}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/layout.templ`, Line: 79, Col: 62}
 		}
-		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
+		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "</span></span> <button type=\"submit\">Log out</button></form>")
-		if templ_7745c5c3_Err != nil {
-			return templ_7745c5c3_Err
-		}
-		return nil
-	})
-}
-
-func style() templ.Component {
-	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
-		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
-		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
-			return templ_7745c5c3_CtxErr
-		}
-		templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
-		if !templ_7745c5c3_IsBuffer {
-			defer func() {
-				templ_7745c5c3_BufErr := templruntime.ReleaseBuffer(templ_7745c5c3_Buffer)
-				if templ_7745c5c3_Err == nil {
-					templ_7745c5c3_Err = templ_7745c5c3_BufErr
-				}
-			}()
-		}
-		ctx = templ.InitializeContext(ctx)
-		templ_7745c5c3_Var7 := templ.GetChildren(ctx)
-		if templ_7745c5c3_Var7 == nil {
-			templ_7745c5c3_Var7 = templ.NopComponent
-		}
-		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "<style>\n\t\t:root { color-scheme: light dark; --fg: #1f2328; --muted: #59636e; --bg: #ffffff; --panel: #f6f8fa;\n\t\t\t--line: #d1d9e0; --accent: #0b5cad; --ok: #1a7f37; --bad: #b42318; }\n\t\t@media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --muted: #9198a1; --bg: #0d1117;\n\t\t\t--panel: #161b22; --line: #30363d; --accent: #4d9de0; --ok: #3fb950; --bad: #f47067; } }\n\t\t* { box-sizing: border-box; }\n\t\tbody { margin: 0; font: 15px/1.45 system-ui, -apple-system, \"Segoe UI\", Roboto, sans-serif;\n\t\t\tcolor: var(--fg); background: var(--bg); }\n\t\theader { display: flex; flex-wrap: wrap; align-items: center; gap: 1.5rem; padding: .6rem 1.5rem;\n\t\t\tborder-bottom: 1px solid var(--line); background: var(--panel); }\n\t\t.brand { font-weight: 700; letter-spacing: .02em; }\n\t\tnav { display: flex; gap: 1rem; flex: 1; }\n\t\tnav a { color: var(--fg); text-decoration: none; padding: .25rem 0; border-bottom: 2px solid transparent; }\n\t\tnav a[aria-current=\"page\"] { border-bottom-color: var(--accent); font-weight: 600; }\n\t\tnav a:hover { color: var(--accent); }\n\t\t.logout { display: flex; align-items: center; gap: .75rem; margin: 0; }\n\t\t.who, .role, .muted { color: var(--muted); }\n\t\t.role { font-size: .85em; border: 1px solid var(--line); border-radius: 1em; padding: 0 .5em; }\n\t\tmain { max-width: 72rem; margin: 0 auto; padding: 1.5rem; }\n\t\th1 { font-size: 1.4rem; margin: 0 0 1rem; }\n\t\th2 { font-size: 1.1rem; margin: 2rem 0 .75rem; }\n\t\ttable { width: 100%; border-collapse: collapse; }\n\t\tth, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }\n\t\tth { font-size: .85em; color: var(--muted); font-weight: 600; }\n\t\ttr.details td { border-bottom-width: 2px; font-size: .88em; color: var(--muted); padding-top: 0; }\n\t\ttr.machine td { border-bottom: 0; }\n\t\t.badge { display: inline-block; font-size: .8em; font-weight: 600; border-radius: 1em; padding: .05em .6em;\n\t\t\tborder: 1px solid currentColor; }\n\t\t.online { color: var(--ok); }\n\t\t.offline, .expired { color: var(--muted); }\n\t\t.used { color: var(--muted); }\n\t\t.unused { color: var(--accent); }\n\t\tform.panel, .panel { background: var(--panel); border: 1px solid var(--line); border-radius: .5rem; padding: 1rem; }\n\t\tform.panel { display: flex; flex-wrap: wrap; gap: 1rem; align-items: end; }\n\t\tlabel { display: flex; flex-direction: column; gap: .25rem; font-size: .9em; }\n\t\tinput, select, button { font: inherit; color: inherit; background: var(--bg); border: 1px solid var(--line);\n\t\t\tborder-radius: .35rem; padding: .35rem .6rem; }\n\t\tinput[name=\"note\"] { min-width: 20rem; }\n\t\tbutton { cursor: pointer; }\n\t\tbutton[type=\"submit\"].primary { background: var(--accent); color: #fff; border-color: var(--accent); }\n\t\t.error { color: var(--bad); border: 1px solid var(--bad); border-radius: .35rem; padding: .5rem .75rem; }\n\t\t.login { max-width: 22rem; margin: 4rem auto; }\n\t\t.login form { display: flex; flex-direction: column; gap: .9rem; }\n\t\t.created { margin: 1rem 0; border-color: var(--accent); }\n\t\tcode.token { display: block; margin: .5rem 0; padding: .6rem; font: 14px/1.4 ui-monospace, monospace;\n\t\t\tword-break: break-all; user-select: all; background: var(--bg); border: 1px solid var(--line); border-radius: .35rem; }\n\t\t.empty { color: var(--muted); padding: 1rem 0; }\n\t\t.forms { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap: 1rem; }\n\t\t.forms form.panel h2 { flex-basis: 100%; margin: 0; }\n\t\tfieldset { border: 0; margin: 0; padding: 0; display: flex; gap: .75rem; align-items: center; }\n\t\tfieldset label { flex-direction: row; align-items: center; gap: .3rem; }\n\t\t.bigcode { display: block; font: 700 2.6rem/1.2 ui-monospace, monospace; letter-spacing: .18em; margin: .25rem 0; user-select: all; }\n\t\tinput.code { font: 600 1.5rem/1.2 ui-monospace, monospace; letter-spacing: .25em; width: 9.5ch; }\n\t\tform.inline { display: inline; margin: 0; }\n\t\t.actions { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; }\n\t\ta.button { display: inline-block; text-decoration: none; color: var(--fg); border: 1px solid var(--line);\n\t\t\tborder-radius: .35rem; padding: .35rem .6rem; background: var(--bg); }\n\t\ta.button.primary { background: var(--accent); color: #fff; border-color: var(--accent); }\n\t\ta.button.waiting { opacity: .45; }\n\t\t.overlay-down { color: var(--bad); }\n\t\t.portal { max-width: 40rem; margin: 2rem auto; }\n\t\t.portal form { display: flex; flex-direction: column; gap: .9rem; align-items: start; }\n\t\t.downloads li { margin: .35rem 0; }\n\t\t.steps li { margin: .3rem 0; }\n\t\t\t.access { display: grid; grid-template-columns: 15rem 1fr; gap: 1rem; align-items: start; }\n\t\t.access .panel { grid-column: 1 / -1; border: 1px solid var(--line); border-radius: 6px; padding: .5rem 1rem; background: var(--panel); }\n\t\t.groups h2 { font-size: .85rem; text-transform: uppercase; color: var(--muted); margin: 1rem 0 .25rem; }\n\t\t.group-list { list-style: none; margin: 0; padding: 0; }\n\t\t.group-list li { display: flex; justify-content: space-between; gap: .5rem; }\n\t\t.group-list a[aria-current] { font-weight: 600; }\n\t\t.count { color: var(--muted); font-variant-numeric: tabular-nums; }\n\t\t.search { display: flex; gap: .5rem; align-items: center; margin-bottom: .5rem; }\n\t\t.search input[type=search] { flex: 1; }\n\t\t.panel dl { display: grid; grid-template-columns: 12rem 1fr; gap: .15rem 1rem; }\n\t\t.panel dt { color: var(--muted); }\n\t\t.panel dd { margin: 0; overflow-wrap: anywhere; }\n\t</style>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -48,6 +48,11 @@ type BoardView struct {
 	Ended    []EndedRow
 }
 
+// Empty reports a board with nothing on it: a new shop's first hour.
+func (b BoardView) Empty() bool {
+	return len(b.Mine) == 0 && len(b.Team) == 0 && len(b.Pending) == 0 && len(b.Requests) == 0 && len(b.Ended) == 0
+}
+
 // SessionRow is an open support session.
 type SessionRow struct {
 	ID         string

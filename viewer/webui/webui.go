@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/peerdesk/peerdesk/templates/style"
 	"github.com/peerdesk/peerdesk/viewer"
 	"github.com/peerdesk/peerdesk/viewer/relay"
 	"github.com/peerdesk/peerdesk/wire"
@@ -104,7 +105,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /api/ice/{device}", s.ice)
 	mux.HandleFunc("POST /api/offer/{device}", s.offer)
 	mux.HandleFunc("POST /api/end/{session}", s.end)
-	mux.Handle("GET /static/", http.FileServerFS(static))
+	serveStatic(mux)
 	s.srv = &http.Server{Handler: s.guard(mux), ReadHeaderTimeout: 10 * time.Second}
 	s.served = make(chan struct{})
 	go func() {
@@ -112,6 +113,13 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		s.srv.Serve(ln) //nolint:errcheck // ends with Close
 	}()
 	return s, nil
+}
+
+// serveStatic adds the page's script and the stylesheet every peerdesk
+// page shares (package style).
+func serveStatic(mux *http.ServeMux) {
+	mux.Handle("GET /static/", http.FileServerFS(static))
+	mux.Handle("GET "+style.Path, style.Handler())
 }
 
 // URL is the address to open, with the key that logs this browser in.
@@ -132,7 +140,7 @@ func (s *Server) Close() error {
 func (s *Server) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; media-src 'self' blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; "+style.Policy+"; connect-src 'self'; media-src 'self' blob:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Cache-Control", "no-store")

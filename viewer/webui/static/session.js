@@ -76,11 +76,25 @@
     video.focus();
   }
 
+  // finish ends the page's session: the status says why, the toolbar's
+  // live parts (fps, monitor, Ctrl-Alt-Del, End) stop, and the page offers
+  // the way back.
   function finish(text) {
     if (ended) return;
     ended = true;
+    clearInterval(ticker);
     say(text);
     if (pc) pc.close();
+    fpsOut.textContent = 'ended';
+    document.body.dataset.state = 'ended';
+    for (const id of ['monitor', 'cad', 'end', 'connect']) {
+      const el = document.getElementById(id);
+      if (el) el.disabled = true;
+    }
+    const back = document.createElement('a');
+    back.href = '/'; back.id = 'back'; back.className = 'button'; back.textContent = 'Back to the list';
+    status.appendChild(document.createElement('br'));
+    status.appendChild(back);
   }
 
   // Pixel position on the remote monitor under the pointer.
@@ -124,9 +138,10 @@
 
   // Frames decoded per second, for the toolbar and for tests.
   let last = { t: performance.now(), frames: 0 };
-  setInterval(async () => {
-    if (!pc) return;
+  const ticker = setInterval(async () => {
+    if (!pc || ended) return;
     const stats = await pc.getStats();
+    if (ended) return; // the session ended while the stats were read
     stats.forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'video') {
         const now = performance.now();

@@ -160,6 +160,8 @@ func ui(ctx context.Context, args []string) error {
 	}
 	defer s.Close()
 	fmt.Printf("session page: %s\n", s.URL())
+	fmt.Printf("Connect on the dashboard opens sessions here in one click (it leads to %s, the dashboard's viewer address);\n"+
+		"or open the address above once in your browser. Leave this running while you work; Ctrl-C stops it.\n", s.Base())
 	<-ctx.Done()
 	return nil
 }

@@ -45,6 +45,10 @@ func TestConnectTicketLinks(t *testing.T) {
 	if !strings.Contains(body, `href="/support/desk/connect?session=ses-bob"`) {
 		t.Errorf("the Support tab's Connect does not lead to the connect route:\n%s", body)
 	}
+	_, body = b.do("GET", "/machines?m=dev-2", nil)
+	if !strings.Contains(body, `id="connect" href="/support/desk/connect?device=dev-2"`) {
+		t.Errorf("the machine panel's Connect does not lead to the connect route:\n%s", body)
+	}
 	resp, _ := b.do("POST", "/support/desk/redeem", url.Values{"csrf": {b.csrf("/support/desk")}, "code": {"314 159"}})
 	wantRedirect(t, "redeem", resp, "/support/desk/connect?session=ses-new%2F1")
 

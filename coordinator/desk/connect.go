@@ -1,6 +1,7 @@
 package desk
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -43,6 +44,7 @@ type ConnectTicket struct {
 }
 
 type ticket struct {
+	seq     uint64 // minting order
 	user    string
 	target  wire.ConnectTarget
 	expires time.Time
@@ -51,8 +53,9 @@ type ticket struct {
 // tickets holds the connect tickets by the SHA-256 of their text: the
 // tickets themselves are kept nowhere.
 type tickets struct {
-	mu sync.Mutex
-	m  map[[32]byte]ticket
+	mu  sync.Mutex
+	m   map[[32]byte]ticket
+	seq uint64
 }
 
 // MintConnect mints a connect ticket for the caller and target (a support
@@ -75,21 +78,29 @@ func (d *Desk) MintConnect(c Caller, t wire.ConnectTarget) (ConnectTicket, error
 	rand.Read(b) //nolint:errcheck // never fails
 	text := hex.EncodeToString(b)
 	now := d.now()
-	tk := ticket{user: c.User, target: t, expires: now.Add(ConnectTicketTTL)}
 	d.tickets.mu.Lock()
+	d.tickets.seq++
+	tk := ticket{seq: d.tickets.seq, user: c.User, target: t, expires: now.Add(ConnectTicketTTL)}
 	if d.tickets.m == nil {
 		d.tickets.m = map[[32]byte]ticket{}
 	}
-	mine := 0
+	var mine [][32]byte
 	for k, v := range d.tickets.m {
 		switch {
 		case !now.Before(v.expires):
 			delete(d.tickets.m, k)
 		case v.user == c.User:
-			mine++
+			mine = append(mine, k)
 		}
 	}
-	full := mine >= maxTicketsPerUser || len(d.tickets.m) >= maxTickets
+	if len(mine) >= maxTicketsPerUser {
+		// The technician's oldest ticket goes: a burst of clicks (or of
+		// links another site makes the browser follow) never locks them
+		// out of their own Connect.
+		oldest := slices.MinFunc(mine, func(a, b [32]byte) int { return cmp.Compare(d.tickets.m[a].seq, d.tickets.m[b].seq) })
+		delete(d.tickets.m, oldest)
+	}
+	full := len(d.tickets.m) >= maxTickets
 	if !full {
 		d.tickets.m[sha256.Sum256([]byte(text))] = tk
 	}

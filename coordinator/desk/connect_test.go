@@ -116,6 +116,19 @@ func TestConnectTicket(t *testing.T) {
 		t.Error("ViewerOnline true for bob, whose viewer does not run")
 	}
 
+	// A burst of clicks keeps the newest tickets: the oldest goes.
+	first := mint(ann, session)
+	var last desk.ConnectTicket
+	for range desk.MaxTicketsPerUser {
+		last = mint(ann, session)
+	}
+	if _, err := d.RedeemConnect(ann, first.Ticket); !errors.Is(err, desk.ErrTicketUnknown) {
+		t.Errorf("the oldest of a burst: %v, want ErrTicketUnknown", err)
+	}
+	if _, err := d.RedeemConnect(ann, last.Ticket); err != nil {
+		t.Errorf("the newest of a burst: %v", err)
+	}
+
 	// The audit trail has every mint and redemption, never a ticket.
 	recs, err := log.List(audit.Query{})
 	if err != nil {
@@ -128,7 +141,7 @@ func TestConnectTicket(t *testing.T) {
 			t.Errorf("a ticket in the audit trail: %+v", r.AuditEvent)
 		}
 	}
-	for what, n := range map[string]int{"connect.ticket/" + audit.OK: 5, "connect.redeem/" + audit.OK: 1, "connect.redeem/" + audit.Denied: 5} {
+	for what, n := range map[string]int{"connect.ticket/" + audit.OK: 6 + desk.MaxTicketsPerUser, "connect.redeem/" + audit.OK: 2, "connect.redeem/" + audit.Denied: 6} {
 		if counts[what] != n {
 			t.Errorf("%d %s records, want %d (all: %v)", counts[what], what, n, counts)
 		}

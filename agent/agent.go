@@ -174,6 +174,7 @@ type Agent struct {
 	mu        sync.Mutex
 	node      *node.Node
 	ui        *localui.UI
+	network   string // why the overlay is not up, in words; "" when it is
 	sh        *screen.Handler
 	consent   *consent.Service
 	revoker   *revoke.Revoker // acts on the coordinator's revocations; nil until Run has wired it
@@ -247,7 +248,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	n, err := node.New(node.Config{
 		Dir: state.NodeDir(a.cfg.StateDir), Hostname: a.st.Hostname, ControlURL: a.st.CoordinatorURL,
-		CA: ca, AuthKey: a.st.AuthKey, Logger: a.log,
+		CA: ca, AuthKey: a.st.AuthKey, Logger: a.log, Now: a.cfg.Now,
+		OnDiagnosis: func(d node.Diagnosis) {
+			a.setNetwork(problemWords(d))
+		},
 	})
 	if err != nil {
 		return err
@@ -389,9 +393,21 @@ func (a *Agent) startUI(cs *consent.Service) (*localui.UI, error) {
 	}
 	a.mu.Lock()
 	a.ui = ui
+	ui.SetNetwork(a.network)
 	a.mu.Unlock()
 	a.log.Info("the end user's page is served; it opens in the user's browser when a technician asks", "addr", ui.Addr())
 	return ui, nil
+}
+
+// setNetwork records why the overlay is not up ("" once it is) and shows it
+// on the end user's page when that is served.
+func (a *Agent) setNetwork(problem string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.network = problem
+	if a.ui != nil {
+		a.ui.SetNetwork(problem)
+	}
 }
 
 // screen makes the screen capability; its sessions ask cs.

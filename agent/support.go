@@ -63,6 +63,7 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	}
 	ca, err := trust.FetchCA(ctx, o.Config.CoordinatorURL, o.Config.Pin)
 	if err != nil {
+		fmt.Println("peerdesk support:", node.Classify(err).Words())
 		return fmt.Errorf("agent.RunSupport: reaching the help desk: %w", err)
 	}
 	coord := coordclient.New(o.Config.CoordinatorURL, ca)
@@ -102,9 +103,24 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 		log.Info("could not open a browser", "err", err)
 	}
 
+	// Why the overlay is down also goes to the technician's session row,
+	// over HTTPS: it works when the overlay does not.
+	reports := startOverlayReporter(ctx, device.ReportOverlay, log)
+	defer reports.Close()
 	n, err := node.New(node.Config{
 		Dir: filepath.Join(scratch, "node"), Hostname: host, ControlURL: o.Config.CoordinatorURL,
 		CA: ca, AuthKey: join.AuthKey, InMemory: true, Logger: log,
+		OnDiagnosis: func(d node.Diagnosis) {
+			reports.Send(string(d.Reason))
+			// Said on the user's page and the terminal (issue 12): the
+			// technician cannot connect until this is fixed.
+			ui.SetNetwork(problemWords(d))
+			if w := problemWords(d); w != "" {
+				fmt.Println("peerdesk support:", w)
+			} else if d.Reason == node.ReasonNone {
+				fmt.Println("peerdesk support: connected to the help desk's network")
+			}
+		},
 	})
 	if err != nil {
 		return err
@@ -113,6 +129,7 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	if err := n.Up(ctx); err != nil {
 		return fmt.Errorf("agent.RunSupport: joining: %w", err)
 	}
+	reports.Send("") // up: the row shows the overlay address and a live Connect
 
 	done := make(chan string, 1)
 	sh, err := screenHandler(o.Display, true, n, cs, func(reason string) {
@@ -163,4 +180,66 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	endSession(reason)
 	fmt.Printf("peerdesk support session ended: %s\n", reason)
 	return nil
+}
+
+// problemWords is what the end user's page says about the overlay: the
+// reason it cannot come up, or nothing while it is up or merely starting.
+func problemWords(d node.Diagnosis) string {
+	switch d.Reason {
+	case node.ReasonNone, node.ReasonConnecting:
+		return ""
+	}
+	return d.Reason.Words()
+}
+
+// overlayReporter tells the coordinator, one report at a time and only the
+// latest, why this agent's overlay node is not up ("" once it is).
+type overlayReporter struct {
+	ch     chan string
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func startOverlayReporter(ctx context.Context, report func(context.Context, string) error, log *slog.Logger) *overlayReporter {
+	ctx, cancel := context.WithCancel(ctx)
+	r := &overlayReporter{ch: make(chan string, 1), cancel: cancel}
+	r.wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case reason := <-r.ch:
+				rctx, done := context.WithTimeout(ctx, 5*time.Second)
+				err := report(rctx, reason)
+				done()
+				if err != nil && ctx.Err() == nil {
+					// An older coordinator has no such route (404):
+					// the page and the log still say it.
+					log.Info("telling the help desk why the overlay is not up", "reason", reason, "err", err)
+				}
+			}
+		}
+	})
+	return r
+}
+
+// Send queues reason, replacing one not yet sent; it never blocks.
+func (r *overlayReporter) Send(reason string) {
+	for {
+		select {
+		case r.ch <- reason:
+			return
+		default:
+		}
+		select {
+		case <-r.ch:
+		default:
+		}
+	}
+}
+
+// Close stops the reporter and waits for it; a report not yet sent is dropped.
+func (r *overlayReporter) Close() {
+	r.cancel()
+	r.wg.Wait()
 }

@@ -213,6 +213,14 @@ func (c *Client) EndSupport(ctx context.Context, reason string) error {
 	return c.Do(ctx, http.MethodPost, wire.PathSupportEnd, wire.EndRequest{Reason: reason}, nil)
 }
 
+// ReportOverlay tells the coordinator why the device's overlay node is not
+// up (one of wire.OverlayReasons; "" once it is), so the technician's
+// session row can say it (device credentials; it travels over HTTPS, not
+// the overlay).
+func (c *Client) ReportOverlay(ctx context.Context, reason string) error {
+	return c.Do(ctx, http.MethodPost, wire.PathSupportOverlay, wire.OverlayReport{Reason: reason}, nil)
+}
+
 // AskForHelp asks for a code the user can read out (enrolled device).
 func (c *Client) AskForHelp(ctx context.Context) (wire.SupportCode, error) {
 	var out wire.SupportCode

@@ -102,6 +102,17 @@ type Config struct {
 	// Logger receives the node's logs; nil discards them. tsnet's own
 	// (verbose) log goes to it at debug level.
 	Logger *slog.Logger
+
+	// OnDiagnosis, if set, is told why the node is not up yet while Up
+	// waits: first about a second after Up starts, then whenever the
+	// reason changes (checked every few seconds), and a last time with
+	// ReasonNone once the node is up, if it was told anything before.
+	// It is called from one goroutine at a time and must not block.
+	OnDiagnosis func(Diagnosis)
+
+	// Now is the clock used to check the coordinator's certificate and
+	// Date while diagnosing; nil is time.Now.
+	Now func() time.Time
 }
 
 // Errors returned by Node; test with errors.Is.
@@ -121,6 +132,7 @@ type Node struct {
 	lc    *local.Client
 
 	mu      sync.Mutex
+	diag    Diagnosis // why the node is not up; zero once up
 	up      bool
 	closed  bool
 	reached map[netip.Addr]time.Time // peers that answered a disco ping
@@ -175,7 +187,10 @@ func (n *Node) Up(ctx context.Context) error {
 		Logf:       func(format string, args ...any) { tsLog.Debug(strings.TrimSpace(fmt.Sprintf(format, args...))) },
 		UserLogf:   func(format string, args ...any) { tsLog.Info(strings.TrimSpace(fmt.Sprintf(format, args...))) },
 	}
-	if _, err := ts.Up(ctx); err != nil {
+	stopWatch := n.watch(ctx)
+	_, err = ts.Up(ctx)
+	stopWatch(err == nil)
+	if err != nil {
 		return errors.Join(fmt.Errorf("node.Up: %w", err), closeServer(ts), relay.Close())
 	}
 	lc, err := ts.LocalClient()
@@ -189,6 +204,77 @@ func (n *Node) Up(ctx context.Context) error {
 	}
 	n.ts, n.relay, n.lc, n.up = ts, relay, lc, true
 	return nil
+}
+
+// Diagnosis says why the node is not up (ReasonConnecting before the
+// first check), or ReasonNone once it is.
+func (n *Node) Diagnosis() Diagnosis {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.up {
+		return Diagnosis{}
+	}
+	if n.diag.Reason == ReasonNone {
+		return Diagnosis{Reason: ReasonConnecting}
+	}
+	return n.diag
+}
+
+// Diagnosis cadence while Up waits: the first check soon enough that a
+// person is told within 5 s, then a recheck so a fixed cause clears.
+const (
+	diagnoseAfter = time.Second
+	diagnoseEvery = 3 * time.Second
+)
+
+// watch diagnoses until the returned stop is called (with whether the node
+// came up); stop waits for the watcher to end.
+func (n *Node) watch(ctx context.Context) (stop func(up bool)) {
+	ctx, cancel := context.WithCancel(ctx)
+	probe := Probe{ControlURL: n.cfg.ControlURL, CA: n.cfg.CA, Now: n.cfg.Now}
+	told := false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTimer(diagnoseAfter)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			d := probe.Run(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			n.mu.Lock()
+			changed := d.Reason != n.diag.Reason
+			n.diag = d
+			n.mu.Unlock()
+			if changed {
+				told = true
+				n.log.Warn("the overlay is not up yet", "reason", d.Reason.String(), "detail", d.Detail)
+				if n.cfg.OnDiagnosis != nil {
+					n.cfg.OnDiagnosis(d)
+				}
+			}
+			t.Reset(diagnoseEvery)
+		}
+	}()
+	return func(up bool) {
+		cancel()
+		<-done
+		n.mu.Lock()
+		n.diag = Diagnosis{}
+		n.mu.Unlock()
+		if up && told {
+			n.log.Info("the overlay is up")
+			if n.cfg.OnDiagnosis != nil {
+				n.cfg.OnDiagnosis(Diagnosis{})
+			}
+		}
+	}
 }
 
 // closeServer closes a tsnet server whose start may have failed half way:

@@ -69,7 +69,8 @@ func Login(ctx context.Context, o LoginOptions) (*Session, error) {
 	url := strings.TrimRight(o.CoordinatorURL, "/")
 	ca, err := trust.FetchCA(ctx, url, o.Pin)
 	if err != nil {
-		return nil, fmt.Errorf("viewer.Login: %w", err)
+		// In words first (issue 12): the error itself is for the log.
+		return nil, fmt.Errorf("viewer.Login: %s (%w)", node.Classify(err).Words(), err)
 	}
 	cc := coordclient.New(url, ca)
 	resp, err := cc.Login(ctx, o.Username, o.Password)
@@ -112,6 +113,11 @@ func nodeDir(stateDir string) string { return filepath.Join(stateDir, "node") }
 type Config struct {
 	StateDir string
 	Logger   *slog.Logger
+	// Terminal is where the technician is told, in words, why the overlay
+	// cannot come up (no network, coordinator unreachable, certificate
+	// not matching the pin, clock skew) while the viewer keeps trying,
+	// and when it comes up after all; nil tells nobody (it is logged).
+	Terminal io.Writer
 }
 
 // Viewer is a logged-in technician.
@@ -177,6 +183,7 @@ func (v *Viewer) Node(ctx context.Context) (*node.Node, error) {
 	n, err := node.New(node.Config{
 		Dir: nodeDir(v.cfg.StateDir), Hostname: "tech-" + v.sess.Username, ControlURL: v.sess.CoordinatorURL,
 		CA: v.ca, AuthKey: v.sess.AuthKey, Logger: v.cfg.Logger,
+		OnDiagnosis: TellDiagnosis(v.cfg.Terminal),
 	})
 	if err != nil {
 		return nil, err
@@ -187,6 +194,26 @@ func (v *Viewer) Node(ctx context.Context) (*node.Node, error) {
 	}
 	v.node = n
 	return n, nil
+}
+
+// TellDiagnosis returns a node.Config.OnDiagnosis that writes each
+// diagnosis to w as one line of words: the problem and that the viewer
+// keeps trying, "still connecting" (once the coordinator answers), and
+// "connected" once the overlay is up. A nil w tells nothing.
+func TellDiagnosis(w io.Writer) func(node.Diagnosis) {
+	if w == nil {
+		return nil
+	}
+	return func(d node.Diagnosis) {
+		switch d.Reason {
+		case node.ReasonNone:
+			fmt.Fprintln(w, "peerdesk-viewer: connected to the overlay.")
+		case node.ReasonConnecting:
+			fmt.Fprintln(w, "peerdesk-viewer: the coordinator answers; still connecting to the overlay…")
+		default:
+			fmt.Fprintf(w, "peerdesk-viewer: cannot join the overlay: %s Still trying…\n", d.Reason.Words())
+		}
+	}
 }
 
 // Grant asks the coordinator for a grant to use caps on device from this

@@ -10,7 +10,28 @@ const (
 	PathSupportJoin     = "/v1/support/join"     // POST JoinRequest → JoinResponse (one-time agent, public)
 	PathSupportEnd      = "/v1/support/end"      // POST EndRequest (support device or enrolled device)
 	PathSupportAsk      = "/v1/agent/support"    // POST → SupportCode (enrolled agent asks for help)
+	PathSupportOverlay  = "/v1/support/overlay"  // POST OverlayReport (support device or enrolled device; 2026-12-07)
 )
+
+// Why an agent's overlay node cannot come up, as it reports it over the
+// coordinator's HTTPS API (OverlayReport) and as SupportSession carries it.
+// "" means the node is up or nothing was reported.
+const (
+	OverlayConnecting  = "connecting"              // nothing found wrong; still starting
+	OverlayNoNetwork   = "no-network"              // no usable network interface
+	OverlayUnreachable = "coordinator-unreachable" // the coordinator does not answer
+	OverlayPinMismatch = "pin-mismatch"            // the coordinator's certificate does not match the pin
+	OverlayClockSkew   = "clock-skew"              // the agent's clock is off
+)
+
+// OverlayReasons lists the reasons an OverlayReport may carry (and "").
+var OverlayReasons = []string{OverlayConnecting, OverlayNoNetwork, OverlayUnreachable, OverlayPinMismatch, OverlayClockSkew}
+
+// OverlayReport is an agent telling the coordinator why its overlay node is
+// not up ("" once it is). Added 2026-12-07; additive.
+type OverlayReport struct {
+	Reason string `json:"reason"`
+}
 
 // CodeRequest asks for a support code.
 type CodeRequest struct {
@@ -48,6 +69,10 @@ type SupportSession struct {
 	Created    time.Time `json:"created"`
 	Ended      time.Time `json:"ended,omitzero"`
 	OverlayIP  string    `json:"overlay_ip,omitempty"`
+	// Overlay is why the agent's overlay node is not up, as it reported
+	// (one of OverlayReasons); "" when it is up or reported nothing.
+	// Added 2026-12-07.
+	Overlay string `json:"overlay,omitempty"`
 }
 
 // SupportBoard is what the Support tab shows.

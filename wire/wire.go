@@ -31,6 +31,10 @@
 //     message (Ask, or NoRules) when its presence stream opens and when
 //     the rules change. Older agents ignore the type and keep their own
 //     rules.
+//   - 1, additive (2026-12-07): an agent whose overlay node cannot come up
+//     says why over HTTPS (PathSupportOverlay, an OverlayReport with one
+//     of OverlayReasons), and SupportSession carries it (Overlay). Older
+//     coordinators answer 404, which the agent ignores.
 //   - 1, additive (2026-12-07): Connect from the dashboard hands the
 //     technician's viewer a one-time connect ticket (in the link to the
 //     viewer's page); the viewer exchanges it, with its own session, at

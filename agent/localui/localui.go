@@ -86,6 +86,7 @@ type UI struct {
 	closed     bool // Close began: no more callbacks start
 	code       string
 	message    string
+	network    string        // why this computer is not on the help desk's network; "" when it is
 	changed    chan struct{} // closed (and replaced) when code or message changes
 	opens      []credential  // one-time URLs' tokens, oldest first
 	cookies    []credential  // cookies handed out, oldest first
@@ -188,6 +189,18 @@ func (u *UI) SetMessage(msg string) {
 	u.mu.Unlock()
 }
 
+// SetNetwork shows, in words, why this computer cannot reach the help
+// desk's network (package node's Reason.Words); "" clears it once the
+// network is up. The page's security is untouched: it is one more line.
+func (u *UI) SetNetwork(problem string) {
+	u.mu.Lock()
+	if u.network != problem {
+		u.network = problem
+		u.touch()
+	}
+	u.mu.Unlock()
+}
+
 // State is what the page shows now: "asking" while a question is open,
 // else "connected" while someone is allowed anything, else "idle".
 func (u *UI) State() string {
@@ -247,6 +260,7 @@ func (u *UI) snapshot() (agentui.View, <-chan struct{}, <-chan struct{}) {
 	v := agentui.View{
 		Base: u.base, Product: "peerdesk", Hostname: u.cfg.Hostname, State: stateName(st),
 		Code: u.code, CanAsk: u.cfg.AskHelp != nil, Message: u.message, OneTime: u.cfg.OneTime,
+		Network: u.network,
 	}
 	changed := u.changed
 	u.mu.Unlock()

@@ -560,3 +560,38 @@ func TestOwnFormsNotRefusedAsCrossSite(t *testing.T) {
 	}
 	r.l.Release("test over")
 }
+
+// Issue 12: a one-time agent whose overlay cannot come up says why, in
+// words, instead of "Waiting for your technician to connect…", and the
+// page follows when the network comes back.
+func TestNetworkProblemShown(t *testing.T) {
+	leak.Check(t)
+	svc := consent.New(consent.Config{Ask: policy.AttendedConsent})
+	u, err := Start(Config{Hostname: "pc-1", OneTime: true, Consent: svc, Logger: slog.New(slog.DiscardHandler),
+		Now: tstest.NewClock(tstest.ClockOpts{Start: time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)}).Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { u.Close() })
+	e := &env{u: u, svc: svc}
+	c, page := e.browser(t)
+	if body := get(t, c, page); !strings.Contains(body, "Waiting for your technician to connect") || strings.Contains(body, `id="network"`) {
+		t.Fatalf("before any problem the page should wait for the technician:\n%s", body)
+	}
+	v0 := version(t, c, page)
+	changed := events(t, c, page, v0)
+	const words = "This computer has no working network connection (no network interface is up)."
+	u.SetNetwork(words)
+	wait.Recv(t, "an event after the network problem was set", changed)
+	body := get(t, c, page)
+	if !strings.Contains(body, `id="network"`) || !strings.Contains(body, words) {
+		t.Fatalf("the page does not say what is wrong:\n%s", body)
+	}
+	if strings.Contains(body, "Waiting for your technician to connect") {
+		t.Fatalf("the page still says it waits for the technician:\n%s", body)
+	}
+	u.SetNetwork("")
+	if body := get(t, c, page); strings.Contains(body, `id="network"`) || !strings.Contains(body, "Waiting for your technician to connect") {
+		t.Fatalf("the problem did not clear:\n%s", body)
+	}
+}

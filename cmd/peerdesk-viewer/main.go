@@ -84,7 +84,7 @@ func open(args []string, name string, extra func(fs *flag.FlagSet)) (*viewer.Vie
 	if err != nil {
 		return nil, nil, err
 	}
-	v, err := viewer.Open(viewer.Config{StateDir: *state, Logger: log})
+	v, err := viewer.Open(viewer.Config{StateDir: *state, Logger: log, Terminal: os.Stderr})
 	return v, fs.Args(), err
 }
 

@@ -114,7 +114,8 @@ type Desk struct {
 	unrecorded atomic.Int64 // rate-limit refusals not recorded since the last one that was
 
 	accesses accesses
-	tickets  tickets // connect tickets (connect.go)
+	tickets  tickets        // connect tickets (connect.go)
+	overlay  overlayReports // agents' reports of why their overlay is down (support.go)
 
 	rulesMu     sync.Mutex          // orders consent-rules messages to agents (consentrules.go)
 	rules       policy.ConsentRules // under rulesMu: the shop's rules once read

@@ -3,7 +3,9 @@ package desk
 import (
 	"crypto/ed25519"
 	"errors"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
@@ -190,6 +192,10 @@ func (d *Desk) sessionView(ss support.Session, nodes map[uint64]overlay.Node) wi
 	}
 	if n, ok := nodes[keyID]; ok && keyID != 0 && n.IPv4.IsValid() {
 		v.OverlayIP = n.IPv4.String()
+	}
+	if ss.State == support.Open && v.OverlayIP == "" {
+		// Once the node is on the overlay a report is moot.
+		v.Overlay = d.overlay.get(ss.ID)
 	}
 	return v
 }
@@ -408,16 +414,7 @@ func (d *Desk) Join(ip string, req wire.JoinRequest) (wire.JoinResponse, error) 
 // pressed "End", or a one-time agent is exiting.
 func (d *Desk) DeviceEnd(ip, id, secret, reason string) error {
 	ev := wire.AuditEvent{Actor: "device:" + clip(id), Action: "support.session.end", Fields: map[string]string{"ip": ip}}
-	var ss support.Session
-	var err error
-	if strings.HasPrefix(id, "sup-") {
-		ss, err = d.cfg.Support.AuthenticateDevice(id, secret)
-	} else {
-		var dev enroll.Device
-		if dev, err = d.cfg.Registry.Authenticate(id, secret); err == nil {
-			ss, err = d.cfg.Support.OpenSessionFor(dev.ID)
-		}
-	}
+	ss, err := d.deviceSession(id, secret)
 	if err != nil {
 		return d.refuse(ev, newErr(Unauthenticated, "no open session for these credentials", err))
 	}
@@ -430,6 +427,83 @@ func (d *Desk) DeviceEnd(ip, id, secret, reason string) error {
 	}
 	ev.Target, ev.Reason = ss.ID, clip(reason)
 	d.ok(ev)
+	d.notify()
+	return nil
+}
+
+// deviceSession is the open session of the agent with credentials id and
+// secret: a one-time agent's ("sup-…"), or an enrolled device's.
+func (d *Desk) deviceSession(id, secret string) (support.Session, error) {
+	if strings.HasPrefix(id, "sup-") {
+		return d.cfg.Support.AuthenticateDevice(id, secret)
+	}
+	dev, err := d.cfg.Registry.Authenticate(id, secret)
+	if err != nil {
+		return support.Session{}, err
+	}
+	return d.cfg.Support.OpenSessionFor(dev.ID)
+}
+
+// maxOverlayReports bounds the overlay reports kept (one per open
+// session; a full table forgets the oldest).
+const maxOverlayReports = 4096
+
+// overlayReports holds, per open session, why its agent's overlay node is
+// not up, as the agent reported it over HTTPS. It lives in memory only: a
+// report is about now, and a restarted coordinator hears the next one.
+type overlayReports struct {
+	mu     sync.Mutex
+	reason map[string]string // session ID → one of wire.OverlayReasons
+	order  []string          // session IDs, oldest report first
+}
+
+func (o *overlayReports) set(session, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.reason == nil {
+		o.reason = map[string]string{}
+	}
+	if i := slices.Index(o.order, session); i >= 0 {
+		o.order = slices.Delete(o.order, i, i+1)
+	}
+	if reason == "" {
+		delete(o.reason, session)
+		return
+	}
+	for len(o.order) >= maxOverlayReports {
+		delete(o.reason, o.order[0])
+		o.order = o.order[1:]
+	}
+	o.reason[session] = reason
+	o.order = append(o.order, session)
+}
+
+func (o *overlayReports) get(session string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.reason[session]
+}
+
+// ReportOverlay records why the overlay node of the agent with credentials
+// id and secret is not up (one of wire.OverlayReasons; "" once it is), for
+// its open session's row. It travels over the coordinator's HTTPS API, so
+// an agent whose overlay cannot come up can still say why.
+func (d *Desk) ReportOverlay(ip, id, secret string, rep wire.OverlayReport) error {
+	if rep.Reason != "" && !slices.Contains(wire.OverlayReasons, rep.Reason) {
+		return newErr(Invalid, "unknown overlay reason", nil)
+	}
+	ss, err := d.deviceSession(id, secret)
+	if err != nil {
+		ev := wire.AuditEvent{Actor: "device:" + clip(id), Action: "support.overlay.report", Fields: map[string]string{"ip": ip}}
+		return d.refuse(ev, newErr(Unauthenticated, "no open session for these credentials", err))
+	}
+	if rep.Reason != "" && d.overlay.get(ss.ID) == rep.Reason {
+		return nil
+	}
+	// An empty report (the node is up) always redraws the board: the row
+	// then shows the node's overlay address and a live Connect.
+	d.overlay.set(ss.ID, rep.Reason)
+	d.log.Info("agent overlay report", "session", ss.ID, "reason", rep.Reason)
 	d.notify()
 	return nil
 }

@@ -18,6 +18,7 @@ type View struct {
 	CanAsk     bool      // "Ask for help" is offered (enrolled agents)
 	Message    string    // why the last session ended, or an error
 	OneTime    bool      // a one-time support agent
+	Network    string    // why this computer cannot reach the help desk's network, in words; "" when it can
 	Version    string    // changes whenever anything above does (live updates)
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 // SupportView is the Support tab: the forms to generate and to enter a
@@ -56,6 +57,7 @@ type SessionRow struct {
 	Technician string // "" until a technician claims it
 	OneTime    bool
 	OverlayIP  string
+	Overlay    string // why the agent's overlay node is not up, as it reported (wire.OverlayReasons); "" if it did not
 	Created    time.Time
 	ConnectURL string // the technician's local viewer page; "" if they may not connect
 	CanEnd     bool
@@ -189,4 +191,23 @@ func SupportFileName(code, os string) string {
 		return "peerdesk-support-" + code + ".exe"
 	}
 	return "peerdesk-support-" + code
+}
+
+// overlayDown says, for a technician, why a session's machine has no
+// overlay address: the reason its agent reported (wire.OverlayReasons),
+// or that the machine was never seen on the overlay.
+func overlayDown(reason string) string {
+	switch reason {
+	case wire.OverlayNoNetwork:
+		return "agent offline: the machine has no working network connection"
+	case wire.OverlayUnreachable:
+		return "agent offline: the machine cannot reach the coordinator"
+	case wire.OverlayPinMismatch:
+		return "agent offline: the coordinator's certificate does not match the agent's pin"
+	case wire.OverlayClockSkew:
+		return "agent offline: the machine's clock is wrong"
+	case wire.OverlayConnecting:
+		return "agent connecting to the overlay…"
+	}
+	return "not on the overlay: the machine's agent has not been seen there yet"
 }

@@ -301,9 +301,7 @@ func TestSupportByCodeScreen(t *testing.T) {
 	b := harness.StartBrowser(t, harness.TrustSPKI(c.SPKIPin(t)))
 	tech := b.Ctx
 	var code, link, assignee string
-	harness.Do(t, tech, "open the viewer page (peerdesk-viewer ui does), log in to the dashboard and generate a code for me",
-		chromedp.Navigate(ui.URL()),
-		chromedp.WaitVisible(`#sessions`, chromedp.ByQuery),
+	harness.Do(t, tech, "log in to the dashboard and generate a code for me",
 		chromedp.Navigate(base+"/login"),
 		chromedp.WaitVisible(`input[name="user"]`, chromedp.ByQuery),
 		chromedp.SendKeys(`input[name="user"]`, "alice", chromedp.ByQuery),
@@ -401,9 +399,11 @@ func TestSupportByCodeScreen(t *testing.T) {
 		t.Errorf("the page's one-time URL, used again from another browser, shows %q", refused)
 	}
 
-	// The technician's Support tab shows the session live; Connect leads
-	// to the local viewer's session page, which — reached from another
-	// site — waits for the technician's own click.
+	// The technician's Support tab shows the session live; Connect — with
+	// no other step: this browser has never opened the viewer's page —
+	// leads to the local viewer's session page (the dashboard hands the
+	// viewer a one-time ticket for its cookie), which — reached from
+	// another site — waits for the technician's own click and says why.
 	session := waitSession(t, v, code)
 	connect := `#mine #session-` + session + ` a.button`
 	var confirm string
@@ -416,6 +416,9 @@ func TestSupportByCodeScreen(t *testing.T) {
 	)
 	if host, _ := os.Hostname(); !strings.Contains(confirm, "Connect to "+host) { //nolint:errcheck // "" fails the check
 		t.Errorf("the session page asks %q, want it to name %s", confirm, host)
+	}
+	if !strings.Contains(confirm, "never starts a remote session by itself") {
+		t.Errorf("the session page does not say why it asks: %q", confirm)
 	}
 	harness.Do(t, tech, "confirm", chromedp.Click(`#connect`, chromedp.ByQuery))
 

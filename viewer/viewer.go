@@ -163,6 +163,16 @@ func (v *Viewer) Coordinator() *coordclient.Client { return v.coord }
 // Devices lists enrolled machines.
 func (v *Viewer) Devices(ctx context.Context) ([]wire.Device, error) { return v.coord.Devices(ctx) }
 
+// RedeemConnect exchanges a connect ticket from the dashboard's Connect
+// link with the coordinator, under this viewer's own session: the
+// coordinator answers what it opens only if it minted the ticket for this
+// very technician, and burns it. A refusal is a *wire.Error.
+func (v *Viewer) RedeemConnect(ctx context.Context, ticket string) (wire.ConnectTarget, error) {
+	var t wire.ConnectTarget
+	err := v.coord.Do(ctx, http.MethodPost, wire.PathConnectRedeem, wire.ConnectRedeemRequest{Ticket: ticket}, &t)
+	return t, err
+}
+
 // Node joins the overlay (once) and returns the technician's node.
 func (v *Viewer) Node(ctx context.Context) (*node.Node, error) {
 	v.mu.Lock()

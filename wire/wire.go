@@ -35,6 +35,10 @@
 //     says why over HTTPS (PathSupportOverlay, an OverlayReport with one
 //     of OverlayReasons), and SupportSession carries it (Overlay). Older
 //     coordinators answer 404, which the agent ignores.
+//   - 1, additive (2026-12-07): Connect from the dashboard hands the
+//     technician's viewer a one-time connect ticket (in the link to the
+//     viewer's page); the viewer exchanges it, with its own session, at
+//     PathConnectRedeem (ConnectRedeemRequest → ConnectTarget).
 //
 // Identity never travels in a request body: on the overlay it comes from the
 // transport (WhoIs), towards the coordinator from the bearer credential.

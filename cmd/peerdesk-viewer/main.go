@@ -178,6 +178,9 @@ func ui(ctx context.Context, args []string) error {
 	}
 	defer s.Close()
 	fmt.Printf("session page: %s\n", s.URL())
+	fmt.Println("Connect on the dashboard opens sessions here in one click (it leads to http://127.0.0.1:7071 unless\n" +
+		"the coordinator was started with -viewer-url); or open the address above once in your browser.\n" +
+		"Leave this running while you work; Ctrl-C stops it.")
 	<-ctx.Done()
 	return nil
 }

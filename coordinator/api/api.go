@@ -104,6 +104,7 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportCodes + "/{code}/cancel", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.CodeTarget}, tech: (*Server).handleCancelCode},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportRedeem, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.CodeTarget}, tech: (*Server).handleRedeem},
 	{Rule: desk.Rule{Pattern: "GET " + wire.PathSupportSessions, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.ListTarget}, tech: (*Server).handleBoard},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathConnectRedeem, Auth: desk.Technician}, tech: (*Server).handleConnectRedeem},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportSessions + "/{id}/end", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.SessionTarget}, tech: (*Server).handleTechEnd},
 
 	{Rule: desk.Rule{Pattern: "GET " + wire.PathAPIKeys, Auth: desk.Technician}, tech: (*Server).handleAPIKeys},

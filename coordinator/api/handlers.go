@@ -213,6 +213,23 @@ func (s *Server) handleRedeem(w http.ResponseWriter, r *http.Request, c desk.Cal
 	writeJSON(w, http.StatusOK, ss)
 }
 
+// handleConnectRedeem: the technician's viewer exchanges the connect
+// ticket the dashboard put in its link; the desk checks that it was
+// minted for this very technician and burns it.
+func (s *Server) handleConnectRedeem(w http.ResponseWriter, r *http.Request, c desk.Caller, _ string) {
+	var req wire.ConnectRedeemRequest
+	if err := decode(w, r, &req); err != nil {
+		s.unreadable(w, c, "connect.redeem", err)
+		return
+	}
+	t, err := s.desk.RedeemConnect(c, req.Ticket)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
 func (s *Server) handleBoard(w http.ResponseWriter, r *http.Request, c desk.Caller, _ string) {
 	board, err := s.desk.Board(c)
 	if err != nil {

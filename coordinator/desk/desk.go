@@ -114,6 +114,7 @@ type Desk struct {
 	unrecorded atomic.Int64 // rate-limit refusals not recorded since the last one that was
 
 	accesses accesses
+	tickets  tickets        // connect tickets (connect.go)
 	overlay  overlayReports // agents' reports of why their overlay is down (support.go)
 
 	rulesMu     sync.Mutex          // orders consent-rules messages to agents (consentrules.go)

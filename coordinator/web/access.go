@@ -166,7 +166,7 @@ func (s *server) panel(m access.Machine, sess session, now time.Time, closeURL s
 	p := &templates.MachinePanel{Machine: machineRow(m, now, ""), CloseURL: closeURL}
 	id := url.PathEscape(m.ID)
 	if policy.Allow(sess.Role, policy.ActionRequestGrant) == nil {
-		p.ConnectURL = s.viewer + "/device/" + id
+		p.ConnectURL = s.deviceConnectURL(m.ID)
 		p.ToolsURL = s.viewer + "/device/" + id + "/tools"
 	}
 	if policy.Allow(sess.Role, policy.ActionWake) == nil && !m.Online {

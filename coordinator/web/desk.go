@@ -30,10 +30,18 @@ type Desk interface {
 	Changed() <-chan struct{}
 }
 
+// Connector mints the one-time tickets that Connect hands to the
+// technician's viewer (*desk.Desk implements it). A Desk that does not
+// implement it leaves Connect a plain link to the viewer's page.
+type Connector interface {
+	MintConnect(c desk.Caller, t wire.ConnectTarget) (desk.ConnectTicket, error)
+}
+
 // The Support tab's paths.
 const (
-	deskPath   = "/support/desk"
-	eventsPath = "/support/desk/events"
+	deskPath    = "/support/desk"
+	eventsPath  = "/support/desk/events"
+	connectPath = "/support/desk/connect" // ?session=ID or ?device=ID
 )
 
 // supporter gives the Support tab's pages their policy — its script, its
@@ -192,8 +200,54 @@ func (s *server) renderDesk(w http.ResponseWriter, r *http.Request, sess session
 	}))
 }
 
-// connectURL is a session's page in the technician's local viewer.
-func (s *server) connectURL(id string) string { return s.viewer + "/session/" + url.PathEscape(id) }
+// connectURL is where a session's Connect leads: the dashboard's connect
+// route, which hands the viewer a ticket (handleConnect), or without a
+// Connector the session's page in the viewer.
+func (s *server) connectURL(id string) string {
+	if s.connector == nil {
+		return s.viewer + "/session/" + url.PathEscape(id)
+	}
+	return connectPath + "?session=" + url.QueryEscape(id)
+}
+
+// deviceConnectURL is where a machine's Connect leads, as connectURL.
+func (s *server) deviceConnectURL(id string) string {
+	if s.connector == nil {
+		return s.viewer + "/device/" + url.PathEscape(id)
+	}
+	return connectPath + "?device=" + url.QueryEscape(id)
+}
+
+// handleConnect is Connect, for a session or a machine: it mints a
+// one-time ticket for this technician and sends the browser to the
+// viewer's page with it, where the viewer exchanges it for its cookie
+// with the coordinator (one click). When no viewer of this technician is
+// on the overlay it says how to start one instead of leading to an
+// address nothing answers.
+func (s *server) handleConnect(w http.ResponseWriter, r *http.Request, sess session) {
+	q := r.URL.Query()
+	t := wire.ConnectTarget{Session: q.Get("session"), Device: q.Get("device")}
+	if s.connector == nil {
+		http.Redirect(w, r, s.viewer+"/", http.StatusSeeOther)
+		return
+	}
+	tk, err := s.connector.MintConnect(sess.caller, t)
+	if err != nil {
+		status, msg := s.deskFailure("minting a connect ticket", err)
+		s.errorPage(w, r, status, &sess.nav, "Cannot connect", msg)
+		return
+	}
+	open := s.viewer + "/connect?ticket=" + url.QueryEscape(tk.Ticket)
+	if !tk.ViewerOnline {
+		retry := s.connectURL(t.Session)
+		if t.Device != "" {
+			retry = s.deviceConnectURL(t.Device)
+		}
+		s.render(w, r, http.StatusOK, templates.StartViewerPage(templates.StartViewerView{Nav: &sess.nav, RetryURL: retry, OpenURL: open}))
+		return
+	}
+	http.Redirect(w, r, open, http.StatusSeeOther)
+}
 
 // viewerPolicy checks the viewer's base URL (falling back to the default)
 // and returns it with the Support tab's Content-Security-Policy, which lets

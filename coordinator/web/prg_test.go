@@ -203,12 +203,12 @@ func TestEveryPostRedirects(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("%s (%s): status %d, want 303:\n%s", c.pattern, path, resp.StatusCode, body)
 		}
-		if c.to == nil { // the redeemed code leads to its session in the viewer
-			rest, ok := strings.CutPrefix(loc, "http://127.0.0.1:9999/session/")
+		if c.to == nil { // the redeemed code leads to Connect for its session (a ticket for the viewer)
+			rest, ok := strings.CutPrefix(loc, "/support/desk/connect?session=")
 			if !ok {
-				t.Fatalf("%s: Location %q, want the session in the viewer", c.pattern, loc)
+				t.Fatalf("%s: Location %q, want Connect for the session", c.pattern, loc)
 			}
-			session, _ = url.PathUnescape(rest) //nolint:errcheck // checked by the end that follows
+			session, _ = url.QueryUnescape(rest) //nolint:errcheck // checked by the end that follows
 			continue
 		}
 		if want := c.to(); loc != want {

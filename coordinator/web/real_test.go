@@ -119,9 +119,20 @@ func TestRealDesk(t *testing.T) {
 	}
 	resp, _ = b.do("POST", "/support/desk/redeem", url.Values{"csrf": {csrf}, "code": {req.Code}})
 	loc := resp.Header.Get("Location")
-	id, ok := strings.CutPrefix(loc, DefaultViewerURL+"/session/")
-	if resp.StatusCode != http.StatusSeeOther || !ok {
+	q, ok := strings.CutPrefix(loc, connectPath+"?session=")
+	id, err := url.QueryUnescape(q)
+	if resp.StatusCode != http.StatusSeeOther || !ok || err != nil {
 		t.Fatalf("redeem: %d to %q", resp.StatusCode, loc)
+	}
+	// Connect with no viewer of bob's on the overlay: the page says how
+	// to start one, and offers this click's ticket should it run after all.
+	resp, body = b.do("GET", loc, nil)
+	wantStatus(t, "connect without a viewer", resp, http.StatusOK)
+	for _, want := range []string{"Start your viewer", "<code>peerdesk-viewer ui</code>", `id="connect-again" href="` + loc + `"`,
+		`id="open-anyway" href="` + DefaultViewerURL + "/connect?ticket="} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the start-your-viewer page lacks %q:\n%s", want, body)
+		}
 	}
 	_, body = b.do("GET", "/support/desk", nil)
 	if !strings.Contains(section(t, body, "mine-title"), `id="session-`+id+`"`) {
@@ -147,6 +158,7 @@ func TestRealDesk(t *testing.T) {
 		"bob support.code.cancel ok ip=192.0.2.1",
 		"ip:192.0.2.1 support.code.check denied ip=192.0.2.1",
 		"bob support.code.redeem ok ip=192.0.2.1",
+		"bob connect.ticket ok ip=192.0.2.1",
 		"bob support.session.end ok ip=192.0.2.1",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -215,6 +215,7 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "POST " + deskPath + "/codes/{code}/cancel", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.CodeTarget}, feature: withDesk, tech: (*server).handleCancel},
 	{Rule: desk.Rule{Pattern: "POST " + deskPath + "/redeem", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.CodeTarget}, feature: withDesk, tech: (*server).handleRedeem},
 	{Rule: desk.Rule{Pattern: "POST " + deskPath + "/sessions/{id}/end", Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.SessionTarget}, feature: withDesk, tech: (*server).handleEnd},
+	{Rule: desk.Rule{Pattern: "GET " + connectPath, Auth: desk.Technician}, feature: withDesk, tech: (*server).handleConnect},
 	{Rule: desk.Rule{Pattern: "GET " + eventsPath, Auth: desk.Technician, Action: policy.ActionSupport, Target: desk.ListTarget}, feature: withDesk, tech: (*server).handleEvents},
 	{Rule: desk.Rule{Pattern: "GET /static/support.js", Auth: desk.Public}, feature: withDesk, public: (*server).handleScript},
 	{Rule: desk.Rule{Pattern: "GET " + style.Path, Auth: desk.Public}, public: (*server).handleStyle},
@@ -259,6 +260,7 @@ func Rules() []desk.Rule {
 type server struct {
 	be        Backend
 	desk      Desk
+	connector Connector // nil: Connect links straight to the viewer
 	accounts  Accounts
 	totp      *totpSetups
 	flashes   *flashes
@@ -292,6 +294,7 @@ func New(cfg Config) http.Handler {
 		refresh: cfg.RefreshEvery, streams: newStreamLimit(), now: cfg.Now, log: cfg.Logger, csrfKey: randomBytes(32),
 	}
 	s.viewer, s.deskCSP = viewerPolicy(cfg.ViewerURL, cfg.Logger)
+	s.connector, _ = cfg.Desk.(Connector)
 	mux := http.NewServeMux()
 	for _, rt := range routes {
 		if rt.feature == withPortal && s.portal == nil || rt.feature == withDesk && s.desk == nil || rt.feature == withAccounts && s.accounts == nil {

@@ -61,3 +61,9 @@ type Tools struct {
 	Steps    []string    // after a power request: what the machine does
 	Error    string
 }
+
+// KeyNeeded is the page for a browser without the page's key.
+type KeyNeeded struct {
+	Base  string // the page's address, without the key
+	Error string // why a Connect link did not work, if one was used
+}

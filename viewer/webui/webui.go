@@ -5,7 +5,9 @@
 // frame.
 //
 // Only the technician's own browser may use it: the first visit must carry
-// the key the viewer printed (it becomes an HttpOnly, SameSite=Lax cookie);
+// the key the viewer printed, or a connect ticket from the dashboard's
+// Connect that the coordinator minted for this very technician (either
+// becomes an HttpOnly, SameSite=Lax cookie);
 // requests must name the loopback address as their host (no DNS
 // rebinding); forms carry a CSRF token and API calls a CSRF header, both
 // derived from the cookie. Lax rather than Strict so that the dashboard's
@@ -30,10 +32,13 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/peerdesk/peerdesk/templates/style"
+	"github.com/peerdesk/peerdesk/templates/viewerui"
 	"github.com/peerdesk/peerdesk/viewer"
 	"github.com/peerdesk/peerdesk/viewer/relay"
 	"github.com/peerdesk/peerdesk/wire"
@@ -59,8 +64,12 @@ type Server struct {
 	srv    *http.Server
 	served chan struct{} // closed when srv.Serve has returned
 	relay  *relay.Relay
+	addr   string // the listener's address, the only Host accepted
 	key    string // the cookie value the browser must present
 	log    *slog.Logger
+	// redeemTicket exchanges a connect ticket with the coordinator under the
+	// viewer's own session (viewer.Viewer.RedeemConnect).
+	redeemTicket func(ctx context.Context, ticket string) (wire.ConnectTarget, error)
 
 	mu     sync.Mutex
 	grants map[string]wire.GrantResponse // device → grant in use by its page
@@ -92,7 +101,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	b := make([]byte, 24)
 	rand.Read(b) //nolint:errcheck // never fails
-	s := &Server{cfg: cfg, v: cfg.Viewer, ln: ln, relay: r, key: hex.EncodeToString(b), log: cfg.Logger, grants: map[string]wire.GrantResponse{}}
+	s := &Server{cfg: cfg, v: cfg.Viewer, ln: ln, addr: ln.Addr().String(), relay: r, key: hex.EncodeToString(b), log: cfg.Logger,
+		redeemTicket: cfg.Viewer.RedeemConnect, grants: map[string]wire.GrantResponse{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("POST /redeem", s.redeem)
@@ -126,7 +136,7 @@ func serveStatic(mux *http.ServeMux) {
 func (s *Server) URL() string { return "http://" + s.ln.Addr().String() + "/?k=" + s.key }
 
 // Base is the page's address without the key.
-func (s *Server) Base() string { return "http://" + s.ln.Addr().String() }
+func (s *Server) Base() string { return "http://" + s.addr }
 
 // Close stops the page and the relay, and returns once the page's server
 // has stopped serving.
@@ -144,8 +154,18 @@ func (s *Server) guard(h http.Handler) http.Handler {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Cache-Control", "no-store")
-		if r.Host != s.ln.Addr().String() {
+		if r.Host != s.addr {
 			http.Error(w, "forbidden: use "+s.Base(), http.StatusForbidden)
+			return
+		}
+		if r.Method == http.MethodGet && r.URL.Path == "/connect" {
+			s.connect(w, r)
+			return
+		}
+		if r.Method == http.MethodGet && r.URL.Path == style.Path {
+			// Public, fixed bytes: the page that says how to get in
+			// (sent without the cookie) is styled too.
+			style.Handler().ServeHTTP(w, r)
 			return
 		}
 		if k := r.URL.Query().Get("k"); k != "" && r.Method == http.MethodGet && r.URL.Path == "/" {
@@ -159,7 +179,7 @@ func (s *Server) guard(h http.Handler) http.Handler {
 		}
 		c, err := r.Cookie(cookieName)
 		if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.key)) != 1 {
-			http.Error(w, "open the address the viewer printed", http.StatusUnauthorized)
+			s.render(w, r, http.StatusUnauthorized, viewerui.KeyPage(viewerui.KeyNeeded{Base: s.Base()}))
 			return
 		}
 		if r.Method == http.MethodPost && !s.csrfOK(r) {
@@ -230,4 +250,56 @@ func writeErr(w http.ResponseWriter, err error) {
 		return
 	}
 	writeJSON(w, http.StatusBadGateway, wire.Error{Code: wire.CodeInternal, Message: err.Error()})
+}
+
+// connectTimeout bounds the exchange of a connect ticket with the
+// coordinator.
+const connectTimeout = 15 * time.Second
+
+// connect is where the dashboard's Connect leads: /connect?ticket=T. The
+// viewer exchanges T with the coordinator under its own session, which
+// answers only for a ticket minted for this technician, once, within its
+// minute; then the browser gets the page's cookie and goes to the session
+// or machine the ticket names. The session page still asks before
+// connecting, for the navigation came from another site. The ticket is
+// never logged.
+func (s *Server) connect(w http.ResponseWriter, r *http.Request) {
+	refuse := func(status int, msg string) {
+		s.render(w, r, status, viewerui.KeyPage(viewerui.KeyNeeded{Base: s.Base(), Error: msg}))
+	}
+	tk := r.URL.Query().Get("ticket")
+	if tk == "" || len(tk) > wire.MaxConnectTicket || strings.Trim(tk, "0123456789abcdef") != "" {
+		refuse(http.StatusBadRequest, "This Connect link is damaged; click Connect on the dashboard again.")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), connectTimeout)
+	defer cancel()
+	t, err := s.redeemTicket(ctx, tk)
+	if err != nil {
+		var we *wire.Error
+		if !errors.As(err, &we) {
+			s.log.Warn("the coordinator could not check a connect ticket", "err", err)
+			refuse(http.StatusBadGateway, "The coordinator could not be reached to check this Connect link; try again.")
+			return
+		}
+		s.log.Info("a connect ticket was refused", "code", we.Code, "reason", we.Message)
+		status := http.StatusForbidden
+		if we.Code == wire.CodeUnauthorized {
+			status = http.StatusUnauthorized
+		}
+		refuse(status, "This Connect link did not work: "+we.Message)
+		return
+	}
+	next := ""
+	switch {
+	case t.Session != "" && t.Device == "" && len(t.Session) <= wire.MaxNameLen:
+		next = "/session/" + url.PathEscape(t.Session)
+	case t.Device != "" && t.Session == "" && len(t.Device) <= wire.MaxNameLen:
+		next = "/device/" + url.PathEscape(t.Device)
+	default:
+		refuse(http.StatusBadGateway, "The coordinator's answer named nothing to open; click Connect on the dashboard again.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.key, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }

@@ -1,0 +1,4 @@
+package desk
+
+// MaxTicketsPerUser is maxTicketsPerUser, for the tests.
+const MaxTicketsPerUser = maxTicketsPerUser

@@ -128,6 +128,8 @@ func TestAccessView(t *testing.T) {
 			chromedp.SendKeys(`input[name="user"]`, user, chromedp.ByQuery),
 			chromedp.SendKeys(`input[name="password"]`, harness.Password, chromedp.ByQuery),
 			chromedp.Click(`//button[normalize-space()="Log in"]`, chromedp.BySearch),
+			chromedp.WaitVisible(`//h1[normalize-space()="Support"]`, chromedp.BySearch),
+			chromedp.Navigate(c.URL()+"/machines"),
 			chromedp.WaitVisible(`//h1[normalize-space()="Machines"]`, chromedp.BySearch))
 	}
 

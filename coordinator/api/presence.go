@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -492,7 +493,22 @@ func (p *Presence) serveConn(hj http.Hijacker, device string, log *slog.Logger, 
 		log.Warn("presence: taking the connection failed", "err", err)
 		return
 	}
-	st, done, ok := p.open(device, func() { conn.Close() })
+	// Ending a stream closes the connection under TLS: tls.Conn.Close
+	// would first write close_notify, which on a stalled agent's full
+	// socket waits out its deadline; and each writer that came meanwhile
+	// moved that deadline on (SetWriteDeadline is the connection's), so a
+	// stalled stream was never dropped while broadcasts kept coming. Once
+	// ended, the writer refuses before touching the connection.
+	raw := conn
+	if tc, isTLS := conn.(*tls.Conn); isTLS {
+		raw = tc.NetConn()
+	}
+	var ended atomic.Bool
+	end := func() {
+		ended.Store(true)
+		raw.Close()
+	}
+	st, done, ok := p.open(device, end)
 	if !ok {
 		io.WriteString(conn, presenceStopping) //nolint:errcheck // closing anyway
 		conn.Close()
@@ -512,20 +528,22 @@ func (p *Presence) serveConn(hj http.Hijacker, device string, log *slog.Logger, 
 	p.attach(st, func(lines [][]byte) error {
 		// One writer at a time (the stream is scheduled once); a write
 		// racing the connection's Close fails, which is all it may do.
+		if ended.Load() {
+			return errStreamEnded
+		}
 		if err := conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 			return err
 		}
 		_, err := conn.Write(bytes.Join(lines, nil))
 		return err
 	})
-	go holdPresence(conn, device, p, done)
+	go holdPresence(conn, device, p, func() { end(); done() })
 }
 
 // holdPresence reads a taken presence connection until it breaks or stays
 // quiet for wire.PresenceTimeout.
 func holdPresence(conn net.Conn, device string, p *Presence, done func()) {
-	defer done()
-	defer conn.Close()
+	defer done() // closes the connection
 	buf := make([]byte, 64)
 	for {
 		if err := conn.SetReadDeadline(time.Now().Add(wire.PresenceTimeout)); err != nil {

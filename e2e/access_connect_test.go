@@ -44,6 +44,8 @@ func TestAccessConnect(t *testing.T) {
 		chromedp.SendKeys(`input[name="user"]`, "dave", chromedp.ByQuery),
 		chromedp.SendKeys(`input[name="password"]`, harness.Password, chromedp.ByQuery),
 		chromedp.Click(`//button[normalize-space()="Log in"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//h1[normalize-space()="Support"]`, chromedp.BySearch), // technicians land on Support
+		chromedp.Navigate(c.URL()+"/machines"),
 		chromedp.WaitVisible(`#q`, chromedp.ByQuery),
 		chromedp.SendKeys(`#q`, "front-desk", chromedp.ByQuery),
 		chromedp.Click(`//button[normalize-space()="Search"]`, chromedp.BySearch),

@@ -124,7 +124,7 @@ func TestMonitorSwitch(t *testing.T) {
 	var status string
 	harness.Do(t, tech, "end the session on the toolbar",
 		chromedp.Click(`#end`, chromedp.ByQuery),
-		chromedp.WaitVisible(`//*[@id="status" and normalize-space()="You ended the session."]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//*[@id="status" and starts-with(normalize-space(), "You ended the session.")]`, chromedp.BySearch),
 		chromedp.Text(`#status`, &status, chromedp.ByQuery))
 	// The agent's own record of the session's end (agent/screen's
 	// handler logs it as the session is let go).

@@ -307,7 +307,7 @@ func TestSupportByCodeScreen(t *testing.T) {
 		chromedp.SendKeys(`input[name="user"]`, "alice", chromedp.ByQuery),
 		chromedp.SendKeys(`input[name="password"]`, harness.Password, chromedp.ByQuery),
 		chromedp.Click(`//button[normalize-space()="Log in"]`, chromedp.BySearch),
-		chromedp.WaitVisible(`//h1[normalize-space()="Machines"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//h1[normalize-space()="Support"]`, chromedp.BySearch), // technicians land on Support
 		chromedp.Click(`//nav//a[normalize-space()="Support"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//h1[normalize-space()="Support"]`, chromedp.BySearch),
 		chromedp.Click(`input[name="assign"][value="me"]`, chromedp.ByQuery),

@@ -150,7 +150,7 @@ func BenchmarkRedeemDuringPortalFlood(b *testing.B) {
 		b.Run(fmt.Sprintf("flooders=%d", flooders), func(b *testing.B) {
 			d, _, dev := benchDesk(b)
 			stop := flood(flooders, func(i, k int) {
-				d.CheckCode(floodNet(i), fmt.Sprintf("%06d", (i*7919+k*104729)%1_000_000)) //nolint:errcheck // refused, as meant
+				d.CheckCode(floodNet(i), "", fmt.Sprintf("%06d", (i*7919+k*104729)%1_000_000)) //nolint:errcheck // refused, as meant
 			})
 			defer stop()
 			lat := make([]time.Duration, 0, b.N)

@@ -355,13 +355,18 @@ func (d *Desk) Board(c Caller) (wire.SupportBoard, error) {
 	return board, nil
 }
 
-// CheckCode validates a code typed into the public portal at ip, under the
-// per-address and global limits, and audits a failed guess. It does not
-// use the code.
-func (d *Desk) CheckCode(ip, code string) (support.Code, error) {
+// CheckCode validates a code typed into the public portal at ip by the
+// browser visitor (its portal cookie; "" if none), under the visitor's,
+// the network's and the global limits, and audits a failed guess. Only a
+// wrong code costs (ratelimit.Codes.Portal): the people of an office
+// behind one address spend nothing by typing right codes, and a confused
+// one runs out of their own budget before the office's. It does not use
+// the code.
+func (d *Desk) CheckCode(ip, visitor, code string) (support.Code, error) {
 	code = strings.TrimSpace(code)
 	ev := wire.AuditEvent{Actor: "ip:" + ip, Action: "support.code.check", Target: d.codeTarget(code), Fields: map[string]string{"ip": ip}}
-	if !d.codes.Portal(ip) {
+	right, ok := d.codes.Portal(ip, visitor)
+	if !ok {
 		ev.Reason = "rate limited"
 		return support.Code{}, d.refuse(ev, newErr(RateLimited, ErrCodeRateLimited.Error(), ErrCodeRateLimited))
 	}
@@ -373,6 +378,7 @@ func (d *Desk) CheckCode(ip, code string) (support.Code, error) {
 		ev.Reason = err.Error()
 		return support.Code{}, d.refuse(ev, supportError(err))
 	}
+	right()
 	return c, nil
 }
 
@@ -381,7 +387,8 @@ func (d *Desk) CheckCode(ip, code string) (support.Code, error) {
 // per-address and global limits on code attempts.
 func (d *Desk) Join(ip string, req wire.JoinRequest) (wire.JoinResponse, error) {
 	ev := wire.AuditEvent{Actor: "ip:" + ip, Action: "support.join", Target: d.codeTarget(req.Code), Fields: map[string]string{"ip": ip}}
-	if !d.codes.Portal(ip) {
+	right, ok := d.codes.Portal(ip, "")
+	if !ok {
 		ev.Target = ""
 		return wire.JoinResponse{}, d.refuse(ev, newErr(RateLimited, ErrCodeRateLimited.Error(), ErrCodeRateLimited))
 	}
@@ -391,6 +398,7 @@ func (d *Desk) Join(ip string, req wire.JoinRequest) (wire.JoinResponse, error) 
 	if _, err := d.cfg.Support.Lookup(req.Code); err != nil {
 		return wire.JoinResponse{}, d.refuse(ev, supportError(err))
 	}
+	right() // a right code costs nothing
 	key, err := d.cfg.Overlay.CreateAuthKey(overlay.KeyOptions{Tags: []string{wire.TagSupport}, Ephemeral: true, TTL: SupportKeyTTL})
 	if err != nil {
 		d.log.Error("minting a support overlay key", "err", err)

@@ -33,7 +33,17 @@ const CodeSpace = 1_000_000
 // against a given one.
 //
 // TestM3OneSlash64OddsPerDay computes these figures from the constants.
+//
+// Only wrong codes cost (issue 12, offices behind one address): every
+// attempt takes a token, and a right code gives its tokens back, so the
+// people of an office typing the codes they were given spend nothing.
+// A browser also has a budget of its own, PortalVisitor, checked first: a
+// confused user typing wrong codes is stopped by theirs (5, then 1 every
+// 20 min) before they spend the office's. A guesser who drops the
+// browser's cookie is held by the network's budget, which the odds above
+// assume: every guess but a lucky one is wrong.
 var (
+	PortalVisitor    = Config{Every: 20 * time.Minute, Burst: 5}
 	PortalPerNetwork = Config{Every: 20 * time.Minute, Burst: 10}
 	PortalGlobal     = Config{Every: 3600 * time.Millisecond, Burst: 100}
 	Technician       = Config{Every: 20 * time.Minute, Burst: 20}
@@ -42,20 +52,47 @@ var (
 // Codes holds the support-code budgets: the portal's per network and
 // global, and the technicians' per user.
 type Codes struct {
-	portalNet, portalAll, technician *Limiter
+	portalVisitor, portalNet, portalAll, technician *Limiter
 }
 
 // NewCodes returns the shipped budgets on the clock now (nil: time.Now).
 func NewCodes(now func() time.Time) *Codes {
 	with := func(c Config) *Limiter { c.Now = now; return New(c) }
-	return &Codes{portalNet: with(PortalPerNetwork), portalAll: with(PortalGlobal), technician: with(Technician)}
+	return &Codes{portalVisitor: with(PortalVisitor), portalNet: with(PortalPerNetwork), portalAll: with(PortalGlobal), technician: with(Technician)}
 }
 
-// Portal reports whether a client at remote (an address, or "host:port")
-// may try one code on the public portal or join with one; it charges the
-// client's network and, if that allows it, the global portal budget.
-func (c *Codes) Portal(remote string) bool {
-	return c.portalNet.Allow(RemoteKey(remote)) && c.portalAll.Allow("")
+// Portal reserves one attempt for a client at remote (an address, or
+// "host:port") whose browser is visitor (its portal cookie; "" for a
+// client without one, such as a one-time agent joining): the visitor's
+// budget first, then the client's network's, then the global portal
+// budget; all of them or none. If the code then turns out right, call
+// right: it gives the tokens back, so only wrong codes cost.
+func (c *Codes) Portal(remote, visitor string) (right func(), ok bool) {
+	vkey := "v:" + visitor
+	if visitor != "" && !c.portalVisitor.Allow(vkey) {
+		return nil, false
+	}
+	nkey := RemoteKey(remote)
+	if !c.portalNet.Allow(nkey) {
+		if visitor != "" {
+			c.portalVisitor.Refund(vkey)
+		}
+		return nil, false
+	}
+	if !c.portalAll.Allow("") {
+		c.portalNet.Refund(nkey)
+		if visitor != "" {
+			c.portalVisitor.Refund(vkey)
+		}
+		return nil, false
+	}
+	return func() {
+		c.portalAll.Refund("")
+		c.portalNet.Refund(nkey)
+		if visitor != "" {
+			c.portalVisitor.Refund(vkey)
+		}
+	}, true
 }
 
 // Technician reports whether the authenticated technician user may try

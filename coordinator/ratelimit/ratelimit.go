@@ -120,6 +120,17 @@ func (l *Limiter) AllowN(key string, n int) bool {
 	return true
 }
 
+// Refund gives back one token that Allow took for key, for an event that
+// turned out not to count (a right support code): up to the burst, and
+// nothing if key's bucket has been evicted since.
+func (l *Limiter) Refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.keys[key]; ok {
+		e.tokens = min(l.burst, e.tokens+1)
+	}
+}
+
 // Len is the number of buckets held.
 func (l *Limiter) Len() int {
 	l.mu.Lock()

@@ -43,7 +43,7 @@ func TestM3OneSlash64OddsPerDay(t *testing.T) {
 		for i := 8; i < 16; i++ {
 			a[i] = byte(rand.Uint32())
 		}
-		if codes.Portal("[" + netip.AddrFrom16(a).String() + "]:4242") {
+		if _, ok := codes.Portal("["+netip.AddrFrom16(a).String()+"]:4242", ""); ok {
 			allowed++
 		}
 		c.Advance(time.Second)
@@ -117,13 +117,14 @@ func TestM3PortalFloodDoesNotStopTechnicians(t *testing.T) {
 		}
 		ok := false
 		for range PortalPerNetwork.Burst {
-			ok = codes.Portal(fmt.Sprintf("2001:db8:%x::1", n)) || ok
+			_, got := codes.Portal(fmt.Sprintf("2001:db8:%x::1", n), "")
+			ok = got || ok
 		}
 		if !ok {
 			break
 		}
 	}
-	if codes.Portal("203.0.113.9") {
+	if _, ok := codes.Portal("203.0.113.9", ""); ok {
 		t.Fatal("a newcomer passed the exhausted global portal budget")
 	}
 	for i := range Technician.Burst {
@@ -199,4 +200,46 @@ func BenchmarkAllow(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// TestOfficeBehindOneAddressRightCodesCostNothing (issue 12, item 7):
+// behind one office address, a confused user typing wrong codes is
+// stopped by their browser's own budget with most of the office's left;
+// the others' right codes pass however many there are, because a right
+// code gives its tokens back. A guesser dropping the cookie is still held
+// by the network's budget.
+func TestOfficeBehindOneAddressRightCodesCostNothing(t *testing.T) {
+	t.Parallel()
+	codes := NewCodes(clock().Now)
+	const office = "198.51.100.7"
+	wrong := 0
+	for range 20 {
+		if _, ok := codes.Portal(office, "confused"); ok {
+			wrong++
+		}
+	}
+	if wrong != PortalVisitor.Burst {
+		t.Fatalf("a confused browser got %d wrong guesses through, want its own %d", wrong, PortalVisitor.Burst)
+	}
+	for i := range 1000 {
+		right, ok := codes.Portal(office, fmt.Sprint("colleague-", i%7))
+		if !ok {
+			t.Fatalf("a colleague's right code %d was refused after one user's wrong guesses", i)
+		}
+		right()
+	}
+	// Without a cookie, guesses spend the network's budget, which the
+	// confused browser left partly full.
+	guesses := 0
+	for range 100 {
+		if _, ok := codes.Portal(office, ""); ok {
+			guesses++
+		}
+	}
+	if want := PortalPerNetwork.Burst - PortalVisitor.Burst; guesses != want {
+		t.Fatalf("cookieless guesses from the office: %d, want the network's remaining %d", guesses, want)
+	}
+	if _, ok := codes.Portal(office, "newcomer"); ok {
+		t.Fatal("a fresh cookie got past the exhausted network budget")
+	}
 }

@@ -78,7 +78,7 @@ func (d *fakeDesk) Checks() []string {
 	return slices.Clone(d.checks)
 }
 
-func (d *fakeDesk) CheckCode(ip, code string) (support.Code, error) {
+func (d *fakeDesk) CheckCode(ip, _, code string) (support.Code, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.checks = append(d.checks, ip+" "+code)

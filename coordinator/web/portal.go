@@ -26,7 +26,7 @@ type Portal interface {
 	// CheckCode validates a code typed at ip under the per-address and
 	// global limits, and audits a failed guess; it does not use the code.
 	// Its errors are *desk.Error wrapping package support's.
-	CheckCode(ip, code string) (support.Code, error)
+	CheckCode(ip, visitor, code string) (support.Code, error)
 }
 
 const (
@@ -78,7 +78,7 @@ func (s *server) handlePortalCode(w http.ResponseWriter, r *http.Request) {
 		retry(http.StatusBadRequest, msgCodeDigits)
 		return
 	}
-	c, err := s.portal.CheckCode(clientIP(r), code)
+	c, err := s.portal.CheckCode(clientIP(r), bound, code)
 	if err != nil {
 		status, msg := s.codeFailure(err)
 		retry(status, msg)
@@ -165,7 +165,7 @@ func (s *server) handleDownload(w http.ResponseWriter, r *http.Request) {
 		s.portalMessage(w, r, http.StatusNotFound, "Not found", "There is no one-time agent for that system.")
 		return
 	}
-	c, err := s.portal.CheckCode(clientIP(r), r.PathValue("code"))
+	c, err := s.portal.CheckCode(clientIP(r), cookie(r, portalCookie), r.PathValue("code"))
 	if err != nil {
 		status, msg := s.codeFailure(err)
 		s.portalMessage(w, r, status, "Code not accepted", msg)

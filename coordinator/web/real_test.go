@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -166,5 +167,55 @@ func TestRealDesk(t *testing.T) {
 	}
 	if _, err := trail.Verify(); err != nil {
 		t.Errorf("audit chain: %v", err)
+	}
+}
+
+// TestOfficeNATConfusedUserBlocksNobody (issue 12, item 7): two browsers
+// behind one office address; one types wrong codes until the portal
+// refuses it, the other's right code still goes through, because only
+// wrong codes cost and each browser has a budget of its own. (Before,
+// the eleventh wrong code from the address refused everyone there.)
+func TestOfficeNATConfusedUserBlocksNobody(t *testing.T) {
+	leak.Check(t)
+	db, err := store.OpenInMemory(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	now := func() time.Time { return t0 }
+	accounts, err := identity.New(db, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := support.New(db, now)
+	srv := desk.New(desk.Config{
+		Accounts: accounts, Registry: enroll.New(db, now), Audit: audit.New(db, now), Overlay: noOverlay{},
+		Support: sd, Pin: testPin, ControlURL: testURL, Now: now,
+	})
+	cfg := Config{Backend: srv, Desk: srv, Portal: srv, PublicURL: testURL, Pin: testPin, SupportBinaries: binariesDir(t), Now: now}
+	code, err := sd.Generate("bob", false, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	confused := newSupportBrowser(t, cfg)
+	refused := false
+	for i := range 12 {
+		wrong := fmt.Sprintf("%06d", (i*7919+13)%1_000_000)
+		if wrong == code.Code {
+			continue
+		}
+		resp, _ := confused.do("POST", "/support", url.Values{"csrf": {confused.csrf("/support")}, "code": {wrong}})
+		if resp.StatusCode == http.StatusTooManyRequests {
+			refused = true
+			break
+		}
+	}
+	if !refused {
+		t.Fatal("12 wrong codes from one browser were never refused")
+	}
+	colleague := newSupportBrowser(t, cfg)
+	resp, body := colleague.do("POST", "/support", url.Values{"csrf": {colleague.csrf("/support")}, "code": {code.Code}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("a colleague's right code behind the same address: %d\n%s", resp.StatusCode, body)
 	}
 }

@@ -126,13 +126,12 @@ func (s *server) codeFailure(err error) (int, string) {
 	return http.StatusInternalServerError, msgCodeFailed
 }
 
-// readyView offers the installed agent and the one-time agent for every
-// system the coordinator has one for, the visitor's first.
+// readyView offers the one-time agent for every system the coordinator has
+// one for, the visitor's first, and the installed agent second.
 func (s *server) readyView(r *http.Request, code string) templates.PortalReadyView {
-	ua := r.UserAgent()
-	mine := visitorBuild(ua)
+	mine := visitorBuildOf(r)
 	v := templates.PortalReadyView{
-		Code: code, AgentLink: "peerdesk://session/" + code, Browser: visitorBrowser(ua),
+		Code: code, AgentLink: "peerdesk://session/" + code, Browser: visitorBrowser(r.UserAgent()),
 	}
 	if b, ok := findBuild(mine); ok {
 		v.OS = b.family

@@ -144,28 +144,50 @@ func TestPortalFormChecks(t *testing.T) {
 
 var downloadLink = regexp.MustCompile(`href="(/support/download/[^"]+)"`)
 
+// TestPortalReady checks the ready page leads with the download for the
+// visitor's system, gives the steps for the visitor's browser and system
+// (the others behind a details), and offers the installed agent second.
 func TestPortalReady(t *testing.T) {
 	for _, tc := range []struct {
-		name, ua string
-		links    []string // in order
-		want     []string
+		name string
+		hdr  []string // request headers, name then value
+		// links are the download links in order; steps must be in the
+		// visible steps, notSteps must not.
+		links           []string
+		steps, notSteps []string
+		other           string // a heading among the other steps
 	}{
-		{"linux chrome", uaLinuxChrome, []string{"123456/linux-amd64", "123456/windows-amd64"},
-			[]string{"chmod +x peerdesk-support-123456", "./peerdesk-support-123456", "Chrome shows the download", "Ctrl+J"}},
-		{"windows edge", uaWindowsEdge, []string{"123456/windows-amd64", "123456/linux-amd64"},
-			[]string{"peerdesk-support-123456.exe", "SmartScreen", "More info", "Run anyway", "Edge shows the download"}},
-		{"windows firefox", uaWindowsFF, []string{"123456/windows-amd64", "123456/linux-amd64"},
-			[]string{"Firefox shows the download", "Run anyway"}},
-		{"mac safari", uaMacSafari, []string{"123456/windows-amd64", "123456/linux-amd64"},
-			[]string{"does not run on macOS yet", "Safari shows the download"}},
-		{"linux arm firefox", uaLinuxArmFF, []string{"123456/windows-amd64", "123456/linux-amd64"},
-			[]string{"chmod +x peerdesk-support-123456", "Firefox shows"}},
-		{"android", uaAndroidPhone, []string{"123456/windows-amd64", "123456/linux-amd64"},
-			[]string{"Chrome shows", "Instructions for other systems"}},
+		{"linux chrome", []string{"User-Agent", uaLinuxChrome}, []string{"123456/linux-amd64", "123456/windows-amd64"},
+			[]string{"Chrome shows the download", "Ctrl+J", "Show in folder", "Allow executing file as program", "Double-click",
+				"chmod +x peerdesk-support-123456", "./peerdesk-support-123456"},
+			[]string{"Firefox", "Edge", "SmartScreen"}, "Firefox on Linux"},
+		{"windows edge", []string{"User-Agent", uaWindowsEdge}, []string{"123456/windows-amd64", "123456/linux-amd64"},
+			[]string{"Edge shows the download", "Keep anyway", "peerdesk-support-123456.exe", "SmartScreen", "More info", "Run anyway"},
+			[]string{"chmod", "Chrome", "Firefox"}, "Chrome on Windows"},
+		{"windows firefox", []string{"User-Agent", uaWindowsFF}, []string{"123456/windows-amd64", "123456/linux-amd64"},
+			[]string{"Firefox shows the download", "Ctrl+J", "Run anyway"},
+			[]string{"chmod", "Edge", "Ctrl+Shift+Y"}, "Edge on Windows"},
+		{"mac safari", []string{"User-Agent", uaMacSafari}, []string{"123456/windows-amd64", "123456/linux-amd64"},
+			[]string{"Safari shows the download", "does not run on macOS yet"},
+			[]string{"chmod", "SmartScreen"}, "Chrome on Linux"},
+		{"linux arm firefox", []string{"User-Agent", uaLinuxArmFF}, []string{"123456/windows-amd64", "123456/linux-amd64"},
+			[]string{"Firefox shows", "Ctrl+Shift+Y", "Allow executing file as program", "chmod +x peerdesk-support-123456"},
+			[]string{"Chrome", "SmartScreen"}, "Chrome on Linux"},
+		{"android", []string{"User-Agent", uaAndroidPhone}, []string{"123456/windows-amd64", "123456/linux-amd64"},
+			[]string{"Chrome shows", "Run the file for your system"},
+			[]string{"chmod", "SmartScreen"}, "Chrome on Linux"},
+		{"client hint over a frozen user agent", []string{"User-Agent", uaLinuxChrome, "Sec-CH-UA-Platform", `"Windows"`},
+			[]string{"123456/windows-amd64", "123456/linux-amd64"},
+			[]string{"Chrome shows the download", "Keep", "SmartScreen"},
+			[]string{"chmod"}, "Chrome on Linux"},
+		{"client hint of a phone", []string{"User-Agent", uaLinuxChrome, "Sec-CH-UA-Platform", `"Android"`},
+			[]string{"123456/windows-amd64", "123456/linux-amd64"},
+			[]string{"Run the file for your system"},
+			[]string{"chmod", "SmartScreen"}, "Chrome on Linux"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newSupportBrowser(t, supportConfig(newFake(), newFakeDesk(), binariesDir(t)))
-			resp, body := b.submit("/support", url.Values{"csrf": {b.csrf("/support")}, "code": {goodCode}}, "User-Agent", tc.ua)
+			resp, body := b.submit("/support", url.Values{"csrf": {b.csrf("/support")}, "code": {goodCode}}, tc.hdr...)
 			wantStatus(t, "POST /support", resp, http.StatusOK)
 			var links []string
 			for _, m := range downloadLink.FindAllStringSubmatch(body, -1) {
@@ -174,11 +196,28 @@ func TestPortalReady(t *testing.T) {
 			if diff := cmp.Diff(tc.links, links); diff != "" {
 				t.Errorf("download links (-want +got):\n%s", diff)
 			}
-			for _, want := range append(tc.want, `href="peerdesk://session/123456"`, "Open the installed peerdesk agent") {
-				if !strings.Contains(body, want) {
-					t.Errorf("page lacks %q", want)
+			mine := visitorBuildOf(&http.Request{Header: headers(tc.hdr)})
+			primary := mine != "" && tc.links[0] == "123456/"+mine
+			if got := strings.Contains(body, `class="button primary" href="/support/download/`+tc.links[0]+`"`); got != primary {
+				t.Errorf("first download marked primary: %v, want %v", got, primary)
+			}
+			steps := between(t, body, `id="steps"`, `id="other-steps"`)
+			for _, want := range tc.steps {
+				if !strings.Contains(steps, want) {
+					t.Errorf("the visitor's steps lack %q:\n%s", want, steps)
 				}
 			}
+			for _, not := range tc.notSteps {
+				if strings.Contains(steps, not) {
+					t.Errorf("the visitor's steps mention %q:\n%s", not, steps)
+				}
+			}
+			other := between(t, body, `id="other-steps"`, `</details>`)
+			if !strings.Contains(other, "<h3>"+tc.other+"</h3>") {
+				t.Errorf("the other steps lack %q", tc.other)
+			}
+			wantOrder(t, body, `href="/support/download/`, `id="steps"`, "If peerdesk is already installed on this computer",
+				`id="open-agent" href="peerdesk://session/123456"`, "Open the installed peerdesk agent")
 		})
 	}
 
@@ -189,6 +228,72 @@ func TestPortalReady(t *testing.T) {
 	}
 	if strings.Contains(body, "chmod") || strings.Contains(body, "/support/download/") {
 		t.Error("without binaries the page explains how to run a download it does not offer")
+	}
+}
+
+func TestVisitorBuildOf(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		ua, hint, want string
+	}{
+		{uaLinuxChrome, "", "linux-amd64"},
+		{uaLinuxChrome, `"Linux"`, "linux-amd64"},
+		{uaLinuxArmFF, `"Linux"`, "linux-arm64"},
+		{uaWindowsEdge, `"Windows"`, "windows-amd64"},
+		{uaLinuxChrome, `"Windows"`, "windows-amd64"},
+		{uaWindowsEdge, `"macOS"`, "darwin-arm64"},
+		{uaWindowsEdge, `"Android"`, ""},
+		{uaWindowsEdge, `"Chrome OS"`, ""},
+		{uaMacSafari, `"iOS"`, ""},
+		{uaWindowsEdge, `"Unknown"`, "windows-amd64"},
+		{uaWindowsEdge, `"` + strings.Repeat("Linux", 20) + `"`, "windows-amd64"},
+		{"", `"Linux"`, "linux-amd64"},
+		{"", "", ""},
+	} {
+		r := &http.Request{Header: http.Header{"User-Agent": {tc.ua}}}
+		if tc.hint != "" {
+			r.Header.Set("Sec-CH-UA-Platform", tc.hint)
+		}
+		if got := visitorBuildOf(r); got != tc.want {
+			t.Errorf("visitorBuildOf(%q, hint %q) = %q, want %q", tc.ua, tc.hint, got, tc.want)
+		}
+	}
+}
+
+// headers makes request headers of name, value pairs.
+func headers(kv []string) http.Header {
+	h := http.Header{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Set(kv[i], kv[i+1])
+	}
+	return h
+}
+
+// between is the part of s from the first from to the next to.
+func between(t *testing.T, s, from, to string) string {
+	t.Helper()
+	i := strings.Index(s, from)
+	if i < 0 {
+		t.Fatalf("page lacks %q", from)
+	}
+	j := strings.Index(s[i:], to)
+	if j < 0 {
+		t.Fatalf("page lacks %q after %q", to, from)
+	}
+	return s[i : i+j]
+}
+
+// wantOrder checks that s holds each of parts, in order.
+func wantOrder(t *testing.T, s string, parts ...string) {
+	t.Helper()
+	at := 0
+	for _, p := range parts {
+		i := strings.Index(s[at:], p)
+		if i < 0 {
+			t.Errorf("page lacks %q after the preceding %q", p, s[max(0, at-40):at])
+			return
+		}
+		at += i + len(p)
 	}
 }
 

@@ -8,8 +8,9 @@ package dashboard
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
-// browserStep says where the visitor's browser shows the download.
-func browserStep(browser string) templ.Component {
+// findStep says where a browser on a system shows the download and how to
+// open it from there.
+func findStep(browser, os string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
@@ -32,27 +33,61 @@ func browserStep(browser string) templ.Component {
 		ctx = templ.ClearChildren(ctx)
 		switch browser {
 		case BrowserChrome:
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<li>Chrome shows the download in the downloads button at the top right of the window (Ctrl+J lists all downloads).</li>")
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
+			switch os {
+			case OSWindows:
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<li>Chrome shows the download in the Downloads button at the top right of the window (Ctrl+J lists all downloads). If Chrome warns that the file is not commonly downloaded, choose <strong>Keep</strong>.</li>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			case OSLinux:
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<li>Chrome shows the download in the Downloads button at the top right of the window. Ctrl+J lists all downloads; <strong>Show in folder</strong> opens the folder the file was saved to (usually Downloads).</li>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			default:
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<li>Chrome shows the download in the Downloads button at the top right of the window; the file is in your Downloads folder.</li>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
 			}
 		case BrowserEdge:
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<li>Edge shows the download in the Downloads panel at the top right (Ctrl+J). If Edge warns about the file, choose <strong>…</strong> then <strong>Keep</strong>.</li>")
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
+			switch os {
+			case OSWindows:
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<li>Edge shows the download in the Downloads panel at the top right (Ctrl+J). If Edge says the file is not commonly downloaded, point at it, choose <strong>…</strong> (More actions), then <strong>Keep</strong>; if it asks again, <strong>Show more</strong>, then <strong>Keep anyway</strong>.</li>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			default:
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "<li>Edge shows the download in the Downloads panel at the top right; the file is in your Downloads folder.</li>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
 			}
 		case BrowserFirefox:
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<li>Firefox shows the download under the arrow button at the top right of the toolbar (Ctrl+Shift+Y lists all downloads).</li>")
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
+			switch os {
+			case OSWindows:
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<li>Firefox shows the download under the Downloads button (the arrow) at the top right of the toolbar (Ctrl+J lists all downloads); click the file there to open it.</li>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			case OSLinux:
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<li>Firefox shows the download under the Downloads button (the arrow) at the top right of the toolbar (Ctrl+Shift+Y lists all downloads); the folder icon next to the file opens the folder it was saved to (usually Downloads).</li>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			default:
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<li>Firefox shows the download under the Downloads button (the arrow) at the top right of the toolbar; the file is in your Downloads folder.</li>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
 			}
 		case BrowserSafari:
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 4, "<li>Safari shows the download under the Downloads button (the arrow) in the toolbar; the file is in your Downloads folder.</li>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<li>Safari shows the download under the Downloads button (the arrow) in the toolbar; the file is in your Downloads folder.</li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		default:
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "<li>Your browser saves the file in your Downloads folder.</li>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<li>Your browser saves the file in your Downloads folder.</li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -85,67 +120,108 @@ func systemSteps(os, file string) templ.Component {
 		ctx = templ.ClearChildren(ctx)
 		switch os {
 		case OSLinux:
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<li>In a terminal, in the folder the file was saved to, make it executable: <code>chmod +x ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<li>Browsers save downloads without permission to run them, so allow it first: in your file manager, right-click <code>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var3 string
 			templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(file)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/portal_steps.templ`, Line: 23, Col: 100}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/portal_steps.templ`, Line: 43, Col: 128}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</code></li><li>Run it: <code>./")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "</code>, choose <strong>Properties</strong>, and turn on <strong>Allow executing file as program</strong> (called <strong>Executable as Program</strong> in newer GNOME Files, <strong>Is executable</strong> under Permissions in KDE’s Dolphin).</li><li>Double-click the file to run it; nothing is installed.</li><li>If your file manager has no such setting or does not run the file, use a terminal in the folder the file was saved to: <code>chmod +x ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var4 string
 			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(file)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/portal_steps.templ`, Line: 24, Col: 29}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/portal_steps.templ`, Line: 45, Col: 147}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</code></li>")
-			if templ_7745c5c3_Err != nil {
-				return templ_7745c5c3_Err
-			}
-		case OSWindows:
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<li>Open <code>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "</code>, then <code>./")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var5 string
 			templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(file)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/portal_steps.templ`, Line: 26, Col: 24}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/portal_steps.templ`, Line: 45, Col: 177}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "</code> to run it; nothing is installed.</li><li>If Windows SmartScreen says “Windows protected your PC”, click <strong>More info</strong>, then <strong>Run anyway</strong>.</li>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "</code></li>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+		case OSWindows:
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<li>Open <code>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var6 string
+			templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(file)
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `dashboard/portal_steps.templ`, Line: 47, Col: 24}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "</code> to run it; nothing is installed.</li><li>If Windows SmartScreen says “Windows protected your PC”, click <strong>More info</strong>, then <strong>Run anyway</strong>.</li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		case OSMac:
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "<li>The one-time agent does not run on macOS yet. Please ask your technician for another way to connect.</li>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 17, "<li>The one-time agent does not run on macOS yet. Please ask your technician for another way to connect.</li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		default:
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<li>Run the file for your system (see the instructions for other systems below).</li>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<li>Run the file for your system (see the steps for other browsers and systems below).</li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
 		return nil
 	})
+}
+
+// allSystems lists the systems the steps cover, in the order shown.
+func allSystems() []string {
+	return []string{OSWindows, OSMac, OSLinux}
+}
+
+// browsersOn lists the browsers the steps cover on a system.
+func browsersOn(os string) []string {
+	if os == OSMac {
+		return []string{BrowserSafari, BrowserChrome, BrowserFirefox}
+	}
+	return []string{BrowserChrome, BrowserEdge, BrowserFirefox}
+}
+
+// browserName names a browser for people.
+func browserName(browser string) string {
+	switch browser {
+	case BrowserChrome:
+		return "Chrome"
+	case BrowserEdge:
+		return "Edge"
+	case BrowserFirefox:
+		return "Firefox"
+	case BrowserSafari:
+		return "Safari"
+	}
+	return "Another browser"
 }
 
 var _ = templruntime.GeneratedTemplate

@@ -12,6 +12,7 @@ import (
 
 	"github.com/peerdesk/peerdesk/agent"
 	"github.com/peerdesk/peerdesk/agent/power"
+	"github.com/peerdesk/peerdesk/agent/scheme"
 	"github.com/peerdesk/peerdesk/agent/service"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/cli"
@@ -91,7 +92,26 @@ func installService(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("installed the %s service (%s) running: %s %q; start it with: peerdesk-agent start\n",
 		service.Name, m.Platform(), "peerdesk-agent", runArgs)
+	registerScheme(ctx)
 	return nil
+}
+
+// registerScheme makes the installed agent open the portal's peerdesk://
+// links. The service works without it, so a failure is a note, not an
+// error: the portal's download still works.
+func registerScheme(ctx context.Context) {
+	exe, err := os.Executable()
+	if err == nil {
+		var where string
+		// Installing the service takes root on Linux: register for every
+		// user then (Windows registers machine-wide either way).
+		where, err = scheme.Register(ctx, scheme.Config{Exe: exe, System: os.Geteuid() == 0})
+		if err == nil {
+			fmt.Printf("peerdesk:// links from the support portal now open this agent (%s)\n", where)
+			return
+		}
+	}
+	fmt.Fprintf(os.Stderr, "note: peerdesk:// links from the support portal will not open this agent: %v\n", err)
 }
 
 func uninstallService(ctx context.Context, args []string) error {
@@ -107,6 +127,9 @@ func uninstallService(ctx context.Context, args []string) error {
 	}
 	if err := power.Execute(ctx, power.NewRunner(), nil, power.SafeBootUnregistration(runtime.GOOS, service.Name)); err != nil {
 		return err
+	}
+	if err := scheme.Unregister(ctx, scheme.Config{System: os.Geteuid() == 0}); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		fmt.Fprintf(os.Stderr, "note: the peerdesk:// link handler is left in place: %v\n", err)
 	}
 	fmt.Printf("uninstalled the %s service; its state directory is left in place\n", service.Name)
 	return nil

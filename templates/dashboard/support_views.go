@@ -165,17 +165,6 @@ func endURL(id string) templ.SafeURL {
 	return templ.SafeURL("/support/desk/sessions/" + url.PathEscape(id) + "/end")
 }
 
-// otherSystems lists the systems other than os, for the instructions.
-func otherSystems(os string) []string {
-	var out []string
-	for _, s := range []string{OSWindows, OSLinux, OSMac} {
-		if s != os {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // systemName names a system for people.
 func systemName(os string) string {
 	switch os {

@@ -75,6 +75,7 @@ func FuzzHandlers(f *testing.F) {
 		{false, wire.PathSupportJoin, "", func() any { return new(wire.JoinRequest) }},
 		{false, wire.PathSupportEnd, supportDevice, func() any { return new(wire.EndRequest) }},
 		{true, wire.LocalPathUsers, "", func() any { return new(wire.LocalUserRequest) }},
+		{false, wire.PathSupportOverlay, supportDevice, func() any { return new(wire.OverlayReport) }},
 	}
 	seed := func(path string, bodies ...string) {
 		i := slices.IndexFunc(targets, func(t fuzzTarget) bool { return t.path == path })
@@ -118,6 +119,7 @@ func FuzzHandlers(f *testing.F) {
 		`{"code":"$CODE","hostname":"../pc","os":"linux"}`,
 		`{"code":"$CODE","hostname":"pc","os":"`+strings.Repeat("o", 65)+`"}`,
 		`{"code":"999999","hostname":"pc","os":"linux"}`)
+	seed(wire.PathSupportOverlay, `{}`, `{"reason":"no-network"}`, `{"reason":"pin-mismatch"}`, `{"reason":"made-up"}`, `{"reason":""}`, `{"reason":7}`)
 	seed(wire.PathSupportEnd, `{}`, `{"reason":"done"}`, `{"session":"sup-x","reason":"`+strings.Repeat("r", 2000)+`"}`, `{"reason":0}`)
 	seed(wire.LocalPathUsers,
 		`{"name":"bob","password":"correct horse battery","role":"technician"}`,

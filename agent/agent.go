@@ -18,8 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"reflect"
 	"strconv"
@@ -33,6 +31,7 @@ import (
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/inventory"
 	"github.com/peerdesk/peerdesk/agent/localui"
+	"github.com/peerdesk/peerdesk/agent/peer"
 	"github.com/peerdesk/peerdesk/agent/power"
 	"github.com/peerdesk/peerdesk/agent/revoke"
 	"github.com/peerdesk/peerdesk/agent/screen"
@@ -308,20 +307,21 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 	enders := []revoke.Ender{cs} // a lease's end ends its screen session and cancels its reboot
-	mux := http.NewServeMux()
-	mux.Handle("GET "+wire.PeerPathSysInfo, g.Handle(sysinfo.Handler{Collector: a.inv}))
-	mux.Handle("POST "+wire.PeerPathPower, g.Handle(&power.Handler{Config: a.powerConfig(), Consent: cs}))
-	mux.Handle("POST "+wire.PeerPathWake, g.Handle(wol.Handler{Logger: a.log}))
+	caps := []peer.Capability{
+		{Routes: []string{"GET " + wire.PeerPathSysInfo}, Handler: sysinfo.Handler{Collector: a.inv}},
+		{Routes: []string{"POST " + wire.PeerPathPower}, Handler: &power.Handler{Config: a.powerConfig(), Consent: cs}, Consent: peer.ConsentOwn},
+		{Routes: []string{"POST " + wire.PeerPathWake}, Handler: wol.Handler{Logger: a.log}},
+	}
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n, cs)
 		if err != nil {
 			return err
 		}
-		defer sh.Close() // first: the session ends before its page goes
 		a.mu.Lock()
 		a.sh = sh
 		a.mu.Unlock()
-		mux.Handle("POST "+wire.PeerPathScreenOffer, g.Handle(sh))
+		// Closed by the server, before the page goes (deferred above).
+		caps = append(caps, peer.Capability{Routes: []string{"POST " + wire.PeerPathScreenOffer}, Handler: sh, Consent: peer.ConsentOwn, Close: func() error { sh.Close(); return nil }})
 		enders = append(enders, sh)
 	}
 	a.mu.Lock()
@@ -330,35 +330,24 @@ func (a *Agent) Run(ctx context.Context) error {
 		Logger: a.log.With("component", "revoke"),
 	})
 	a.mu.Unlock()
+	srv, err := peer.New(peer.Config{
+		Gate: g, Consent: cs, Capabilities: caps, Now: a.cfg.Now, Logger: a.log.With("component", "peer"),
+		Background: []func(context.Context){
+			func(ctx context.Context) { a.audit.Forward(ctx, a.coord.Audit, 30*time.Second) },
+			a.report,
+			a.presence,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("agent.Run: %w", err)
+	}
 	ln, err := n.Listen("tcp", ":"+strconv.Itoa(wire.PeerPort))
 	if err != nil {
 		return fmt.Errorf("agent.Run: %w", err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wg.Go(func() { a.audit.Forward(ctx, a.coord.Audit, 30*time.Second) })
-	wg.Go(func() { a.report(ctx) })
-	wg.Go(func() { a.presence(ctx) })
-	errc := make(chan error, 1)
-	wg.Go(func() { errc <- srv.Serve(ln) })
 	a.readyOnce.Do(func() { close(a.ready) })
-	a.log.Info("agent running", "device", a.st.DeviceID)
-
-	select {
-	case <-ctx.Done():
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer scancel()
-		return srv.Shutdown(sctx)
-	case err := <-errc:
-		if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
-			return nil
-		}
-		return fmt.Errorf("agent.Run: %w", err)
-	}
+	a.log.Info("agent running", "device", a.st.DeviceID, "capabilities", srv.Capabilities())
+	return srv.Serve(ctx, ln)
 }
 
 // consentRules are the machine's consent rules: the configured ones, or

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/peerdesk/peerdesk/agent/consent"
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/localui"
+	"github.com/peerdesk/peerdesk/agent/peer"
 	"github.com/peerdesk/peerdesk/agent/sysinfo"
 	"github.com/peerdesk/peerdesk/coordclient"
 	"github.com/peerdesk/peerdesk/node"
@@ -141,29 +141,39 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	if err != nil {
 		return err
 	}
-	defer sh.Close()
 	if len(join.GrantKey) == 0 {
+		sh.Close()
 		return errors.New("agent.RunSupport: the help desk sent no grant key")
 	}
 	g := &gate.Gate{Device: join.DeviceID, GrantKey: join.GrantKey, WhoIs: n, Audit: audit, Logger: log}
-	mux := http.NewServeMux()
-	mux.Handle("POST "+wire.PeerPathScreenOffer, g.Handle(sh))
-	mux.Handle("GET "+wire.PeerPathSysInfo, g.Handle(sysinfo.Handler{Collector: newCollector(o.Version, log)}))
+	srv, err := peer.New(peer.Config{
+		Gate: g, Consent: cs, Logger: log.With("component", "peer"),
+		Capabilities: []peer.Capability{
+			{Routes: []string{"POST " + wire.PeerPathScreenOffer}, Handler: sh, Consent: peer.ConsentOwn, Close: func() error { sh.Close(); return nil }},
+			{Routes: []string{"GET " + wire.PeerPathSysInfo}, Handler: sysinfo.Handler{Collector: newCollector(o.Version, log)}},
+		},
+		Background: []func(context.Context){func(ctx context.Context) { audit.Forward(ctx, device.Audit, 10*time.Second) }},
+	})
+	if err != nil {
+		sh.Close()
+		return fmt.Errorf("agent.RunSupport: %w", err)
+	}
 	ln, err := n.Listen("tcp", ":"+strconv.Itoa(wire.PeerPort))
 	if err != nil {
+		sh.Close()
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	// Both goroutines end before the screen handler and the trail close
-	// (deferred above): the server is closed and the forwarder stopped,
-	// then waited for.
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	wg.Go(func() { srv.Serve(ln) }) //nolint:errcheck // ends with Close
-	defer srv.Close()
-	fctx, stopForward := context.WithCancel(ctx)
-	defer stopForward()
-	wg.Go(func() { audit.Forward(fctx, device.Audit, 10*time.Second) })
+	// The server, its forwarder and the screen session end before the
+	// trail closes and the scratch directory goes (deferred above).
+	sctx, stopServing := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, ln) }()
+	defer func() {
+		stopServing()
+		if err := <-served; err != nil {
+			log.Warn("the peer server", "err", err)
+		}
+	}()
 
 	var reason string
 	select {

@@ -16,8 +16,10 @@ var ErrConsentRules = errors.New("policy: invalid consent rules")
 
 // AttendedConsent is what an attended machine asks its user about: every
 // capability that acts on the machine (I4). One-time support agents always
-// ask about these.
-var AttendedConsent = []wire.Capability{wire.CapInput, wire.CapPower, wire.CapScreen}
+// ask about these. Reading the list of installed applications, system
+// information and relaying Wake-on-LAN act on nothing and are not asked.
+var AttendedConsent = []wire.Capability{wire.CapFiles, wire.CapInput, wire.CapLogs, wire.CapPower,
+	wire.CapProcesses, wire.CapScreen, wire.CapServices, wire.CapShell}
 
 // ConsentRules says which capabilities need the end user's answer before a
 // technician may use them on a machine (I4). The most specific entry wins:

@@ -71,10 +71,15 @@ func Allow(role Role, a Action) error {
 }
 
 var grantable = map[Role][]wire.Capability{
-	RoleAdmin:      {wire.CapSysInfo, wire.CapScreen, wire.CapInput, wire.CapWake, wire.CapPower},
-	RoleSenior:     {wire.CapSysInfo, wire.CapScreen, wire.CapInput, wire.CapWake, wire.CapPower},
-	RoleTechnician: {wire.CapSysInfo, wire.CapScreen, wire.CapInput, wire.CapWake},
-	RoleViewer:     {wire.CapSysInfo},
+	RoleAdmin: {wire.CapSysInfo, wire.CapScreen, wire.CapInput, wire.CapWake, wire.CapPower,
+		wire.CapFiles, wire.CapShell, wire.CapProcesses, wire.CapServices, wire.CapApps, wire.CapLogs},
+	RoleSenior: {wire.CapSysInfo, wire.CapScreen, wire.CapInput, wire.CapWake, wire.CapPower,
+		wire.CapFiles, wire.CapShell, wire.CapProcesses, wire.CapServices, wire.CapApps, wire.CapLogs},
+	// A technician works backstage without a shell: files, processes,
+	// services, applications and logs.
+	RoleTechnician: {wire.CapSysInfo, wire.CapScreen, wire.CapInput, wire.CapWake,
+		wire.CapFiles, wire.CapProcesses, wire.CapServices, wire.CapApps, wire.CapLogs},
+	RoleViewer: {wire.CapSysInfo, wire.CapApps},
 }
 
 // Scope is the set of companies an account works for; empty means every

@@ -39,6 +39,13 @@
 //     technician's viewer a one-time connect ticket (in the link to the
 //     viewer's page); the viewer exchanges it, with its own session, at
 //     PathConnectRedeem (ConnectRedeemRequest → ConnectTarget).
+//   - 2 (2026-12-07): backstage capabilities, each its own grant scope:
+//     files (CapFiles), shell (CapShell), processes (CapProcesses),
+//     services (CapServices), installed applications (CapApps) and event
+//     logs (CapLogs), on their own peer routes. Agents send their protocol
+//     version and the capabilities they serve at enroll and in every
+//     heartbeat; a viewer meeting an agent of version 1, or one without a
+//     capability, says so instead of calling it.
 //
 // Identity never travels in a request body: on the overlay it comes from the
 // transport (WhoIs), towards the coordinator from the bearer credential.
@@ -52,7 +59,7 @@ import (
 )
 
 // ProtocolVersion is the version of this package's messages.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
 // Overlay tags. Every node of a peerdesk overlay carries exactly one of them.
 const (
@@ -67,10 +74,20 @@ type Capability string
 // Capabilities an agent can answer.
 const (
 	CapSysInfo Capability = "sysinfo" // read system information and inventory
+
+	// Backstage capabilities (protocol 2): each is its own grant scope,
+	// so a role can be given processes without the shell.
+	CapFiles     Capability = "files"     // browse, upload, download, rename, delete files
+	CapShell     Capability = "shell"     // an interactive terminal or one command
+	CapProcesses Capability = "processes" // list processes and kill them
+	CapServices  Capability = "services"  // list services; start, stop, restart them
+	CapApps      Capability = "apps"      // list installed applications
+	CapLogs      Capability = "logs"      // read the system's event logs
 )
 
 // KnownCapabilities lists every capability this protocol version defines.
-var KnownCapabilities = []Capability{CapSysInfo, CapScreen, CapInput, CapWake, CapPower}
+var KnownCapabilities = []Capability{CapSysInfo, CapScreen, CapInput, CapWake, CapPower,
+	CapFiles, CapShell, CapProcesses, CapServices, CapApps, CapLogs}
 
 // Valid reports whether c is a capability this protocol version defines.
 func (c Capability) Valid() bool {

@@ -613,6 +613,18 @@ func Describe(caps []wire.Capability) string {
 			parts = append(parts, "read this computer's system information")
 		case wire.CapWake:
 			parts = append(parts, "wake other computers on your network")
+		case wire.CapFiles:
+			parts = append(parts, "browse and copy your files")
+		case wire.CapShell:
+			parts = append(parts, "run commands on this computer")
+		case wire.CapProcesses:
+			parts = append(parts, "see and end running programs")
+		case wire.CapServices:
+			parts = append(parts, "start and stop services")
+		case wire.CapApps:
+			parts = append(parts, "list installed applications")
+		case wire.CapLogs:
+			parts = append(parts, "read this computer's event logs")
 		default:
 			parts = append(parts, "use "+string(c))
 		}

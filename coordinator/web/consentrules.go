@@ -19,11 +19,17 @@ import (
 
 // consentLabels name the capabilities on the form.
 var consentLabels = map[wire.Capability]string{
-	wire.CapScreen:  "see the screen",
-	wire.CapInput:   "use the mouse and keyboard",
-	wire.CapPower:   "restart the computer",
-	wire.CapSysInfo: "read system information",
-	wire.CapWake:    "wake other computers",
+	wire.CapScreen:    "see the screen",
+	wire.CapInput:     "use the mouse and keyboard",
+	wire.CapPower:     "restart the computer",
+	wire.CapSysInfo:   "read system information",
+	wire.CapWake:      "wake other computers",
+	wire.CapFiles:     "browse and copy files",
+	wire.CapShell:     "run commands in a terminal",
+	wire.CapProcesses: "see and end programs",
+	wire.CapServices:  "start and stop services",
+	wire.CapApps:      "list installed applications",
+	wire.CapLogs:      "read the event logs",
 }
 
 // consentForm is the form showing r (or, when !set, the agents' attended

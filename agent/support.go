@@ -148,10 +148,10 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	g := &gate.Gate{Device: join.DeviceID, GrantKey: join.GrantKey, WhoIs: n, Audit: audit, Logger: log}
 	srv, err := peer.New(peer.Config{
 		Gate: g, Consent: cs, Logger: log.With("component", "peer"),
-		Capabilities: []peer.Capability{
+		Capabilities: append([]peer.Capability{
 			{Routes: []string{"POST " + wire.PeerPathScreenOffer}, Handler: sh, Consent: peer.ConsentOwn, Close: func() error { sh.Close(); return nil }},
 			{Routes: []string{"GET " + wire.PeerPathSysInfo}, Handler: sysinfo.Handler{Collector: newCollector(o.Version, log)}},
-		},
+		}, backstage(backstageConfig{Logger: log, OneTime: true})...),
 		Background: []func(context.Context){func(ctx context.Context) { audit.Forward(ctx, device.Audit, 10*time.Second) }},
 	})
 	if err != nil {

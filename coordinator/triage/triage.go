@@ -82,6 +82,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("triage.New: URL %q is not an http(s) URL", cfg.URL)
 	}
+	// The shop's own model only: the api package signs requests to
+	// ollama.com with a key from $HOME/.ollama, and nothing leaves the shop.
+	if h := strings.ToLower(u.Hostname()); h == "ollama.com" || strings.HasSuffix(h, ".ollama.com") {
+		return nil, fmt.Errorf("triage.New: %s is not the shop's own server", u.Hostname())
+	}
 	if cfg.Model == "" {
 		return nil, errors.New("triage.New: no model")
 	}

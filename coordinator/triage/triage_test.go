@@ -225,6 +225,7 @@ func TestNew(t *testing.T) {
 		{URL: "", Model: "m"},
 		{URL: "ftp://x", Model: "m"},
 		{URL: "http://127.0.0.1:1"},
+		{URL: "https://ollama.com", Model: "m"},
 		{URL: "http://127.0.0.1:1", Model: "m", Whitelist: Whitelist{Allow: []string{"rm"}}},
 	} {
 		if _, err := New(cfg); err == nil {

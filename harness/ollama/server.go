@@ -290,7 +290,7 @@ func (s *Server) CreateModel(ctx context.Context, name string, scripts ...Script
 		Files:      map[string]string{name + ".gguf": digest},
 		Template:   Template,
 		Parser:     Parser,
-		Parameters: map[string]any{"temperature": 0},
+		Parameters: map[string]any{"temperature": 0, "num_thread": 1},
 	}, func(p api.ProgressResponse) error { last = p.Status; return nil })
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", name, err)

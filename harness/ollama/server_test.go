@@ -64,6 +64,25 @@ func chat(t *testing.T, c *api.Client, req *api.ChatRequest) (chunks []string, c
 	return chunks, calls
 }
 
+// final is the last response's metrics of a streamed chat.
+func final(t *testing.T, c *api.Client, req *api.ChatRequest) api.Metrics {
+	t.Helper()
+	stream := true
+	req.Stream = &stream
+	req.Options = map[string]any{"temperature": 0}
+	var m api.Metrics
+	err := c.Chat(context.Background(), req, func(r api.ChatResponse) error {
+		if r.Done {
+			m = r.Metrics
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func user(s string) []api.Message {
 	return []api.Message{{Role: "system", Content: "You are a help desk. The word printer here must not count."}, {Role: "user", Content: s}}
 }
@@ -206,8 +225,9 @@ func TestFigures(t *testing.T) {
 		if i == 0 {
 			for range 10 {
 				begin = time.Now()
-				chat(t, c, &api.ChatRequest{Model: model, Messages: user("printer")})
+				m := final(t, c, &api.ChatRequest{Model: model, Messages: user("printer")})
 				trips = append(trips, time.Since(begin))
+				t.Logf("round trip %v: total %v, load %v, prompt %d tokens %v, eval %d tokens %v", time.Since(begin), m.TotalDuration, m.LoadDuration, m.PromptEvalCount, m.PromptEvalDuration, m.EvalCount, m.EvalDuration)
 			}
 		}
 		srv.Stop()

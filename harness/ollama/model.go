@@ -8,19 +8,25 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/ollama/ollama/fs/ggml"
 )
 
-// Script is one scripted answer of the test model: when Trigger appears as
-// a word in the conversation's last message (user or tool), greedy
-// decoding streams Reply, split into tokens at spaces (a word and the space
-// before it make one token), and stops.
+// Script is one scripted answer of the test model: when Trigger appears in
+// the conversation's last message (user or tool), greedy decoding streams
+// Reply, a token at a time (mostly a word and the space before it; words
+// other replies or triggers use already are split or joined so that every
+// token is a string of its own), and stops.
 type Script struct {
 	// Trigger is one word of ASCII letters, digits and '_', matched
-	// case-sensitively as a whole word ("printer" does not match "printers").
+	// case-sensitively where it starts after a space or a non-word character
+	// (a longer word that begins with it matches too: "printers"). With
+	// several triggers in one message the most frequent wins; give each
+	// message one.
 	Trigger string
 	// Reply is the exact text the model generates.
 	Reply string
@@ -190,8 +196,11 @@ func validTrigger(w string) bool {
 	return true
 }
 
-// pieces splits a reply at spaces, a word keeping the space before it, and
-// joins pieces until each is a token not yet in use.
+// pieces splits a reply into tokens: at spaces (a word keeps the space
+// before it), then, where that token is already in use, into its longest
+// unused prefix and the rest, or joined with the next word. Every token of
+// the model is a distinct string (llama.cpp requires it) and a distinct
+// state of the chain.
 func pieces(reply string, used map[string]int) ([]string, error) {
 	var words []string
 	cur := ""
@@ -205,36 +214,51 @@ func pieces(reply string, used map[string]int) ([]string, error) {
 	if cur != "" {
 		words = append(words, cur)
 	}
+	for i := range words {
+		words[i] = strings.ReplaceAll(words[i], " ", sp)
+	}
 	var out []string
 	taken := func(p string) bool {
-		_, ok := used[p]
-		if !ok {
-			for _, q := range out {
-				if q == p {
-					return true
+		if _, ok := used[p]; ok || slices.Contains(out, p) {
+			return true
+		}
+		// A reply token has two characters or more and holds a letter or
+		// digit: the template's tail ("\n>") and single characters always
+		// tokenize to byte or prefix tokens, never to a reply's.
+		return utf8.RuneCountInString(p) < 2 || !strings.ContainsFunc(p, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
+	}
+	for i := 0; i < len(words); i++ {
+		p := words[i]
+		if !taken(p) {
+			out = append(out, p)
+			continue
+		}
+		if r := []rune(p); len(r) >= 4 {
+			split := false
+			for k := len(r) - 2; k >= 2; k-- {
+				if a := string(r[:k]); !taken(a) {
+					out = append(out, a)
+					words[i] = string(r[k:])
+					i-- // the rest, again
+					split = true
+					break
 				}
 			}
-		}
-		// A reply piece must hold a letter or digit: the template's tail and
-		// plain punctuation never tokenize to a reply token.
-		return ok || !strings.ContainsFunc(p, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
-	}
-	for i := 0; i < len(words); {
-		p := strings.ReplaceAll(words[i], " ", sp)
-		i++
-		for taken(p) && i < len(words) {
-			p += strings.ReplaceAll(words[i], " ", sp)
-			i++
-		}
-		if taken(p) {
-			if len(out) == 0 {
-				return nil, fmt.Errorf("%w: reply %q has no token of its own", ErrScript, reply)
+			if split {
+				continue
 			}
+		}
+		if i+1 < len(words) {
+			words[i+1] = p + words[i+1]
+			continue
+		}
+		// The last word: join it to the pieces before it until unused.
+		for taken(p) && len(out) > 0 {
 			p = out[len(out)-1] + p
 			out = out[:len(out)-1]
-			if taken(p) {
-				return nil, fmt.Errorf("%w: reply %q has no token of its own", ErrScript, reply)
-			}
+		}
+		if taken(p) {
+			return nil, fmt.Errorf("%w: reply %q has no tokens of its own", ErrScript, reply)
 		}
 		out = append(out, p)
 	}
@@ -355,8 +379,8 @@ func WriteGGUF(path string, scripts []Script) error {
 		return err
 	}
 	h := v.hidden()
-	if h > 4*headDim {
-		return fmt.Errorf("%w: %d scripted tokens, at most %d", ErrScript, len(v.next), 4*headDim)
+	if h > 16*headDim {
+		return fmt.Errorf("%w: %d scripted tokens, at most %d", ErrScript, len(v.next), 16*headDim)
 	}
 	n := len(v.tokens)
 	const layers, ff = 2, 64

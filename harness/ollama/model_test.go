@@ -12,19 +12,33 @@ import (
 
 func TestPieces(t *testing.T) {
 	t.Parallel()
-	used := map[string]int{"▁printer": 1}
+	used := map[string]int{}
+	for _, w := range []string{"▁printer", "printer"} {
+		for n := range len([]rune(w)) {
+			used[string([]rune(w)[:n+1])] = 1
+		}
+	}
 	got, err := pieces("Is the printer switched on?", used)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// "▁printer" is a trigger's token already: the reply's own token joins
-	// the next word.
+	// "▁printer" and its prefixes are a trigger's tokens already: the
+	// reply's own token joins the next word.
 	want := []string{"Is", "▁the", "▁printer▁switched", "▁on?"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("pieces (-want +got):\n%s", d)
 	}
 	if _, err := pieces("?", used); err == nil {
 		t.Error("a reply of punctuation only got a token")
+	}
+	// Replies that share words: the longest unused prefix, then the rest.
+	used["Answer"], used["▁number"] = 1, 1
+	got, err = pieces("Answer number 7", used)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"Answ", "er", "▁numb", "er▁7"}, got); d != "" {
+		t.Errorf("pieces of a reply with used words (-want +got):\n%s", d)
 	}
 }
 

@@ -146,6 +146,26 @@ func TestScripts(t *testing.T) {
 			t.Errorf("command %v", cmd)
 		}
 	})
+	t.Run("many scripts widen the model", func(t *testing.T) {
+		var many []Script
+		for i := range 40 {
+			many = append(many, Script{Trigger: fmt.Sprintf("word%d", i), Reply: fmt.Sprintf("Answer number %d is here for you", i)})
+		}
+		v, err := build(many)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.hidden() <= 64 {
+			t.Fatalf("hidden %d for %d directions", v.hidden(), len(v.next))
+		}
+		wide := srv.Create(t, "wide", many...)
+		for _, i := range []int{0, 17, 39} {
+			chunks, _ := chat(t, c, &api.ChatRequest{Model: wide, Messages: user(fmt.Sprintf("tell me about word%d please", i))})
+			if got := strings.Join(chunks, ""); got != many[i].Reply {
+				t.Errorf("word%d: reply %q, want %q", i, got, many[i].Reply)
+			}
+		}
+	})
 	t.Run("JSON under format", func(t *testing.T) {
 		chunks, _ := chat(t, c, &api.ChatRequest{Model: model, Messages: user("please classify"), Format: schema})
 		var got struct {

@@ -29,6 +29,7 @@ var (
 		ollama.ToolCall{Trigger: "sneaky", Name: "disk", Args: map[string]any{"path": "/", "command": "rm -rf /"}}.Script(),
 		// The model obeys the instruction smuggled in the user's text.
 		ollama.ToolCall{Trigger: "ignore", Name: "run_shell", Args: map[string]any{"command": "rm -rf /"}}.Script(),
+		ollama.ToolCall{Trigger: "full", Name: ProposeTool, Args: map[string]any{"name": "clear_temp", "reason": "the disk is full"}}.Script(),
 		ollama.JSON("classify", map[string]any{"category": "printer", "urgent": true}),
 	}
 	classifySchema = json.RawMessage(`{"type":"object","properties":{"category":{"type":"string","enum":["printer","network","disk","other"]},"urgent":{"type":"boolean"}},"required":["category","urgent"]}`)
@@ -95,6 +96,28 @@ func TestChat(t *testing.T) {
 		want := []Call{{Kind: Remediation, Name: "flush_dns", Args: map[string]any{}, Reason: "old DNS answers"}}
 		if d := cmp.Diff(want, r.Calls); d != "" {
 			t.Errorf("calls (-want +got):\n%s", d)
+		}
+	})
+	t.Run("diagnose, then propose", func(t *testing.T) {
+		first, _, err := ask(t, c, "everything is slow")
+		if err != nil || len(first.Calls) != 1 {
+			t.Fatalf("first turn: %+v, %v", first, err)
+		}
+		msgs, err := BuildMessages("", []Message{
+			{Role: User, Text: "everything is slow"},
+			{Role: Assistant, Calls: first.Calls},
+			{Role: ToolRole, Tool: "disk", Text: `{"mount":"/","used_percent":99,"state":"full"}`},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.Chat(context.Background(), Request{Messages: msgs}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []Call{{Kind: Remediation, Name: "clear_temp", Args: map[string]any{}, Reason: "the disk is full"}}
+		if d := cmp.Diff(want, r.Calls); d != "" {
+			t.Errorf("second turn's calls (-want +got):\n%s", d)
 		}
 	})
 	for _, tc := range []struct{ name, text, tool string }{

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -255,4 +257,39 @@ func TestNew(t *testing.T) {
 			t.Errorf("New(%+v) passed", cfg)
 		}
 	}
+}
+
+// TestFigures measures the client on the scripted model: Chat called →
+// first streamed chunk, and → whole reply (a 10-token text), over 50 calls.
+// Run with PEERDESK_OLLAMA_FIGURES=1.
+func TestFigures(t *testing.T) {
+	if os.Getenv("PEERDESK_OLLAMA_FIGURES") == "" {
+		t.Skip("PEERDESK_OLLAMA_FIGURES not set")
+	}
+	leak.Check(t)
+	srv := ollama.Start(t)
+	c := newClient(t, srv.URL.String(), srv.Create(t, "helpdesk", scripts...), wait.Timeout)
+	msgs, _ := BuildMessages("", []Message{{Role: User, Text: "my printer does nothing"}})
+	if _, err := c.Chat(context.Background(), Request{Messages: msgs}, nil); err != nil { // loads the model
+		t.Fatal(err)
+	}
+	var first, whole []time.Duration
+	for range 50 {
+		begin := time.Now()
+		var at time.Duration
+		if _, err := c.Chat(context.Background(), Request{Messages: msgs}, func(string) {
+			if at == 0 {
+				at = time.Since(begin)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		first, whole = append(first, at), append(whole, time.Since(begin))
+	}
+	q := func(ds []time.Duration, p int) time.Duration {
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return s[(len(s)-1)*p/100]
+	}
+	t.Logf("Chat → first chunk: p50 %v, p95 %v; → whole reply: p50 %v, p95 %v (n=%d)", q(first, 50), q(first, 95), q(whole, 50), q(whole, 95), len(first))
 }

@@ -52,14 +52,25 @@ const (
 	// cancelling and redeeming codes, ending sessions (M1: the JSON API
 	// and the dashboard alike).
 	ActionSupport Action = "support.work"
+	// ActionReadTickets is listing, searching and reading tickets in
+	// scope (T6).
+	ActionReadTickets Action = "tickets.read"
+	// ActionWorkTickets is filing, updating, assigning, commenting on
+	// and attaching to tickets in scope.
+	ActionWorkTickets Action = "tickets.work"
+	// ActionManageWebhooks is configuring the outgoing webhooks and
+	// reading their delivery log.
+	ActionManageWebhooks Action = "webhooks.manage"
 )
 
 var allowed = map[Role][]Action{
 	RoleAdmin: {ActionCreateEnrollToken, ActionListDevices, ActionRequestGrant, ActionWake,
-		ActionPower, ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport, ActionManageConsent},
-	RoleSenior:     {ActionListDevices, ActionRequestGrant, ActionWake, ActionPower, ActionOthersSessions, ActionSaveFilter, ActionSupport},
-	RoleTechnician: {ActionListDevices, ActionRequestGrant, ActionWake, ActionSaveFilter, ActionSupport},
-	RoleViewer:     {ActionListDevices, ActionSaveFilter},
+		ActionPower, ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport, ActionManageConsent,
+		ActionReadTickets, ActionWorkTickets, ActionManageWebhooks},
+	RoleSenior: {ActionListDevices, ActionRequestGrant, ActionWake, ActionPower, ActionOthersSessions, ActionSaveFilter, ActionSupport,
+		ActionReadTickets, ActionWorkTickets},
+	RoleTechnician: {ActionListDevices, ActionRequestGrant, ActionWake, ActionSaveFilter, ActionSupport, ActionReadTickets, ActionWorkTickets},
+	RoleViewer:     {ActionListDevices, ActionSaveFilter, ActionReadTickets},
 }
 
 // Allow decides whether role may take action. Unknown roles may do nothing.

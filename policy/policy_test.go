@@ -93,6 +93,12 @@ func TestAllow(t *testing.T) {
 		{RoleTechnician, ActionRequestGrant, true},
 		{Role("root"), ActionListDevices, false},
 		{Role(""), ActionRequestGrant, false},
+		{RoleViewer, ActionReadTickets, true},
+		{RoleViewer, ActionWorkTickets, false},
+		{RoleTechnician, ActionWorkTickets, true},
+		{RoleSenior, ActionWorkTickets, true},
+		{RoleSenior, ActionManageWebhooks, false},
+		{RoleAdmin, ActionManageWebhooks, true},
 	} {
 		err := Allow(tc.role, tc.a)
 		if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrForbidden) {

@@ -1,7 +1,9 @@
 // Package api serves the coordinator's HTTPS API — enrollment, technician
 // login (with a second factor where the account has one), API keys for
 // integrations (sent as "Authorization: Bearer pdk_…"), the device list, session grants, the support desk and the agents'
-// own reports — and the local administration API on a Unix socket
+// own reports, the help desk's tickets (filed by agents with their device
+// credentials; read and worked by technicians and integrations) and the
+// webhooks that tell a PSA of them — and the local administration API on a Unix socket
 // (LocalHandler), which is the only way to create the first admin.
 //
 // It is a thin adapter over package desk, which decides: a handler
@@ -115,11 +117,24 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "PUT " + wire.PathConsentRules, Auth: desk.Technician, Action: policy.ActionManageConsent}, tech: (*Server).handleSetConsentRules},
 	{Rule: desk.Rule{Pattern: "DELETE " + wire.PathConsentRules, Auth: desk.Technician, Action: policy.ActionManageConsent}, tech: (*Server).handleClearConsentRules},
 
+	{Rule: desk.Rule{Pattern: "GET " + wire.PathTickets, Auth: desk.Technician, Action: policy.ActionReadTickets, Target: desk.ListTarget}, tech: (*Server).handleTickets},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathTickets, Auth: desk.Technician, Action: policy.ActionWorkTickets, Target: desk.DeviceTarget}, tech: (*Server).handleCreateTicket},
+	{Rule: desk.Rule{Pattern: "GET " + wire.PathTickets + "/{number}", Auth: desk.Technician, Action: policy.ActionReadTickets, Target: desk.TicketTarget}, tech: (*Server).handleTicket},
+	{Rule: desk.Rule{Pattern: "PATCH " + wire.PathTickets + "/{number}", Auth: desk.Technician, Action: policy.ActionWorkTickets, Target: desk.TicketTarget}, tech: (*Server).handleUpdateTicket},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathTickets + "/{number}/comments", Auth: desk.Technician, Action: policy.ActionWorkTickets, Target: desk.TicketTarget}, tech: (*Server).handleCommentTicket},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathTickets + "/{number}/attachments", Auth: desk.Technician, Action: policy.ActionWorkTickets, Target: desk.TicketTarget}, tech: (*Server).handleAttachTicket},
+	{Rule: desk.Rule{Pattern: "GET " + wire.PathTickets + "/{number}/attachments/{index}", Auth: desk.Technician, Action: policy.ActionReadTickets, Target: desk.TicketTarget}, tech: (*Server).handleAttachment},
+	{Rule: desk.Rule{Pattern: "GET " + wire.PathWebhooks, Auth: desk.Technician, Action: policy.ActionManageWebhooks}, tech: (*Server).handleWebhooks},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathWebhooks, Auth: desk.Technician, Action: policy.ActionManageWebhooks}, tech: (*Server).handleCreateWebhook},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathWebhooks + "/{id}/delete", Auth: desk.Technician, Action: policy.ActionManageWebhooks}, tech: (*Server).handleDeleteWebhook},
+	{Rule: desk.Rule{Pattern: "GET " + wire.PathWebhooks + "/{id}/deliveries", Auth: desk.Technician, Action: policy.ActionManageWebhooks}, tech: (*Server).handleWebhookDeliveries},
+
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathInventory, Auth: desk.Device}, device: (*Server).handleInventory},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathHeartbeat, Auth: desk.Device}, device: (*Server).handleHeartbeat},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathPresence, Auth: desk.Device}, device: (*Server).handlePresence},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathAgentAudit, Auth: desk.Device}, device: (*Server).handleAgentAudit},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathSupportAsk, Auth: desk.Device}, device: (*Server).handleAsk},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathAgentTickets, Auth: desk.Device}, device: (*Server).handleAgentTicket},
 }
 
 // PublicRoutes are the API's patterns reachable without a technician's

@@ -48,6 +48,8 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/coordinator/ratelimit"
 	"github.com/peerdesk/peerdesk/coordinator/support"
+	ticketstore "github.com/peerdesk/peerdesk/coordinator/tickets"
+	"github.com/peerdesk/peerdesk/coordinator/webhooks"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -91,11 +93,18 @@ type Config struct {
 	// ConsentRules keeps the shop's consent rules; nil refuses reading
 	// and changing them (Unavailable) and tells agents nothing.
 	ConsentRules *consentrules.Store
-	Pin          string // the CA pin enrollment tokens carry
-	ControlURL   string // the coordinator's public https URL
-	GrantKey     ed25519.PrivateKey
-	Now          func() time.Time // nil means time.Now
-	Logger       *slog.Logger     // nil discards logs
+	// Tickets keeps the help desk's tickets, Summaries writes their AI
+	// summaries and Webhooks tells a PSA of their changes (helpdesk.go);
+	// nil Tickets refuses every ticket route (Unavailable), nil Webhooks
+	// sends nothing.
+	Tickets    *ticketstore.Store
+	Summaries  *ticketstore.Summarizer
+	Webhooks   *webhooks.Dispatcher
+	Pin        string // the CA pin enrollment tokens carry
+	ControlURL string // the coordinator's public https URL
+	GrantKey   ed25519.PrivateKey
+	Now        func() time.Time // nil means time.Now
+	Logger     *slog.Logger     // nil discards logs
 }
 
 // Desk decides. Its methods are safe for concurrent use.

@@ -34,10 +34,11 @@ const (
 	CodeTarget                  // one support code
 	SessionTarget               // one support session
 	ListTarget                  // a list, filtered to the caller's scope
+	TicketTarget                // one ticket, named in the path
 )
 
 func (t Target) String() string {
-	return [...]string{"none", "device", "code", "session", "list"}[t]
+	return [...]string{"none", "device", "code", "session", "list", "ticket"}[t]
 }
 
 // Rule is one route of a transport as data: its http.ServeMux pattern,

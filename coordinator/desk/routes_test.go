@@ -25,6 +25,8 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/coordinator/store"
 	"github.com/peerdesk/peerdesk/coordinator/support"
+	"github.com/peerdesk/peerdesk/coordinator/tickets"
+	"github.com/peerdesk/peerdesk/coordinator/webhooks"
 	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/policy"
@@ -117,8 +119,17 @@ func newWorld(t *testing.T) *world {
 	}
 	w := &world{accounts: accounts, support: support.New(db, nil), overlay: &fakeOverlay{},
 		dev: map[bool]string{}, creator: map[bool]string{}}
+	ts, err := tickets.Open(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks, err := webhooks.New(webhooks.Config{DB: db}) // never Run: nothing is sent
+	if err != nil {
+		t.Fatal(err)
+	}
 	w.d = desk.New(desk.Config{Accounts: accounts, Registry: enroll.New(db, nil), Audit: audit.New(db, nil),
-		ConsentRules: consentrules.New(db, nil), Overlay: w.overlay, Support: w.support, ControlURL: "https://coord.test", GrantKey: key, Pin: strings.Repeat("ab", 32)})
+		ConsentRules: consentrules.New(db, nil), Overlay: w.overlay, Support: w.support, ControlURL: "https://coord.test", GrantKey: key, Pin: strings.Repeat("ab", 32),
+		Tickets: ts, Webhooks: hooks})
 	w.api = api.New(api.Config{Desk: w.d}).Handler()
 	w.web = web.New(web.Config{Backend: w.d, Desk: w.d, Portal: w.d, Accounts: w.d, PublicURL: "https://coord.test"})
 	for i, company := range map[bool]string{true: "acme", false: "globex"} {
@@ -215,6 +226,29 @@ func (w *world) session(t *testing.T, in bool) string {
 		t.Fatal(err)
 	}
 	return j.Session
+}
+
+// ticket is a fresh ticket the machine in (or out of) scope filed, with
+// one attachment.
+func (w *world) ticket(t *testing.T, in bool) string {
+	t.Helper()
+	w.joins++
+	rc, err := w.d.FileAgentTicket(enroll.Device{ID: w.dev[in], Hostname: "pc"}, wire.AgentTicket{ID: fmt.Sprintf("%032x", w.joins),
+		Title: "Printer offline", Priority: wire.PriorityNormal, Attachments: []wire.Attachment{{Name: "log.txt", Type: "text/plain", Data: []byte("paper jam")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc.Ticket
+}
+
+// webhook is a fresh webhook's id.
+func (w *world) webhook(t *testing.T) string {
+	t.Helper()
+	h, err := w.d.CreateWebhook(desk.Local(), wire.WebhookCreate{URL: "https://psa.example/hook", Events: wire.WebhookEvents})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.ID
 }
 
 // cell is one request of the matrix and how to read its answer: whether
@@ -316,6 +350,40 @@ var cells = map[string]func(t *testing.T, w *world, in bool, caller string) cell
 	"POST /settings/consent-rules": func(*testing.T, *world, bool, string) cell {
 		return cell{"POST", "/settings/consent-rules", "op=save&default=screen&companies=acme%3A+power&devices=", ""}
 	},
+	"GET " + wire.PathTickets: func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"GET", wire.PathTickets, "", `"number":"` + w.ticket(t, in) + `"`}
+	},
+	"POST " + wire.PathTickets: func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"POST", wire.PathTickets, fmt.Sprintf(`{"title":"Slow","device":%q}`, w.dev[in]), ""}
+	},
+	"GET " + wire.PathTickets + "/{number}": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"GET", wire.PathTickets + "/" + w.ticket(t, in), "", ""}
+	},
+	"PATCH " + wire.PathTickets + "/{number}": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"PATCH", wire.PathTickets + "/" + w.ticket(t, in), `{"priority":"urgent"}`, ""}
+	},
+	"POST " + wire.PathTickets + "/{number}/comments": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"POST", wire.PathTickets + "/" + w.ticket(t, in) + "/comments", `{"text":"on my way"}`, ""}
+	},
+	"POST " + wire.PathTickets + "/{number}/attachments": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"POST", wire.PathTickets + "/" + w.ticket(t, in) + "/attachments", `{"name":"b.txt","type":"text/plain","data":"aGk="}`, ""}
+	},
+	"GET " + wire.PathTickets + "/{number}/attachments/{index}": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"GET", wire.PathTickets + "/" + w.ticket(t, in) + "/attachments/0", "", ""}
+	},
+	"GET " + wire.PathWebhooks: func(t *testing.T, w *world, _ bool, _ string) cell {
+		return cell{"GET", wire.PathWebhooks, "", ""}
+	},
+	"POST " + wire.PathWebhooks: func(t *testing.T, w *world, _ bool, _ string) cell {
+		return cell{"POST", wire.PathWebhooks, `{"url":"https://psa.example/x","events":["ticket.created"]}`, ""}
+	},
+	"POST " + wire.PathWebhooks + "/{id}/delete": func(t *testing.T, w *world, _ bool, _ string) cell {
+		return cell{"POST", wire.PathWebhooks + "/" + w.webhook(t) + "/delete", "", ""}
+	},
+	"GET " + wire.PathWebhooks + "/{id}/deliveries": func(t *testing.T, w *world, _ bool, _ string) cell {
+		return cell{"GET", wire.PathWebhooks + "/" + w.webhook(t) + "/deliveries", "", ""}
+	},
+
 	"GET /support/desk/events": func(t *testing.T, w *world, in bool, _ string) cell {
 		c := w.requestCode(t, in)
 		return cell{"GET", "/support/desk/events", "", `id="request-` + c + `"`}

@@ -131,7 +131,7 @@ func newWorld(t *testing.T) *world {
 		ConsentRules: consentrules.New(db, nil), Overlay: w.overlay, Support: w.support, ControlURL: "https://coord.test", GrantKey: key, Pin: strings.Repeat("ab", 32),
 		Tickets: ts, Webhooks: hooks})
 	w.api = api.New(api.Config{Desk: w.d}).Handler()
-	w.web = web.New(web.Config{Backend: w.d, Desk: w.d, Portal: w.d, Accounts: w.d, PublicURL: "https://coord.test"})
+	w.web = web.New(web.Config{Backend: w.d, Desk: w.d, Portal: w.d, Accounts: w.d, Tickets: w.d, PublicURL: "https://coord.test"})
 	for i, company := range map[bool]string{true: "acme", false: "globex"} {
 		// The token files the device (M6); its own report claims nothing.
 		tok, err := w.d.CreateToken(desk.Local(), enroll.TokenOptions{Company: company})
@@ -384,6 +384,40 @@ var cells = map[string]func(t *testing.T, w *world, in bool, caller string) cell
 		return cell{"GET", wire.PathWebhooks + "/" + w.webhook(t) + "/deliveries", "", ""}
 	},
 
+	"GET /tickets": func(t *testing.T, w *world, in bool, _ string) cell {
+		n := w.ticket(t, in)
+		return cell{"GET", "/tickets", "", `id="ticket-` + n + `"`}
+	},
+	"POST /tickets": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"POST", "/tickets", "title=Slow&device=" + w.dev[in], ""}
+	},
+	"GET /tickets/events": func(t *testing.T, w *world, in bool, _ string) cell {
+		n := w.ticket(t, in)
+		return cell{"GET", "/tickets/events", "", `id="ticket-` + n + `"`}
+	},
+	"GET /tickets/{number}": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"GET", "/tickets/" + w.ticket(t, in), "", ""}
+	},
+	"GET /tickets/{number}/events": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"GET", "/tickets/" + w.ticket(t, in) + "/events", "", ""}
+	},
+	"POST /tickets/{number}/update": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"POST", "/tickets/" + w.ticket(t, in) + "/update", "status=resolved", ""}
+	},
+	"POST /tickets/{number}/comments": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"POST", "/tickets/" + w.ticket(t, in) + "/comments", "text=hello", ""}
+	},
+	"GET /tickets/{number}/attachments/{index}": func(t *testing.T, w *world, in bool, _ string) cell {
+		return cell{"GET", "/tickets/" + w.ticket(t, in) + "/attachments/0", "", ""}
+	},
+	"GET /tickets/webhooks": func(*testing.T, *world, bool, string) cell { return cell{"GET", "/tickets/webhooks", "", ""} },
+	"POST /tickets/webhooks": func(*testing.T, *world, bool, string) cell {
+		return cell{"POST", "/tickets/webhooks", "url=https%3A%2F%2Fpsa.example%2Fx&events=ticket.created", ""}
+	},
+	"POST /tickets/webhooks/{id}/delete": func(t *testing.T, w *world, _ bool, _ string) cell {
+		return cell{"POST", "/tickets/webhooks/" + w.webhook(t) + "/delete", "x=1", ""}
+	},
+
 	"GET /support/desk/events": func(t *testing.T, w *world, in bool, _ string) cell {
 		c := w.requestCode(t, in)
 		return cell{"GET", "/support/desk/events", "", `id="request-` + c + `"`}
@@ -479,7 +513,7 @@ func (w *world) send(t *testing.T, which string, h http.Handler, token string, c
 		}
 	}
 	rec := httptest.NewRecorder()
-	if c.path == "/support/desk/events" {
+	if strings.HasSuffix(c.path, "/events") {
 		// The stream sends the board, then waits for a change or its
 		// request's end: end it once the board is written.
 		ctx, cancel := context.WithCancel(req.Context())
@@ -499,7 +533,7 @@ type cancelAfterBoard struct {
 
 func (c *cancelAfterBoard) Write(b []byte) (int, error) {
 	n, err := c.ResponseRecorder.Write(b)
-	if strings.Contains(string(b), "event: board") {
+	if strings.Contains(string(b), "event: board") || strings.Contains(string(b), "event: live") {
 		c.cancel()
 	}
 	return n, err

@@ -24,12 +24,13 @@ const maxFlashes = 4096
 // flash is what one page shows after its form succeeded.
 type flash struct {
 	notice   string
-	code     *templates.CreatedCode  // Support: the code just generated
-	assign   string                  // Support: the generate form as sent
-	expiry   string                  //
-	token    *templates.CreatedToken // Enrollment tokens: the token just created
-	portal   string                  // the portal's ready page: the code checked
-	settings settingsForm            // Settings: TOTP setup, recovery codes, new API key, notice
+	code     *templates.CreatedCode    // Support: the code just generated
+	assign   string                    // Support: the generate form as sent
+	expiry   string                    //
+	token    *templates.CreatedToken   // Enrollment tokens: the token just created
+	portal   string                    // the portal's ready page: the code checked
+	settings settingsForm              // Settings: TOTP setup, recovery codes, new API key, notice
+	webhook  *templates.CreatedWebhook // Webhooks: the webhook just added, with its secret
 }
 
 type flashEntry struct {

@@ -21,6 +21,8 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/store"
 	"github.com/peerdesk/peerdesk/coordinator/support"
+	"github.com/peerdesk/peerdesk/coordinator/tickets"
+	"github.com/peerdesk/peerdesk/coordinator/webhooks"
 	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/templates/style"
@@ -38,6 +40,7 @@ var prgExempt = map[string]string{
 var (
 	newTokenShown = regexp.MustCompile(`id="new-token">([^<]+)<`)
 	apiKeyRevoke  = regexp.MustCompile(`action="/settings/apikeys/([^/"]+)/revoke"`)
+	webhookDelete = regexp.MustCompile(`action="/tickets/webhooks/([^/"]+)/delete"`)
 )
 
 // TestEveryPostRedirects walks the route table: every POST route, given a
@@ -57,10 +60,18 @@ func TestEveryPostRedirects(t *testing.T) {
 		t.Fatal(err)
 	}
 	sd := support.New(db, clock.Now)
+	ts, err := tickets.Open(db, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks, err := webhooks.New(webhooks.Config{DB: db, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
 	d := desk.New(desk.Config{Accounts: accounts, Registry: enroll.New(db, clock.Now), Audit: audit.New(db, clock.Now),
 		Overlay: noOverlay{}, Support: sd, ConsentRules: consentrules.New(db, clock.Now), Pin: testPin, ControlURL: testURL, Now: clock.Now,
-		GrantKey: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize))})
-	cfg := Config{Backend: d, Desk: d, Portal: d, Accounts: d, PublicURL: testURL, ViewerURL: "http://127.0.0.1:9999", Now: clock.Now}
+		GrantKey: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)), Tickets: ts, Webhooks: hooks})
+	cfg := Config{Backend: d, Desk: d, Portal: d, Accounts: d, Tickets: d, PublicURL: testURL, ViewerURL: "http://127.0.0.1:9999", Now: clock.Now}
 	const pw = "a long enough password"
 	if err := accounts.Create("root", pw, policy.RoleAdmin); err != nil {
 		t.Fatal(err)
@@ -69,8 +80,8 @@ func TestEveryPostRedirects(t *testing.T) {
 	csrf := func() string { return b.csrf(settingsPath) }
 
 	var (
-		token, device, session, apiKey string
-		secret                         string
+		token, device, session, apiKey, hook string
+		secret                               string
 	)
 	// Each case sends a form that succeeds and names where the browser
 	// must be sent; then returns a check of that page, if any.
@@ -181,6 +192,38 @@ func TestEveryPostRedirects(t *testing.T) {
 		{"POST /machines/admin/{id}/{op}", func() string { return "/machines/admin/" + device + "/move" }, func() url.Values {
 			return url.Values{"csrf": {csrf()}, "company": {"acme"}, "site": {"hq"}}
 		}, fixed(devicesPath), nil},
+		{"POST " + ticketsPath, fixed(ticketsPath), func() url.Values {
+			return url.Values{"csrf": {csrf()}, "title": {"Printer offline"}, "priority": {"high"}, "device": {device}}
+		}, fixed("/tickets/T-1001"), func(body string) {
+			if !strings.Contains(body, `id="notice"`) || !strings.Contains(body, "Printer offline") {
+				t.Errorf("the new ticket's page:\n%s", body)
+			}
+		}},
+		{"POST " + ticketsPath + "/{number}/update", fixed("/tickets/T-1001/update"), func() url.Values {
+			return url.Values{"csrf": {csrf()}, "status": {"in_progress"}, "priority": {"urgent"}, "assignee": {"root"}}
+		}, fixed("/tickets/T-1001"), func(body string) {
+			if !strings.Contains(body, `<dd id="ticket-status">in progress</dd>`) || !strings.Contains(body, `<dd id="ticket-assignee">root</dd>`) {
+				t.Errorf("the changed ticket's page:\n%s", body)
+			}
+		}},
+		{"POST " + ticketsPath + "/{number}/comments", fixed("/tickets/T-1001/comments"), func() url.Values {
+			return url.Values{"csrf": {csrf()}, "text": {"Cable replaced <b>now</b>"}}
+		}, fixed("/tickets/T-1001"), func(body string) {
+			if !strings.Contains(body, "Cable replaced &lt;b&gt;now&lt;/b&gt;") {
+				t.Errorf("the comment (escaped) is not on the page:\n%s", body)
+			}
+		}},
+		{"POST " + webhooksPath, fixed(webhooksPath), func() url.Values {
+			return url.Values{"csrf": {csrf()}, "url": {"https://psa.example/hook"}, "events": {"ticket.created", "ticket.updated"}}
+		}, fixed(webhooksPath), func(body string) {
+			if !strings.Contains(body, `id="new-secret"`) {
+				t.Errorf("the new webhook's secret is not shown:\n%s", body)
+			}
+			shows("adding a webhook", webhookDelete, &hook)(body)
+		}},
+		{"POST " + webhooksPath + "/{id}/delete", func() string { return webhooksPath + "/" + hook + "/delete" }, func() url.Values {
+			return url.Values{"csrf": {csrf()}}
+		}, fixed(webhooksPath), nil},
 		{"POST /logout", fixed("/logout"), func() url.Values {
 			return url.Values{"csrf": {csrf()}}
 		}, fixed("/login"), nil},

@@ -36,8 +36,11 @@
 // on the desk's change events (Desk.Changed) and sends the board's HTML,
 // rendered by the same templ component as the page, when it changed; a
 // slow refresh (RefreshEvery) catches what changes without an event (a
-// code's expiry, a machine's overlay address). Only that page allows
-// scripts (script-src 'self'); without them, a reload shows the same.
+// code's expiry, a machine's overlay address). The Tickets tab and each
+// ticket's page do the same with /static/tickets.js and their own streams
+// (/tickets/events with the tab's filter, /tickets/{number}/events), woken
+// by the desk's TicketsChanged. Only those pages allow scripts
+// (script-src 'self'); without them, a reload shows the same.
 //
 // # Security
 //
@@ -120,6 +123,10 @@ type Config struct {
 	// pages (*desk.Desk implements it); nil leaves them out.
 	Accounts Accounts
 
+	// Tickets is behind the Tickets tab, its ticket pages and the
+	// webhooks page (*desk.Desk implements it); nil leaves them out.
+	Tickets Tickets
+
 	// PublicURL is the coordinator's public https URL and Pin its CA pin:
 	// portal links and one-time agents carry them.
 	PublicURL string
@@ -164,7 +171,8 @@ const (
 // answers; the coordinator mounts it for exactly these, so every other
 // path stays with the handlers beside it.
 func Patterns() []string {
-	return []string{"GET /{$}", "/login", "/login/", "/logout", "/users", "/users/", "/settings", "/settings/", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js", style.Path}
+	return []string{"GET /{$}", "/login", "/login/", "/logout", "/users", "/users/", "/settings", "/settings/", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js",
+		"/tickets", "/tickets/", "/static/tickets.js", style.Path}
 }
 
 // Route features: a route served only when the dashboard has the part.
@@ -173,6 +181,7 @@ const (
 	withPortal
 	withDesk
 	withAccounts
+	withTickets
 )
 
 type (
@@ -220,6 +229,19 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "GET /static/support.js", Auth: desk.Public}, feature: withDesk, public: (*server).handleScript},
 	{Rule: desk.Rule{Pattern: "GET " + style.Path, Auth: desk.Public}, public: (*server).handleStyle},
 
+	{Rule: desk.Rule{Pattern: "GET " + ticketsPath, Auth: desk.Technician, Action: policy.ActionReadTickets, Target: desk.ListTarget}, feature: withTickets, tech: (*server).handleTickets},
+	{Rule: desk.Rule{Pattern: "POST " + ticketsPath, Auth: desk.Technician, Action: policy.ActionWorkTickets, Target: desk.DeviceTarget}, feature: withTickets, tech: (*server).handleCreateTicket},
+	{Rule: desk.Rule{Pattern: "GET " + ticketsEvents, Auth: desk.Technician, Action: policy.ActionReadTickets, Target: desk.ListTarget}, feature: withTickets, tech: (*server).handleTicketsEvents},
+	{Rule: desk.Rule{Pattern: "GET " + webhooksPath, Auth: desk.Technician, Action: policy.ActionManageWebhooks}, feature: withTickets, tech: (*server).handleWebhooks},
+	{Rule: desk.Rule{Pattern: "POST " + webhooksPath, Auth: desk.Technician, Action: policy.ActionManageWebhooks}, feature: withTickets, tech: (*server).handleCreateWebhook},
+	{Rule: desk.Rule{Pattern: "POST " + webhooksPath + "/{id}/delete", Auth: desk.Technician, Action: policy.ActionManageWebhooks}, feature: withTickets, tech: (*server).handleDeleteWebhook},
+	{Rule: desk.Rule{Pattern: "GET " + ticketsPath + "/{number}", Auth: desk.Technician, Action: policy.ActionReadTickets, Target: desk.TicketTarget}, feature: withTickets, tech: (*server).handleTicket},
+	{Rule: desk.Rule{Pattern: "GET " + ticketsPath + "/{number}/events", Auth: desk.Technician, Action: policy.ActionReadTickets, Target: desk.TicketTarget}, feature: withTickets, tech: (*server).handleTicketEvents},
+	{Rule: desk.Rule{Pattern: "POST " + ticketsPath + "/{number}/update", Auth: desk.Technician, Action: policy.ActionWorkTickets, Target: desk.TicketTarget}, feature: withTickets, tech: (*server).handleUpdateTicket},
+	{Rule: desk.Rule{Pattern: "POST " + ticketsPath + "/{number}/comments", Auth: desk.Technician, Action: policy.ActionWorkTickets, Target: desk.TicketTarget}, feature: withTickets, tech: (*server).handleCommentTicket},
+	{Rule: desk.Rule{Pattern: "GET " + ticketsPath + "/{number}/attachments/{index}", Auth: desk.Technician, Action: policy.ActionReadTickets, Target: desk.TicketTarget}, feature: withTickets, tech: (*server).handleTicketAttachment},
+	{Rule: desk.Rule{Pattern: "GET /static/tickets.js", Auth: desk.Public}, feature: withTickets, public: func(_ *server, w http.ResponseWriter, r *http.Request) { handleTicketsScript(w, r) }},
+
 	{Rule: desk.Rule{Pattern: "GET " + settingsPath, Auth: desk.Technician}, feature: withAccounts, setup: true, tech: (*server).handleSettings},
 	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/password", Auth: desk.Technician}, feature: withAccounts, tech: (*server).handleChangePassword},
 	{Rule: desk.Rule{Pattern: "POST " + settingsPath + "/totp/begin", Auth: desk.Technician}, feature: withAccounts, setup: true, tech: (*server).handleTOTPBegin},
@@ -245,7 +267,7 @@ var routes = []route{
 var PublicRoutes = []string{
 	"GET /{$}", "GET /login", "POST /login", "GET " + codePath, "POST " + codePath,
 	"GET /support", "POST /support", "GET " + readyPath, "GET /support/download/{code}/{os}",
-	"GET /static/support.js", "GET " + style.Path,
+	"GET /static/support.js", "GET /static/tickets.js", "GET " + style.Path,
 }
 
 // Rules lists the dashboard's routes (with the portal and the desk).
@@ -262,6 +284,7 @@ type server struct {
 	desk      Desk
 	connector Connector // nil: Connect links straight to the viewer
 	accounts  Accounts
+	tickets   Tickets
 	totp      *totpSetups
 	flashes   *flashes
 	portal    Portal
@@ -289,7 +312,7 @@ func New(cfg Config) http.Handler {
 		cfg.RefreshEvery = keepAlive
 	}
 	s := &server{
-		be: cfg.Backend, desk: cfg.Desk, portal: cfg.Portal, accounts: cfg.Accounts, totp: &totpSetups{m: map[string]totpPNG{}}, flashes: newFlashes(),
+		be: cfg.Backend, desk: cfg.Desk, portal: cfg.Portal, accounts: cfg.Accounts, tickets: cfg.Tickets, totp: &totpSetups{m: map[string]totpPNG{}}, flashes: newFlashes(),
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), pin: cfg.Pin, binaries: cfg.SupportBinaries,
 		refresh: cfg.RefreshEvery, streams: newStreamLimit(), now: cfg.Now, log: cfg.Logger, csrfKey: randomBytes(32),
 	}
@@ -297,7 +320,8 @@ func New(cfg Config) http.Handler {
 	s.connector, _ = cfg.Desk.(Connector)
 	mux := http.NewServeMux()
 	for _, rt := range routes {
-		if rt.feature == withPortal && s.portal == nil || rt.feature == withDesk && s.desk == nil || rt.feature == withAccounts && s.accounts == nil {
+		if rt.feature == withPortal && s.portal == nil || rt.feature == withDesk && s.desk == nil || rt.feature == withAccounts && s.accounts == nil ||
+			rt.feature == withTickets && s.tickets == nil {
 			continue
 		}
 		switch rt.Auth {
@@ -308,6 +332,9 @@ func New(cfg Config) http.Handler {
 			h := rt.tech
 			if rt.feature == withDesk {
 				h = supporter(h)
+			}
+			if rt.feature == withTickets {
+				h = ticketsTab(h)
 			}
 			mux.HandleFunc(rt.Pattern, s.technician(rt.setup, func(w http.ResponseWriter, r *http.Request, sess session) { h(s, w, r, sess) }))
 		default:
@@ -455,6 +482,7 @@ func (s *server) technician(setup bool, h sessionHandler) http.HandlerFunc {
 			IsAdmin: policy.Allow(is.Role, policy.ActionCreateEnrollToken) == nil,
 			Support: s.desk != nil && policy.Allow(is.Role, policy.ActionSupport) == nil,
 			Users:   s.accounts != nil && policy.Allow(is.Role, policy.ActionManageUsers) == nil,
+			Tickets: s.tickets != nil && policy.Allow(is.Role, policy.ActionReadTickets) == nil,
 		}}
 		h(w, r, sess)
 	}

@@ -33,7 +33,10 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/pki"
 	"github.com/peerdesk/peerdesk/coordinator/store"
 	"github.com/peerdesk/peerdesk/coordinator/support"
+	"github.com/peerdesk/peerdesk/coordinator/tickets"
+	"github.com/peerdesk/peerdesk/coordinator/triage"
 	"github.com/peerdesk/peerdesk/coordinator/web"
+	"github.com/peerdesk/peerdesk/coordinator/webhooks"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -93,6 +96,17 @@ type Config struct {
 	// http://127.0.0.1:7071.
 	ViewerURL string
 
+	// Ollama is the base URL of the shop's own Ollama server and
+	// OllamaModel the model the help desk uses (e.g. "qwen3:8b"): the
+	// coordinator asks it for the AI summary of each ticket opened from a
+	// chat. Empty files such tickets with their summary pending.
+	Ollama, OllamaModel string
+
+	// WebhookBackoff is the wait before a failed webhook delivery's first
+	// retry (doubled at each failure); zero means the webhooks package's
+	// default (10 s).
+	WebhookBackoff time.Duration
+
 	// Logger receives logs; nil discards them.
 	Logger *slog.Logger
 
@@ -112,6 +126,10 @@ type Coordinator struct {
 	api   *api.Server
 	trail *audit.Log
 	desk  *desk.Desk
+
+	tickets   *tickets.Store
+	summaries *tickets.Summarizer // nil without a model
+	hooks     *webhooks.Dispatcher
 
 	sockDir string
 
@@ -222,10 +240,25 @@ func New(cfg Config) (_ *Coordinator, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
+	if c.tickets, err = tickets.Open(c.db, cfg.Now); err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	if c.hooks, err = webhooks.New(webhooks.Config{DB: c.db, Backoff: cfg.WebhookBackoff, Logger: cfg.Logger.With("component", "webhooks")}); err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	if cfg.Ollama != "" {
+		model, err := triage.New(triage.Config{URL: cfg.Ollama, Model: cfg.OllamaModel})
+		if err != nil {
+			return nil, fmt.Errorf("coordinator.New: %w", err)
+		}
+		c.summaries = tickets.NewSummarizer(tickets.SummaryConfig{Store: c.tickets, Model: model,
+			Done: func(t wire.Ticket) { c.desk.SummaryWritten(t) }, Logger: cfg.Logger.With("component", "summaries")})
+	}
 	presence := api.NewPresence(cfg.HeartbeatGrace, cfg.Now)
 	c.desk = desk.New(desk.Config{
 		Accounts: accounts, Registry: enroll.New(c.db, cfg.Now), Audit: c.trail,
 		Overlay: c.ov, Presence: presence, Support: codes, ConsentRules: consentrules.New(c.db, cfg.Now),
+		Tickets: c.tickets, Summaries: c.summaries, Webhooks: c.hooks,
 		Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
 	})
 	c.api = api.New(api.Config{Desk: c.desk, Presence: presence, CA: c.id.CA, Logger: cfg.Logger})
@@ -279,12 +312,21 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	if err := c.ov.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("coordinator.Run: %w", err)
 	}
+	// The webhooks' deliveries and the tickets' summaries run until the
+	// servers have stopped, and end before the store closes.
+	workCtx, endWork := context.WithCancel(context.WithoutCancel(ctx))
+	var work sync.WaitGroup
+	defer func() { endWork(); work.Wait() }()
+	work.Go(func() { c.hooks.Run(workCtx) })
+	if c.summaries != nil {
+		work.Go(func() { c.summaries.Run(workCtx) })
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", c.api.Handler())
 	mux.Handle("/", c.ov.Handler())
 	// The dashboard answers only its own paths; the rest stays the overlay's.
 	dash := web.New(web.Config{
-		Backend: c.desk, Desk: c.desk, Portal: c.desk, Accounts: c.desk,
+		Backend: c.desk, Desk: c.desk, Portal: c.desk, Accounts: c.desk, Tickets: c.desk,
 		PublicURL: c.url, Pin: c.id.Pin(), SupportBinaries: c.cfg.SupportBinaries,
 		ViewerURL: c.cfg.ViewerURL,
 		Now:       c.cfg.Now, Logger: c.log.With("component", "web"),

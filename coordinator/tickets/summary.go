@@ -133,8 +133,9 @@ func (s *Summarizer) Run(ctx context.Context) {
 
 // Summarize asks the model for ticket number's summary and writes it. A
 // ticket whose summary is not pending is left as it is. The summary of a
-// ticket the model gives an unusable answer for is given up (written as
-// such), so one ticket cannot stall the rest.
+// ticket the model answers unusably for (not the JSON asked) is given up
+// (written as such), so one ticket cannot stall the rest; any other
+// failure leaves it pending.
 func (s *Summarizer) Summarize(ctx context.Context, number string) error {
 	t, err := s.cfg.Store.Get(number)
 	if err != nil {
@@ -158,7 +159,9 @@ func (s *Summarizer) Summarize(ctx context.Context, number string) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	reply, err := s.cfg.Model.Chat(ctx, triage.Request{Messages: msgs, Format: SummarySchema, NoTools: true}, nil)
-	if errors.Is(err, triage.ErrUnavailable) {
+	if err != nil && !errors.Is(err, triage.ErrBadAnswer) {
+		// Unavailable, or a configuration error (an unknown model): the
+		// summary stays pending, to be asked again.
 		return err
 	}
 	var ans struct {
@@ -171,6 +174,8 @@ func (s *Summarizer) Summarize(ctx context.Context, number string) error {
 		err = errors.New("an empty summary")
 	}
 	if err != nil {
+		// The model answered, but not with a summary: asking again would
+		// get the same answer (temperature 0).
 		if _, serr := s.cfg.Store.SetSummary(number, "(no summary: the model's answer was not usable)"); serr != nil {
 			return errors.Join(err, serr)
 		}

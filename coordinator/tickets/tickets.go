@@ -574,10 +574,16 @@ func (s *Store) Create(actor string, c wire.TicketCreate, dev Device) (wire.Tick
 }
 
 // change rewrites a ticket's header (and what extra writes) in one
-// transaction, under the write lock.
-func (s *Store) change(number string, fn func(r *record) error, extra func(tx store.Tx, r record) error) (record, error) {
+// transaction and then in memory (its search text grown by text), all
+// under the write lock, so the next change reads this one's header.
+func (s *Store) change(number string, fn func(r *record) error, extra func(tx store.Tx, r record) error, text string) (record, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	return s.changeLocked(number, fn, extra, text)
+}
+
+// changeLocked is change for a caller that holds the write lock.
+func (s *Store) changeLocked(number string, fn func(r *record) error, extra func(tx store.Tx, r record) error, text string) (record, error) {
 	r, err := s.header(number)
 	if err != nil {
 		return record{}, err
@@ -598,6 +604,7 @@ func (s *Store) change(number string, fn func(r *record) error, extra func(tx st
 	if err != nil {
 		return record{}, fmt.Errorf("tickets: %s: %w", number, err)
 	}
+	s.put(r, text)
 	return r, nil
 }
 
@@ -646,7 +653,7 @@ func (s *Store) Update(number string, u wire.TicketUpdate) (wire.Ticket, []strin
 			return errNoChange
 		}
 		return nil
-	}, nil)
+	}, nil, "")
 	if errors.Is(err, errNoChange) {
 		t, err := s.Header(number)
 		return t, nil, err
@@ -654,7 +661,6 @@ func (s *Store) Update(number string, u wire.TicketUpdate) (wire.Ticket, []strin
 	if err != nil {
 		return wire.Ticket{}, nil, err
 	}
-	s.put(r, "")
 	return r.Ticket, changed, nil
 }
 
@@ -677,11 +683,10 @@ func (s *Store) Comment(number, author, text string) (wire.Ticket, error) {
 		return nil
 	}, func(tx store.Tx, r record) error {
 		return tx.Put(nsComment, fmt.Sprintf("%s/%06d", r.Key, r.NComments-1), c)
-	})
+	}, text)
 	if err != nil {
 		return wire.Ticket{}, err
 	}
-	s.put(r, text)
 	return r.Ticket, nil
 }
 
@@ -691,31 +696,27 @@ func (s *Store) Attach(number string, a wire.Attachment) (wire.Ticket, error) {
 		return wire.Ticket{}, err
 	}
 	// Under the write lock from the chunks to the header: the index is
-	// the ticket's next.
+	// the ticket's next, and no other attachment takes it meanwhile.
 	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	r, err := s.header(number)
-	if err == nil && len(r.Attachments) >= wire.MaxTicketAttachments {
-		err = fmt.Errorf("%w: %d attachments", ErrFull, len(r.Attachments))
-	}
-	var info wire.AttachmentInfo
-	if err == nil {
-		info, err = s.writeBlob(r.Key, len(r.Attachments), a)
-	}
-	s.wmu.Unlock()
 	if err != nil {
 		return wire.Ticket{}, err
 	}
-	r, err = s.change(number, func(r *record) error {
-		if len(r.Attachments) != info.Index {
-			return fmt.Errorf("%w: attachments changed meanwhile", ErrFull)
-		}
+	if len(r.Attachments) >= wire.MaxTicketAttachments {
+		return wire.Ticket{}, fmt.Errorf("%w: %d attachments", ErrFull, len(r.Attachments))
+	}
+	info, err := s.writeBlob(r.Key, len(r.Attachments), a)
+	if err != nil {
+		return wire.Ticket{}, fmt.Errorf("tickets.Attach: %w", err)
+	}
+	r, err = s.changeLocked(number, func(r *record) error {
 		r.Attachments = append(r.Attachments, info)
 		return nil
-	}, nil)
+	}, nil, "")
 	if err != nil {
 		return wire.Ticket{}, err
 	}
-	s.put(r, "")
 	return r.Ticket, nil
 }
 
@@ -761,10 +762,9 @@ func (s *Store) SetSummary(number, summary string) (wire.Ticket, error) {
 	r, err := s.change(number, func(r *record) error {
 		r.Summary, r.SummaryAt = summary, wire.SummaryDone
 		return nil
-	}, nil)
+	}, nil, "")
 	if err != nil {
 		return wire.Ticket{}, err
 	}
-	s.put(r, "")
 	return r.Ticket, nil
 }

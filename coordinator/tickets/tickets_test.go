@@ -319,9 +319,10 @@ func TestUpdateCommentAttach(t *testing.T) {
 	}
 }
 
-// TestConcurrentComments: comments from many writers at once all land,
-// each once.
-func TestConcurrentComments(t *testing.T) {
+// TestConcurrentWrites: comments, updates and attachments from many
+// writers at once all land, each once, and each attachment keeps its own
+// bytes (attachments of several chunks, written concurrently).
+func TestConcurrentWrites(t *testing.T) {
 	leak.Check(t)
 	s, _ := memStore(t)
 	a, err := s.Create("bob", wire.TicketCreate{Title: "Busy", Company: "acme"}, Device{})
@@ -336,7 +337,24 @@ func TestConcurrentComments(t *testing.T) {
 			}
 		})
 	}
+	blob := func(i int) []byte { return bytes.Repeat([]byte{'a' + byte(i)}, chunk+1000*i) }
+	for i := range wire.MaxTicketAttachments {
+		wg.Go(func() {
+			if _, err := s.Attach(a.Number, wire.Attachment{Name: fmt.Sprint(i, ".txt"), Type: "text/plain", Data: blob(i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
 	wg.Wait()
+	h, _ := s.Header(a.Number)
+	for _, info := range h.Attachments {
+		var i int
+		fmt.Sscanf(info.Name, "%d.txt", &i)
+		_, data, err := s.Attachment(a.Number, info.Index)
+		if err != nil || !bytes.Equal(data, blob(i)) {
+			t.Errorf("attachment %d (%s): %d bytes, %v", info.Index, info.Name, len(data), err)
+		}
+	}
 	got, err := s.Get(a.Number)
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +363,7 @@ func TestConcurrentComments(t *testing.T) {
 	for _, c := range got.Comments {
 		seen[c.Text] = true
 	}
-	if len(got.Comments) != 40 || len(seen) != 40 || got.Version != 41 {
+	if len(got.Comments) != 40 || len(seen) != 40 || len(got.Attachments) != wire.MaxTicketAttachments || got.Version != 41+wire.MaxTicketAttachments {
 		t.Errorf("%d comments (%d distinct), version %d", len(got.Comments), len(seen), got.Version)
 	}
 }

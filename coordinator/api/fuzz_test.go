@@ -18,6 +18,8 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/coordinator/overlay"
 	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/coordinator/tickets"
+	"github.com/peerdesk/peerdesk/coordinator/webhooks"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -76,6 +78,9 @@ func FuzzHandlers(f *testing.F) {
 		{false, wire.PathSupportEnd, supportDevice, func() any { return new(wire.EndRequest) }},
 		{true, wire.LocalPathUsers, "", func() any { return new(wire.LocalUserRequest) }},
 		{false, wire.PathSupportOverlay, supportDevice, func() any { return new(wire.OverlayReport) }},
+		{false, wire.PathAgentTickets, dev.auth, func() any { return new(wire.AgentTicket) }},
+		{false, wire.PathTickets, admin, func() any { return new(wire.TicketCreate) }},
+		{false, wire.PathWebhooks, admin, func() any { return new(wire.WebhookCreate) }},
 	}
 	seed := func(path string, bodies ...string) {
 		i := slices.IndexFunc(targets, func(t fuzzTarget) bool { return t.path == path })
@@ -125,6 +130,15 @@ func FuzzHandlers(f *testing.F) {
 		`{"name":"bob","password":"correct horse battery","role":"technician"}`,
 		`{"name":"carol","password":"correct horse battery","role":"technician","companies":["acme"]}`,
 		`{"name":"x y","password":"p","role":"root"}`, `{"name":"alice","password":"correct horse battery","role":"admin"}`)
+
+	seed(wire.PathAgentTickets,
+		`{"id":"0123456789abcdef0123456789abcdef","title":"Printer","priority":"high","user":"ACME\\alice","chat":[{"role":"user","text":"help","time":"2026-12-07T09:00:00Z"}],"attachments":[{"name":"a.txt","type":"text/plain","data":"aGk="}]}`,
+		`{"id":"0123456789abcdef0123456789abcdef","title":"x","priority":"low","attachments":[{"name":"s.png","type":"image/png","data":"PGh0bWw+"}]}`,
+		`{"id":"ABC","title":"","priority":"asap"}`, `{"id":"0123456789abcdef0123456789abcdef","title":"x","priority":"low","created":"9999-12-31T23:59:59-23:59"}`)
+	seed(wire.PathTickets, `{"title":"Slow","device":"$DEVICE"}`, `{"title":"Slow","company":"acme","priority":"urgent","assignee":"alice"}`,
+		`{"title":"","device":"nope"}`, `{"title":"x","assignee":"nobody"}`)
+	seed(wire.PathWebhooks, `{"url":"https://psa.example/x","events":["ticket.created"]}`, `{"url":"ftp://x","events":[]}`,
+		`{"url":"https://psa.example/x","events":["ticket.created"],"secret":"short"}`)
 
 	var calls uint32
 	f.Fuzz(func(t *testing.T, sel uint8, body []byte) {
@@ -208,7 +222,16 @@ func newMemEnv(t testing.TB) (*env, desk.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return envOver(t, db, t.TempDir())
+	e, cfg := envOver(t, db, t.TempDir())
+	if cfg.Tickets, err = tickets.Open(db, e.clock.Now); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Webhooks, err = webhooks.New(webhooks.Config{DB: db, Clock: e.clock}); err != nil { // never run: nothing is sent
+		t.Fatal(err)
+	}
+	e.srv, e.desk = e.server(cfg)
+	e.pub, e.local = e.srv.Handler(), e.srv.LocalHandler()
+	return e, cfg
 }
 
 // supportCode is a fresh team support code.

@@ -192,7 +192,7 @@ func (s *server) bodyView(t wire.Ticket) templates.TicketBodyView {
 		b.DeviceName = t.Device
 	}
 	if t.Device != "" {
-		b.DeviceURL = "/machines?" + url.Values{"machine": {t.Device}}.Encode()
+		b.DeviceURL = "/machines?" + url.Values{"m": {t.Device}}.Encode() // its panel on Machines
 	}
 	for _, c := range t.Chat {
 		b.Chat = append(b.Chat, templates.ChatRow{Role: c.Role, Text: c.Text, Time: c.Time.UTC().Format(timeFormat)})

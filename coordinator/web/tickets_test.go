@@ -234,6 +234,7 @@ func TestTicketPage(t *testing.T) {
 		`<img src="/tickets/` + n + `/attachments/0" alt="screen.png" class="screenshot">`,
 		`id="open-session" href="/support/desk/connect?device=` + w.dev["acme"].ID + `"`,
 		`<script src="/static/tickets.js" defer></script>`,
+		`id="ticket-device" href="/machines?m=` + w.dev["acme"].ID + `"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the ticket page lacks %s", want)

@@ -3,7 +3,10 @@ package agent
 import (
 	"log/slog"
 
+	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/peer"
+	"github.com/peerdesk/peerdesk/agent/procs"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 // backstageConfig is what the backstage capabilities need from the agent
@@ -13,6 +16,11 @@ type backstageConfig struct {
 	// OneTime: the one-time support agent (its user sits at the machine
 	// and sees every lease on their page).
 	OneTime bool
+	// Device is this machine's device id, and Audit its audit trail:
+	// capabilities record what each call did (a process killed, a
+	// service restarted).
+	Device string
+	Audit  gate.Recorder
 }
 
 // backstage is the rows both the installed agent (Run) and the one-time
@@ -22,5 +30,9 @@ type backstageConfig struct {
 // capability adds its row here.
 func backstage(c backstageConfig) []peer.Capability {
 	var rows []peer.Capability
+	rows = append(rows,
+		peer.Capability{Routes: []string{"GET " + wire.PeerPathProcesses, "POST " + wire.PeerPathProcessKill},
+			Handler: &procs.Handler{Device: c.Device, Audit: c.Audit, Logger: c.Logger}, Consent: peer.ConsentPerCall},
+	)
 	return rows
 }

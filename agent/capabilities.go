@@ -6,6 +6,7 @@ import (
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/peer"
 	"github.com/peerdesk/peerdesk/agent/procs"
+	"github.com/peerdesk/peerdesk/agent/services"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -21,6 +22,9 @@ type backstageConfig struct {
 	// service restarted).
 	Device string
 	Audit  gate.Recorder
+	// ServicesBus and JournalDir: see Config.
+	ServicesBus string
+	JournalDir  string
 }
 
 // backstage is the rows both the installed agent (Run) and the one-time
@@ -33,6 +37,9 @@ func backstage(c backstageConfig) []peer.Capability {
 	rows = append(rows,
 		peer.Capability{Routes: []string{"GET " + wire.PeerPathProcesses, "POST " + wire.PeerPathProcessKill},
 			Handler: &procs.Handler{Device: c.Device, Audit: c.Audit, Logger: c.Logger}, Consent: peer.ConsentPerCall},
+		peer.Capability{Routes: []string{"GET " + wire.PeerPathServices, "POST " + wire.PeerPathServiceDo},
+			Handler: &services.Handler{Manager: services.NewManager(c.ServicesBus), Device: c.Device, Audit: c.Audit, Logger: c.Logger},
+			Consent: peer.ConsentPerCall},
 	)
 	return rows
 }

@@ -3,6 +3,7 @@ package agent
 import (
 	"log/slog"
 
+	"github.com/peerdesk/peerdesk/agent/apps"
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/peer"
 	"github.com/peerdesk/peerdesk/agent/procs"
@@ -40,6 +41,8 @@ func backstage(c backstageConfig) []peer.Capability {
 		peer.Capability{Routes: []string{"GET " + wire.PeerPathServices, "POST " + wire.PeerPathServiceDo},
 			Handler: &services.Handler{Manager: services.NewManager(c.ServicesBus), Device: c.Device, Audit: c.Audit, Logger: c.Logger},
 			Consent: peer.ConsentPerCall},
+		// An inventory read: the consent rules never ask about it.
+		peer.Capability{Routes: []string{"GET " + wire.PeerPathApps}, Handler: apps.Handler{Logger: c.Logger}},
 	)
 	return rows
 }

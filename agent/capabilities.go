@@ -5,6 +5,7 @@ import (
 
 	"github.com/peerdesk/peerdesk/agent/apps"
 	"github.com/peerdesk/peerdesk/agent/gate"
+	"github.com/peerdesk/peerdesk/agent/logs"
 	"github.com/peerdesk/peerdesk/agent/peer"
 	"github.com/peerdesk/peerdesk/agent/procs"
 	"github.com/peerdesk/peerdesk/agent/services"
@@ -41,6 +42,8 @@ func backstage(c backstageConfig) []peer.Capability {
 		peer.Capability{Routes: []string{"GET " + wire.PeerPathServices, "POST " + wire.PeerPathServiceDo},
 			Handler: &services.Handler{Manager: services.NewManager(c.ServicesBus), Device: c.Device, Audit: c.Audit, Logger: c.Logger},
 			Consent: peer.ConsentPerCall},
+		peer.Capability{Routes: []string{"POST " + wire.PeerPathLogs},
+			Handler: &logs.Handler{JournalDir: c.JournalDir, Device: c.Device, Audit: c.Audit, Logger: c.Logger}, Consent: peer.ConsentPerCall},
 		// An inventory read: the consent rules never ask about it.
 		peer.Capability{Routes: []string{"GET " + wire.PeerPathApps}, Handler: apps.Handler{Logger: c.Logger}},
 	)

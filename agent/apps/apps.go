@@ -72,6 +72,9 @@ func (h Handler) ServePeer(w http.ResponseWriter, r *http.Request, _ gate.Caller
 	}
 }
 
+// DpkgStatus is the dpkg database's status file.
+const DpkgStatus = "/var/lib/dpkg/status"
+
 // Limits of the parsers.
 const (
 	maxLine   = 1 << 20 // bytes of one line of a package database

@@ -13,9 +13,6 @@ import (
 	"github.com/peerdesk/peerdesk/wire"
 )
 
-// DpkgStatus is the dpkg database's status file.
-const DpkgStatus = "/var/lib/dpkg/status"
-
 // rpmTimeout bounds one rpm -qa.
 const rpmTimeout = 60 * time.Second
 

@@ -23,15 +23,17 @@
     return r;
   }
 
-  function refusal(e) {
-    if (e.status === 403) return 'Not allowed: ' + e.message;
+  // Each tab's tool is its own capability: a refusal names it.
+  const tools = { proc: 'processes', svc: 'services', app: 'applications', log: 'event logs' };
+  function refusal(id, e) {
+    if (e.status === 403) return 'Not allowed to use ' + tools[id.split('-')[0]] + ' on this machine: ' + e.message;
     return e.message;
   }
 
   function showError(id, e) {
     const el = $(id);
     if (!e) { el.hidden = true; el.textContent = ''; return; }
-    el.textContent = refusal(e);
+    el.textContent = refusal(id, e);
     el.hidden = false;
   }
 

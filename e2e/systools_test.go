@@ -100,14 +100,14 @@ func TestSystemTools(t *testing.T) {
 	pid := strconv.Itoa(sleeper.Process.Pid)
 
 	tab := harness.StartBrowser(t).Ctx
-	row := `#proc-rows tr[data-pid="` + pid + `"]`
+	row := `#proc-rows [data-pid="` + pid + `"]`
 	var status string
 	harness.Do(t, tab, "end the sleep from the processes tab",
 		chromedp.Navigate(ui.URL()),
 		chromedp.WaitVisible(`#sessions`, chromedp.ByQuery),
 		chromedp.Navigate(ui.Base()+"/device/"+a.DeviceID()+"/tools"),
 		chromedp.Click(`#system-link`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#proc-rows tr`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#proc-rows .grid-row`, chromedp.ByQuery),
 		chromedp.SendKeys(`#proc-filter`, pid, chromedp.ByQuery),
 		chromedp.WaitVisible(row+` button.kill`, chromedp.ByQuery),
 		chromedp.Click(row+` button.kill`, chromedp.ByQuery),

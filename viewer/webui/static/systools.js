@@ -37,8 +37,8 @@
     el.hidden = false;
   }
 
-  function cell(tr, text, cls) {
-    const td = document.createElement('td');
+  function cell(tr, text, cls, tag) {
+    const td = document.createElement(tag || 'td');
     td.textContent = text;
     if (cls) td.className = cls;
     tr.appendChild(td);
@@ -53,10 +53,10 @@
     return (i ? n.toFixed(1) : n) + ' ' + u[i];
   }
 
-  function when(ms) {
-    const d = new Date(ms);
-    return d.toLocaleString();
-  }
+  // One formatter for every time shown (a new one per row costs more than
+  // the row).
+  const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+  function when(ms) { return dateFmt.format(ms); }
 
   // ---- tabs ----
   const tabs = Array.from(document.querySelectorAll('.tabs button'));
@@ -78,7 +78,7 @@
   let procs = [];
   let sortKey = 'cpu', sortDesc = true, procTimer = null, procBusy = false, procStopped = false;
   const procRows = $('proc-rows');
-  const procHeads = Array.from(document.querySelectorAll('#proc-table th[data-key]'));
+  const procHeads = Array.from(document.querySelectorAll('#proc-table [data-key]'));
 
   function procMatches(p, f) {
     if (!f) return true;
@@ -95,26 +95,27 @@
     return sortDesc ? -c : c;
   }
 
-  // renderProcesses replaces the table's rows with list, sorted and
-  // filtered as the technician chose. It is what the 1,000-row benchmark
-  // times (window.peerdeskRenderProcesses).
-  function renderProcesses(list) {
-    procs = list;
-    const f = $('proc-filter').value.trim().toLowerCase();
-    const shown = list.filter((p) => procMatches(p, f)).sort(compare);
-    const frag = document.createDocumentFragment();
-    for (const p of shown) {
-      const tr = document.createElement('tr');
+  // Rows are kept per process (its id and start time) and only their
+  // changing cells are rewritten, so the live refresh of a long list
+  // rebuilds nothing.
+  let rowCache = new Map();
+  function procRow(p) {
+    const key = p.pid + ':' + p.started;
+    let r = rowCache.get(key);
+    if (!r) {
+      const tr = document.createElement('div');
+      tr.className = 'grid-row';
+      tr.setAttribute('role', 'row');
       tr.dataset.pid = p.pid;
-      cell(tr, p.pid, 'num');
-      cell(tr, p.ppid, 'num');
-      cell(tr, p.name);
-      cell(tr, p.user || '');
-      cell(tr, p.cpu.toFixed(1), 'num');
-      cell(tr, bytes(p.rss), 'num');
-      cell(tr, when(p.started));
-      cell(tr, p.command || '', 'cmd');
-      const td = document.createElement('td');
+      cell(tr, p.pid, 'num', 'span');
+      cell(tr, p.ppid, 'num', 'span');
+      cell(tr, p.name, '', 'span');
+      cell(tr, p.user || '', '', 'span');
+      const cpu = cell(tr, p.cpu.toFixed(1), 'num', 'span');
+      const rss = cell(tr, bytes(p.rss), 'num', 'span');
+      cell(tr, when(p.started), '', 'span');
+      cell(tr, p.command || '', 'cmd', 'span').title = p.command || '';
+      const td = document.createElement('span');
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'kill';
@@ -124,9 +125,41 @@
       b.dataset.name = p.name;
       td.appendChild(b);
       tr.appendChild(td);
-      frag.appendChild(tr);
+      r = { tr, cpu, rss, cpuV: p.cpu, rssV: p.rss };
+    } else {
+      if (r.cpuV !== p.cpu) { r.cpu.textContent = p.cpu.toFixed(1); r.cpuV = p.cpu; }
+      if (r.rssV !== p.rss) { r.rss.textContent = bytes(p.rss); r.rssV = p.rss; }
     }
-    procRows.replaceChildren(frag);
+    return [key, r];
+  }
+
+  // renderProcesses replaces the table's rows with list, sorted and
+  // filtered as the technician chose, and returns how many it shows. It
+  // is what the 1,000-row benchmark times (window.peerdeskRenderProcesses).
+  function renderProcesses(list) {
+    procs = list;
+    const f = $('proc-filter').value.trim().toLowerCase();
+    const shown = list.filter((p) => procMatches(p, f)).sort(compare);
+    const next = new Map();
+    const order = [];
+    for (const p of shown) {
+      const [key, r] = procRow(p);
+      next.set(key, r);
+      order.push(r.tr);
+    }
+    // Moving rows costs a layout of them all: only when the order changed.
+    const same = order.length === procRows.childElementCount && order.every((tr, i) => procRows.children[i] === tr);
+    if (!same) {
+      const frag = document.createDocumentFragment();
+      for (const tr of order) frag.appendChild(tr);
+      procRows.replaceChildren(frag);
+    }
+    // Rows of processes still listed but filtered out are kept for later.
+    for (const p of list) {
+      const key = p.pid + ':' + p.started;
+      if (!next.has(key) && rowCache.has(key)) next.set(key, rowCache.get(key));
+    }
+    rowCache = next;
     $('proc-count').textContent = shown.length === list.length ? list.length + ' processes' : shown.length + ' of ' + list.length + ' processes';
     for (const th of procHeads) {
       if (th.dataset.key === sortKey) th.setAttribute('aria-sort', sortDesc ? 'descending' : 'ascending');

@@ -99,32 +99,45 @@
   // changing cells are rewritten, so the live refresh of a long list
   // rebuilds nothing.
   let rowCache = new Map();
+  // A new row is a clone of this one, filled in.
+  const rowProto = (() => {
+    const tr = document.createElement('div');
+    tr.className = 'grid-row';
+    tr.setAttribute('role', 'row');
+    for (const cls of ['num', 'num', '', '', 'num', 'num', '', 'cmd', '']) {
+      const span = document.createElement('span');
+      span.setAttribute('role', 'cell');
+      if (cls) span.className = cls;
+      tr.appendChild(span);
+    }
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'kill';
+    b.textContent = 'End';
+    tr.lastChild.appendChild(b);
+    return tr;
+  })();
   function procRow(p) {
     const key = p.pid + ':' + p.started;
     let r = rowCache.get(key);
     if (!r) {
-      const tr = document.createElement('div');
-      tr.className = 'grid-row';
-      tr.setAttribute('role', 'row');
+      const tr = rowProto.cloneNode(true);
+      const c = tr.children;
       tr.dataset.pid = p.pid;
-      cell(tr, p.pid, 'num', 'span');
-      cell(tr, p.ppid, 'num', 'span');
-      cell(tr, p.name, '', 'span');
-      cell(tr, p.user || '', '', 'span');
-      const cpu = cell(tr, p.cpu.toFixed(1), 'num', 'span');
-      const rss = cell(tr, bytes(p.rss), 'num', 'span');
-      cell(tr, when(p.started), '', 'span');
-      cell(tr, p.command || '', 'cmd', 'span').title = p.command || '';
-      const td = document.createElement('span');
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'kill';
-      b.textContent = 'End';
+      c[0].textContent = p.pid;
+      c[1].textContent = p.ppid;
+      c[2].textContent = p.name;
+      c[3].textContent = p.user || '';
+      const cpu = c[4], rss = c[5];
+      cpu.textContent = p.cpu.toFixed(1);
+      rss.textContent = bytes(p.rss);
+      c[6].textContent = when(p.started);
+      c[7].textContent = p.command || '';
+      c[7].title = p.command || '';
+      const b = c[8].firstChild;
       b.dataset.pid = p.pid;
       b.dataset.started = p.started;
       b.dataset.name = p.name;
-      td.appendChild(b);
-      tr.appendChild(td);
       r = { tr, cpu, rss, cpuV: p.cpu, rssV: p.rss };
     } else {
       if (r.cpuV !== p.cpu) { r.cpu.textContent = p.cpu.toFixed(1); r.cpuV = p.cpu; }

@@ -212,11 +212,16 @@ func (h *Handler) Kill(ctx context.Context, c gate.Caller, k wire.ProcessKill) (
 		sig = wire.SignalTerm
 	}
 	res := wire.ProcessKilled{PID: k.PID, Signal: sig}
+	recorded := false
 	err := kill(ctx, k.PID, k.Started, sig == wire.SignalKill, func(name string) error {
 		res.Name = name
-		return h.record(c, k, sig, name, "ok", "")
+		if err := h.record(c, k, sig, name, "ok", ""); err != nil {
+			return err
+		}
+		recorded = true
+		return nil
 	})
-	if err != nil && !errors.Is(err, errAudit) && res.Name != "" {
+	if err != nil && recorded {
 		// Recorded as done, then failed: say so.
 		if rerr := h.record(c, k, sig, res.Name, "failed", err.Error()); rerr != nil {
 			h.logger().Error("audit record failed", "err", rerr)

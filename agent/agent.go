@@ -153,6 +153,14 @@ type Config struct {
 	// PowerRunner carries out power actions (reboot, Safe Mode); nil means
 	// this machine's own commands. Tests record instead of rebooting.
 	PowerRunner power.Runner
+	// ServicesBus is the D-Bus address the services capability reaches
+	// systemd on; "" means the system bus. Tests point it at a fake
+	// systemd (package agent/services/systemdtest).
+	ServicesBus string
+	// JournalDir, if set, is the directory of journal files the logs
+	// capability reads (journalctl --directory) instead of the system's
+	// journal. Tests point it at journal files they made.
+	JournalDir string
 	// Browser opens the end user's page; nil means the desktop's browser.
 	Browser func(url string) error
 	Logger  *slog.Logger
@@ -313,7 +321,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		{Routes: []string{"POST " + wire.PeerPathPower}, Handler: &power.Handler{Config: a.powerConfig(), Consent: cs}, Consent: peer.ConsentOwn},
 		{Routes: []string{"POST " + wire.PeerPathWake}, Handler: wol.Handler{Logger: a.log}},
 	}
-	caps = append(caps, backstage(backstageConfig{Logger: a.log})...)
+	caps = append(caps, backstage(backstageConfig{Logger: a.log, Device: a.st.DeviceID, Audit: a.audit,
+		ServicesBus: a.cfg.ServicesBus, JournalDir: a.cfg.JournalDir})...)
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n, cs)
 		if err != nil {

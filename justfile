@@ -7,7 +7,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # The agent links OpenH264 and libyuv (H.264), X11 and XTest (capture, input);
 # libopenh264-dev brings libopenh264-7, which builds without cgo load at run time.
 build-packages := "gcc=gcc pkg-config=pkg-config libopenh264-dev libyuv-dev libx11-dev libxtst-dev"
-test-packages := "ip=iproute2 unshare=util-linux chromium=chromium git=git Xvfb=xvfb systemd-analyze=systemd"
+test-packages := "ip=iproute2 unshare=util-linux chromium=chromium git=git Xvfb=xvfb systemd-analyze=systemd dbus-daemon=dbus"
 
 default:
     @just --list

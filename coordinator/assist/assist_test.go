@@ -273,4 +273,3 @@ func TestCheckSettings(t *testing.T) {
 		}
 	}
 }
-

@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/audit"
+	"github.com/peerdesk/peerdesk/coordinator/assist"
 	"github.com/peerdesk/peerdesk/coordinator/consentrules"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
@@ -91,6 +92,9 @@ type Config struct {
 	// ConsentRules keeps the shop's consent rules; nil refuses reading
 	// and changing them (Unavailable) and tells agents nothing.
 	ConsentRules *consentrules.Store
+	// Assistant keeps the help desk assistant's settings; nil refuses
+	// reading and changing them (Unavailable).
+	Assistant *assist.Settings
 	Pin          string // the CA pin enrollment tokens carry
 	ControlURL   string // the coordinator's public https URL
 	GrantKey     ed25519.PrivateKey

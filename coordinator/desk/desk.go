@@ -41,8 +41,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/assist"
+	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/consentrules"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/coordinator/identity"
@@ -94,12 +94,12 @@ type Config struct {
 	ConsentRules *consentrules.Store
 	// Assistant keeps the help desk assistant's settings; nil refuses
 	// reading and changing them (Unavailable).
-	Assistant *assist.Settings
-	Pin          string // the CA pin enrollment tokens carry
-	ControlURL   string // the coordinator's public https URL
-	GrantKey     ed25519.PrivateKey
-	Now          func() time.Time // nil means time.Now
-	Logger       *slog.Logger     // nil discards logs
+	Assistant  *assist.Settings
+	Pin        string // the CA pin enrollment tokens carry
+	ControlURL string // the coordinator's public https URL
+	GrantKey   ed25519.PrivateKey
+	Now        func() time.Time // nil means time.Now
+	Logger     *slog.Logger     // nil discards logs
 }
 
 // Desk decides. Its methods are safe for concurrent use.

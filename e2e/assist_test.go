@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/peerdesk/peerdesk/agent"
 	"github.com/peerdesk/peerdesk/agent/assist"
@@ -196,4 +198,55 @@ func recordsTargets(recs []wire.AuditRecord) string {
 		b.WriteString(r.Target + ",")
 	}
 	return b.String()
+}
+
+// TestAssistFirstToken measures an end user's message → the first
+// streamed token at the agent (through the real coordinator and a real
+// Ollama server with the scripted model), p50/p95 of 50. It asserts
+// nothing about time: the figure is logged (docs/BENCHMARKS.md).
+func TestAssistFirstToken(t *testing.T) {
+	harness.Begin(t)
+	srv := ollama.Start(t)
+	model := srv.Create(t, "helpdesk", ollama.Script{Trigger: "hello", Reply: "Hello, how can I help you today?"})
+	c := harness.StartCoordinator(t, func(cfg *coordinator.Config) {
+		cfg.OllamaURL, cfg.OllamaModel, cfg.OllamaTimeout = srv.URL.String(), model, wait.Timeout
+	})
+	dir := filepath.Join(t.TempDir(), "pc1")
+	st, err := agent.Enroll(ctx(t), agent.EnrollOptions{StateDir: dir, CoordinatorURL: c.URL(), Token: c.Token(t, 0), Hostname: "pc1", MachineID: harness.NewMachineID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := st.CA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := assist.New(assist.Config{Coordinator: coordclient.New(st.CoordinatorURL, ca).WithDevice(st.DeviceID, st.DeviceSecret),
+		DeviceID: st.DeviceID, Dir: dir, Audit: func(wire.AuditEvent) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var firsts []time.Duration
+	for i := range 51 {
+		start := time.Now()
+		var first time.Duration
+		var text strings.Builder
+		if err := a.Send(ctx(t), "hello", func(e assist.Event) {
+			if e.Type == wire.AssistToken {
+				if first == 0 {
+					first = time.Since(start)
+				}
+				text.WriteString(e.Text)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if text.String() != "Hello, how can I help you today?" {
+			t.Fatalf("answer %q", text.String())
+		}
+		if i > 0 { // the first loads the model
+			firsts = append(firsts, first)
+		}
+	}
+	slices.Sort(firsts)
+	t.Logf("message → first token at the agent, %d messages: p50 %v, p95 %v", len(firsts), firsts[len(firsts)/2], firsts[len(firsts)*95/100])
 }

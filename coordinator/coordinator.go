@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/coordinator/assist"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/consentrules"
 	"github.com/peerdesk/peerdesk/coordinator/desk"
@@ -92,6 +93,15 @@ type Config struct {
 	// dashboard's Connect buttons lead; empty means the viewer's default,
 	// http://127.0.0.1:7071.
 	ViewerURL string
+
+	// OllamaURL is the shop's Ollama server for the help desk assistant
+	// (package assist); empty leaves the assistant unavailable (users get
+	// the shop's contacts). OllamaModel is its model unless the
+	// assistant's settings name one; OllamaTimeout bounds each call (zero:
+	// triage.DefaultTimeout).
+	OllamaURL     string
+	OllamaModel   string
+	OllamaTimeout time.Duration
 
 	// Logger receives logs; nil discards them.
 	Logger *slog.Logger
@@ -223,12 +233,26 @@ func New(cfg Config) (_ *Coordinator, err error) {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
 	presence := api.NewPresence(cfg.HeartbeatGrace, cfg.Now)
+	assistSettings := assist.NewSettings(c.db, cfg.Now)
 	c.desk = desk.New(desk.Config{
 		Accounts: accounts, Registry: enroll.New(c.db, cfg.Now), Audit: c.trail,
 		Overlay: c.ov, Presence: presence, Support: codes, ConsentRules: consentrules.New(c.db, cfg.Now),
-		Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
+		Assistant: assistSettings,
+		Pin:       c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
 	})
-	c.api = api.New(api.Config{Desk: c.desk, Presence: presence, CA: c.id.CA, Logger: cfg.Logger})
+	helpdesk, err := assist.New(assist.Config{
+		OllamaURL: cfg.OllamaURL, Model: cfg.OllamaModel, Timeout: cfg.OllamaTimeout,
+		Settings: assistSettings, DB: c.db, Now: cfg.Now, Logger: cfg.Logger,
+		Audit: func(ev wire.AuditEvent) {
+			if _, err := c.trail.Append("coordinator", ev); err != nil {
+				c.log.Error("audit append failed", "action", ev.Action, "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	c.api = api.New(api.Config{Desk: c.desk, Presence: presence, Assist: helpdesk, CA: c.id.CA, Logger: cfg.Logger})
 	return c, nil
 }
 

@@ -41,6 +41,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peerdesk/peerdesk/coordinator/assist"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/consentrules"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
@@ -91,11 +92,14 @@ type Config struct {
 	// ConsentRules keeps the shop's consent rules; nil refuses reading
 	// and changing them (Unavailable) and tells agents nothing.
 	ConsentRules *consentrules.Store
-	Pin          string // the CA pin enrollment tokens carry
-	ControlURL   string // the coordinator's public https URL
-	GrantKey     ed25519.PrivateKey
-	Now          func() time.Time // nil means time.Now
-	Logger       *slog.Logger     // nil discards logs
+	// Assistant keeps the help desk assistant's settings; nil refuses
+	// reading and changing them (Unavailable).
+	Assistant  *assist.Settings
+	Pin        string // the CA pin enrollment tokens carry
+	ControlURL string // the coordinator's public https URL
+	GrantKey   ed25519.PrivateKey
+	Now        func() time.Time // nil means time.Now
+	Logger     *slog.Logger     // nil discards logs
 }
 
 // Desk decides. Its methods are safe for concurrent use.

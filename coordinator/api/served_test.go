@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/netip"
 	"testing"
@@ -116,5 +117,37 @@ func TestAgentProtocolStoredAndListed(t *testing.T) {
 	decodeJSON(t, w, &g)
 	if g.Hostname != "pc-7" || !g.Agent.Equal(withShell) {
 		t.Errorf("grant says host %q, agent %+v; want pc-7, %+v", g.Hostname, g.Agent, withShell)
+	}
+}
+
+// TestOneTimeAgentProtocol: a one-time agent's claim at its join is kept
+// with its session and shown on the board; a bad claim is refused.
+func TestOneTimeAgentProtocol(t *testing.T) {
+	leak.Check(t)
+	e := newEnv(t)
+	bob := e.session(t, "bob", policy.RoleTechnician)
+	code := func() string {
+		t.Helper()
+		w := e.do(e.pub, "POST", wire.PathSupportCodes, bob, `{}`)
+		var c wire.SupportCode
+		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &c) != nil {
+			t.Fatalf("code: %d %s", w.Code, w.Body)
+		}
+		return c.Code
+	}
+	claim := wire.Served{Protocol: 2, Capabilities: []wire.Capability{wire.CapSysInfo, wire.CapScreen, wire.CapFiles}}
+	bad := code()
+	wantError(t, e.do(e.pub, "POST", wire.PathSupportJoin, "", mustJSON(t, wire.JoinRequest{Code: bad, Hostname: "pc-9", OS: "windows",
+		Agent: wire.Served{Protocol: 2, Capabilities: []wire.Capability{"<script>"}}})), http.StatusBadRequest, wire.CodeBadRequest)
+	if w := e.do(e.pub, "POST", wire.PathSupportJoin, "", mustJSON(t, wire.JoinRequest{Code: code(), Hostname: "pc-9", OS: "windows", Agent: claim})); w.Code != http.StatusOK {
+		t.Fatalf("join: %d %s", w.Code, w.Body)
+	}
+	w := e.do(e.pub, "GET", wire.PathSupportSessions, bob, "")
+	var b wire.SupportBoard
+	if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &b) != nil || len(b.Sessions) != 1 {
+		t.Fatalf("board: %d %s", w.Code, w.Body)
+	}
+	if diff := cmp.Diff(claim.Normalized(), b.Sessions[0].Agent); diff != "" {
+		t.Errorf("the session's agent (-want +got):\n%s", diff)
 	}
 }

@@ -13,8 +13,9 @@ import (
 // An idle agent's memory is mostly pages start-up touched and nothing
 // uses again: the executable's code and read-only data (on Linux with
 // large page-cache folios and a long read-ahead, every page start-up
-// touched maps a large block around it: 27 MB of a 39 MB binary, against
-// ~6 MB the idle agent uses) and heap freed since. Once the agent has
+// touched maps a large block around it: 27 MB of a 39 MB binary stayed
+// resident; after a trim, idle work brings back ~14 MB of it) and heap
+// freed since. Once the agent has
 // settled, and again every trimEvery while no screen session is live, it
 // hands them back: freed heap to the OS (debug.FreeOSMemory) and the
 // executable's clean file pages to the kernel (trimExecutable); code

@@ -93,7 +93,7 @@ func Enroll(ctx context.Context, o EnrollOptions) (*state.State, error) {
 		host = Hostname()
 	}
 	resp, err := coordclient.New(url, ca).Enroll(ctx, wire.EnrollRequest{
-		Token: o.Token, MachineID: mid, Hostname: host, OS: osName(),
+		Token: o.Token, MachineID: mid, Hostname: host, OS: osName(), Agent: installedServed(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("agent.Enroll: %w", err)
@@ -185,6 +185,7 @@ type Agent struct {
 	sh        *screen.Handler
 	consent   *consent.Service
 	revoker   *revoke.Revoker // acts on the coordinator's revocations; nil until Run has wired it
+	served    wire.Served     // what the peer server answers (protocol 2); zero until Run has built it
 
 	// streaming is true while the presence stream is up: it keeps the
 	// device online, so no heartbeat request (and no second connection
@@ -352,6 +353,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("agent.Run: %w", err)
 	}
+	// Before the background jobs start: the first report says it.
+	a.setServed(servedBy(srv.Capabilities()))
 	ln, err := n.Listen("tcp", ":"+strconv.Itoa(wire.PeerPort))
 	if err != nil {
 		return fmt.Errorf("agent.Run: %w", err)
@@ -456,6 +459,7 @@ func (a *Agent) reportInventory(ctx context.Context, md wire.Metadata) bool {
 	}
 	inv.Metadata = md
 	inv.Custom, inv.Metadata.Custom = md.Custom, nil
+	inv.Agent = a.servedNow()
 	if err := a.coord.Inventory(ctx, inv); err != nil {
 		a.log.Debug("reporting inventory deferred", "err", err)
 		return false
@@ -585,7 +589,7 @@ func (a *Agent) report(ctx context.Context) {
 			invDue = !a.reportInventory(ctx, md)
 		}
 		if !a.streaming.Load() {
-			if err := a.coord.Heartbeat(ctx, wire.Heartbeat{AgentVersion: a.cfg.Version, Uptime: wire.Duration(a.cfg.Now().Sub(start)), Sent: a.cfg.Now().UTC()}); err != nil {
+			if err := a.coord.Heartbeat(ctx, wire.Heartbeat{AgentVersion: a.cfg.Version, Uptime: wire.Duration(a.cfg.Now().Sub(start)), Sent: a.cfg.Now().UTC(), Agent: a.servedNow()}); err != nil {
 				a.log.Debug("heartbeat failed", "err", err)
 			}
 		}

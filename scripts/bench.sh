@@ -71,6 +71,13 @@ agent=$!; pids+=($agent)
 sleep 15
 for _ in 1 2 3 4 5; do window $agent 20; done | tee "$out/agent-idle-windows.txt"
 echo "agent_idle_cpu_percent_median=$(awk '{print $1}' "$out/agent-idle-windows.txt" | median) agent_idle_rss_kib_median=$(awk '{print $2}' "$out/agent-idle-windows.txt" | median)" | tee "$out/agent-idle.txt"
+# What the resident set is made of at the end (issue 13: the executable's
+# file pages, not the heap, had grown): anonymous memory (heap, stacks),
+# the agent binary's own file pages, and shared libraries'.
+awk -v exe="$(readlink "/proc/$agent/exe")" '
+  /^[0-9a-f]+-[0-9a-f]+ / { f = ($6 == exe) ? "exe" : ($6 ~ /^\// ? "lib" : "anon") }
+  /^Rss:/ { r[f] += $2 }
+  END { printf "agent_idle_end_anon_kib=%d agent_idle_end_exe_kib=%d agent_idle_end_lib_kib=%d\n", r["anon"], r["exe"], r["lib"] }' "/proc/$agent/smaps" | tee "$out/agent-idle-smaps.txt"
 fi
 
 if want firstcall; then

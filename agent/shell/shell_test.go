@@ -328,9 +328,12 @@ func TestMaxDuration(t *testing.T) {
 	tm := rg.open(wire.ShellRequest{Shell: "sh", Max: 2 * time.Hour}) // asking for more gets the agent's
 	tm.typeIn("echo ready\r")
 	tm.waitOut("ready\r\n$ ")
-	for range 6 { // busy all along: ten minutes at a time
+	for i := range 6 { // busy all along: ten minutes at a time
 		rg.clock.Advance(10 * time.Minute)
-		tm.typeIn("\r")
+		if i < 5 {
+			tm.typeIn(fmt.Sprintf("echo t''ick%d\r", i))
+			tm.waitOut(fmt.Sprintf("tick%d\r\n", i))
+		}
 	}
 	ex := tm.waitExit()
 	if ex.Reason != wire.ShellMaxDuration {

@@ -312,7 +312,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		{Routes: []string{"POST " + wire.PeerPathPower}, Handler: &power.Handler{Config: a.powerConfig(), Consent: cs}, Consent: peer.ConsentOwn},
 		{Routes: []string{"POST " + wire.PeerPathWake}, Handler: wol.Handler{Logger: a.log}},
 	}
-	caps = append(caps, backstage(backstageConfig{Logger: a.log})...)
+	caps = append(caps, backstage(backstageConfig{Logger: a.log, Device: a.st.DeviceID, Audit: a.audit})...)
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n, cs)
 		if err != nil {

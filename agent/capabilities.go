@@ -2,8 +2,12 @@ package agent
 
 import (
 	"log/slog"
+	"time"
 
+	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/peer"
+	"github.com/peerdesk/peerdesk/agent/shell"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 // backstageConfig is what the backstage capabilities need from the agent
@@ -13,6 +17,13 @@ type backstageConfig struct {
 	// OneTime: the one-time support agent (its user sits at the machine
 	// and sees every lease on their page).
 	OneTime bool
+	// Device is this machine's device id, for audit records.
+	Device string
+	// Audit is the agent's audit trail: what each call did.
+	Audit gate.Recorder
+	// ShellIdle and ShellMax bound shells (shell.DefaultIdle and
+	// shell.DefaultMax if zero).
+	ShellIdle, ShellMax time.Duration
 }
 
 // backstage is the rows both the installed agent (Run) and the one-time
@@ -22,5 +33,7 @@ type backstageConfig struct {
 // capability adds its row here.
 func backstage(c backstageConfig) []peer.Capability {
 	var rows []peer.Capability
+	rows = append(rows, peer.Capability{Routes: []string{"GET " + wire.PeerPathShell}, Consent: peer.ConsentPerCall,
+		Handler: shell.New(shell.Config{Idle: c.ShellIdle, Max: c.ShellMax, Device: c.Device, Audit: c.Audit, Logger: c.Logger.With("component", "shell")})})
 	return rows
 }

@@ -11,14 +11,15 @@ const MaxLine = 512
 // lines rebuilds, from the bytes a technician types, the lines they submit
 // with Enter, for the audit trail. It is what was typed, not a parse of the
 // shell: backspace, ^W, ^U and ^C edit or clear the line; escape sequences
-// (arrow keys, history recall, bracketed-paste markers) and other control
-// characters are dropped, so a line recalled from history and run shows as
+// (arrow keys, history recall, bracketed-paste markers, and the terminal's
+// own answers to a program's queries, such as its colours) and other
+// control characters are dropped, so a line recalled from history and run shows as
 // what was typed on it, and a completion the shell filled in with Tab is not
 // there.
 type lines struct {
 	buf       []byte
 	truncated bool
-	esc       int  // 0: none; 1: after ESC; 2: in a CSI/SS3 sequence
+	esc       int  // 0: none; 1: after ESC; 2: in a CSI/SS3 sequence; 3: in a string (OSC, DCS…); 4: ESC in a string
 	cr        bool // the last byte was CR (a CR LF pair is one Enter)
 }
 
@@ -31,12 +32,29 @@ func (l *lines) feed(p []byte, emit func(line string, truncated bool)) {
 		switch l.esc {
 		case 1:
 			l.esc = 0
-			if c == '[' || c == 'O' {
+			switch c {
+			case '[', 'O':
 				l.esc = 2
+			case ']', 'P', '_', '^', 'X': // OSC, DCS, APC, PM, SOS: a string up to BEL or ESC \
+				l.esc = 3
 			}
 			continue
 		case 2:
 			if c >= 0x40 && c <= 0x7e {
+				l.esc = 0
+			}
+			continue
+		case 3:
+			switch c {
+			case 0x07:
+				l.esc = 0
+			case 0x1b:
+				l.esc = 4
+			}
+			continue
+		case 4:
+			l.esc = 3
+			if c == '\\' {
 				l.esc = 0
 			}
 			continue

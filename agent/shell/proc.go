@@ -20,10 +20,11 @@ type process interface {
 	// CloseInput ends the input (a command reading stdin sees its end).
 	CloseInput() error
 	Resize(cols, rows int) error
-	// Echo reports whether the terminal echoes what is typed, and whether
-	// that is known: a line typed with echo off (a password prompt) is not
-	// recorded.
-	Echo() (on, known bool)
+	// Hidden reports whether what is typed now is hidden: the terminal
+	// reads whole lines without echoing them, as a password prompt does
+	// (ECHO off, ICANON on; a line editor such as readline or vi turns
+	// both off and echoes itself). A hidden line is not recorded.
+	Hidden() bool
 	// Kill ends the process and everything it started: its process
 	// group and session on Linux, its job object on Windows.
 	Kill() error

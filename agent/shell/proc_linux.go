@@ -146,15 +146,16 @@ func (p *linuxProc) Resize(cols, rows int) error {
 	})
 }
 
-func (p *linuxProc) Echo() (on, known bool) {
-	err := p.control(func(fd int) error {
+func (p *linuxProc) Hidden() bool {
+	var hidden bool
+	p.control(func(fd int) error { //nolint:errcheck // not known: not hidden (the line is recorded)
 		t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 		if err == nil {
-			on = t.Lflag&unix.ECHO != 0
+			hidden = t.Lflag&unix.ECHO == 0 && t.Lflag&unix.ICANON != 0
 		}
 		return err
 	})
-	return on, err == nil
+	return hidden
 }
 
 // Kill sends SIGKILL to the process group, then to every process left in

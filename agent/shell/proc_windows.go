@@ -196,8 +196,8 @@ func (p *winProc) Resize(cols, rows int) error {
 	return windows.ResizePseudoConsole(p.hpc, windows.Coord{X: int16(cols), Y: int16(rows)})
 }
 
-// Echo is not known on a ConPTY: every typed line is recorded.
-func (p *winProc) Echo() (on, known bool) { return false, false }
+// Hidden is not known on a ConPTY: every typed line is recorded.
+func (p *winProc) Hidden() bool { return false }
 
 func (p *winProc) Kill() error {
 	if p.job == 0 {

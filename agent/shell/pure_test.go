@@ -27,6 +27,9 @@ func TestLines(t *testing.T) {
 		{"arrows dropped", "\x1b[Als\x1bOB\r", []string{"ls"}},
 		{"bracketed paste", "\x1b[200~echo hi\x1b[201~\r", []string{"echo hi"}},
 		{"tab", "cd\tdir\r", []string{"cd dir"}},
+		{"terminal's answers dropped", "\x1b]10;rgb:ffff/ffff/ffff\x1b\\\x1b]11;rgb:0000/0000/0000\x07:q\r", []string{":q"}},
+		{"device status answer dropped", "ls\x1b[12;1R\r", []string{"ls"}},
+		{"dcs dropped", "\x1bP1$r0m\x1b\\ok\r", []string{"ok"}},
 		{"no enter, nothing", "typed but not sent", nil},
 		{"bounded", long + "\r", []string{strings.Repeat("x", MaxLine) + " (cut)"}},
 	} {

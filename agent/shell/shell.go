@@ -37,8 +37,12 @@
 // every line the technician typed and submitted with Enter, up to
 // [MaxLine] bytes. A typed line is what was typed, not a parse of the
 // shell: editing keys are applied, escape sequences (arrows, history
-// recall) and Tab completions are not seen, and a line typed while the
-// terminal does not echo (a password prompt) is recorded as not recorded.
+// recall, the terminal's answers to queries) and Tab completions are not
+// seen, keys a full-screen program took without Enter (top's q) lead the
+// next line, and a line typed while the
+// terminal reads lines without echoing them (a password prompt: echo off,
+// canonical mode on) is recorded as not recorded; on Windows, where a
+// ConPTY does not tell, every line is recorded.
 // A shell whose records cannot be written is not started, or is ended.
 package shell
 
@@ -435,8 +439,8 @@ func (s *session) typed(p []byte) error {
 			return
 		}
 		f := map[string]string{"line": line}
-		if on, known := s.p.Echo(); known && !on {
-			f["line"] = "(typed without echo, not recorded)"
+		if s.p.Hidden() {
+			f["line"] = "(typed at a prompt that hides input, not recorded)"
 		}
 		if truncated {
 			f["truncated"] = "true"

@@ -386,6 +386,13 @@ func TestEndKillsEverything(t *testing.T) {
 	if procGone(job) || procGone(child) {
 		t.Fatal("the jobs did not start")
 	}
+	// A line typed at readline's prompt (which turns echo off and echoes
+	// itself) is recorded.
+	tm.typeIn("echo t''wo\r")
+	tm.waitOut("two\r\n")
+	if l := rg.audit.of("shell.line"); len(l) != 2 || l[1]["line"] != "echo t''wo" {
+		t.Errorf("lines recorded at bash's prompt: %v", l)
+	}
 	rg.end()
 	ex := tm.waitExit()
 	if ex.Reason != wire.ShellEnded || ex.Signal != "killed" {

@@ -16,6 +16,7 @@
   restyle();
   fit.fit();
   window.peerdeskTerm = term; // tests read the buffer through it
+  window.peerdeskFit = fit;
 
   const maxFrame = 32 << 10;
   const frame = (type, payload) => {
@@ -81,6 +82,7 @@
   });
   ws.addEventListener('open', () => ws.send(sizeFrame(term.cols, term.rows)));
   new ResizeObserver(() => fit.fit()).observe(box);
+  window.addEventListener('resize', () => fit.fit());
   document.getElementById('end').addEventListener('click', () => {
     ws.close();
     say('Ended.', 'err');

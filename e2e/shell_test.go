@@ -45,7 +45,7 @@ type termState struct {
 	Top        string // the first line on screen
 }
 
-func readTerm(t *testing.T, tab context.Context) *termState {
+func readTerm(t testing.TB, tab context.Context) *termState {
 	t.Helper()
 	var s *termState
 	harness.Do(t, tab, "read the terminal", chromedp.Evaluate(termText, &s))
@@ -54,7 +54,7 @@ func readTerm(t *testing.T, tab context.Context) *termState {
 
 // waitTerm waits until the terminal satisfies cond, saying what it showed
 // if it never does.
-func waitTerm(t *testing.T, tab context.Context, what string, cond func(*termState) bool) *termState {
+func waitTerm(t testing.TB, tab context.Context, what string, cond func(*termState) bool) *termState {
 	t.Helper()
 	var last *termState
 	err := wait.Until(harness.Timeout, func() error {
@@ -95,7 +95,7 @@ var pressEnter = chromedp.ActionFunc(func(ctx context.Context) error {
 })
 
 // typeLine types s and Enter into the terminal, as a person does.
-func typeLine(t *testing.T, tab context.Context, s string) {
+func typeLine(t testing.TB, tab context.Context, s string) {
 	t.Helper()
 	harness.Do(t, tab, "type "+strconv.Quote(s), typeText(s), pressEnter)
 }

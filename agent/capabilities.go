@@ -33,7 +33,7 @@ type backstageConfig struct {
 // capability adds its row here.
 func backstage(c backstageConfig) []peer.Capability {
 	var rows []peer.Capability
-	rows = append(rows, peer.Capability{Routes: []string{"GET " + wire.PeerPathShell}, Consent: peer.ConsentPerCall,
-		Handler: shell.New(shell.Config{Idle: c.ShellIdle, Max: c.ShellMax, Device: c.Device, Audit: c.Audit, Logger: c.Logger.With("component", "shell")})})
+	sh := shell.New(shell.Config{Idle: c.ShellIdle, Max: c.ShellMax, Device: c.Device, Audit: c.Audit, Logger: c.Logger.With("component", "shell")})
+	rows = append(rows, peer.Capability{Routes: []string{"GET " + wire.PeerPathShell}, Consent: peer.ConsentPerCall, Handler: sh, Close: sh.Close})
 	return rows
 }

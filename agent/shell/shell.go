@@ -110,6 +110,11 @@ type Config struct {
 // Handler serves wire.PeerPathShell.
 type Handler struct {
 	cfg Config
+
+	mu      sync.Mutex
+	closed  bool
+	closing chan struct{} // closed by Close: every shell ends
+	running sync.WaitGroup
 }
 
 // New returns the capability's handler.
@@ -143,7 +148,22 @@ func New(cfg Config) *Handler {
 			return err == nil && fi.Mode().IsRegular()
 		}
 	}
-	return &Handler{cfg: cfg}
+	return &Handler{cfg: cfg, closing: make(chan struct{})}
+}
+
+// Close ends every shell and waits until each has ended and recorded its
+// end; later calls are refused. The peer server calls it once it has
+// stopped (peer.Capability.Close): a shell's connection, taken over from
+// net/http, is not one the server waits for.
+func (h *Handler) Close() error {
+	h.mu.Lock()
+	if !h.closed {
+		h.closed = true
+		close(h.closing)
+	}
+	h.mu.Unlock()
+	h.running.Wait()
+	return nil
 }
 
 // Capability is what a caller's grant must include.
@@ -191,6 +211,15 @@ func (h *Handler) ServePeer(w http.ResponseWriter, r *http.Request, c gate.Calle
 		max = req.Max
 	}
 
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		gate.WriteError(w, http.StatusServiceUnavailable, wire.CodeInternal, "the agent is stopping")
+		return
+	}
+	h.running.Add(1)
+	h.mu.Unlock()
+	defer h.running.Done()
 	s := &session{h: h, caller: c, id: newID(), idle: idle, max: max}
 	p, err := startProcess(sp)
 	if err != nil {
@@ -371,6 +400,9 @@ wait:
 			break wait
 		case <-ctx.Done():
 			why = stop{wire.ShellEnded, "the session was ended on the machine"}
+			break wait
+		case <-s.h.closing:
+			why = stop{wire.ShellEnded, "the agent stopped"}
 			break wait
 		case <-maxFired:
 			why = stop{wire.ShellMaxDuration, "the shell reached its maximum duration of " + s.max.String()}

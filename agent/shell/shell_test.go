@@ -442,3 +442,29 @@ func TestPasswordLineNotRecorded(t *testing.T) {
 		t.Errorf("lines recorded: %q", typed)
 	}
 }
+
+// TestCloseEndsShells: the agent stopping (Close, after the peer server
+// stopped) ends every shell, waits for its end record, and refuses new ones.
+func TestCloseEndsShells(t *testing.T) {
+	rg := newRig(t, Config{})
+	tm := rg.open(wire.ShellRequest{Shell: "sh"})
+	tm.typeIn("echo ready\r")
+	tm.waitOut("ready")
+	if err := rg.h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if e := rg.audit.of("shell.end"); len(e) != 1 || e[0]["reason"] != wire.ShellEnded { // recorded before Close returned
+		t.Fatalf("end records when Close returned: %v", e)
+	}
+	if ex := tm.waitExit(); ex.Reason != wire.ShellEnded || ex.Message != "the agent stopped" {
+		t.Errorf("exit = %+v", ex)
+	}
+	resp, err := http.Get(rg.srv.URL + wire.PeerPathShell + "?shell=sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a shell after Close: %d", resp.StatusCode)
+	}
+}

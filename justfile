@@ -27,9 +27,15 @@ build: build-deps
 demo: build
     scripts/demo.sh
 
+# Build the real Ollama server the triage tests run against (the pinned
+# version, from its Go module source, cgo, CPU only: about 4 minutes cold on
+# 2 cores) into ~/.cache/peerdesk/ollama-<version>/; a no-op when it is there.
+ollama:
+    scripts/ollama-build.sh
+
 # Everything CI checks: vet (Linux and the Windows agent), formatting, and
 # every test under the race detector.
-test: deps
+test: deps ollama
     test -z "$(gofmt -l $(git ls-files '*.go' | grep -v '_templ\.go$'))" || { gofmt -l .; echo 'gofmt needed'; exit 1; }
     go run github.com/a-h/templ/cmd/templ@v0.3.977 generate -path ./templates >/dev/null
     git diff --exit-code -- templates/ || { echo 'templates/*_templ.go are stale: run templ generate and commit'; exit 1; }
@@ -62,6 +68,13 @@ stress runs="10" *args="": deps
 # Run every fuzz target for `seconds` each (or those matching `only`).
 fuzz seconds="20" only="":
     scripts/fuzz.sh {{seconds}} {{quote(only)}}
+
+# Screenshots of every page a new shop meets in its first hour, taken by the
+# browser test of that hour (e2e TestFirstHour) into docs/shots/*.png.
+shots: deps build-deps
+    rm -rf docs/shots
+    PEERDESK_SHOTS="$PWD/docs/shots" go test -count=1 -run '^TestFirstHour$' ./e2e/
+    ls docs/shots
 
 # Benchmarks recorded in docs/BENCHMARKS.md.
 bench: deps build

@@ -153,6 +153,14 @@ type Config struct {
 	// PowerRunner carries out power actions (reboot, Safe Mode); nil means
 	// this machine's own commands. Tests record instead of rebooting.
 	PowerRunner power.Runner
+	// ServicesBus is the D-Bus address the services capability reaches
+	// systemd on; "" means the system bus. Tests point it at a fake
+	// systemd (package agent/services/systemdtest).
+	ServicesBus string
+	// JournalDir, if set, is the directory of journal files the logs
+	// capability reads (journalctl --directory) instead of the system's
+	// journal. Tests point it at journal files they made.
+	JournalDir string
 	// Browser opens the end user's page; nil means the desktop's browser.
 	Browser func(url string) error
 	Logger  *slog.Logger
@@ -245,6 +253,31 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Grants the coordinator revoked (over the presence stream) pass
+	// neither the gate nor consent. The user's page starts before the
+	// overlay comes up, so it can say why it does not (issue 12).
+	denied := revoke.NewList(a.cfg.Now, 0)
+	// Every capability that acts on the machine asks here (I4).
+	cs := consent.New(consent.Config{
+		Ask: a.consentRules().For(a.st.Metadata.Company, a.st.DeviceID), Device: a.st.DeviceID,
+		Audit: a.audit, Now: a.cfg.Now, Logger: a.log.With("component", "consent"),
+		Refuse: func(h consent.Holder) bool { return denied.Revoked(h.Technician, h.NodeKey, h.Issued) },
+	})
+	a.mu.Lock()
+	a.consent = cs
+	a.mu.Unlock()
+	// The page closes after the goroutines below end (deferred before
+	// wg.Wait): the presence loop may start it later (applyConsentRules).
+	defer func() {
+		if ui := a.UI(); ui != nil {
+			ui.Close() //nolint:errcheck // at exit; Close waits for the page's server
+		}
+	}()
+	if !a.cfg.Unattended || cs.Asks() {
+		if _, err := a.startUI(cs); err != nil {
+			return err
+		}
+	}
 	n, err := node.New(node.Config{
 		Dir: state.NodeDir(a.cfg.StateDir), Hostname: a.st.Hostname, ControlURL: a.st.CoordinatorURL,
 		CA: ca, AuthKey: a.st.AuthKey, Logger: a.log, Now: a.cfg.Now,
@@ -280,39 +313,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Grants the coordinator revoked (over the presence stream) pass
-	// neither the gate nor consent.
-	denied := revoke.NewList(a.cfg.Now, 0)
 	g := &gate.Gate{Device: a.st.DeviceID, GrantKey: grantKey, WhoIs: n, Audit: a.audit, Now: a.cfg.Now, Logger: a.log,
 		Revoked: denied.Revoked}
-	// Every capability that acts on the machine asks here (I4).
-	cs := consent.New(consent.Config{
-		Ask: a.consentRules().For(a.st.Metadata.Company, a.st.DeviceID), Device: a.st.DeviceID,
-		Audit: a.audit, Now: a.cfg.Now, Logger: a.log.With("component", "consent"),
-		Refuse: func(h consent.Holder) bool { return denied.Revoked(h.Technician, h.NodeKey, h.Issued) },
-	})
-	a.mu.Lock()
-	a.consent = cs
-	a.mu.Unlock()
-	// The page closes after the goroutines below end (deferred before
-	// wg.Wait): the presence loop may start it later (applyConsentRules).
-	defer func() {
-		if ui := a.UI(); ui != nil {
-			ui.Close() //nolint:errcheck // at exit; Close waits for the page's server
-		}
-	}()
-	if !a.cfg.Unattended || cs.Asks() {
-		if _, err := a.startUI(cs); err != nil {
-			return err
-		}
-	}
 	enders := []revoke.Ender{cs} // a lease's end ends its screen session and cancels its reboot
 	caps := []peer.Capability{
 		{Routes: []string{"GET " + wire.PeerPathSysInfo}, Handler: sysinfo.Handler{Collector: a.inv}},
 		{Routes: []string{"POST " + wire.PeerPathPower}, Handler: &power.Handler{Config: a.powerConfig(), Consent: cs}, Consent: peer.ConsentOwn},
 		{Routes: []string{"POST " + wire.PeerPathWake}, Handler: wol.Handler{Logger: a.log}},
 	}
-	caps = append(caps, backstage(backstageConfig{Logger: a.log, Device: a.st.DeviceID, Audit: a.audit})...)
+	caps = append(caps, backstage(backstageConfig{Logger: a.log, Device: a.st.DeviceID, Audit: a.audit,
+		ServicesBus: a.cfg.ServicesBus, JournalDir: a.cfg.JournalDir})...)
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n, cs)
 		if err != nil {

@@ -46,6 +46,11 @@
 //     version and the capabilities they serve at enroll and in every
 //     heartbeat; a viewer meeting an agent of version 1, or one without a
 //     capability, says so instead of calling it.
+//   - 2, additive (2026-12-07): the system tools' routes and messages
+//     (systools.go): PeerPathProcesses and PeerPathProcessKill (a kill
+//     names the process's start time with its id), PeerPathServices and
+//     PeerPathServiceDo, PeerPathApps, PeerPathLogs (a LogQuery answered
+//     by newline-delimited LogLine values ending with a LogEnd).
 //
 // Identity never travels in a request body: on the overlay it comes from the
 // transport (WhoIs), towards the coordinator from the bearer credential.

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/peerdesk/peerdesk/agent/apps"
 	"github.com/peerdesk/peerdesk/agent/gate"
@@ -9,6 +10,7 @@ import (
 	"github.com/peerdesk/peerdesk/agent/peer"
 	"github.com/peerdesk/peerdesk/agent/procs"
 	"github.com/peerdesk/peerdesk/agent/services"
+	"github.com/peerdesk/peerdesk/agent/shell"
 	"github.com/peerdesk/peerdesk/wire"
 )
 
@@ -27,6 +29,9 @@ type backstageConfig struct {
 	// ServicesBus and JournalDir: see Config.
 	ServicesBus string
 	JournalDir  string
+	// ShellIdle and ShellMax bound shells (shell.DefaultIdle and
+	// shell.DefaultMax if zero).
+	ShellIdle, ShellMax time.Duration
 }
 
 // backstage is the rows both the installed agent (Run) and the one-time
@@ -47,5 +52,7 @@ func backstage(c backstageConfig) []peer.Capability {
 		// An inventory read: the consent rules never ask about it.
 		peer.Capability{Routes: []string{"GET " + wire.PeerPathApps}, Handler: apps.Handler{Logger: c.Logger}},
 	)
+	sh := shell.New(shell.Config{Idle: c.ShellIdle, Max: c.ShellMax, Device: c.Device, Audit: c.Audit, Logger: c.Logger.With("component", "shell")})
+	rows = append(rows, peer.Capability{Routes: []string{"GET " + wire.PeerPathShell}, Consent: peer.ConsentPerCall, Handler: sh, Close: sh.Close})
 	return rows
 }

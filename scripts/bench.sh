@@ -6,7 +6,7 @@
 # and no route anywhere.
 #
 # Usage: scripts/bench.sh [section…]; sections: idle firstcall bulk control
-# screen fleet (default: all; firstcall needs idle's agent).
+# screen shell fleet (default: all; firstcall needs idle's agent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${PEERDESK_BENCH_NS:-}" ]; then
@@ -20,7 +20,7 @@ ip link set bn0 arp off
 ip addr add 10.254.0.1/24 dev bn0
 ip link set bn1 up && ip link set bn0 up
 
-sections=" ${*:-idle firstcall bulk control screen fleet} "
+sections=" ${*:-idle firstcall bulk control screen shell fleet} "
 want() { [[ $sections == *" $1 "* ]]; }
 
 out=${BENCH_OUT:-bench/results/$(date -u +%Y-%m-%d)}
@@ -130,6 +130,12 @@ bin/benchstat "$out/screen-runs.txt" | tee "$out/screen.txt"
 echo "== the same, the agent coding for screen content throughout (PEERDESK_SCREEN_CODING=screen: a slow or metered path)"
 PEERDESK_SCREEN_CODING=screen go test ./e2e -run '^$' -bench BenchmarkScreenSession -benchtime 1x -count 6 -timeout 30m | tee "$out/screen-coding-screen-runs.txt"
 bin/benchstat "$out/screen-coding-screen-runs.txt" | tee "$out/screen-coding-screen.txt"
+fi
+
+if want shell; then
+echo "== shell keystroke → echo in the browser (headless Chromium, over the overlay; 6 runs of 300 keys; medians by benchstat)"
+go test ./e2e -run '^$' -bench BenchmarkShellEcho -benchtime 1x -count 6 -timeout 30m | tee "$out/shell-runs.txt"
+bin/benchstat "$out/shell-runs.txt" | tee "$out/shell.txt"
 fi
 
 if want fleet; then

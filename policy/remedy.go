@@ -73,11 +73,15 @@ const ProposeTool = "propose_remediation"
 // MaxReason caps the free text a proposal carries to the approval page.
 const MaxReason = 300
 
+// The patterns leave lengths to MaxLen: a counted repetition ({0,251})
+// compiles to a program of that many states, half a megabyte of heap
+// allocated at start-up in every binary that links policy (the agent's
+// init budget, cmd/peerdesk-agent TestInitBudget).
 var (
-	hostRE    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$`)
-	serviceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$`)
+	hostRE    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+	serviceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]*$`)
 	// An absolute path, Unix or Windows: no control characters, no "..".
-	pathRE = regexp.MustCompile(`^(/|[A-Za-z]:\\)[^\x00-\x1f"*?<>|]{0,259}$`)
+	pathRE = regexp.MustCompile(`^(/|[A-Za-z]:\\)[^\x00-\x1f"*?<>|]*$`)
 )
 
 // Diagnostics are the read-only tools the model may call.

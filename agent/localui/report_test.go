@@ -161,5 +161,4 @@ func TestReportAProblem(t *testing.T) {
 	if strings.Contains(get(t, c, page), "Need help now?") {
 		t.Error("the contacts are still shown with nothing queued")
 	}
-
 }

@@ -1,3 +1,5 @@
+//go:build unix
+
 package outbox
 
 import (
@@ -26,7 +28,7 @@ import (
 // The crash tests run this test binary again as a child that puts or
 // drains and is SIGKILLed: by itself at a chosen step of a chosen item
 // (every step of Put and Drain), or by the parent at a moment it picks.
-const childEnv = "PEERDESK_OUTBOX_CHILD"
+func init() { childMain = child }
 
 // child runs one child mode:
 //

@@ -9,11 +9,9 @@ import (
 	"io"
 	"log"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -204,33 +202,6 @@ func TestScreenOnXvfb(t *testing.T) {
 		want := xclient.PatternColor(p[0], p[1])
 		if uint8(r>>8) != want.R || uint8(g>>8) != want.G || uint8(bl>>8) != want.B || a != 0xffff {
 			t.Errorf("pixel %v = %02x%02x%02x/%x, want %02x%02x%02x", p, r>>8, g>>8, bl>>8, a, want.R, want.G, want.B)
-		}
-	}
-}
-
-func TestDisplayOwner(t *testing.T) {
-	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to give the socket to another user")
-	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "X42")
-	if err := os.WriteFile(sock, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(sock, 65534, 65534); err != nil {
-		t.Fatal(err)
-	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(sock, &st); err != nil || st.Uid != 65534 {
-		t.Fatal(err)
-	}
-	for _, c := range []struct{ display, want string }{
-		{":42", "nobody"}, {":42.0", "nobody"}, {"unix:42", "nobody"},
-		{":43", ""}, {"otherhost:42", ""}, {"", ""}, {":x", ""},
-	} {
-		if got := displayOwner(c.display, dir); got != c.want {
-			t.Errorf("displayOwner(%q) = %q, want %q", c.display, got, c.want)
 		}
 	}
 }

@@ -215,7 +215,8 @@ func (s *Service) File(id, description, priority string) (Report, error) {
 	if !slices.Contains(wire.Priorities, priority) {
 		return Report{}, fmt.Errorf("%w: %q", ErrPriority, priority)
 	}
-	description = strings.TrimSpace(strings.ToValidUTF8(description, "\uFFFD"))
+	// Browsers send a textarea's line breaks as CRLF.
+	description = strings.ReplaceAll(strings.TrimSpace(strings.ToValidUTF8(description, "\uFFFD")), "\r\n", "\n")
 	if len(description) > wire.MaxTicketText {
 		return Report{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLong, len(description), wire.MaxTicketText)
 	}

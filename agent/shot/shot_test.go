@@ -95,7 +95,7 @@ func TestFileQueuesThenSends(t *testing.T) {
 	if _, err := s.File(d.ID, strings.Repeat("x", wire.MaxTicketText+1), wire.PriorityHigh); !errors.Is(err, ErrTooLong) {
 		t.Errorf("File with a long description = %v, want ErrTooLong", err)
 	}
-	r, err := s.File(d.ID, "  The printer says offline\nsince this morning, on every document.", wire.PriorityHigh)
+	r, err := s.File(d.ID, "  The printer says offline\r\nsince this morning, on every document.", wire.PriorityHigh)
 	if err != nil {
 		t.Fatal(err)
 	}

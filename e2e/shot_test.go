@@ -98,10 +98,9 @@ func (d *ticketDesk) tickets() []wire.AgentTicket {
 func TestScreenshotTicket(t *testing.T) {
 	harness.Begin(t)
 	display := xclient.StartXvfb(t, 640, 480)
-	win := xclient.OpenWindow(t, display, 0, 0, 640, 480)
-	if err := win.DrawPattern(); err != nil {
-		t.Fatal(err)
-	}
+	// The screen: the root window painted one colour, by a connection
+	// that reads no events (see paintRoot).
+	paintRoot(t, display, 0x3366cc)
 
 	// The help desk: an address nothing answers yet.
 	dk := &ticketDesk{number: map[string]string{}}
@@ -243,11 +242,12 @@ func TestScreenshotTicket(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ticket %d screenshot: %v", i, err)
 		}
+		if img.Bounds().Dx() != 640 || img.Bounds().Dy() != 480 {
+			t.Errorf("ticket %d screenshot is %v, want the 640x480 screen", i, img.Bounds())
+		}
 		for _, p := range [][2]int{{10, 10}, {300, 200}, {630, 470}} {
-			r, g, bl, _ := img.At(p[0], p[1]).RGBA()
-			c := xclient.PatternColor(p[0], p[1])
-			if uint8(r>>8) != c.R || uint8(g>>8) != c.G || uint8(bl>>8) != c.B {
-				t.Errorf("ticket %d screenshot pixel %v is not the screen's", i, p)
+			if r, g, bl, _ := img.At(p[0], p[1]).RGBA(); r>>8 != 0x33 || g>>8 != 0x66 || bl>>8 != 0xcc {
+				t.Errorf("ticket %d screenshot pixel %v is %02x%02x%02x, not the screen's 3366cc", i, p, r>>8, g>>8, bl>>8)
 			}
 		}
 		var sys wire.Inventory
@@ -298,4 +298,27 @@ func pressF8(t *testing.T, display string) {
 		}
 	}
 	t.Fatal("no keycode for F8")
+}
+
+// paintRoot paints display's root window rgb. It uses no client window:
+// jezek/xgb decodes every connection's events through one process-wide
+// table that each extension's Init writes, so an X connection of this
+// process reading events (a test window's focus events) while the agent's
+// capture opens its connection is a data race in xgb. The agent meets it
+// too when a screenshot is taken while a screen session's capture reads
+// damage events; that is left to a fix in agent/screen/capture.
+func paintRoot(t *testing.T, display string, rgb uint32) {
+	t.Helper()
+	conn, err := xgb.NewConnDisplay(display)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	root := xproto.Setup(conn).DefaultScreen(conn).Root
+	if err := xproto.ChangeWindowAttributesChecked(conn, root, xproto.CwBackPixel, []uint32{rgb}).Check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := xproto.ClearAreaChecked(conn, false, root, 0, 0, 0, 0).Check(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -121,8 +121,9 @@ type Config struct {
 	// Display is the X11 display ("" = $DISPLAY); unused on Windows.
 	Display string
 	Key     Key // the zero Key is Default
-	// OnPress is called at each press, from the hotkey's own goroutine,
-	// one call at a time; it should return quickly.
+	// OnPress is called at each press (on X11 when the key is released),
+	// from the hotkey's own goroutine, one call at a time; it should
+	// return quickly.
 	OnPress func()
 	Logger  *slog.Logger
 }

@@ -81,7 +81,12 @@ func start(cfg Config, done chan struct{}) (func(), error) {
 				cfg.Logger.Debug("an X error on the hotkey's connection", "err", err)
 				continue
 			}
-			if kp, ok := ev.(xproto.KeyPressEvent); ok && isCode[kp.Detail] && kp.State&^(xproto.ModMaskLock|xproto.ModMask2) == mods {
+			// At the key's release, not its press: by then the reader of
+			// this connection has decoded the press's events, and the
+			// handler (which captures the screen, opening X connections
+			// whose extension Init writes jezek/xgb's process-wide event
+			// table) does not run beside that decoding.
+			if kr, ok := ev.(xproto.KeyReleaseEvent); ok && isCode[kr.Detail] && kr.State&^(xproto.ModMaskLock|xproto.ModMask2) == mods {
 				cfg.OnPress()
 			}
 		}

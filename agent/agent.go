@@ -31,10 +31,12 @@ import (
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/inventory"
 	"github.com/peerdesk/peerdesk/agent/localui"
+	"github.com/peerdesk/peerdesk/agent/outbox"
 	"github.com/peerdesk/peerdesk/agent/peer"
 	"github.com/peerdesk/peerdesk/agent/power"
 	"github.com/peerdesk/peerdesk/agent/revoke"
 	"github.com/peerdesk/peerdesk/agent/screen"
+	"github.com/peerdesk/peerdesk/agent/shot"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/agent/sysinfo"
 	"github.com/peerdesk/peerdesk/agent/wol"
@@ -165,6 +167,12 @@ type Config struct {
 	Browser func(url string) error
 	Logger  *slog.Logger
 	Now     func() time.Time
+
+	// Hotkey takes a screenshot ticket (T5): "" is F8, "off" none (see
+	// hotkey.ParseKey). Contacts is how to reach the help desk, in words,
+	// shown while a report waits to be sent.
+	Hotkey   string
+	Contacts string
 }
 
 // Agent is an enrolled agent.
@@ -186,6 +194,9 @@ type Agent struct {
 	consent   *consent.Service
 	revoker   *revoke.Revoker // acts on the coordinator's revocations; nil until Run has wired it
 	served    wire.Served     // what the peer server answers (protocol 2); zero until Run has built it
+	outbox    *outbox.Outbox  // tickets and messages owed to the coordinator (report.go)
+	reports   *shot.Service   // the screenshot ticket; nil if the outbox could not open
+	hotkey    string          // the key that takes a report; "" if none
 
 	// streaming is true while the presence stream is up: it keeps the
 	// device online, so no heartbeat request (and no second connection
@@ -267,6 +278,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.consent = cs
 	a.mu.Unlock()
+	// Reports (T5) are taken and queued before the overlay is up (T4);
+	// they stop after the page has closed (deferred before it).
+	defer a.startReports(ctx)()
 	// The page closes after the goroutines below end (deferred before
 	// wg.Wait): the presence loop may start it later (applyConsentRules).
 	defer func() {
@@ -384,8 +398,16 @@ func (a *Agent) startUI(cs *consent.Service) (*localui.UI, error) {
 	if show == nil {
 		show = localui.OpenBrowser
 	}
+	a.mu.Lock()
+	var rep localui.Reporter
+	if a.reports != nil {
+		rep = a.reports
+	}
+	hk := a.hotkey
+	a.mu.Unlock()
 	ui, err := localui.Start(localui.Config{
 		Hostname: a.st.Hostname, Logger: a.log, Show: show, Consent: cs, Now: a.cfg.Now,
+		Report: rep, Contacts: a.cfg.Contacts, Hotkey: hk,
 		AskHelp: func(ctx context.Context) (string, error) {
 			c, err := a.coord.AskForHelp(ctx)
 			return c.Code, err
@@ -491,7 +513,12 @@ func Reconfigure(dir string, change func(*wire.Metadata)) (wire.Metadata, error)
 func (a *Agent) presence(ctx context.Context) {
 	pause := time.Second
 	h := coordclient.PresenceHandlers{
-		Up:      func() { a.streaming.Store(true) },
+		Up: func() {
+			a.streaming.Store(true)
+			if ob := a.Outbox(); ob != nil {
+				ob.Kick() // the coordinator is back: send what waits now
+			}
+		},
 		Message: a.onPresenceMessage,
 		Invalid: func(err error) { a.log.Warn("an invalid message from the coordinator", "err", err) },
 	}

@@ -379,3 +379,12 @@ func (c *Client) AssistRemedy(ctx context.Context, r wire.AssistRemedy) (wire.As
 	err := c.Do(ctx, http.MethodPost, wire.PathAssistRemedy, r, &out)
 	return out, err
 }
+
+// FileTicket files a ticket for the device's user (device credentials).
+// The coordinator files a given ticket ID once: sending it again after a
+// lost answer returns the first filing's receipt, marked Duplicate.
+func (c *Client) FileTicket(ctx context.Context, t wire.AgentTicket) (wire.AgentTicketReceipt, error) {
+	var out wire.AgentTicketReceipt
+	err := c.Do(ctx, http.MethodPost, wire.PathAgentTickets, t, &out)
+	return out, err
+}

@@ -153,6 +153,10 @@ type Config struct {
 	// PowerRunner carries out power actions (reboot, Safe Mode); nil means
 	// this machine's own commands. Tests record instead of rebooting.
 	PowerRunner power.Runner
+	// FilesRoot is the folder technicians see as "/" with the files
+	// capability; "" is the whole machine (Windows: its drives). Tests
+	// give a temporary folder.
+	FilesRoot string
 	// Browser opens the end user's page; nil means the desktop's browser.
 	Browser func(url string) error
 	Logger  *slog.Logger
@@ -312,7 +316,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		{Routes: []string{"POST " + wire.PeerPathPower}, Handler: &power.Handler{Config: a.powerConfig(), Consent: cs}, Consent: peer.ConsentOwn},
 		{Routes: []string{"POST " + wire.PeerPathWake}, Handler: wol.Handler{Logger: a.log}},
 	}
-	caps = append(caps, backstage(backstageConfig{Logger: a.log})...)
+	caps = append(caps, backstage(backstageConfig{Logger: a.log, Audit: a.audit, Device: a.st.DeviceID, FilesRoot: a.cfg.FilesRoot, Now: a.cfg.Now})...)
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n, cs)
 		if err != nil {

@@ -151,7 +151,7 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 		Capabilities: append([]peer.Capability{
 			{Routes: []string{"POST " + wire.PeerPathScreenOffer}, Handler: sh, Consent: peer.ConsentOwn, Close: func() error { sh.Close(); return nil }},
 			{Routes: []string{"GET " + wire.PeerPathSysInfo}, Handler: sysinfo.Handler{Collector: newCollector(o.Version, log)}},
-		}, backstage(backstageConfig{Logger: log, OneTime: true})...),
+		}, backstage(backstageConfig{Logger: log, OneTime: true, Audit: audit, Device: join.DeviceID})...),
 		Background: []func(context.Context){func(ctx context.Context) { audit.Forward(ctx, device.Audit, 10*time.Second) }},
 	})
 	if err != nil {

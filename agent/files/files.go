@@ -260,8 +260,8 @@ type refusal struct {
 	msg  string
 }
 
-func (e refusal) Error() string          { return e.msg }
-func (e refusal) Is(target error) bool   { return target == e.kind }
+func (e refusal) Error() string        { return e.msg }
+func (e refusal) Is(target error) bool { return target == e.kind }
 func refuse(kind error, format string, args ...any) error {
 	return refusal{kind: kind, msg: fmt.Sprintf(format, args...)}
 }

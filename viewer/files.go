@@ -349,7 +349,7 @@ func (f *Files) Upload(ctx context.Context, u Upload, r io.ReaderAt) (wire.FileI
 			if _, err := r.ReadAt(b, st.Offset); err != nil && !errors.Is(err, io.EOF) {
 				return wire.FileInfo{}, err
 			}
-			err = f.putChunk(ctx, st, b, u, &st)
+			err = f.putChunk(ctx, st, b, "", u, &st)
 			if err == nil {
 				failures = 0
 				if u.Progress != nil {
@@ -378,9 +378,12 @@ func (f *Files) Upload(ctx context.Context, u Upload, r io.ReaderAt) (wire.FileI
 }
 
 // putChunk sends one chunk at st.Offset.
-func (f *Files) putChunk(ctx context.Context, st wire.UploadState, b []byte, u Upload, out *wire.UploadState) error {
-	s := sha256.Sum256(b)
-	hdr := http.Header{wire.HeaderChunkSHA256: {hex.EncodeToString(s[:])}, "Content-Type": {"application/octet-stream"},
+func (f *Files) putChunk(ctx context.Context, st wire.UploadState, b []byte, sha string, u Upload, out *wire.UploadState) error {
+	if sha == "" {
+		s := sha256.Sum256(b)
+		sha = hex.EncodeToString(s[:])
+	}
+	hdr := http.Header{wire.HeaderChunkSHA256: {sha}, "Content-Type": {"application/octet-stream"},
 		"Content-Length": {strconv.Itoa(len(b))}}
 	q := url.Values{"id": {st.ID}, "offset": {strconv.FormatInt(st.Offset, 10)}}
 	body := &progressReader{r: bytes.NewReader(b), done: st.Offset, total: st.Size, p: u.Progress, count: &f.sent}
@@ -512,3 +515,60 @@ func (k *kicking) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// StartUpload starts an upload, or answers where the same upload stands.
+func (f *Files) StartUpload(ctx context.Context, s wire.UploadStart) (wire.UploadState, error) {
+	var st wire.UploadState
+	err := f.call(ctx, http.MethodPost, wire.PeerPathFilesUploadStart, nil, s, &st)
+	return st, err
+}
+
+// PutChunk sends the chunk b at offset of upload id (of a file of size
+// bytes) with its SHA-256 as the sender computed it (hex; computed here if
+// empty): the agent checks it against the bytes it receives.
+func (f *Files) PutChunk(ctx context.Context, id string, offset, size int64, b []byte, sha string) (wire.UploadState, error) {
+	var st wire.UploadState
+	err := f.putChunk(ctx, wire.UploadState{ID: id, Offset: offset, Size: size}, b, sha, Upload{}, &st)
+	return st, err
+}
+
+// FinishUpload completes an upload whose every chunk is confirmed.
+func (f *Files) FinishUpload(ctx context.Context, id string) (wire.FileInfo, error) {
+	var fi wire.FileInfo
+	err := f.call(ctx, http.MethodPost, wire.PeerPathFilesUploadFinish, nil, wire.UploadFinish{ID: id}, &fi)
+	return fi, err
+}
+
+// CancelUpload abandons an upload; the agent removes its partial file.
+func (f *Files) CancelUpload(ctx context.Context, id string) error {
+	return f.call(ctx, http.MethodPost, wire.PeerPathFilesUploadCancel, nil, wire.UploadCancel{ID: id}, nil)
+}
+
+// Archive streams the folder p as a tar archive. Close the reader.
+func (f *Files) Archive(ctx context.Context, p string) (io.ReadCloser, error) {
+	resp, done, err := f.do(ctx, http.MethodGet, wire.PeerPathFilesArchive, url.Values{"path": {p}}, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{resp.Body, closerFunc(func() error { err := resp.Body.Close(); done(); return err })}, nil
+}
+
+// Extract sends a tar archive to be written into the folder p.
+func (f *Files) Extract(ctx context.Context, p string, r io.Reader) (wire.ExtractResult, error) {
+	var res wire.ExtractResult
+	resp, done, err := f.do(ctx, http.MethodPut, wire.PeerPathFilesExtract, url.Values{"path": {p}}, r, http.Header{"Content-Type": {"application/x-tar"}})
+	if err != nil {
+		return res, err
+	}
+	defer done()
+	defer resp.Body.Close()
+	err = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&res)
+	return res, err
+}
+
+type closerFunc func() error
+
+func (c closerFunc) Close() error { return c() }

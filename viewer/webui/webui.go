@@ -115,6 +115,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /api/ice/{device}", s.ice)
 	mux.HandleFunc("POST /api/offer/{device}", s.offer)
 	mux.HandleFunc("POST /api/end/{session}", s.end)
+	s.registerFiles(mux)
 	serveStatic(mux)
 	s.srv = &http.Server{Handler: s.guard(mux), ReadHeaderTimeout: 10 * time.Second}
 	s.served = make(chan struct{})

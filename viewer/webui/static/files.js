@@ -186,7 +186,7 @@
     const whole = h.hex();
     let st = null;
     for (;;) {
-      await waitWhilePaused();
+      if (paused) { it.state = 'paused'; draw(it); await waitWhilePaused(); }
       try {
         if (!st) {
           st = await call('/upload/start', { path: it.path, size: it.size, sha256: whole, overwrite: it.overwrite });

@@ -45,6 +45,10 @@ type Files struct {
 	// (DefaultPause if zero, doubling up to 8 times it).
 	Attempts int
 	Pause    time.Duration
+	// Window is how many upload chunks may be on the way at once
+	// (DefaultWindow if zero; 1 sends one at a time, so a cut link costs
+	// at most one chunk).
+	Window int
 
 	mu   sync.Mutex
 	sent atomic.Int64 // upload bytes put on the wire, resent ones included
@@ -55,6 +59,7 @@ const (
 	DefaultStall    = 15 * time.Second
 	DefaultAttempts = 40
 	DefaultPause    = 500 * time.Millisecond
+	DefaultWindow   = 2
 )
 
 // Files returns a client of device's files capability, with a grant for
@@ -315,9 +320,12 @@ type Upload struct {
 }
 
 // Upload sends the file r holds to u.Path in chunks, each checked by the
-// agent as it arrives; after a dropped link it asks the agent where the
-// upload stands and continues from there; it ends with the agent checking
-// the whole file's SHA-256 before the file takes its name.
+// agent as it arrives, Window of them on the way at once (the next one
+// travels while the agent writes and syncs the one before); after a
+// dropped link it asks the agent where the upload stands and continues
+// from there, so a cut costs at most the chunks that were on the way. It
+// ends with the agent checking the whole file's SHA-256 before the file
+// takes its name.
 func (f *Files) Upload(ctx context.Context, u Upload, r io.ReaderAt) (wire.FileInfo, error) {
 	if u.SHA256 == "" {
 		h := sha256.New()
@@ -326,37 +334,69 @@ func (f *Files) Upload(ctx context.Context, u Upload, r io.ReaderAt) (wire.FileI
 		}
 		u.SHA256 = hex.EncodeToString(h.Sum(nil))
 	}
+	window := f.window()
 	start := wire.UploadStart{Path: u.Path, Size: u.Size, SHA256: u.SHA256, Overwrite: u.Overwrite}
-	var st wire.UploadState
-	var buf []byte
-	failures := 0
-	fresh := false // st is the agent's current answer
+	type result struct {
+		st  wire.UploadState
+		err error
+	}
+	var (
+		st       wire.UploadState
+		bufs     = make([][]byte, window)
+		pending  []chan result
+		seq      int   // chunks launched, for their buffers
+		next     int64 // the offset of the next chunk to launch
+		failures int
+		fresh    bool // st is the agent's current answer
+	)
+	drain := func() {
+		for _, p := range pending {
+			<-p
+		}
+		pending = nil
+	}
+	defer drain()
 	for {
 		var err error
 		if !fresh {
 			err = f.call(ctx, http.MethodPost, wire.PeerPathFilesUploadStart, nil, start, &st)
-			fresh = err == nil
-		}
-		if err == nil && st.Offset < st.Size {
-			if st.Chunk <= 0 || st.Chunk > wire.UploadChunk {
+			fresh, next = err == nil, st.Offset
+			if err == nil && (st.Chunk <= 0 || st.Chunk > wire.UploadChunk) {
 				return wire.FileInfo{}, fmt.Errorf("viewer: the agent asks for chunks of %d bytes", st.Chunk)
 			}
-			n := min(int64(st.Chunk), st.Size-st.Offset)
-			if int64(cap(buf)) < n {
-				buf = make([]byte, st.Chunk)
+		}
+		if err == nil && st.Offset < st.Size {
+			for len(pending) < window && next < st.Size {
+				n := min(int64(st.Chunk), st.Size-next)
+				i := seq % window
+				if int64(cap(bufs[i])) < n {
+					bufs[i] = make([]byte, st.Chunk)
+				}
+				b := bufs[i][:n]
+				if _, err := r.ReadAt(b, next); err != nil && !errors.Is(err, io.EOF) {
+					return wire.FileInfo{}, err
+				}
+				ch := make(chan result, 1)
+				at := wire.UploadState{ID: st.ID, Offset: next, Size: st.Size}
+				go func() {
+					var out wire.UploadState
+					err := f.putChunk(ctx, at, b, "", Upload{}, &out)
+					ch <- result{out, err}
+				}()
+				pending = append(pending, ch)
+				seq++
+				next += n
 			}
-			b := buf[:n]
-			if _, err := r.ReadAt(b, st.Offset); err != nil && !errors.Is(err, io.EOF) {
-				return wire.FileInfo{}, err
-			}
-			err = f.putChunk(ctx, st, b, "", u, &st)
-			if err == nil {
-				failures = 0
+			res := <-pending[0]
+			pending = pending[1:]
+			if err = res.err; err == nil {
+				st, failures = res.st, 0
 				if u.Progress != nil {
 					u.Progress(st.Offset, st.Size)
 				}
 				continue
 			}
+			drain()
 			fresh = false
 		} else if err == nil {
 			var fi wire.FileInfo
@@ -420,6 +460,13 @@ func (f *Files) stall() time.Duration {
 		return DefaultStall
 	}
 	return f.Stall
+}
+
+func (f *Files) window() int {
+	if f.Window <= 0 {
+		return DefaultWindow
+	}
+	return f.Window
 }
 
 func (f *Files) attempts() int {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -43,7 +44,7 @@ type link struct {
 	wg     sync.WaitGroup
 }
 
-func newLink(t *testing.T, target string) *link {
+func newLink(t testing.TB, target string) *link {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +134,7 @@ func (l *link) cutAll() {
 
 // agentAt serves agent/files on root for a verified technician and
 // records the offsets downloads ask for.
-func agentAt(t *testing.T, root string) (*httptest.Server, *[]string) {
+func agentAt(t testing.TB, root string) (*httptest.Server, *[]string) {
 	h, err := files.New(files.Config{Root: root, Device: "dev", Audit: discardAudit{}})
 	if err != nil {
 		t.Fatal(err)
@@ -169,37 +170,38 @@ func hexSum(b []byte) string {
 // upload, then (another time) freezes; each time the client asks the
 // agent where the upload stands and continues from the last confirmed
 // chunk. The file arrives whole with its hash checked, and the bytes sent
-// again are at most one chunk per fault.
+// again are at most the chunks that were on the way: one when the client
+// sends one at a time, two with the default window.
 func TestUploadResumesAfterCut(t *testing.T) {
 	leak.Check(t)
 	root := t.TempDir()
 	srv, _ := agentAt(t, root)
 	data := make([]byte, 4*wire.UploadChunk+12345)
 	rand.Read(data) //nolint:errcheck // never fails
-	for _, freeze := range []bool{false, true} {
-		l := newLink(t, srv.Listener.Addr().String())
-		f := client(l)
-		l.faultAt(int64(2*wire.UploadChunk+wire.UploadChunk/2), freeze)
-		name := "/up-cut.bin"
-		if freeze {
-			name = "/up-frozen.bin"
-		}
-		fi, err := f.Upload(context.Background(), Upload{Path: name, Size: int64(len(data))}, bytes.NewReader(data))
-		if err != nil {
-			t.Fatalf("freeze %v: %v", freeze, err)
-		}
-		if fi.Size != int64(len(data)) {
-			t.Fatalf("%+v", fi)
-		}
-		got, err := os.ReadFile(filepath.Join(root, name[1:]))
-		if err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("freeze %v: the file on the agent differs (%d bytes, %v)", freeze, len(got), err)
-		}
-		if !l.faulted() {
-			t.Fatal("the link never failed: the test proves nothing")
-		}
-		if lost := f.Sent() - int64(len(data)); lost < 0 || lost > wire.UploadChunk {
-			t.Fatalf("freeze %v: %d bytes sent again, want at most one chunk (%d)", freeze, lost, wire.UploadChunk)
+	for _, window := range []int{1, 2} {
+		for _, freeze := range []bool{false, true} {
+			l := newLink(t, srv.Listener.Addr().String())
+			f := client(l)
+			f.Window = window
+			l.faultAt(int64(2*wire.UploadChunk+wire.UploadChunk/2), freeze)
+			name := fmt.Sprintf("/up-%d-%v.bin", window, freeze)
+			fi, err := f.Upload(context.Background(), Upload{Path: name, Size: int64(len(data))}, bytes.NewReader(data))
+			if err != nil {
+				t.Fatalf("window %d, freeze %v: %v", window, freeze, err)
+			}
+			if fi.Size != int64(len(data)) {
+				t.Fatalf("%+v", fi)
+			}
+			got, err := os.ReadFile(filepath.Join(root, name[1:]))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("window %d, freeze %v: the file on the agent differs (%d bytes, %v)", window, freeze, len(got), err)
+			}
+			if !l.faulted() {
+				t.Fatal("the link never failed: the test proves nothing")
+			}
+			if lost := f.Sent() - int64(len(data)); lost < 0 || lost > int64(window)*wire.UploadChunk {
+				t.Fatalf("window %d, freeze %v: %d bytes sent again, want at most %d chunks (%d bytes)", window, freeze, lost, window, window*wire.UploadChunk)
+			}
 		}
 	}
 }

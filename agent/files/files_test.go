@@ -147,9 +147,16 @@ func TestUploadPartialNeverVisible(t *testing.T) {
 	if code(err) != wire.CodeBadRequest {
 		t.Fatalf("a chunk with a wrong hash: %v", err)
 	}
-	// The wrong offset is refused.
-	if err := e.chunk(st.ID, 2*wire.UploadChunk, data[2*wire.UploadChunk:], nil); code(err) != wire.CodeConflict {
-		t.Fatalf("a chunk at the wrong offset: %v", err)
+	// A chunk already confirmed is refused; so is one that is not a
+	// chunk's start or lies past the end.
+	if err := e.chunk(st.ID, 0, data[:wire.UploadChunk], new(wire.UploadState)); code(err) != wire.CodeConflict {
+		t.Fatalf("a chunk sent again: %v", err)
+	}
+	if err := e.chunk(st.ID, 5, data[5:10], new(wire.UploadState)); code(err) != wire.CodeBadRequest {
+		t.Fatalf("a chunk at an odd offset: %v", err)
+	}
+	if err := e.chunk(st.ID, 3*wire.UploadChunk, data[:10], new(wire.UploadState)); code(err) != wire.CodeBadRequest {
+		t.Fatalf("a chunk past the end: %v", err)
 	}
 	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID}, nil); code(err) != wire.CodeConflict {
 		t.Fatalf("finishing early: %v", err)
@@ -304,5 +311,32 @@ func TestMkdirRenameDelete(t *testing.T) {
 	}
 	if ev := e.audit.find("files.rename")[0]; ev.Fields["path"] != "/new/f.txt" || ev.Fields["to"] != "/new/g.txt" {
 		t.Errorf("rename audit: %+v", ev)
+	}
+}
+
+// TestUploadChunkAheadWaitsItsTurn: a client that sends the next chunk
+// while the previous one is still on its way (a window of two) has it
+// written after its predecessor, whichever arrives first.
+func TestUploadChunkAheadWaitsItsTurn(t *testing.T) {
+	e := start(t)
+	data := random(t, 3*wire.UploadChunk)
+	var st wire.UploadState
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/w.bin", Size: int64(len(data)), SHA256: sum(data)}, &st); err != nil {
+		t.Fatal(err)
+	}
+	ahead := make(chan error, 1)
+	go func() { ahead <- e.chunk(st.ID, wire.UploadChunk, data[wire.UploadChunk:2*wire.UploadChunk], new(wire.UploadState)) }()
+	if err := e.chunk(st.ID, 0, data[:wire.UploadChunk], new(wire.UploadState)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ahead; err != nil {
+		t.Fatalf("the chunk sent ahead: %v", err)
+	}
+	if err := e.chunk(st.ID, 2*wire.UploadChunk, data[2*wire.UploadChunk:], &st); err != nil {
+		t.Fatal(err)
+	}
+	var fi wire.FileInfo
+	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID}, &fi); err != nil || fi.Size != int64(len(data)) {
+		t.Fatalf("finish: %+v %v", fi, err)
 	}
 }

@@ -2,6 +2,7 @@ package files
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -52,9 +53,10 @@ type upload struct {
 
 	mu        sync.Mutex // one chunk at a time
 	overwrite bool
-	offset    int64     // bytes on disk, checked and synced
-	sum       hash.Hash // of bytes [0, offset)
-	gone      bool      // finished, cancelled or discarded
+	offset    int64         // bytes on disk, checked and synced
+	sum       hash.Hash     // of bytes [0, offset)
+	gone      bool          // finished, cancelled or discarded
+	next      chan struct{} // closed when offset moves or the upload ends
 }
 
 func (u *upload) state() wire.UploadState {
@@ -154,7 +156,7 @@ func (h *Handler) startUpload(technician string, req wire.UploadStart) (*upload,
 	}
 	u := &upload{id: id, technician: technician, wire: pl.wire, root: pl.root, dir: dir.rel,
 		part: joinRel(dir.rel, partName(name, id)), final: pl.rel, size: req.Size, want: want,
-		overwrite: req.Overwrite, sum: sha256.New()}
+		overwrite: req.Overwrite, sum: sha256.New(), next: make(chan struct{})}
 	if err := u.recover(); err != nil {
 		if isDiskFull(err) {
 			u.root.Remove(u.part) //nolint:errcheck // the answer is the full disk
@@ -221,6 +223,7 @@ func (us *uploads) drop(u *upload, removePart bool) error {
 	}
 	us.mu.Unlock()
 	u.gone = true
+	u.moved()
 	if removePart {
 		return u.root.Remove(u.part)
 	}
@@ -279,7 +282,12 @@ func (h *Handler) uploadChunk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	u.mu.Lock()
+	// A client may send the next chunk while this one is written and
+	// synced (a window of aheadChunks): it waits here for its turn.
+	if err := u.waitTurn(r.Context(), offset); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	defer u.mu.Unlock()
 	switch {
 	case u.gone:
@@ -301,7 +309,40 @@ func (h *Handler) uploadChunk(w http.ResponseWriter, r *http.Request) {
 	}
 	u.sum.Write(buf)
 	u.offset += n
+	u.moved()
 	writeJSON(w, u.state())
+}
+
+// aheadChunks is how far ahead of the confirmed offset a chunk may arrive
+// and wait for its turn.
+const aheadChunks = 1
+
+// waitTurn waits until the chunk at offset is the next to write (or the
+// upload ends, or offset is not ahead of it), and returns with u.mu held.
+func (u *upload) waitTurn(ctx context.Context, offset int64) error {
+	timeout := time.NewTimer(chunkReadTimeout)
+	defer timeout.Stop()
+	for {
+		u.mu.Lock()
+		if u.gone || offset <= u.offset || offset > u.offset+aheadChunks*wire.UploadChunk {
+			return nil
+		}
+		ch := u.next
+		u.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timeout.C:
+			return refuse(errConflict, "the chunk before %d never came: ask where it stands", offset)
+		}
+	}
+}
+
+// moved wakes chunks waiting for their turn. Call with u.mu held.
+func (u *upload) moved() {
+	close(u.next)
+	u.next = make(chan struct{})
 }
 
 // write puts one checked chunk at offset and syncs it; a failed write is

@@ -325,7 +325,9 @@ func TestUploadChunkAheadWaitsItsTurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	ahead := make(chan error, 1)
-	go func() { ahead <- e.chunk(st.ID, wire.UploadChunk, data[wire.UploadChunk:2*wire.UploadChunk], new(wire.UploadState)) }()
+	go func() {
+		ahead <- e.chunk(st.ID, wire.UploadChunk, data[wire.UploadChunk:2*wire.UploadChunk], new(wire.UploadState))
+	}()
 	if err := e.chunk(st.ID, 0, data[:wire.UploadChunk], new(wire.UploadState)); err != nil {
 		t.Fatal(err)
 	}

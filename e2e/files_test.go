@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -256,6 +259,49 @@ func TestFiles(t *testing.T) {
 			t.Errorf("upload to %q: %v, want %s", p, err, wire.CodeBadRequest)
 		}
 	}
+	// Another site aiming at the page's transfers (the cookie is
+	// SameSite=Lax, so a link elsewhere carries it): refused; the page
+	// itself asks before it reads anything.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Jar: jar}
+	if resp, err := hc.Get(ui.URL()); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	for _, site := range []string{"cross-site", "same-origin"} {
+		req, err := http.NewRequest(http.MethodGet, ui.Base()+"/api/files/"+a.DeviceID()+"/download?path=/hello.txt", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Sec-Fetch-Site", site)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if want := map[string]int{"cross-site": http.StatusForbidden, "same-origin": http.StatusOK}[site]; resp.StatusCode != want {
+			t.Errorf("a %s download: %s, want %d", site, resp.Status, want)
+		}
+	}
+	req, err := http.NewRequest(http.MethodGet, page, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !strings.Contains(string(body), `id="confirm"`) || strings.Contains(string(body), "hello.txt") {
+		t.Errorf("the files page reached from another site lists the machine (%v): %.300s", err, body)
+	}
+
 	// No grant, and a grant for another capability.
 	f, err := alice.Files(ctx(t), a.DeviceID())
 	if err != nil {

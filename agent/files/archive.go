@@ -91,7 +91,7 @@ func (h *Handler) archive(w http.ResponseWriter, r *http.Request) {
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		n, err := io.CopyBuffer(tw, io.LimitReader(f, hdr.Size), buf)
+		n, err := io.CopyBuffer(tw, ctxReader{r.Context(), io.LimitReader(f, hdr.Size)}, buf)
 		if err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ func (h *Handler) extract(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sub.Close()
-	res, err := Extract(r.Body, rootSink{root: sub, id: strconv.FormatInt(h.cfg.Now().UnixNano(), 36)})
+	res, err := Extract(ctxReader{r.Context(), r.Body}, rootSink{root: sub, id: strconv.FormatInt(h.cfg.Now().UnixNano(), 36)})
 	// What was written is audited whether or not the archive ended well.
 	if aerr := h.audit(r, "extract", pl.wire, map[string]string{"files": strconv.Itoa(res.Files), "dirs": strconv.Itoa(res.Dirs),
 		"size": strconv.FormatInt(res.Bytes, 10), "complete": strconv.FormatBool(err == nil)}); aerr != nil && err == nil {

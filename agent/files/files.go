@@ -38,6 +38,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -270,4 +271,18 @@ func refuse(kind error, format string, args ...any) error {
 func infoOf(name string, fi fs.FileInfo) wire.FileInfo {
 	return wire.FileInfo{Name: name, Size: fi.Size(), ModTime: fi.ModTime().UTC(), Mode: fi.Mode().String(),
 		IsDir: fi.IsDir(), IsLink: fi.Mode()&fs.ModeSymlink != 0}
+}
+
+// ctxReader stops reading once ctx ends: a consent lease's end (the user
+// pressed End, the technician was revoked) stops a transfer mid-way.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

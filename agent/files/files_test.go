@@ -2,9 +2,11 @@ package files
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/harness/leak"
 
 	"github.com/peerdesk/peerdesk/wire"
@@ -340,5 +343,48 @@ func TestUploadChunkAheadWaitsItsTurn(t *testing.T) {
 	var fi wire.FileInfo
 	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID}, &fi); err != nil || fi.Size != int64(len(data)) {
 		t.Fatalf("finish: %+v %v", fi, err)
+	}
+}
+
+// TestLeaseEndStopsDownload: the call's context ends mid-download (the
+// peer server cancels it when the user presses End or the technician is
+// revoked): the stream stops short, without the trailer that would make
+// it a complete file.
+func TestLeaseEndStopsDownload(t *testing.T) {
+	leak.Check(t)
+	root := t.TempDir()
+	data := random(t, 32<<20)
+	write(t, filepath.Join(root, "big.bin"), data)
+	h, err := New(Config{Root: root, Audit: &records{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	end := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		go func() {
+			select {
+			case <-end:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		h.ServePeer(w, r.WithContext(ctx), gate.Caller{Technician: "alice"})
+	}))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + wire.PeerPathFilesDownload + "?path=/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	close(end)
+	n, _ := io.Copy(io.Discard, resp.Body) //nolint:errcheck // a cut stream is what is expected
+	if 1<<20+n >= int64(len(data)) || resp.Trailer.Get(wire.HeaderFileSHA256) != "" {
+		t.Fatalf("after the lease ended %d more bytes came (of %d), trailer %q", n, len(data), resp.Trailer.Get(wire.HeaderFileSHA256))
 	}
 }

@@ -161,7 +161,7 @@ func (h *Handler) download(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Trailer", wire.HeaderFileSHA256)
 	w.WriteHeader(http.StatusOK)
 	buf := make([]byte, copyBuffer)
-	n, err := io.CopyBuffer(io.MultiWriter(w, sum), io.LimitReader(f, size-offset), buf)
+	n, err := io.CopyBuffer(io.MultiWriter(w, sum), ctxReader{r.Context(), io.LimitReader(f, size-offset)}, buf)
 	if err != nil || n != size-offset {
 		// The client sees the stream end without the trailer.
 		h.cfg.Logger.Info("download cut", "path", pl.wire, "sent", n, "err", err)

@@ -282,6 +282,10 @@ func (h *Handler) uploadChunk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if err := r.Context().Err(); err != nil { // the user ended the session meanwhile
+		h.fail(w, r, err)
+		return
+	}
 	// A client may send the next chunk while this one is written and
 	// synced (a window of aheadChunks): it waits here for its turn.
 	if err := u.waitTurn(r.Context(), offset); err != nil {

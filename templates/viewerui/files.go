@@ -10,6 +10,9 @@ type Files struct {
 	CSRF      string
 	Config    string // JSON for the page's script
 	Error     string
+	// Confirm: the page was reached from another site; nothing is read
+	// from the machine until the technician clicks through.
+	Confirm bool
 }
 
 // FileEntry is one row of the listing.

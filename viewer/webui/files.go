@@ -2,6 +2,7 @@ package webui
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -75,7 +76,30 @@ func (f *filesUI) page(w http.ResponseWriter, r *http.Request) {
 	if p == "" {
 		p = "/"
 	}
+	if crossSite(r) {
+		// Another site led here: nothing is read from the machine (a
+		// listing asks its user and is audited) until the technician
+		// clicks through.
+		v := viewerui.Files{Device: r.PathValue("id"), Path: p, CSRF: f.s.csrf(), Confirm: true}
+		v.Crumbs = crumbs("/")
+		f.s.render(w, r, http.StatusOK, viewerui.FilesPage(v))
+		return
+	}
 	f.render(w, r, http.StatusOK, p, "")
+}
+
+// sameSite refuses a transfer another site started: a download or an
+// archive is a GET that a link elsewhere could aim at this page (the
+// cookie is SameSite=Lax), and a chunk must carry the page's CSRF header.
+func (f *filesUI) sameSite(w http.ResponseWriter, r *http.Request) bool {
+	ok := !crossSite(r)
+	if r.Method != http.MethodGet {
+		ok = ok && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Peerdesk-CSRF")), []byte(f.s.csrf())) == 1
+	}
+	if !ok {
+		writeJSON(w, http.StatusForbidden, wire.Error{Code: wire.CodeForbidden, Message: "transfers start from the files page itself"})
+	}
+	return ok
 }
 
 // render shows the folder p of the machine, with msg as an error.
@@ -196,6 +220,9 @@ func (f *filesUI) do(r *http.Request, op func(context.Context, *viewer.Files) er
 // that could not finish) breaks the browser's download off rather than
 // letting it complete.
 func (f *filesUI) download(w http.ResponseWriter, r *http.Request) {
+	if !f.sameSite(w, r) {
+		return
+	}
 	p := r.URL.Query().Get("path")
 	c, err := f.client(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -224,6 +251,9 @@ func (f *filesUI) download(w http.ResponseWriter, r *http.Request) {
 
 // archive streams a folder as a tar archive.
 func (f *filesUI) archive(w http.ResponseWriter, r *http.Request) {
+	if !f.sameSite(w, r) {
+		return
+	}
 	p := r.URL.Query().Get("path")
 	c, err := f.client(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -269,6 +299,9 @@ func (f *filesUI) start(w http.ResponseWriter, r *http.Request) {
 
 // chunk forwards one chunk of the browser's upload to the agent.
 func (f *filesUI) chunk(w http.ResponseWriter, r *http.Request) {
+	if !f.sameSite(w, r) {
+		return
+	}
 	q := r.URL.Query()
 	offset, err1 := strconv.ParseInt(q.Get("offset"), 10, 64)
 	size, err2 := strconv.ParseInt(q.Get("size"), 10, 64)

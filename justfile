@@ -63,6 +63,13 @@ stress runs="10" *args="": deps
 fuzz seconds="20" only="":
     scripts/fuzz.sh {{seconds}} {{quote(only)}}
 
+# Screenshots of every page a new shop meets in its first hour, taken by the
+# browser test of that hour (e2e TestFirstHour) into docs/shots/*.png.
+shots: deps build-deps
+    rm -rf docs/shots
+    PEERDESK_SHOTS="$PWD/docs/shots" go test -count=1 -run '^TestFirstHour$' ./e2e/
+    ls docs/shots
+
 # Benchmarks recorded in docs/BENCHMARKS.md.
 bench: deps build
     scripts/bench.sh

@@ -249,6 +249,31 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Grants the coordinator revoked (over the presence stream) pass
+	// neither the gate nor consent. The user's page starts before the
+	// overlay comes up, so it can say why it does not (issue 12).
+	denied := revoke.NewList(a.cfg.Now, 0)
+	// Every capability that acts on the machine asks here (I4).
+	cs := consent.New(consent.Config{
+		Ask: a.consentRules().For(a.st.Metadata.Company, a.st.DeviceID), Device: a.st.DeviceID,
+		Audit: a.audit, Now: a.cfg.Now, Logger: a.log.With("component", "consent"),
+		Refuse: func(h consent.Holder) bool { return denied.Revoked(h.Technician, h.NodeKey, h.Issued) },
+	})
+	a.mu.Lock()
+	a.consent = cs
+	a.mu.Unlock()
+	// The page closes after the goroutines below end (deferred before
+	// wg.Wait): the presence loop may start it later (applyConsentRules).
+	defer func() {
+		if ui := a.UI(); ui != nil {
+			ui.Close() //nolint:errcheck // at exit; Close waits for the page's server
+		}
+	}()
+	if !a.cfg.Unattended || cs.Asks() {
+		if _, err := a.startUI(cs); err != nil {
+			return err
+		}
+	}
 	n, err := node.New(node.Config{
 		Dir: state.NodeDir(a.cfg.StateDir), Hostname: a.st.Hostname, ControlURL: a.st.CoordinatorURL,
 		CA: ca, AuthKey: a.st.AuthKey, Logger: a.log, Now: a.cfg.Now,
@@ -284,32 +309,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Grants the coordinator revoked (over the presence stream) pass
-	// neither the gate nor consent.
-	denied := revoke.NewList(a.cfg.Now, 0)
 	g := &gate.Gate{Device: a.st.DeviceID, GrantKey: grantKey, WhoIs: n, Audit: a.audit, Now: a.cfg.Now, Logger: a.log,
 		Revoked: denied.Revoked}
-	// Every capability that acts on the machine asks here (I4).
-	cs := consent.New(consent.Config{
-		Ask: a.consentRules().For(a.st.Metadata.Company, a.st.DeviceID), Device: a.st.DeviceID,
-		Audit: a.audit, Now: a.cfg.Now, Logger: a.log.With("component", "consent"),
-		Refuse: func(h consent.Holder) bool { return denied.Revoked(h.Technician, h.NodeKey, h.Issued) },
-	})
-	a.mu.Lock()
-	a.consent = cs
-	a.mu.Unlock()
-	// The page closes after the goroutines below end (deferred before
-	// wg.Wait): the presence loop may start it later (applyConsentRules).
-	defer func() {
-		if ui := a.UI(); ui != nil {
-			ui.Close() //nolint:errcheck // at exit; Close waits for the page's server
-		}
-	}()
-	if !a.cfg.Unattended || cs.Asks() {
-		if _, err := a.startUI(cs); err != nil {
-			return err
-		}
-	}
 	enders := []revoke.Ender{cs} // a lease's end ends its screen session and cancels its reboot
 	caps := []peer.Capability{
 		{Routes: []string{"GET " + wire.PeerPathSysInfo}, Handler: sysinfo.Handler{Collector: a.inv}},

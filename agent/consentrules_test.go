@@ -98,7 +98,7 @@ func TestI4CoordinatorRulesChangeWhatIsAsked(t *testing.T) {
 		t.Fatalf("a screen request under rules that do not ask about it: %v", err)
 	}
 
-	msgs <- wire.PresenceMessage{Type: wire.PresenceConsentRules, Ask: []wire.Capability{wire.CapInput, wire.CapPower, wire.CapScreen, "files"}}
+	msgs <- wire.PresenceMessage{Type: wire.PresenceConsentRules, Ask: []wire.Capability{wire.CapInput, wire.CapPower, wire.CapScreen, "teleport"}}
 	wait.For(t, "the rules to ask about the screen", asks(wire.CapInput, wire.CapPower, wire.CapScreen))
 	wait.Recv(t, "the unasked screen session to end", live.Done())
 	got := make(chan error, 1)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,59 @@ type SupportOptions struct {
 	// desktop's browser. The address is neither printed nor logged (L4).
 	Browser func(url string) error
 	Logger  *slog.Logger
+	// Retry is how long the agent waits before it tries the help desk
+	// again when it cannot reach it; DefaultRetry if zero.
+	Retry time.Duration
+}
+
+// DefaultRetry is how often a one-time agent that cannot reach its help
+// desk tries again.
+const DefaultRetry = 3 * time.Second
+
+// reachHelpDesk fetches the coordinator's CA (checked against the pin) and
+// joins with the code. While the help desk cannot be reached — no network,
+// the pin does not match, the clock is off — it tells why (tell, each time
+// the reason changes, "" once reached) and tries again every o.Retry until
+// ctx ends. A refused code (wrong, used, expired) ends it at once.
+func reachHelpDesk(ctx context.Context, o SupportOptions, host string, tell func(string), log *slog.Logger) (*x509.Certificate, *coordclient.Client, wire.JoinResponse, error) {
+	retry := o.Retry
+	if retry <= 0 {
+		retry = DefaultRetry
+	}
+	said := ""
+	for {
+		ca, err := trust.FetchCA(ctx, o.Config.CoordinatorURL, o.Config.Pin)
+		if err == nil {
+			coord := coordclient.New(o.Config.CoordinatorURL, ca)
+			join, jerr := coord.Join(ctx, wire.JoinRequest{Code: o.Config.Code, Hostname: host, OS: osName()})
+			if jerr == nil {
+				if said != "" {
+					tell("")
+				}
+				return ca, coord, join, nil
+			}
+			if coordclient.Code(jerr) != "" { // the help desk answered: the code is refused
+				fmt.Println("peerdesk support:", jerr)
+				return nil, nil, wire.JoinResponse{}, fmt.Errorf("agent.RunSupport: %w", jerr)
+			}
+			err = jerr
+		}
+		if ctx.Err() != nil {
+			return nil, nil, wire.JoinResponse{}, fmt.Errorf("agent.RunSupport: reaching the help desk: %w", err)
+		}
+		if words := node.Classify(err).Words(); words != said {
+			said = words
+			tell(words)
+		}
+		log.Info("cannot reach the help desk; trying again", "err", err, "in", retry)
+		t := time.NewTimer(retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, wire.JoinResponse{}, fmt.Errorf("agent.RunSupport: reaching the help desk: %w", err)
+		case <-t.C:
+		}
+	}
 }
 
 // RunSupport is the one-time support agent: it presents its code, joins the
@@ -61,33 +115,10 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	if host == "" {
 		host = Hostname()
 	}
-	ca, err := trust.FetchCA(ctx, o.Config.CoordinatorURL, o.Config.Pin)
-	if err != nil {
-		fmt.Println("peerdesk support:", node.Classify(err).Words())
-		return fmt.Errorf("agent.RunSupport: reaching the help desk: %w", err)
-	}
-	coord := coordclient.New(o.Config.CoordinatorURL, ca)
-	join, err := coord.Join(ctx, wire.JoinRequest{Code: o.Config.Code, Hostname: host, OS: osName()})
-	if err != nil {
-		return fmt.Errorf("agent.RunSupport: %w", err)
-	}
-	device := coord.WithDevice(join.DeviceID, join.DeviceSecret)
-	ended := false
-	endSession := func(reason string) {
-		if ended {
-			return
-		}
-		ended = true
-		ectx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := device.EndSupport(ectx, reason); err != nil {
-			log.Warn("telling the help desk the session ended", "err", err)
-		}
-	}
-	defer endSession("the support agent closed")
-
-	// A one-time agent always asks (I4): its rules are fixed.
-	cs := consent.New(consent.Config{Ask: policy.AttendedConsent, Device: join.DeviceID, Audit: audit, Logger: log})
+	// The user's page opens first, so that whatever stops the agent from
+	// reaching the help desk is said there as well as on the terminal. A
+	// one-time agent always asks (I4): its rules are fixed.
+	cs := consent.New(consent.Config{Ask: policy.AttendedConsent, Audit: audit, Logger: log})
 	open := o.Browser
 	if open == nil {
 		open = localui.OpenBrowser
@@ -102,6 +133,31 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 		fmt.Println("peerdesk support: your browser could not be opened; it is tried again when your technician connects")
 		log.Info("could not open a browser", "err", err)
 	}
+
+	ca, coord, join, err := reachHelpDesk(ctx, o, host, func(words string) {
+		ui.SetNetwork(words)
+		if words != "" {
+			fmt.Println("peerdesk support:", words, "Trying again…")
+		}
+	}, log)
+	if err != nil {
+		return err
+	}
+	cs.SetDevice(join.DeviceID)
+	device := coord.WithDevice(join.DeviceID, join.DeviceSecret)
+	ended := false
+	endSession := func(reason string) {
+		if ended {
+			return
+		}
+		ended = true
+		ectx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := device.EndSupport(ectx, reason); err != nil {
+			log.Warn("telling the help desk the session ended", "err", err)
+		}
+	}
+	defer endSession("the support agent closed")
 
 	// Why the overlay is down also goes to the technician's session row,
 	// over HTTPS: it works when the overlay does not.

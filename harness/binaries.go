@@ -196,6 +196,12 @@ func (p *Process) Stop(t testing.TB) {
 // Run runs binary name to completion and returns its stdout.
 func Run(t testing.TB, env []string, name string, args ...string) (string, error) {
 	t.Helper()
+	return RunInput(t, env, "", name, args...)
+}
+
+// RunInput is Run with stdin given (nothing: stdin is empty).
+func RunInput(t testing.TB, env []string, stdin, name string, args ...string) (string, error) {
+	t.Helper()
 	bin := filepath.Join(Binaries(t), name) // a first build is not part of the run's time
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
@@ -204,6 +210,7 @@ func Run(t testing.TB, env []string, name string, args ...string) (string, error
 	cmd.SysProcAttr = dieWithParent()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
+	cmd.Stdin = strings.NewReader(stdin)
 	// The parent-death signal follows this thread (see StartPath): it
 	// stays with this goroutine until the binary has exited.
 	runtime.LockOSThread()

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"image/png"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -169,19 +170,48 @@ func (b *Browser) IsolatedTab(t testing.TB, downloads string) context.Context {
 	}
 	chromedp.FromContext(ctx).BrowserContextID = bc
 	if downloads != "" {
+		// Chromium says when a download is complete (after its rename
+		// and its final permissions, which would undo a chmod made
+		// earlier): WaitFile waits for that.
+		var names sync.Map // GUID → suggested file name
+		chromedp.ListenTarget(ctx, func(ev any) {
+			switch e := ev.(type) {
+			case *browser.EventDownloadWillBegin:
+				names.Store(e.GUID, e.SuggestedFilename)
+			case *browser.EventDownloadProgress:
+				if e.State != browser.DownloadProgressStateCompleted {
+					return
+				}
+				if e.FilePath != "" {
+					completed.Store(e.FilePath, true)
+				}
+				if name, ok := names.Load(e.GUID); ok {
+					completed.Store(filepath.Join(downloads, name.(string)), true)
+				}
+			}
+		})
 		Do(t, ctx, "allow downloads", browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).
-			WithBrowserContextID(bc).WithDownloadPath(downloads))
+			WithBrowserContextID(bc).WithDownloadPath(downloads).WithEventsEnabled(true))
 	}
 	return ctx
 }
 
-// WaitFile waits for Chromium to finish a download: it writes to a
-// temporary name and renames the file when complete.
+// completed holds the paths of downloads Chromium reported complete.
+var completed sync.Map
+
+// WaitFile waits for Chromium to finish a download of a tab made by
+// IsolatedTab: the file is there and Chromium reported it complete (it
+// writes to a temporary name, renames the file, then sets its mode).
 func WaitFile(t testing.TB, path string) {
 	t.Helper()
 	err := wait.Until(Timeout, func() error {
-		_, err := os.Stat(path)
-		return err
+		if _, err := os.Stat(path); err != nil {
+			return err
+		}
+		if _, ok := completed.Load(path); !ok {
+			return errors.New("Chromium has not reported the download complete")
+		}
+		return nil
 	})
 	if errors.Is(err, fs.ErrNotExist) {
 		entries, _ := os.ReadDir(filepath.Dir(path)) //nolint:errcheck // only for the message
@@ -209,4 +239,59 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// ShotsEnv names the directory Shot writes screenshots to (`just shots`
+// sets it to docs/shots); unset, they go to the test's temporary directory,
+// still taken and checked.
+const ShotsEnv = "PEERDESK_SHOTS"
+
+// Shot saves a PNG of tab's viewport as name.png (in $PEERDESK_SHOTS, or a
+// temporary directory) and checks it is a real picture of a page: it
+// decodes, and it is not one flat colour.
+func Shot(t testing.TB, tab context.Context, name string) string {
+	t.Helper()
+	dir := os.Getenv(ShotsEnv)
+	if dir == "" {
+		dir = shotDir(t)
+	}
+	var buf []byte
+	Do(t, tab, "screenshot "+name, chromedp.CaptureScreenshot(&buf))
+	img, err := png.Decode(bytes.NewReader(buf))
+	if err != nil {
+		t.Fatalf("harness: screenshot %s: %v", name, err)
+	}
+	b := img.Bounds()
+	first := img.At(b.Min.X, b.Min.Y)
+	flat := true
+	for y := b.Min.Y; y < b.Max.Y && flat; y += 7 {
+		for x := b.Min.X; x < b.Max.X; x += 7 {
+			if img.At(x, y) != first {
+				flat = false
+				break
+			}
+		}
+	}
+	if flat {
+		t.Fatalf("harness: screenshot %s is one flat colour: the page did not render", name)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+var shotDirs sync.Map // test name → its directory
+
+func shotDir(t testing.TB) string {
+	if d, ok := shotDirs.Load(t.Name()); ok {
+		return d.(string)
+	}
+	d := t.TempDir()
+	shotDirs.Store(t.Name(), d)
+	return d
 }

@@ -2,10 +2,12 @@ package harness
 
 import (
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/peerdesk/peerdesk/supportpack"
@@ -66,5 +68,19 @@ func (c *Coordinator) SPKIPin(t testing.TB) string {
 		}
 	}
 	sum := sha256.Sum256(cert.RawSubjectPublicKeyInfo)
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// SPKIPinAt is SPKIPin for a coordinator the test runs as a process: the
+// pin of the TLS key the server at url (https://host:port) presents.
+func SPKIPinAt(t testing.TB, url string) string {
+	t.Helper()
+	host := strings.TrimPrefix(url, "https://")
+	conn, err := tls.Dial("tcp", host, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only to read the key whose pin the test then trusts
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sum := sha256.Sum256(conn.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }

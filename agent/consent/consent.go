@@ -54,6 +54,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/peerdesk/peerdesk/wire"
@@ -146,7 +147,8 @@ type State struct {
 
 // Service asks the user and keeps what they allowed.
 type Service struct {
-	cfg Config
+	cfg    Config
+	device atomic.Pointer[string] // set by SetDevice; else cfg.Device
 
 	mu      sync.Mutex
 	pending *pending
@@ -180,6 +182,18 @@ func New(cfg Config) *Service {
 	}
 	cfg.Ask = normalize(cfg.Ask)
 	return &Service{cfg: cfg, leases: map[*Lease]struct{}{}, changed: make(chan struct{})}
+}
+
+// SetDevice names the machine in audit records from now on, for an agent
+// that learns its device id after the service starts (the one-time agent
+// shows its page before it has joined).
+func (s *Service) SetDevice(id string) { s.device.Store(&id) }
+
+func (s *Service) deviceName() string {
+	if d := s.device.Load(); d != nil {
+		return *d
+	}
+	return s.cfg.Device
 }
 
 // Asks reports whether any capability needs the user's answer here: if
@@ -497,7 +511,7 @@ func (s *Service) record(actor, action, outcome, reason string, caps []wire.Capa
 	for i, c := range caps {
 		names[i] = string(c)
 	}
-	ev := wire.AuditEvent{Time: s.cfg.Now(), Actor: actor, Action: action, Target: s.cfg.Device, Outcome: outcome, Reason: reason,
+	ev := wire.AuditEvent{Time: s.cfg.Now(), Actor: actor, Action: action, Target: s.deviceName(), Outcome: outcome, Reason: reason,
 		Fields: map[string]string{"capabilities": strings.Join(names, ",")}}
 	for i := 0; i+1 < len(kv); i += 2 {
 		ev.Fields[kv[i]] = kv[i+1]

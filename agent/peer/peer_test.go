@@ -86,6 +86,18 @@ func start(t *testing.T, ask []wire.Capability, idle time.Duration, caps ...Capa
 	if err != nil {
 		t.Fatal(err)
 	}
+	url, stop := serve(t, s)
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &world{srv: s, url: url, token: tok, cs: cs}
+}
+
+// serve serves s on loopback; stop ends it and returns what Serve did.
+func serve(t *testing.T, s *Server) (url string, stop func() error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -93,13 +105,10 @@ func start(t *testing.T, ask []wire.Capability, idle time.Duration, caps ...Capa
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	return "http://" + ln.Addr().String(), func() error {
 		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	return &world{srv: s, url: "http://" + ln.Addr().String(), token: tok, cs: cs}
+		return <-done
+	}
 }
 
 func (w *world) call(t *testing.T, method, path string) int {
@@ -254,14 +263,8 @@ func TestServeWaitsForEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	resp, err := http.Get("http://" + ln.Addr().String() + "/s") // no grant
+	url, stop := serve(t, s)
+	resp, err := http.Get(url + "/s") // no grant
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,8 +272,7 @@ func TestServeWaitsForEverything(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized || h.calls.Load() != 0 {
 		t.Fatalf("a call without a grant: %d, handler ran %d times", resp.StatusCode, h.calls.Load())
 	}
-	cancel()
-	err = <-done
+	err = stop()
 	if err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("Serve = %v, want the Close error", err)
 	}

@@ -26,7 +26,7 @@ func BenchmarkFilesOverlay(b *testing.B) {
 		b.Fatal(err)
 	}
 	data := make([]byte, 256<<20)
-	rand.Read(data) //nolint:errcheck // never fails
+	rand.Read(data)                                //nolint:errcheck // never fails
 	if _, err := f.List(ctx(b), "/"); err != nil { // the path is up
 		b.Fatal(err)
 	}

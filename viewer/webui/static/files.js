@@ -191,6 +191,7 @@
         if (!st) {
           st = await call('/upload/start', { path: it.path, size: it.size, sha256: whole, overwrite: it.overwrite });
           it.done = st.offset;
+          if (it.failedAt !== undefined && it.resumedAt === undefined) it.resumedAt = st.offset;
         }
         if (st.offset >= st.size) {
           await call('/upload/finish', { id: st.id });
@@ -209,6 +210,7 @@
           return;
         }
         it.state = 'retrying'; it.error = e.message; draw(it);
+        if (st && it.failedAt === undefined) it.failedAt = st.offset; // confirmed when the first try failed
         st = null; // ask the agent where the upload stands
         await sleep(Math.min(500 * (1 << Math.min(it.tries - 1, 3)), 4000));
       }

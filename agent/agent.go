@@ -163,6 +163,10 @@ type Config struct {
 	// capability reads (journalctl --directory) instead of the system's
 	// journal. Tests point it at journal files they made.
 	JournalDir string
+	// FilesRoot is the folder technicians see as "/" with the files
+	// capability; "" is the whole machine (Windows: its drives). Tests
+	// give a temporary folder.
+	FilesRoot string
 	// Browser opens the end user's page; nil means the desktop's browser.
 	Browser func(url string) error
 	Logger  *slog.Logger
@@ -337,7 +341,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		{Routes: []string{"POST " + wire.PeerPathWake}, Handler: wol.Handler{Logger: a.log}},
 	}
 	caps = append(caps, backstage(backstageConfig{Logger: a.log, Device: a.st.DeviceID, Audit: a.audit,
-		ServicesBus: a.cfg.ServicesBus, JournalDir: a.cfg.JournalDir})...)
+		ServicesBus: a.cfg.ServicesBus, JournalDir: a.cfg.JournalDir, FilesRoot: a.cfg.FilesRoot, Now: a.cfg.Now})...)
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n, cs)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/agent/apps"
+	"github.com/peerdesk/peerdesk/agent/files"
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/logs"
 	"github.com/peerdesk/peerdesk/agent/peer"
@@ -22,25 +23,36 @@ type backstageConfig struct {
 	// and sees every lease on their page).
 	OneTime bool
 	// Device is this machine's device id, and Audit its audit trail:
-	// capabilities record what each call did (a process killed, a
-	// service restarted).
+	// capabilities record what each call did (a file written, a process
+	// killed, a service restarted) besides the gate's record.
 	Device string
 	Audit  gate.Recorder
 	// ServicesBus and JournalDir: see Config.
 	ServicesBus string
 	JournalDir  string
+	// FilesRoot is the folder the files capability shows as "/" ("" is
+	// the whole machine).
+	FilesRoot string
 	// ShellIdle and ShellMax bound shells (shell.DefaultIdle and
 	// shell.DefaultMax if zero).
 	ShellIdle, ShellMax time.Duration
+	Now                 func() time.Time
 }
 
 // backstage is the rows both the installed agent (Run) and the one-time
 // agent (RunSupport) serve besides screen, system information, power and
 // Wake-on-LAN: files, shell, processes, services, applications and logs,
 // each from its own agent/<capability> package (issue 13). Adding a
-// capability adds its row here.
+// capability adds its row here. A row whose capability cannot start is
+// left out and logged: the agent then does not offer it, and a viewer
+// says so.
 func backstage(c backstageConfig) []peer.Capability {
 	var rows []peer.Capability
+	if fh, err := files.New(files.Config{Root: c.FilesRoot, Device: c.Device, Audit: c.Audit, Logger: c.Logger.With("capability", "files"), Now: c.Now}); err != nil {
+		c.Logger.Error("the files capability cannot start; not offered", "err", err)
+	} else {
+		rows = append(rows, peer.Capability{Routes: files.Routes(), Handler: fh, Consent: peer.ConsentPerCall, Close: fh.Close})
+	}
 	rows = append(rows,
 		peer.Capability{Routes: []string{"GET " + wire.PeerPathProcesses, "POST " + wire.PeerPathProcessKill},
 			Handler: &procs.Handler{Device: c.Device, Audit: c.Audit, Logger: c.Logger}, Consent: peer.ConsentPerCall},

@@ -5,8 +5,8 @@
 # Runs in a private network namespace with one veth (so nodes see a network)
 # and no route anywhere.
 #
-# Usage: scripts/bench.sh [section…]; sections: idle firstcall bulk control
-# screen shell fleet (default: all; firstcall needs idle's agent).
+# Usage: scripts/bench.sh [section…]; sections: idle firstcall bulk files
+# control screen shell fleet (default: all; firstcall needs idle's agent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${PEERDESK_BENCH_NS:-}" ]; then
@@ -20,7 +20,7 @@ ip link set bn0 arp off
 ip addr add 10.254.0.1/24 dev bn0
 ip link set bn1 up && ip link set bn0 up
 
-sections=" ${*:-idle firstcall bulk control screen shell fleet} "
+sections=" ${*:-idle firstcall bulk files control screen shell fleet} "
 want() { [[ $sections == *" $1 "* ]]; }
 
 out=${BENCH_OUT:-bench/results/$(date -u +%Y-%m-%d)}
@@ -109,6 +109,45 @@ if want bulk; then
 echo "== bulk throughput over the overlay (3 × 1 GiB; default soft limit, then none)"
 bulk "" default
 bulk off nolimit
+fi
+
+if want files; then
+# 1 GiB up and down through the files capability (peerdesk-viewer files
+# put/get: 4 MiB chunks, each hashed, written and synced on arrival; the
+# whole file hashed at both ends), against peerbench send on the same
+# machine in the same run; the agent's RSS sampled every 0.2 s.
+echo "== files: 1 GiB each way through the files capability (3 runs), against peerbench send"
+mkdir -p "$work/f/remote"
+tok=$(bin/peerdesk admin token -data "$work/coord" 2>/dev/null)
+bin/peerdesk-agent enroll -state "$work/fagent" -coordinator "$url" -token "$tok" -hostname bench-files >/dev/null
+bin/peerdesk-agent run -state "$work/fagent" -unattended -no-screen -log-level error 2>"$work/fagent.log" &
+fagent=$!; pids+=($fagent)
+bin/peerdesk-viewer login -state "$work/fv" -coordinator "$url" -pin "$pin" -user bench >/dev/null
+for _ in $(seq 300); do fdev=$(bin/peerdesk-viewer machines -state "$work/fv" 2>/dev/null | awk '$2=="bench-files" && $4=="true" {print $1}'); [ -n "$fdev" ] && break; sleep 0.2; done
+head -c 1G /dev/urandom >"$work/f/src.bin"
+bin/peerdesk-viewer files ls -state "$work/fv" "$fdev" "$work/f" >/dev/null # the path and the consent lease are up
+sleep 5
+rss0=$(rss_kib $fagent)
+( peak=0; while kill -0 $fagent 2>/dev/null; do r=$(rss_kib $fagent); [ "$r" -gt "$peak" ] && peak=$r && echo $peak >"$work/fpeak"; sleep 0.2; done ) &
+sampler=$!; pids+=($sampler)
+: >"$out/files-runs.txt"
+for i in 1 2 3; do
+  t0=$(date +%s.%N)
+  bin/peerdesk-viewer files put -state "$work/fv" -overwrite "$fdev" "$work/f/src.bin" "$work/f/remote/up.bin" >/dev/null
+  t1=$(date +%s.%N)
+  rm -f "$work/f/down.bin"
+  bin/peerdesk-viewer files get -state "$work/fv" "$fdev" "$work/f/remote/up.bin" "$work/f/down.bin" >/dev/null
+  t2=$(date +%s.%N)
+  cmp -s "$work/f/src.bin" "$work/f/down.bin" || { echo "files: the round trip differs" >&2; exit 1; }
+  awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {printf "up_mib_per_s=%.1f down_mib_per_s=%.1f\n", 1024/(b-a), 1024/(c-b)}' | tee -a "$out/files-runs.txt"
+done
+kill $sampler 2>/dev/null || true
+bulk "" files-ref
+ref=$(sed -n 's/.*mib_per_s_median=\([0-9.]*\).*/\1/p' "$out/throughput-files-ref.txt")
+up=$(sed -n 's/.*up_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+down=$(sed -n 's/.*down_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+echo "files: up_mib_per_s_median=$up down_mib_per_s_median=$down peerbench_mib_per_s_median=$ref up_percent=$(awk -v a="$up" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_percent=$(awk -v a="$down" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') agent_rss_before_kib=$rss0 agent_rss_peak_kib=$(cat "$work/fpeak") agent_rss_growth_kib=$(( $(cat "$work/fpeak") - rss0 ))" | tee "$out/files.txt"
+kill $fagent 2>/dev/null || true
 fi
 
 if want control; then

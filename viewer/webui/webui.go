@@ -119,6 +119,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /api/end/{session}", s.end)
 	s.routeShell(mux)
 	s.systools(mux)
+	s.registerFiles(mux)
 	serveStatic(mux)
 	s.srv = &http.Server{Handler: s.guard(mux), ReadHeaderTimeout: 10 * time.Second}
 	s.served = make(chan struct{})

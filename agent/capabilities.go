@@ -39,6 +39,11 @@ type backstageConfig struct {
 	Now                 func() time.Time
 }
 
+// backstageNames are the capabilities of backstage's rows, which agents
+// claim at enroll and join before their table is built (building it opens
+// what the rows hold). TestBackstageNames keeps the two equal.
+var backstageNames = []wire.Capability{wire.CapProcesses, wire.CapServices, wire.CapLogs, wire.CapApps, wire.CapShell, wire.CapFiles}
+
 // backstage is the rows both the installed agent (Run) and the one-time
 // agent (RunSupport) serve besides screen, system information, power and
 // Wake-on-LAN: files, shell, processes, services, applications and logs,

@@ -1,8 +1,6 @@
 package agent
 
 import (
-	"log/slog"
-
 	"github.com/peerdesk/peerdesk/agent/peer"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -28,19 +26,18 @@ func rowNames(rows []peer.Capability) []wire.Capability {
 
 // installedServed is what Run serves by default (a screen; the backstage
 // rows), said at enroll, before any table is built; Run's own table is
-// sent with the first inventory report. Building the backstage rows
-// starts nothing (the peer server starts and closes what they hold).
+// sent with the first inventory report.
 func installedServed() wire.Served {
 	names := []wire.Capability{wire.CapSysInfo, wire.CapPower, wire.CapWake, wire.CapScreen}
-	return servedBy(append(names, rowNames(backstage(backstageConfig{Logger: slog.New(slog.DiscardHandler)}))...))
+	return servedBy(append(names, backstageNames...))
 }
 
 // oneTimeServed is what RunSupport serves, said at its join (before the
 // overlay, and so the screen, is up): a screen, system information and
 // the backstage rows.
-func oneTimeServed(log *slog.Logger) wire.Served {
+func oneTimeServed() wire.Served {
 	names := []wire.Capability{wire.CapScreen, wire.CapSysInfo}
-	return servedBy(append(names, rowNames(backstage(backstageConfig{Logger: log, OneTime: true}))...))
+	return servedBy(append(names, backstageNames...))
 }
 
 // setServed records what the running peer server answers; reports carry

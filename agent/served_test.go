@@ -97,13 +97,12 @@ func TestReportsSayWhatTheAgentServes(t *testing.T) {
 // protocol 2 with the rows its table serves by default, a valid claim.
 func TestEnrollAndJoinClaims(t *testing.T) {
 	t.Parallel()
-	backstageNames := rowNames(backstage(backstageConfig{Logger: slog.New(slog.DiscardHandler)}))
 	for name, tc := range map[string]struct {
 		got  wire.Served
 		want []wire.Capability
 	}{
 		"installed": {installedServed(), append([]wire.Capability{wire.CapSysInfo, wire.CapPower, wire.CapWake, wire.CapScreen}, backstageNames...)},
-		"one-time":  {oneTimeServed(slog.New(slog.DiscardHandler)), append([]wire.Capability{wire.CapScreen, wire.CapSysInfo}, backstageNames...)},
+		"one-time":  {oneTimeServed(), append([]wire.Capability{wire.CapScreen, wire.CapSysInfo}, backstageNames...)},
 	} {
 		if err := tc.got.Check(); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -117,3 +116,26 @@ func TestEnrollAndJoinClaims(t *testing.T) {
 		}
 	}
 }
+
+// TestBackstageNames: the names agents claim before their table is built
+// are the names of the rows backstage builds.
+func TestBackstageNames(t *testing.T) {
+	rows := backstage(backstageConfig{Logger: slog.New(slog.DiscardHandler), Audit: nopRecorder{}, Device: "dev-1", FilesRoot: t.TempDir(), Now: time.Now})
+	defer func() {
+		for _, r := range rows {
+			if r.Close != nil {
+				r.Close() //nolint:errcheck // nothing was started
+			}
+		}
+	}()
+	got, want := rowNames(rows), slices.Clone(backstageNames)
+	slices.Sort(got)
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("backstageNames (-want +got):\n%s", diff)
+	}
+}
+
+type nopRecorder struct{}
+
+func (nopRecorder) Record(wire.AuditEvent) error { return nil }

@@ -134,7 +134,7 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 		log.Info("could not open a browser", "err", err)
 	}
 
-	claim := oneTimeServed(log)
+	claim := oneTimeServed()
 	ca, coord, join, err := reachHelpDesk(ctx, o, host, claim, func(words string) {
 		ui.SetNetwork(words)
 		if words != "" {

@@ -7,7 +7,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # The agent links OpenH264 and libyuv (H.264), X11 and XTest (capture, input);
 # libopenh264-dev brings libopenh264-7, which builds without cgo load at run time.
 build-packages := "gcc=gcc pkg-config=pkg-config libopenh264-dev libyuv-dev libx11-dev libxtst-dev"
-test-packages := "ip=iproute2 unshare=util-linux chromium=chromium git=git Xvfb=xvfb systemd-analyze=systemd"
+test-packages := "ip=iproute2 unshare=util-linux chromium=chromium git=git Xvfb=xvfb systemd-analyze=systemd dbus-daemon=dbus"
 
 default:
     @just --list
@@ -23,8 +23,15 @@ build-deps:
 build: build-deps
     go build -o bin/ ./cmd/peerdesk ./cmd/peerdesk-agent ./cmd/peerdesk-viewer
 
-# The journey on this machine: coordinator, enrolled agent, technician's viewer.
-demo: build
+# A support session end to end on this machine: coordinator, code, the
+# one-time agent on an X desktop of its own, consent, the live screen, a file
+# pushed and pulled, a shell command; screenshots saved (paths printed).
+demo: deps build
+    go run ./demo
+
+# The enrolled-agent journey: coordinator, enrolled agent, technician's viewer
+# fetching system information peer to peer, the coordinator stopped mid-session.
+demo-enrolled: build
     scripts/demo.sh
 
 # Build the real Ollama server the triage tests run against (the pinned

@@ -31,10 +31,12 @@ import (
 	"github.com/peerdesk/peerdesk/agent/gate"
 	"github.com/peerdesk/peerdesk/agent/inventory"
 	"github.com/peerdesk/peerdesk/agent/localui"
+	"github.com/peerdesk/peerdesk/agent/outbox"
 	"github.com/peerdesk/peerdesk/agent/peer"
 	"github.com/peerdesk/peerdesk/agent/power"
 	"github.com/peerdesk/peerdesk/agent/revoke"
 	"github.com/peerdesk/peerdesk/agent/screen"
+	"github.com/peerdesk/peerdesk/agent/shot"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/agent/sysinfo"
 	"github.com/peerdesk/peerdesk/agent/wol"
@@ -93,7 +95,7 @@ func Enroll(ctx context.Context, o EnrollOptions) (*state.State, error) {
 		host = Hostname()
 	}
 	resp, err := coordclient.New(url, ca).Enroll(ctx, wire.EnrollRequest{
-		Token: o.Token, MachineID: mid, Hostname: host, OS: osName(),
+		Token: o.Token, MachineID: mid, Hostname: host, OS: osName(), Agent: installedServed(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("agent.Enroll: %w", err)
@@ -153,10 +155,28 @@ type Config struct {
 	// PowerRunner carries out power actions (reboot, Safe Mode); nil means
 	// this machine's own commands. Tests record instead of rebooting.
 	PowerRunner power.Runner
+	// ServicesBus is the D-Bus address the services capability reaches
+	// systemd on; "" means the system bus. Tests point it at a fake
+	// systemd (package agent/services/systemdtest).
+	ServicesBus string
+	// JournalDir, if set, is the directory of journal files the logs
+	// capability reads (journalctl --directory) instead of the system's
+	// journal. Tests point it at journal files they made.
+	JournalDir string
+	// FilesRoot is the folder technicians see as "/" with the files
+	// capability; "" is the whole machine (Windows: its drives). Tests
+	// give a temporary folder.
+	FilesRoot string
 	// Browser opens the end user's page; nil means the desktop's browser.
 	Browser func(url string) error
 	Logger  *slog.Logger
 	Now     func() time.Time
+
+	// Hotkey takes a screenshot ticket (T5): "" is F8, "off" none (see
+	// hotkey.ParseKey). Contacts is how to reach the help desk, in words,
+	// shown while a report waits to be sent.
+	Hotkey   string
+	Contacts string
 }
 
 // Agent is an enrolled agent.
@@ -177,6 +197,10 @@ type Agent struct {
 	sh        *screen.Handler
 	consent   *consent.Service
 	revoker   *revoke.Revoker // acts on the coordinator's revocations; nil until Run has wired it
+	served    wire.Served     // what the peer server answers (protocol 2); zero until Run has built it
+	outbox    *outbox.Outbox  // tickets and messages owed to the coordinator (report.go)
+	reports   *shot.Service   // the screenshot ticket; nil if the outbox could not open
+	hotkey    string          // the key that takes a report; "" if none
 
 	// streaming is true while the presence stream is up: it keeps the
 	// device online, so no heartbeat request (and no second connection
@@ -258,6 +282,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.consent = cs
 	a.mu.Unlock()
+	// Reports (T5) are taken and queued before the overlay is up (T4);
+	// they stop after the page has closed (deferred before it).
+	defer a.startReports(ctx)()
 	// The page closes after the goroutines below end (deferred before
 	// wg.Wait): the presence loop may start it later (applyConsentRules).
 	defer func() {
@@ -313,7 +340,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		{Routes: []string{"POST " + wire.PeerPathPower}, Handler: &power.Handler{Config: a.powerConfig(), Consent: cs}, Consent: peer.ConsentOwn},
 		{Routes: []string{"POST " + wire.PeerPathWake}, Handler: wol.Handler{Logger: a.log}},
 	}
-	caps = append(caps, backstage(backstageConfig{Logger: a.log})...)
+	caps = append(caps, backstage(backstageConfig{Logger: a.log, Device: a.st.DeviceID, Audit: a.audit,
+		ServicesBus: a.cfg.ServicesBus, JournalDir: a.cfg.JournalDir, FilesRoot: a.cfg.FilesRoot, Now: a.cfg.Now})...)
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n, cs)
 		if err != nil {
@@ -343,6 +371,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("agent.Run: %w", err)
 	}
+	// Before the background jobs start: the first report says it.
+	a.setServed(servedBy(srv.Capabilities()))
 	ln, err := n.Listen("tcp", ":"+strconv.Itoa(wire.PeerPort))
 	if err != nil {
 		return fmt.Errorf("agent.Run: %w", err)
@@ -372,8 +402,16 @@ func (a *Agent) startUI(cs *consent.Service) (*localui.UI, error) {
 	if show == nil {
 		show = localui.OpenBrowser
 	}
+	a.mu.Lock()
+	var rep localui.Reporter
+	if a.reports != nil {
+		rep = a.reports
+	}
+	hk := a.hotkey
+	a.mu.Unlock()
 	ui, err := localui.Start(localui.Config{
 		Hostname: a.st.Hostname, Logger: a.log, Show: show, Consent: cs, Now: a.cfg.Now,
+		Report: rep, Contacts: a.cfg.Contacts, Hotkey: hk,
 		AskHelp: func(ctx context.Context) (string, error) {
 			c, err := a.coord.AskForHelp(ctx)
 			return c.Code, err
@@ -447,6 +485,7 @@ func (a *Agent) reportInventory(ctx context.Context, md wire.Metadata) bool {
 	}
 	inv.Metadata = md
 	inv.Custom, inv.Metadata.Custom = md.Custom, nil
+	inv.Agent = a.servedNow()
 	if err := a.coord.Inventory(ctx, inv); err != nil {
 		a.log.Debug("reporting inventory deferred", "err", err)
 		return false
@@ -478,7 +517,12 @@ func Reconfigure(dir string, change func(*wire.Metadata)) (wire.Metadata, error)
 func (a *Agent) presence(ctx context.Context) {
 	pause := time.Second
 	h := coordclient.PresenceHandlers{
-		Up:      func() { a.streaming.Store(true) },
+		Up: func() {
+			a.streaming.Store(true)
+			if ob := a.Outbox(); ob != nil {
+				ob.Kick() // the coordinator is back: send what waits now
+			}
+		},
 		Message: a.onPresenceMessage,
 		Invalid: func(err error) { a.log.Warn("an invalid message from the coordinator", "err", err) },
 	}
@@ -576,7 +620,7 @@ func (a *Agent) report(ctx context.Context) {
 			invDue = !a.reportInventory(ctx, md)
 		}
 		if !a.streaming.Load() {
-			if err := a.coord.Heartbeat(ctx, wire.Heartbeat{AgentVersion: a.cfg.Version, Uptime: wire.Duration(a.cfg.Now().Sub(start)), Sent: a.cfg.Now().UTC()}); err != nil {
+			if err := a.coord.Heartbeat(ctx, wire.Heartbeat{AgentVersion: a.cfg.Version, Uptime: wire.Duration(a.cfg.Now().Sub(start)), Sent: a.cfg.Now().UTC(), Agent: a.servedNow()}); err != nil {
 				a.log.Debug("heartbeat failed", "err", err)
 			}
 		}

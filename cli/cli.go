@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -32,6 +33,12 @@ type Command struct {
 
 // ErrUsage makes Main print the usage and exit with status 2.
 var ErrUsage = errors.New("usage")
+
+// ExitStatus, returned by a command, makes Main exit with that status
+// and print nothing (a remote command's own status, passed through).
+type ExitStatus int
+
+func (e ExitStatus) Error() string { return "exit status " + strconv.Itoa(int(e)) }
 
 // Main runs the subcommand named by os.Args[1] with a context cancelled on
 // SIGINT or SIGTERM, and exits.
@@ -109,6 +116,10 @@ func run(path string, cmds []Command, args []string, stderr io.Writer) int {
 			return 0
 		case errors.Is(err, ErrUsage):
 			return 2
+		case errors.As(err, new(ExitStatus)):
+			var es ExitStatus
+			errors.As(err, &es)
+			return int(es)
 		default:
 			fmt.Fprintf(stderr, "%s: %v\n", name, err)
 			return 1

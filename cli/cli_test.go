@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"runtime/debug"
 	"strings"
@@ -56,5 +57,22 @@ func TestL3AuditVerifyExitsNonZero(t *testing.T) {
 	}
 	if code := run("peerdesk", cmds, []string{"admin", "audit", "export", "-format", "csv"}, &stderr); code != 0 {
 		t.Fatalf("export: exit %d, %q", code, stderr.String())
+	}
+}
+
+// TestExitStatusPassedThrough: a command returning ExitStatus(n), wrapped
+// or not, exits n and prints nothing.
+func TestExitStatusPassedThrough(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{ExitStatus(3), fmt.Errorf("remote: %w", ExitStatus(130))} {
+		cmds := []Command{{Name: "x", Usage: "x", Run: func(context.Context, []string) error { return err }}}
+		var stderr strings.Builder
+		want := 3
+		if err.Error() != "exit status 3" {
+			want = 130
+		}
+		if code := run("p", cmds, []string{"x"}, &stderr); code != want || stderr.Len() != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want %d and nothing", err, code, stderr.String(), want)
+		}
 	}
 }

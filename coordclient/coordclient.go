@@ -328,3 +328,63 @@ func (c *Client) Wake(ctx context.Context, ask wire.WakeAsk) (wire.WakePlan, err
 	err := c.Do(ctx, http.MethodPost, wire.PathWake, ask, &out)
 	return out, err
 }
+
+// AssistChat sends one turn of the help desk assistant's chat and calls
+// on with each event of the answer as it arrives (one JSON object a line),
+// until the stream ends or on fails. A non-2xx answer is a *wire.Error.
+func (c *Client) AssistChat(ctx context.Context, req wire.AssistRequest, on func(wire.AssistEvent) error) error {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("coordclient: %w", err)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+wire.PathAssistChat, bytes.NewReader(b))
+	if err != nil {
+		return fmt.Errorf("coordclient: %w", err)
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	if c.auth != "" {
+		hreq.Header.Set("Authorization", c.auth)
+	}
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		return fmt.Errorf("coordclient: assist chat: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10)) // best effort: the status says enough
+		var e wire.Error
+		if json.Unmarshal(data, &e) != nil || e.Code == "" {
+			e = wire.Error{Code: wire.CodeInternal, Message: resp.Status}
+		}
+		return &e
+	}
+	dec := json.NewDecoder(io.LimitReader(resp.Body, 16<<20))
+	for {
+		var ev wire.AssistEvent
+		if err := dec.Decode(&ev); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("coordclient: assist chat: %w", err)
+		}
+		if err := on(ev); err != nil {
+			return err
+		}
+	}
+}
+
+// AssistRemedy asks the coordinator to re-check a remediation the user
+// approved, or reports its outcome.
+func (c *Client) AssistRemedy(ctx context.Context, r wire.AssistRemedy) (wire.AssistRemedyAnswer, error) {
+	var out wire.AssistRemedyAnswer
+	err := c.Do(ctx, http.MethodPost, wire.PathAssistRemedy, r, &out)
+	return out, err
+}
+
+// FileTicket files a ticket for the device's user (device credentials).
+// The coordinator files a given ticket ID once: sending it again after a
+// lost answer returns the first filing's receipt, marked Duplicate.
+func (c *Client) FileTicket(ctx context.Context, t wire.AgentTicket) (wire.AgentTicketReceipt, error) {
+	var out wire.AgentTicketReceipt
+	err := c.Do(ctx, http.MethodPost, wire.PathAgentTickets, t, &out)
+	return out, err
+}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/coordinator/assist"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/consentrules"
 	"github.com/peerdesk/peerdesk/coordinator/desk"
@@ -96,11 +97,14 @@ type Config struct {
 	// http://127.0.0.1:7071.
 	ViewerURL string
 
-	// Ollama is the base URL of the shop's own Ollama server and
-	// OllamaModel the model the help desk uses (e.g. "qwen3:8b"): the
-	// coordinator asks it for the AI summary of each ticket opened from a
-	// chat. Empty files such tickets with their summary pending.
-	Ollama, OllamaModel string
+	// OllamaURL is the shop's Ollama server for the help desk assistant
+	// (package assist); empty leaves the assistant unavailable (users get
+	// the shop's contacts). OllamaModel is its model unless the
+	// assistant's settings name one; OllamaTimeout bounds each call (zero:
+	// triage.DefaultTimeout).
+	OllamaURL     string
+	OllamaModel   string
+	OllamaTimeout time.Duration
 
 	// WebhookBackoff is the wait before a failed webhook delivery's first
 	// retry (doubled at each failure); zero means the webhooks package's
@@ -246,23 +250,54 @@ func New(cfg Config) (_ *Coordinator, err error) {
 	if c.hooks, err = webhooks.New(webhooks.Config{DB: c.db, Backoff: cfg.WebhookBackoff, Logger: cfg.Logger.With("component", "webhooks")}); err != nil {
 		return nil, fmt.Errorf("coordinator.New: %w", err)
 	}
-	if cfg.Ollama != "" {
-		model, err := triage.New(triage.Config{URL: cfg.Ollama, Model: cfg.OllamaModel})
-		if err != nil {
-			return nil, fmt.Errorf("coordinator.New: %w", err)
-		}
+	presence := api.NewPresence(cfg.HeartbeatGrace, cfg.Now)
+	assistSettings := assist.NewSettings(c.db, cfg.Now)
+	if cfg.OllamaURL != "" {
+		model := &shopModel{url: cfg.OllamaURL, model: cfg.OllamaModel, timeout: cfg.OllamaTimeout, settings: assistSettings}
 		c.summaries = tickets.NewSummarizer(tickets.SummaryConfig{Store: c.tickets, Model: model,
 			Done: func(t wire.Ticket) { c.desk.SummaryWritten(t) }, Logger: cfg.Logger.With("component", "summaries")})
 	}
-	presence := api.NewPresence(cfg.HeartbeatGrace, cfg.Now)
 	c.desk = desk.New(desk.Config{
 		Accounts: accounts, Registry: enroll.New(c.db, cfg.Now), Audit: c.trail,
 		Overlay: c.ov, Presence: presence, Support: codes, ConsentRules: consentrules.New(c.db, cfg.Now),
-		Tickets: c.tickets, Summaries: c.summaries, Webhooks: c.hooks,
+		Assistant: assistSettings, Tickets: c.tickets, Summaries: c.summaries, Webhooks: c.hooks,
 		Pin: c.id.Pin(), ControlURL: c.url, GrantKey: grantKey, Now: cfg.Now, Logger: cfg.Logger,
 	})
-	c.api = api.New(api.Config{Desk: c.desk, Presence: presence, CA: c.id.CA, Logger: cfg.Logger})
+	helpdesk, err := assist.New(assist.Config{
+		OllamaURL: cfg.OllamaURL, Model: cfg.OllamaModel, Timeout: cfg.OllamaTimeout,
+		Settings: assistSettings, DB: c.db, Now: cfg.Now, Logger: cfg.Logger,
+		Audit: func(ev wire.AuditEvent) {
+			if _, err := c.trail.Append("coordinator", ev); err != nil {
+				c.log.Error("audit append failed", "action", ev.Action, "err", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("coordinator.New: %w", err)
+	}
+	c.api = api.New(api.Config{Desk: c.desk, Presence: presence, Assist: helpdesk, CA: c.id.CA, Logger: cfg.Logger})
 	return c, nil
+}
+
+// shopModel is the shop's model for ticket summaries: the assistant's
+// (its settings' model, else Config.OllamaModel), asked through a triage
+// client made per call so a change of the settings applies at once.
+type shopModel struct {
+	url, model string
+	timeout    time.Duration
+	settings   *assist.Settings
+}
+
+func (m *shopModel) Chat(ctx context.Context, req triage.Request, onText func(string)) (*triage.Reply, error) {
+	name := m.model
+	if set, err := m.settings.Get(); err == nil && set.Model != "" {
+		name = set.Model
+	}
+	c, err := triage.New(triage.Config{URL: m.url, Model: name, Timeout: m.timeout})
+	if err != nil {
+		return nil, err
+	}
+	return c.Chat(ctx, req, onText)
 }
 
 func publicHostPort(cfg Config, addr net.Addr) (string, int, error) {

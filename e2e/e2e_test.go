@@ -59,6 +59,20 @@ func TestEnrollJoinGrantCall(t *testing.T) {
 	if len(devs) != 1 || devs[0].ID != a.DeviceID() || devs[0].Hostname != "pc-1" {
 		t.Fatalf("devices = %+v", devs)
 	}
+	// The agent says what it serves (protocol 2): at enroll, then its
+	// running table in its inventory report (the harness's agents run
+	// without a screen); the viewer refuses, in words, what is not there.
+	wait.For(t, "the device list to show what the running agent serves", func() bool {
+		devs, err := v.Devices(ctx(t))
+		if err != nil || len(devs) != 1 {
+			return false
+		}
+		s := devs[0].Agent
+		return s.Protocol == wire.ProtocolVersion && s.Serves(wire.CapSysInfo) && s.Serves(wire.CapPower) && !s.Serves(wire.CapScreen)
+	})
+	if _, err := v.Grant(ctx(t), a.DeviceID(), wire.CapScreen); err == nil || err.Error() != "pc-1's peerdesk agent runs without screen sharing" {
+		t.Fatalf("a screen grant for an agent without a screen: %v", err)
+	}
 	g, err := v.Grant(ctx(t), a.DeviceID(), wire.CapSysInfo)
 	if err != nil {
 		t.Fatal(err)

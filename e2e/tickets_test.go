@@ -145,7 +145,7 @@ func TestTicketsLive(t *testing.T) {
 	const secret = "the-psa-shared-secret"
 	rcv := newPSA(t, secret, 1)
 	c := harness.StartCoordinator(t, func(cfg *coordinator.Config) {
-		cfg.Ollama, cfg.OllamaModel, cfg.WebhookBackoff = srv.URL.String(), model, 200*time.Millisecond
+		cfg.OllamaURL, cfg.OllamaModel, cfg.WebhookBackoff = srv.URL.String(), model, 200*time.Millisecond
 	})
 	hook, err := c.Desk().CreateWebhook(desk.Local(), wire.WebhookCreate{URL: rcv.srv.URL + "/peerdesk", Events: wire.WebhookEvents, Secret: secret})
 	if err != nil {

@@ -48,6 +48,10 @@ const (
 	// ActionManageConsent is reading and changing the shop's consent
 	// rules (ConsentRules): which capabilities need the end user's answer.
 	ActionManageConsent Action = "consent-rules.manage"
+	// ActionManageAssistant is reading and changing the help desk
+	// assistant's settings: model, prompt additions, whitelist, contacts,
+	// on/off per company.
+	ActionManageAssistant Action = "assistant.manage"
 	// ActionSupport is working the support desk: seeing the board, making,
 	// cancelling and redeeming codes, ending sessions (M1: the JSON API
 	// and the dashboard alike).
@@ -65,7 +69,7 @@ const (
 
 var allowed = map[Role][]Action{
 	RoleAdmin: {ActionCreateEnrollToken, ActionListDevices, ActionRequestGrant, ActionWake,
-		ActionPower, ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport, ActionManageConsent,
+		ActionPower, ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport, ActionManageConsent, ActionManageAssistant,
 		ActionReadTickets, ActionWorkTickets, ActionManageWebhooks},
 	RoleSenior: {ActionListDevices, ActionRequestGrant, ActionWake, ActionPower, ActionOthersSessions, ActionSaveFilter, ActionSupport,
 		ActionReadTickets, ActionWorkTickets},

@@ -13,7 +13,7 @@ func TestRolesMatrix(t *testing.T) {
 	want := map[Role]map[Action]bool{
 		RoleAdmin: {ActionCreateEnrollToken: true, ActionListDevices: true, ActionRequestGrant: true, ActionWake: true,
 			ActionPower: true, ActionOthersSessions: true, ActionManageUsers: true, ActionSaveFilter: true, ActionSupport: true,
-			ActionManageConsent: true},
+			ActionManageConsent: true, ActionManageAssistant: true},
 		RoleSenior: {ActionListDevices: true, ActionRequestGrant: true, ActionWake: true, ActionPower: true,
 			ActionOthersSessions: true, ActionSaveFilter: true, ActionSupport: true},
 		RoleTechnician: {ActionListDevices: true, ActionRequestGrant: true, ActionWake: true, ActionSaveFilter: true, ActionSupport: true},
@@ -21,7 +21,7 @@ func TestRolesMatrix(t *testing.T) {
 		Role("root"):   {},
 	}
 	actions := []Action{ActionCreateEnrollToken, ActionListDevices, ActionRequestGrant, ActionWake, ActionPower,
-		ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport, ActionManageConsent}
+		ActionOthersSessions, ActionManageUsers, ActionSaveFilter, ActionSupport, ActionManageConsent, ActionManageAssistant}
 	for role, row := range want {
 		for _, a := range actions {
 			err := Allow(role, a)

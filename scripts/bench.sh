@@ -5,8 +5,8 @@
 # Runs in a private network namespace with one veth (so nodes see a network)
 # and no route anywhere.
 #
-# Usage: scripts/bench.sh [section…]; sections: idle firstcall bulk control
-# screen fleet (default: all; firstcall needs idle's agent).
+# Usage: scripts/bench.sh [section…]; sections: idle firstcall bulk files
+# control screen shell fleet (default: all; firstcall needs idle's agent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${PEERDESK_BENCH_NS:-}" ]; then
@@ -20,7 +20,7 @@ ip link set bn0 arp off
 ip addr add 10.254.0.1/24 dev bn0
 ip link set bn1 up && ip link set bn0 up
 
-sections=" ${*:-idle firstcall bulk control screen fleet} "
+sections=" ${*:-idle firstcall bulk files control screen shell fleet} "
 want() { [[ $sections == *" $1 "* ]]; }
 
 out=${BENCH_OUT:-bench/results/$(date -u +%Y-%m-%d)}
@@ -71,6 +71,13 @@ agent=$!; pids+=($agent)
 sleep 15
 for _ in 1 2 3 4 5; do window $agent 20; done | tee "$out/agent-idle-windows.txt"
 echo "agent_idle_cpu_percent_median=$(awk '{print $1}' "$out/agent-idle-windows.txt" | median) agent_idle_rss_kib_median=$(awk '{print $2}' "$out/agent-idle-windows.txt" | median)" | tee "$out/agent-idle.txt"
+# What the resident set is made of at the end (issue 13: the executable's
+# file pages, not the heap, had grown): anonymous memory (heap, stacks),
+# the agent binary's own file pages, and shared libraries'.
+awk -v exe="$(readlink "/proc/$agent/exe")" '
+  /^[0-9a-f]+-[0-9a-f]+ / { f = ($6 == exe) ? "exe" : ($6 ~ /^\// ? "lib" : "anon") }
+  /^Rss:/ { r[f] += $2 }
+  END { printf "agent_idle_end_anon_kib=%d agent_idle_end_exe_kib=%d agent_idle_end_lib_kib=%d\n", r["anon"], r["exe"], r["lib"] }' "/proc/$agent/smaps" | tee "$out/agent-idle-smaps.txt"
 fi
 
 if want firstcall; then
@@ -104,6 +111,45 @@ bulk "" default
 bulk off nolimit
 fi
 
+if want files; then
+# 1 GiB up and down through the files capability (peerdesk-viewer files
+# put/get: 4 MiB chunks, each hashed, written and synced on arrival; the
+# whole file hashed at both ends), against peerbench send on the same
+# machine in the same run; the agent's RSS sampled every 0.2 s.
+echo "== files: 1 GiB each way through the files capability (3 runs), against peerbench send"
+mkdir -p "$work/f/remote"
+tok=$(bin/peerdesk admin token -data "$work/coord" 2>/dev/null)
+bin/peerdesk-agent enroll -state "$work/fagent" -coordinator "$url" -token "$tok" -hostname bench-files >/dev/null
+bin/peerdesk-agent run -state "$work/fagent" -unattended -no-screen -log-level error 2>"$work/fagent.log" &
+fagent=$!; pids+=($fagent)
+bin/peerdesk-viewer login -state "$work/fv" -coordinator "$url" -pin "$pin" -user bench >/dev/null
+for _ in $(seq 300); do fdev=$(bin/peerdesk-viewer machines -state "$work/fv" 2>/dev/null | awk '$2=="bench-files" && $4=="true" {print $1}'); [ -n "$fdev" ] && break; sleep 0.2; done
+head -c 1G /dev/urandom >"$work/f/src.bin"
+bin/peerdesk-viewer files ls -state "$work/fv" "$fdev" "$work/f" >/dev/null # the path and the consent lease are up
+sleep 5
+rss0=$(rss_kib $fagent)
+( peak=0; while kill -0 $fagent 2>/dev/null; do r=$(rss_kib $fagent); [ "$r" -gt "$peak" ] && peak=$r && echo $peak >"$work/fpeak"; sleep 0.2; done ) &
+sampler=$!; pids+=($sampler)
+: >"$out/files-runs.txt"
+for i in 1 2 3; do
+  t0=$(date +%s.%N)
+  bin/peerdesk-viewer files put -state "$work/fv" -overwrite "$fdev" "$work/f/src.bin" "$work/f/remote/up.bin" >/dev/null
+  t1=$(date +%s.%N)
+  rm -f "$work/f/down.bin"
+  bin/peerdesk-viewer files get -state "$work/fv" "$fdev" "$work/f/remote/up.bin" "$work/f/down.bin" >/dev/null
+  t2=$(date +%s.%N)
+  cmp -s "$work/f/src.bin" "$work/f/down.bin" || { echo "files: the round trip differs" >&2; exit 1; }
+  awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {printf "up_mib_per_s=%.1f down_mib_per_s=%.1f\n", 1024/(b-a), 1024/(c-b)}' | tee -a "$out/files-runs.txt"
+done
+kill $sampler 2>/dev/null || true
+bulk "" files-ref
+ref=$(sed -n 's/.*mib_per_s_median=\([0-9.]*\).*/\1/p' "$out/throughput-files-ref.txt")
+up=$(sed -n 's/.*up_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+down=$(sed -n 's/.*down_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+echo "files: up_mib_per_s_median=$up down_mib_per_s_median=$down peerbench_mib_per_s_median=$ref up_percent=$(awk -v a="$up" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_percent=$(awk -v a="$down" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') agent_rss_before_kib=$rss0 agent_rss_peak_kib=$(cat "$work/fpeak") agent_rss_growth_kib=$(( $(cat "$work/fpeak") - rss0 ))" | tee "$out/files.txt"
+kill $fagent 2>/dev/null || true
+fi
+
 if want control; then
 echo "== coordinator with 200 control-only clients (5 windows of 20 s, 30 s after all joined)"
 bin/peerbench controlload -coordinator "$url" -pin "$pin" -socket "$sock" -n 200 -hold 150s >"$work/load.out" 2>"$work/load.log" &
@@ -123,6 +169,12 @@ bin/benchstat "$out/screen-runs.txt" | tee "$out/screen.txt"
 echo "== the same, the agent coding for screen content throughout (PEERDESK_SCREEN_CODING=screen: a slow or metered path)"
 PEERDESK_SCREEN_CODING=screen go test ./e2e -run '^$' -bench BenchmarkScreenSession -benchtime 1x -count 6 -timeout 30m | tee "$out/screen-coding-screen-runs.txt"
 bin/benchstat "$out/screen-coding-screen-runs.txt" | tee "$out/screen-coding-screen.txt"
+fi
+
+if want shell; then
+echo "== shell keystroke → echo in the browser (headless Chromium, over the overlay; 6 runs of 300 keys; medians by benchstat)"
+go test ./e2e -run '^$' -bench BenchmarkShellEcho -benchtime 1x -count 6 -timeout 30m | tee "$out/shell-runs.txt"
+bin/benchstat "$out/shell-runs.txt" | tee "$out/shell.txt"
 fi
 
 if want fleet; then

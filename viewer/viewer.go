@@ -217,7 +217,10 @@ func TellDiagnosis(w io.Writer) func(node.Diagnosis) {
 }
 
 // Grant asks the coordinator for a grant to use caps on device from this
-// technician's node.
+// technician's node. When the device's agent, as the coordinator last
+// heard from it, does not serve one of caps (protocol 1 has no backstage
+// capabilities; a headless agent has no screen), it returns the grant and
+// a *NotServedError that says so in words, and the caller does not call.
 func (v *Viewer) Grant(ctx context.Context, device string, caps ...wire.Capability) (wire.GrantResponse, error) {
 	n, err := v.Node(ctx)
 	if err != nil {
@@ -227,13 +230,20 @@ func (v *Viewer) Grant(ctx context.Context, device string, caps ...wire.Capabili
 	if err != nil {
 		return wire.GrantResponse{}, err
 	}
-	return v.coord.Grant(ctx, wire.GrantRequest{DeviceID: device, NodeKey: key, Capabilities: caps})
+	g, err := v.coord.Grant(ctx, wire.GrantRequest{DeviceID: device, NodeKey: key, Capabilities: caps})
+	if err != nil {
+		return g, err
+	}
+	if g.Hostname == "" {
+		g.Hostname = device
+	}
+	return g, CheckServed(g, caps...)
 }
 
 // Call makes a GET peer call to the agent at overlayIP with a grant,
 // decoding a JSON answer into out. A refusal is returned as a *wire.Error.
 func (v *Viewer) Call(ctx context.Context, overlayIP, grantToken, path string, out any) error {
-	return v.peer(ctx, http.MethodGet, overlayIP, grantToken, path, nil, out)
+	return v.peer(ctx, http.MethodGet, wire.GrantResponse{OverlayIP: overlayIP, Grant: grantToken}, "", path, nil, out)
 }
 
 // Offer asks the device's agent to answer a browser's WebRTC offer, with a
@@ -254,11 +264,14 @@ func (v *Viewer) Offer(ctx context.Context, device string, control bool, offer w
 // OfferWith forwards an offer with a grant already in hand.
 func (v *Viewer) OfferWith(ctx context.Context, g wire.GrantResponse, offer wire.ScreenOffer) (wire.ScreenAnswer, error) {
 	var ans wire.ScreenAnswer
-	err := v.peer(ctx, http.MethodPost, g.OverlayIP, g.Grant, wire.PeerPathScreenOffer, offer, &ans)
+	err := v.peer(ctx, http.MethodPost, g, wire.CapScreen, wire.PeerPathScreenOffer, offer, &ans)
 	return ans, err
 }
 
-func (v *Viewer) peer(ctx context.Context, method, overlayIP, grantToken, path string, in, out any) error {
+// peer calls the agent g names, over the overlay, for capability c (""
+// when the caller does not say: a 404 is then not taken for a missing
+// capability).
+func (v *Viewer) peer(ctx context.Context, method string, g wire.GrantResponse, c wire.Capability, path string, in, out any) error {
 	n, err := v.Node(ctx)
 	if err != nil {
 		return err
@@ -267,6 +280,12 @@ func (v *Viewer) peer(ctx context.Context, method, overlayIP, grantToken, path s
 		DialContext:       n.Dial,
 		DisableKeepAlives: true,
 	}}
+	return callAgent(ctx, hc, "http://"+net.JoinHostPort(g.OverlayIP, strconv.Itoa(wire.PeerPort)), method, g, c, path, in, out)
+}
+
+// callAgent makes one peer call with hc to the agent at base, with g's
+// grant, decoding a JSON answer into out; a refusal is AgentRefusal's.
+func callAgent(ctx context.Context, hc *http.Client, base, method string, g wire.GrantResponse, c wire.Capability, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -275,13 +294,12 @@ func (v *Viewer) peer(ctx context.Context, method, overlayIP, grantToken, path s
 		}
 		body = bytes.NewReader(b)
 	}
-	u := "http://" + net.JoinHostPort(overlayIP, strconv.Itoa(wire.PeerPort)) + path
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
 		return err
 	}
-	if grantToken != "" {
-		req.Header.Set(wire.HeaderGrant, grantToken)
+	if g.Grant != "" {
+		req.Header.Set(wire.HeaderGrant, g.Grant)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -296,11 +314,7 @@ func (v *Viewer) peer(ctx context.Context, method, overlayIP, grantToken, path s
 		return fmt.Errorf("viewer: calling the agent: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e wire.Error
-		if json.Unmarshal(data, &e) != nil || e.Code == "" {
-			e = wire.Error{Code: wire.CodeInternal, Message: resp.Status}
-		}
-		return &e
+		return AgentRefusal(g, c, resp.StatusCode, data)
 	}
 	if out == nil {
 		return nil
@@ -325,7 +339,10 @@ func (v *Viewer) Wake(ctx context.Context, device string) (string, wire.WakeResu
 		return "", wire.WakeResult{}, err
 	}
 	var res wire.WakeResult
-	err = v.peer(ctx, http.MethodPost, plan.Grant.OverlayIP, plan.Grant.Grant, wire.PeerPathWake, plan.Request, &res)
+	if err := CheckServed(plan.Grant, wire.CapWake); err != nil {
+		return plan.Relay, res, err
+	}
+	err = v.peer(ctx, http.MethodPost, plan.Grant, wire.CapWake, wire.PeerPathWake, plan.Request, &res)
 	return plan.Relay, res, err
 }
 
@@ -337,7 +354,7 @@ func (v *Viewer) Power(ctx context.Context, device string, req wire.PowerRequest
 		return wire.PowerResult{}, err
 	}
 	var res wire.PowerResult
-	err = v.peer(ctx, http.MethodPost, g.OverlayIP, g.Grant, wire.PeerPathPower, req, &res)
+	err = v.peer(ctx, http.MethodPost, g, wire.CapPower, wire.PeerPathPower, req, &res)
 	return res, err
 }
 
@@ -349,7 +366,7 @@ func (v *Viewer) SysInfo(ctx context.Context, device string) (wire.Inventory, er
 		return wire.Inventory{}, err
 	}
 	var inv wire.Inventory
-	err = v.Call(ctx, g.OverlayIP, g.Grant, wire.PeerPathSysInfo, &inv)
+	err = v.peer(ctx, http.MethodGet, g, wire.CapSysInfo, wire.PeerPathSysInfo, nil, &inv)
 	return inv, err
 }
 

@@ -73,6 +73,9 @@ type SupportSession struct {
 	// (one of OverlayReasons); "" when it is up or reported nothing.
 	// Added 2026-12-07.
 	Overlay string `json:"overlay,omitempty"`
+	// Agent is what the one-time agent said it serves at its join
+	// (protocol 2); zero for one of protocol 1.
+	Agent Served `json:"agent,omitzero"`
 }
 
 // SupportBoard is what the Support tab shows.
@@ -86,6 +89,8 @@ type JoinRequest struct {
 	Code     string `json:"code"`
 	Hostname string `json:"hostname"`
 	OS       string `json:"os"`
+	// Agent is the one-time agent's protocol and capabilities (protocol 2).
+	Agent Served `json:"agent,omitzero"`
 }
 
 // JoinResponse gives a one-time support agent its ephemeral identity.

@@ -44,8 +44,18 @@
 //     services (CapServices), installed applications (CapApps) and event
 //     logs (CapLogs), on their own peer routes. Agents send their protocol
 //     version and the capabilities they serve at enroll and in every
-//     heartbeat; a viewer meeting an agent of version 1, or one without a
-//     capability, says so instead of calling it.
+//     heartbeat (Served, as "agent" in EnrollRequest, JoinRequest,
+//     Inventory and Heartbeat); the coordinator keeps it per device and
+//     returns it in Device, SupportSession and GrantResponse (with the
+//     device's host name); a viewer meeting an agent of version 1, or one
+//     without a capability, says so instead of calling it. Older
+//     coordinators refuse the new field (strict decoding): update the
+//     coordinator before the agents.
+//   - 2, additive (2026-12-07): the system tools' routes and messages
+//     (systools.go): PeerPathProcesses and PeerPathProcessKill (a kill
+//     names the process's start time with its id), PeerPathServices and
+//     PeerPathServiceDo, PeerPathApps, PeerPathLogs (a LogQuery answered
+//     by newline-delimited LogLine values ending with a LogEnd).
 //
 // Identity never travels in a request body: on the overlay it comes from the
 // transport (WhoIs), towards the coordinator from the bearer credential.
@@ -149,6 +159,9 @@ type EnrollRequest struct {
 	MachineID string `json:"machine_id"` // stable hash of the OS machine identity
 	Hostname  string `json:"hostname"`
 	OS        string `json:"os"`
+	// Agent is the enrolling agent's protocol and capabilities (protocol
+	// 2; absent from older agents).
+	Agent Served `json:"agent,omitzero"`
 }
 
 // EnrollResponse is the coordinator's answer to a successful enrollment.
@@ -225,6 +238,9 @@ type Device struct {
 	Online    bool       `json:"online"`
 	OverlayIP string     `json:"overlay_ip,omitempty"`
 	Inventory *Inventory `json:"inventory,omitempty"`
+	// Agent is what its agent last said it serves (protocol 2): the
+	// zero value for an agent of protocol 1.
+	Agent Served `json:"agent,omitzero"`
 }
 
 // GrantRequest asks the coordinator for a session grant.
@@ -239,6 +255,11 @@ type GrantResponse struct {
 	Grant     string    `json:"grant"`
 	Expires   time.Time `json:"expires"`
 	OverlayIP string    `json:"overlay_ip"`
+	// Hostname and Agent are the device's name and what its agent last
+	// said it serves (protocol 2), so the viewer can say "pc-7 has no
+	// file transfer" instead of calling; absent from older coordinators.
+	Hostname string `json:"hostname,omitempty"`
+	Agent    Served `json:"agent,omitzero"`
 }
 
 // TokenRequest asks for a new enrollment token.
@@ -288,6 +309,9 @@ type Inventory struct {
 	ExternalIP string            `json:"external_ip,omitempty"`
 	Metadata   Metadata          `json:"metadata"`
 	Custom     map[string]string `json:"custom,omitempty"`
+	// Agent is the reporting agent's protocol and capabilities (protocol
+	// 2), the same as in its heartbeats.
+	Agent Served `json:"agent,omitzero"`
 }
 
 // Disk is one mounted file system.
@@ -310,6 +334,8 @@ type Heartbeat struct {
 	AgentVersion string    `json:"agent_version"`
 	Uptime       Duration  `json:"uptime"`
 	Sent         time.Time `json:"sent"`
+	// Agent is the agent's protocol and capabilities (protocol 2).
+	Agent Served `json:"agent,omitzero"`
 }
 
 // AuditEvent is one audited action or refusal, as agents forward them.

@@ -60,6 +60,15 @@ type Config struct {
 	Show   func(url string) error
 	Logger *slog.Logger
 	Now    func() time.Time
+
+	// Report takes and files screenshot tickets ("Report a problem",
+	// report.go); nil: no button.
+	Report Reporter
+	// Contacts is how to reach the help desk, in words, shown while a
+	// report waits to be sent ("" shows none). Hotkey names the key that
+	// also takes a report ("" if none).
+	Contacts string
+	Hotkey   string
 }
 
 // Limits of the page's credentials.
@@ -131,6 +140,7 @@ func Start(cfg Config) (*UI, error) {
 	mux.Handle("POST "+u.base+"ask", u.authed(u.ask))
 	mux.Handle("GET "+u.base+"events", u.authed(u.events))
 	mux.Handle("GET "+u.base+"ui.js", u.authed(script))
+	u.reportRoutes(mux)
 	// The shared stylesheet: the same public bytes in every program, so
 	// served without the page's cookie (the refusals could use it too).
 	mux.Handle("GET "+style.Path, style.Handler())
@@ -268,6 +278,7 @@ func (u *UI) snapshot() (agentui.View, <-chan struct{}, <-chan struct{}) {
 	}
 	changed := u.changed
 	u.mu.Unlock()
+	v.Report = u.reportView()
 	if v.Message == "" {
 		v.Message = st.Note
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/jezek/xgb"
 	"github.com/peerdesk/peerdesk/agent"
@@ -130,6 +131,11 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	wg.Go(func() { trimWhileIdle(ctx, a, log) })
 	return a.Run(ctx)
 }
 

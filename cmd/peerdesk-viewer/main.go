@@ -35,6 +35,8 @@ func commands() []cli.Command {
 		{Name: "ui", Usage: "serve the technician's session page on 127.0.0.1 (remote screens)", Run: ui},
 		{Name: "sysinfo", Usage: "fetch a machine's system information peer to peer: sysinfo <device-id>", Run: sysinfo},
 		{Name: "power", Usage: "reboot a machine or change how it boots: power [-confirm] [-keep-safe-mode] <device-id> <action>", Run: powerCmd},
+		{Name: "shell", Usage: "a shell on a machine, or one command with its exit status: shell [flags] <device-id> [-- command...]", Run: shellCmd},
+		{Name: "files", Usage: "browse, download and upload a machine's files peer to peer, with progress and resume: files ls|get|put", Sub: filesCommands()},
 		{Name: "wake", Usage: "wake an offline machine through an online agent on its LAN: wake <device-id>", Run: wakeCmd},
 		{Name: "version", Usage: "print the version", Run: func(_ context.Context, args []string) error {
 			if err := cli.Flags("peerdesk-viewer", "version").Parse(args); err != nil {

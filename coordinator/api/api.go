@@ -32,6 +32,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/peerdesk/peerdesk/coordinator/assist"
 	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
 	"github.com/peerdesk/peerdesk/policy"
@@ -42,8 +43,11 @@ import (
 type Config struct {
 	Desk     *desk.Desk
 	Presence *Presence
-	CA       *x509.Certificate
-	Logger   *slog.Logger // nil discards logs
+	// Assist relays the help desk assistant's chat; nil answers its
+	// routes 503.
+	Assist *assist.Service
+	CA     *x509.Certificate
+	Logger *slog.Logger // nil discards logs
 }
 
 // Server is the API.
@@ -129,6 +133,11 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathWebhooks + "/{id}/delete", Auth: desk.Technician, Action: policy.ActionManageWebhooks}, tech: (*Server).handleDeleteWebhook},
 	{Rule: desk.Rule{Pattern: "GET " + wire.PathWebhooks + "/{id}/deliveries", Auth: desk.Technician, Action: policy.ActionManageWebhooks}, tech: (*Server).handleWebhookDeliveries},
 
+	{Rule: desk.Rule{Pattern: "GET " + wire.PathAssistSettings, Auth: desk.Technician, Action: policy.ActionManageAssistant}, tech: (*Server).handleAssistSettings},
+	{Rule: desk.Rule{Pattern: "PUT " + wire.PathAssistSettings, Auth: desk.Technician, Action: policy.ActionManageAssistant}, tech: (*Server).handleSetAssistSettings},
+
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathAssistChat, Auth: desk.Device}, device: (*Server).handleAssistChat},
+	{Rule: desk.Rule{Pattern: "POST " + wire.PathAssistRemedy, Auth: desk.Device}, device: (*Server).handleAssistRemedy},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathInventory, Auth: desk.Device}, device: (*Server).handleInventory},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathHeartbeat, Auth: desk.Device}, device: (*Server).handleHeartbeat},
 	{Rule: desk.Rule{Pattern: "POST " + wire.PathPresence, Auth: desk.Device}, device: (*Server).handlePresence},

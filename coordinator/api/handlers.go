@@ -159,7 +159,10 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request, dev enr
 		badRequest(w, err)
 		return
 	}
-	s.desk.Seen(dev)
+	if err := s.desk.Heartbeat(dev, hb); err != nil {
+		fail(w, err)
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -41,6 +41,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peerdesk/peerdesk/coordinator/assist"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/consentrules"
 	"github.com/peerdesk/peerdesk/coordinator/enroll"
@@ -97,9 +98,12 @@ type Config struct {
 	// summaries and Webhooks tells a PSA of their changes (helpdesk.go);
 	// nil Tickets refuses every ticket route (Unavailable), nil Webhooks
 	// sends nothing.
-	Tickets    *ticketstore.Store
-	Summaries  *ticketstore.Summarizer
-	Webhooks   *webhooks.Dispatcher
+	Tickets   *ticketstore.Store
+	Summaries *ticketstore.Summarizer
+	Webhooks  *webhooks.Dispatcher
+	// Assistant keeps the help desk assistant's settings; nil refuses
+	// reading and changing them (Unavailable).
+	Assistant  *assist.Settings
 	Pin        string // the CA pin enrollment tokens carry
 	ControlURL string // the coordinator's public https URL
 	GrantKey   ed25519.PrivateKey

@@ -70,7 +70,7 @@ func nodesByKeyID(nodes []overlay.Node) map[uint64]overlay.Node {
 }
 
 func (d *Desk) deviceView(dv enroll.Device, nodes map[uint64]overlay.Node) wire.Device {
-	v := wire.Device{ID: dv.ID, Hostname: dv.Hostname, OS: dv.OS, Enrolled: dv.Enrolled, Inventory: dv.Inventory}
+	v := wire.Device{ID: dv.ID, Hostname: dv.Hostname, OS: dv.OS, Enrolled: dv.Enrolled, Inventory: dv.Inventory, Agent: dv.Agent}
 	if d.cfg.Presence != nil {
 		v.LastSeen, v.Online = d.cfg.Presence.LastSeen(dv.ID)
 	}
@@ -162,7 +162,21 @@ func (d *Desk) issueGrant(c Caller, nodeKey, deviceID string, keyID uint64, caps
 	ev := c.event(action, deviceID)
 	ev.Fields["grant"], ev.Fields["node"], ev.Fields["capabilities"] = g.ID, tech.NodeKey, strings.Join(capNames, ",")
 	d.ok(ev)
-	return wire.GrantResponse{Grant: signed, Expires: time.Unix(g.Expires, 0).UTC(), OverlayIP: agentNode.IPv4.String()}, nil
+	resp := wire.GrantResponse{Grant: signed, Expires: time.Unix(g.Expires, 0).UTC(), OverlayIP: agentNode.IPv4.String()}
+	resp.Hostname, resp.Agent = d.agentOf(deviceID)
+	return resp, nil
+}
+
+// agentOf is a device's host name and what its agent last said it serves:
+// an enrolled device's, or a one-time agent's from its join.
+func (d *Desk) agentOf(deviceID string) (string, wire.Served) {
+	if dv, err := d.cfg.Registry.Device(deviceID); err == nil {
+		return dv.Hostname, dv.Agent
+	}
+	if ss, err := d.cfg.Support.OpenSessionFor(deviceID); err == nil {
+		return ss.Hostname, ss.Agent
+	}
+	return "", wire.Served{}
 }
 
 // Wake plans a Wake-on-LAN (U3): it picks an online agent in the caller's
@@ -234,7 +248,7 @@ func (d *Desk) Enroll(ip string, req wire.EnrollRequest) (wire.EnrollResponse, e
 	// Enroll checks the token and the machine before it mints the overlay
 	// key, and deletes the key if the redemption then fails (L1).
 	enr, err := d.cfg.Registry.Enroll(enroll.Request{
-		Token: tok, MachineID: req.MachineID, Hostname: req.Hostname, OS: req.OS,
+		Token: tok, MachineID: req.MachineID, Hostname: req.Hostname, OS: req.OS, Agent: req.Agent,
 	}, agentKeys{d.cfg.Overlay})
 	dev, secret := enr.Device, enr.Secret
 	switch {
@@ -305,11 +319,28 @@ func (d *Desk) Inventory(dev enroll.Device, ip string, inv wire.Inventory) error
 	if err := wire.CheckCustom(inv.Custom); err != nil {
 		return newErr(Invalid, err.Error(), err)
 	}
+	if err := inv.Agent.Check(); err != nil {
+		return newErr(Invalid, err.Error(), err)
+	}
 	// The agent's own claim is not trusted.
 	inv.ExternalIP = ip
 	if err := d.cfg.Registry.SetInventory(dev.ID, inv); err != nil {
 		d.log.Error("storing inventory", "device", dev.ID, "err", err)
 		return internal("storing inventory failed", err)
+	}
+	d.Seen(dev)
+	return nil
+}
+
+// Heartbeat records a device's heartbeat: a sign of life, and what its
+// agent serves (stored when it changed).
+func (d *Desk) Heartbeat(dev enroll.Device, hb wire.Heartbeat) error {
+	if err := hb.Agent.Check(); err != nil {
+		return newErr(Invalid, err.Error(), err)
+	}
+	if _, err := d.cfg.Registry.SetServed(dev.ID, hb.Agent); err != nil {
+		d.log.Error("storing what an agent serves", "device", dev.ID, "err", err)
+		return internal("storing the heartbeat failed", err)
 	}
 	d.Seen(dev)
 	return nil

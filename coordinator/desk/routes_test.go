@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/peerdesk/peerdesk/coordinator/api"
+	"github.com/peerdesk/peerdesk/coordinator/assist"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/consentrules"
 	"github.com/peerdesk/peerdesk/coordinator/desk"
@@ -128,7 +129,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	w.d = desk.New(desk.Config{Accounts: accounts, Registry: enroll.New(db, nil), Audit: audit.New(db, nil),
-		ConsentRules: consentrules.New(db, nil), Overlay: w.overlay, Support: w.support, ControlURL: "https://coord.test", GrantKey: key, Pin: strings.Repeat("ab", 32),
+		ConsentRules: consentrules.New(db, nil), Assistant: assist.NewSettings(db, nil), Overlay: w.overlay, Support: w.support, ControlURL: "https://coord.test", GrantKey: key, Pin: strings.Repeat("ab", 32),
 		Tickets: ts, Webhooks: hooks})
 	w.api = api.New(api.Config{Desk: w.d}).Handler()
 	w.web = web.New(web.Config{Backend: w.d, Desk: w.d, Portal: w.d, Accounts: w.d, Tickets: w.d, PublicURL: "https://coord.test"})
@@ -346,6 +347,12 @@ var cells = map[string]func(t *testing.T, w *world, in bool, caller string) cell
 	},
 	"DELETE " + wire.PathConsentRules: func(*testing.T, *world, bool, string) cell {
 		return cell{"DELETE", wire.PathConsentRules, "", ""}
+	},
+	"GET " + wire.PathAssistSettings: func(*testing.T, *world, bool, string) cell {
+		return cell{"GET", wire.PathAssistSettings, "", ""}
+	},
+	"PUT " + wire.PathAssistSettings: func(*testing.T, *world, bool, string) cell {
+		return cell{"PUT", wire.PathAssistSettings, `{"model":"qwen3:8b","default":{"enabled":true,"allow":["cpu","clear_temp"],"contacts":"555-0100"}}`, ""}
 	},
 	"POST /settings/consent-rules": func(*testing.T, *world, bool, string) cell {
 		return cell{"POST", "/settings/consent-rules", "op=save&default=screen&companies=acme%3A+power&devices=", ""}

@@ -185,10 +185,10 @@ func codeView(c support.Code) wire.SupportCode {
 
 func (d *Desk) sessionView(ss support.Session, nodes map[uint64]overlay.Node) wire.SupportSession {
 	v := wire.SupportSession{ID: ss.ID, Code: ss.Code, Technician: ss.Technician, Device: ss.Device, Hostname: ss.Hostname,
-		OS: ss.OS, OneTime: ss.OneTime, State: ss.State, Created: ss.Created, Ended: ss.Ended}
+		OS: ss.OS, OneTime: ss.OneTime, State: ss.State, Created: ss.Created, Ended: ss.Ended, Agent: ss.Agent}
 	keyID := ss.NodeKeyID
 	if dv, err := d.cfg.Registry.Device(ss.Device); err == nil {
-		keyID = dv.NodeKeyID
+		keyID, v.Agent = dv.NodeKeyID, dv.Agent
 	}
 	if n, ok := nodes[keyID]; ok && keyID != 0 && n.IPv4.IsValid() {
 		v.OverlayIP = n.IPv4.String()
@@ -395,6 +395,9 @@ func (d *Desk) Join(ip string, req wire.JoinRequest) (wire.JoinResponse, error) 
 	if err := wire.CheckName(req.Hostname); err != nil || len(req.OS) > 64 {
 		return wire.JoinResponse{}, d.refuse(ev, newErr(Invalid, "bad host name or OS", err))
 	}
+	if err := req.Agent.Check(); err != nil {
+		return wire.JoinResponse{}, d.refuse(ev, newErr(Invalid, err.Error(), err))
+	}
 	if _, err := d.cfg.Support.Lookup(req.Code); err != nil {
 		return wire.JoinResponse{}, d.refuse(ev, supportError(err))
 	}
@@ -404,7 +407,7 @@ func (d *Desk) Join(ip string, req wire.JoinRequest) (wire.JoinResponse, error) 
 		d.log.Error("minting a support overlay key", "err", err)
 		return wire.JoinResponse{}, internal("the coordinator could not create an overlay key", err)
 	}
-	ss, secret, err := d.cfg.Support.Join(support.JoinRequest{Code: req.Code, Hostname: req.Hostname, OS: req.OS, NodeKeyID: key.ID})
+	ss, secret, err := d.cfg.Support.Join(support.JoinRequest{Code: req.Code, Hostname: req.Hostname, OS: req.OS, NodeKeyID: key.ID, Agent: req.Agent})
 	if err != nil {
 		return wire.JoinResponse{}, d.refuse(ev, supportError(err))
 	}

@@ -95,6 +95,9 @@ type Device struct {
 	// Removed is when an admin removed the device (Remove); zero for an
 	// enrolled one.
 	Removed time.Time `json:"removed,omitzero"`
+	// Agent is what its agent last said it serves (protocol 2): at
+	// enrollment, in its inventory reports and heartbeats.
+	Agent wire.Served `json:"agent,omitzero"`
 }
 
 // Filed returns the company and site the device is filed under. A device
@@ -176,6 +179,7 @@ type Request struct {
 	MachineID string
 	Hostname  string
 	OS        string
+	Agent     wire.Served // the enrolling agent's protocol and capabilities
 }
 
 // Keys makes the overlay pre-auth key an enrolling device joins with, and
@@ -209,6 +213,9 @@ func (r *Registry) Enroll(req Request, keys Keys) (Enrollment, error) {
 	if len(req.OS) > 64 {
 		return Enrollment{}, errors.New("enroll: OS name too long")
 	}
+	if err := req.Agent.Check(); err != nil {
+		return Enrollment{}, fmt.Errorf("enroll: %w", err)
+	}
 	now := r.now().UTC()
 	if err := r.db.View(func(tx store.Tx) error {
 		_, err := checkRedeemable(tx, req, now)
@@ -225,6 +232,7 @@ func (r *Registry) Enroll(req Request, keys Keys) (Enrollment, error) {
 	dev := Device{
 		ID: "dev-" + randomHex(8), MachineID: req.MachineID, SecretHash: hash(secret),
 		Hostname: req.Hostname, OS: req.OS, Enrolled: now, TokenID: req.Token.ID, NodeKeyID: keyID,
+		Agent: req.Agent.Normalized(),
 	}
 	err = r.db.Update(func(tx store.Tx) error {
 		t, err := checkRedeemable(tx, req, now)
@@ -430,9 +438,38 @@ func (r *Registry) SetInventory(deviceID string, inv wire.Inventory) error {
 		// stored report named (Filed), now as its own.
 		d.Company, d.Site = d.Filed()
 		inv.Metadata.Company, inv.Metadata.Site = d.Company, d.Site
+		// What the agent serves is kept on the device (SetServed), not
+		// twice.
+		d.Agent, inv.Agent = inv.Agent.Normalized(), wire.Served{}
 		d.Inventory = &inv
 		return tx.Put(nsDevice, deviceID, d)
 	})
+}
+
+// SetServed records what a device's agent says it serves (its heartbeat),
+// writing only when that changed; it reports whether it did.
+func (r *Registry) SetServed(deviceID string, s wire.Served) (bool, error) {
+	if err := s.Check(); err != nil {
+		return false, fmt.Errorf("enroll: %w", err)
+	}
+	if d, err := r.Device(deviceID); err == nil && d.Agent.Equal(s) {
+		return false, nil
+	}
+	changed := false
+	err := r.db.Update(func(tx store.Tx) error {
+		var d Device
+		if err := tx.Get(nsDevice, deviceID, &d); errors.Is(err, store.ErrNotFound) {
+			return ErrNoDevice
+		} else if err != nil {
+			return err
+		}
+		if d.Agent.Equal(s) {
+			return nil
+		}
+		d.Agent, changed = s.Normalized(), true
+		return tx.Put(nsDevice, deviceID, d)
+	})
+	return changed, err
 }
 
 func hash(s string) string {

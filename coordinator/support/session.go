@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 // JoinRequest is a one-time support agent presenting a technician's code.
@@ -12,7 +13,8 @@ type JoinRequest struct {
 	Code      string
 	Hostname  string
 	OS        string
-	NodeKeyID uint64 // the ephemeral overlay key minted for it
+	NodeKeyID uint64      // the ephemeral overlay key minted for it
+	Agent     wire.Served // the agent's protocol and capabilities (checked by the caller)
 }
 
 // Join binds a technician's code to a new session for a one-time support
@@ -23,6 +25,7 @@ func (d *Desk) Join(r JoinRequest) (Session, string, error) {
 	s := Session{
 		ID: "ses-" + randomHex(8), Code: r.Code, Device: "sup-" + randomHex(8), Hostname: r.Hostname, OS: r.OS,
 		OneTime: true, NodeKeyID: r.NodeKeyID, SecretHash: hashSecret(secret), State: Open, Created: now,
+		Agent: r.Agent.Normalized(),
 	}
 	err := d.db.Update(func(tx store.Tx) error {
 		c, err := d.bindable(tx, r.Code, KindTechnician)

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/coordinator/store"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 const (
@@ -108,6 +109,9 @@ type Session struct {
 	Ended      time.Time `json:"ended,omitzero"`
 	EndedBy    string    `json:"ended_by,omitempty"`
 	EndReason  string    `json:"end_reason,omitempty"`
+	// Agent is what a one-time agent said it serves at its join
+	// (protocol 2); an enrolled device's is kept on the device.
+	Agent wire.Served `json:"agent,omitzero"`
 }
 
 // Session states.

@@ -151,7 +151,7 @@ func BuildMessages(shopSystem string, history []Message) ([]api.Message, error) 
 		case Assistant:
 			am := api.Message{Role: "assistant", Content: m.Text}
 			for _, c := range m.Calls {
-				am.ToolCalls = append(am.ToolCalls, c.apiCall())
+				am.ToolCalls = append(am.ToolCalls, apiCall(c))
 			}
 			out = append(out, am)
 		default:
@@ -162,7 +162,7 @@ func BuildMessages(shopSystem string, history []Message) ([]api.Message, error) 
 }
 
 // apiCall is c as the model made it, for the history.
-func (c Call) apiCall() api.ToolCall {
+func apiCall(c Call) api.ToolCall {
 	args := api.NewToolCallFunctionArguments()
 	name := c.Name
 	if c.Kind == Remediation {

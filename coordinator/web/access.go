@@ -14,6 +14,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/identity"
 	"github.com/peerdesk/peerdesk/policy"
 	templates "github.com/peerdesk/peerdesk/templates/dashboard"
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 var dimTitles = map[access.Dimension]string{
@@ -181,6 +182,7 @@ func (s *server) panel(m access.Machine, sess session, now time.Time, closeURL s
 	add("Host name", m.Hostname)
 	add("Overlay IP", m.OverlayIP)
 	add("Enrolled", stamp(m.Enrolled))
+	add("Agent protocol", agentProtocol(m.Agent))
 	if !m.LastAccess.IsZero() {
 		add("Last technician access", stamp(m.LastAccess))
 	}
@@ -219,6 +221,20 @@ func (s *server) panel(m access.Machine, sess session, now time.Time, closeURL s
 		}
 	}
 	return p
+}
+
+// agentProtocol is what a machine's agent serves, as the panel shows it:
+// "2: apps, files, …", or "1 (update the agent for file transfer, shell
+// and the other backstage tools)".
+func agentProtocol(s wire.Served) string {
+	if s.Version() < 2 {
+		return fmt.Sprintf("%d (update the agent for file transfer, shell and the other backstage tools)", s.Version())
+	}
+	names := make([]string, len(s.Capabilities))
+	for i, c := range s.Capabilities {
+		names[i] = string(c)
+	}
+	return fmt.Sprintf("%d: %s", s.Version(), strings.Join(names, ", "))
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }

@@ -1,7 +1,7 @@
 // Package agentui holds the templ components of the end user's page on the
 // agent: who asks to do exactly what (consent), what each technician may do
-// now (the indicator), the support code to read out, and a way to end the
-// session at once.
+// now (the indicator), the support code to read out, a way to end the
+// session at once, and "Report a problem" (a screenshot ticket, T5).
 package agentui
 
 // View is everything the page shows.
@@ -19,7 +19,11 @@ type View struct {
 	Message    string    // why the last session ended, or an error
 	OneTime    bool      // a one-time support agent
 	Network    string    // why this computer cannot reach the help desk's network, in words; "" when it can
-	Version    string    // changes whenever anything above does (live updates)
+
+	// Report is "Report a problem" (report_views.go).
+	Report ReportView
+
+	Version string // changes whenever anything above does (live updates)
 }
 
 // Allowed is one technician's allowance, in words.

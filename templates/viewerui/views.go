@@ -26,6 +26,7 @@ type Session struct {
 type Device struct {
 	ID, Hostname, OS string
 	Online           bool
+	Agent            string // its agent's protocol, in words ("protocol 2")
 }
 
 // Screen is the remote-screen page.
@@ -40,6 +41,10 @@ type Screen struct {
 	// the page was reached from another site, which must not start a
 	// session by itself.
 	Confirm bool
+	// Unserved says, a sentence each, which backstage capabilities the
+	// machine's agent lacks ("pc-7 runs peerdesk agent protocol 1, which
+	// has no file transfer; update the agent").
+	Unserved []string
 }
 
 // Wake is the wake-up page of one machine.
@@ -60,6 +65,7 @@ type Tools struct {
 	Actions  []string    // power actions offered
 	Steps    []string    // after a power request: what the machine does
 	Error    string
+	Unserved []string // as Screen.Unserved
 }
 
 // KeyNeeded is the page for a browser without the page's key.

@@ -2,6 +2,7 @@ package webui
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -32,7 +33,7 @@ func (s *Server) homeWith(w http.ResponseWriter, r *http.Request, status int, ms
 	}
 	if devs, err := s.v.Devices(r.Context()); err == nil {
 		for _, d := range devs {
-			v.Devices = append(v.Devices, viewerui.Device{ID: d.ID, Hostname: d.Hostname, OS: d.OS, Online: d.Online})
+			v.Devices = append(v.Devices, viewerui.Device{ID: d.ID, Hostname: d.Hostname, OS: d.OS, Online: d.Online, Agent: "protocol " + fmt.Sprint(d.Agent.Version())})
 		}
 	}
 	s.render(w, r, status, viewerui.HomePage(v))
@@ -58,7 +59,7 @@ func (s *Server) sessionPage(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, ss := range board.Sessions {
 		if ss.ID == r.PathValue("id") && ss.State == "open" {
-			s.screen(w, r, ss.Hostname, ss.Device, ss.ID)
+			s.screen(w, r, ss.Hostname, ss.Device, ss.ID, ss.Agent)
 			return
 		}
 	}
@@ -73,18 +74,18 @@ func (s *Server) devicePage(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, d := range devs {
 		if d.ID == r.PathValue("id") {
-			s.screen(w, r, d.Hostname, d.ID, "")
+			s.screen(w, r, d.Hostname, d.ID, "", d.Agent)
 			return
 		}
 	}
 	s.homeWith(w, r, http.StatusNotFound, "No such machine.")
 }
 
-func (s *Server) screen(w http.ResponseWriter, r *http.Request, title, device, session string) {
+func (s *Server) screen(w http.ResponseWriter, r *http.Request, title, device, session string, agent wire.Served) {
 	cfg, _ := json.Marshal(map[string]string{"device": device, "session": session, "csrf": s.csrf()}) //nolint:errcheck // strings cannot fail
 	s.render(w, r, http.StatusOK, viewerui.ScreenPage(viewerui.Screen{
 		Title: title, Device: device, Session: session, Config: string(cfg), Control: true, CSRF: s.csrf(),
-		Confirm: crossSite(r),
+		Confirm: crossSite(r), Unserved: unserved(title, agent),
 	}))
 }
 
@@ -187,6 +188,10 @@ func (s *Server) power(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderTools(w http.ResponseWriter, r *http.Request, status int, v viewerui.Tools) {
 	v.CSRF, v.Hostname = s.csrf(), v.Device
+	host, agent, listed := s.machineAgent(r.Context(), v.Device)
+	if listed {
+		v.Hostname, v.Unserved = host, unserved(host, agent)
+	}
 	for _, a := range wire.PowerActions {
 		v.Actions = append(v.Actions, string(a))
 	}
@@ -204,6 +209,9 @@ func (s *Server) renderTools(w http.ResponseWriter, r *http.Request, status int,
 			if f[1] != "" {
 				v.Facts = append(v.Facts, f)
 			}
+		}
+		if listed {
+			v.Facts = append(v.Facts, [2]string{"Agent protocol", agentWords(agent)})
 		}
 	}
 	s.render(w, r, status, viewerui.ToolsPage(v))

@@ -73,6 +73,8 @@ type Server struct {
 
 	mu     sync.Mutex
 	grants map[string]wire.GrantResponse // device → grant in use by its page
+
+	shells *shellSet // the shell page's bridges (shell.go)
 }
 
 // Start joins the overlay (the relay needs the viewer's overlay address) and
@@ -102,7 +104,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	b := make([]byte, 24)
 	rand.Read(b) //nolint:errcheck // never fails
 	s := &Server{cfg: cfg, v: cfg.Viewer, ln: ln, addr: ln.Addr().String(), relay: r, key: hex.EncodeToString(b), log: cfg.Logger,
-		redeemTicket: cfg.Viewer.RedeemConnect, grants: map[string]wire.GrantResponse{}}
+		redeemTicket: cfg.Viewer.RedeemConnect, grants: map[string]wire.GrantResponse{}, shells: newShellSet()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("POST /redeem", s.redeem)
@@ -115,6 +117,9 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /api/ice/{device}", s.ice)
 	mux.HandleFunc("POST /api/offer/{device}", s.offer)
 	mux.HandleFunc("POST /api/end/{session}", s.end)
+	s.routeShell(mux)
+	s.systools(mux)
+	s.registerFiles(mux)
 	serveStatic(mux)
 	s.srv = &http.Server{Handler: s.guard(mux), ReadHeaderTimeout: 10 * time.Second}
 	s.served = make(chan struct{})
@@ -143,6 +148,7 @@ func (s *Server) Base() string { return "http://" + s.addr }
 func (s *Server) Close() error {
 	err := errors.Join(s.srv.Close(), s.relay.Close())
 	<-s.served
+	s.shells.close()
 	return err
 }
 

@@ -1,0 +1,390 @@
+package files
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/peerdesk/peerdesk/agent/gate"
+	"github.com/peerdesk/peerdesk/harness/leak"
+
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+func write(t testing.TB, p string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func random(t testing.TB, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	rand.Read(b) //nolint:errcheck // never fails
+	return b
+}
+
+// TestListAndDownload: a listing has sizes, times, permissions, folders
+// first and links flagged; a download from 0 or from an offset carries the
+// whole file's SHA-256 in its trailer; a resumed download of a changed
+// file is refused; each download is audited with its path and size.
+func TestListAndDownload(t *testing.T) {
+	e := start(t)
+	data := random(t, 300<<10)
+	write(t, filepath.Join(e.root, "docs", "report.bin"), data)
+	write(t, filepath.Join(e.root, "a.txt"), []byte("hello"))
+	if err := os.Symlink("a.txt", filepath.Join(e.root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	var l wire.FileList
+	if err := e.call(http.MethodGet, wire.PeerPathFilesList, url.Values{"path": {"/"}}, nil, nil, &l); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range l.Entries {
+		line := f.Name + " " + f.Mode
+		if !f.IsDir {
+			line += " " + itoa(f.Size) // a folder's size depends on the filesystem
+		}
+		got = append(got, line)
+		if f.ModTime.IsZero() {
+			t.Errorf("%s: no modification time", f.Name)
+		}
+	}
+	want := []string{"docs drwxr-xr-x", "a.txt -rw-r----- 5", "link Lrwxrwxrwx 5"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("listing (-want +got):\n%s", d)
+	}
+	if l.Entries[2].Target != "a.txt" || !l.Entries[2].IsLink {
+		t.Errorf("link entry: %+v", l.Entries[2])
+	}
+
+	for _, offset := range []int64{0, 123457} {
+		resp := e.get(wire.PeerPathFilesDownload, url.Values{"path": {"/docs/report.bin"}, "offset": {itoa(offset)}})
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(body, data[offset:]) {
+			t.Fatalf("offset %d: %d bytes, not the file's tail", offset, len(body))
+		}
+		if got := resp.Trailer.Get(wire.HeaderFileSHA256); got != sum(data) {
+			t.Fatalf("offset %d: trailer %q, want the whole file's %q", offset, got, sum(data))
+		}
+		if resp.Header.Get(wire.HeaderFileSize) != itoa(int64(len(data))) {
+			t.Fatalf("size header %q", resp.Header.Get(wire.HeaderFileSize))
+		}
+	}
+	resp := e.get(wire.PeerPathFilesDownload, url.Values{"path": {"/docs/report.bin"}})
+	ver := resp.Header.Get(wire.HeaderFileVersion)
+	resp.Body.Close()
+	write(t, filepath.Join(e.root, "docs", "report.bin"), data[:1000])
+	err := e.call(http.MethodGet, wire.PeerPathFilesDownload, url.Values{"path": {"/docs/report.bin"}, "offset": {"10"}, "version": {ver}}, nil, nil, nil)
+	if code(err) != wire.CodeConflict {
+		t.Fatalf("resuming a changed file: %v, want %s", err, wire.CodeConflict)
+	}
+	evs := e.audit.find("files.download")
+	if len(evs) < 3 || evs[0].Fields["path"] != "/docs/report.bin" || evs[0].Fields["size"] != itoa(int64(len(data))) || evs[0].Actor != "alice" {
+		t.Fatalf("download audit: %+v", evs)
+	}
+}
+
+// get makes a GET that must succeed.
+func (e *env) get(path string, q url.Values) *http.Response {
+	e.t.Helper()
+	resp, err := e.srv.Client().Get(e.srv.URL + path + "?" + q.Encode())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body) //nolint:errcheck // for the message
+		resp.Body.Close()
+		e.t.Fatalf("GET %s: %s %s", path, resp.Status, b)
+	}
+	return resp
+}
+
+// TestUploadPartialNeverVisible: an upload grows under a hidden partial
+// name, chunk by chunk, each checked against its SHA-256; it cannot be
+// finished before it is complete; starting it again answers where it
+// stands; only a complete file whose SHA-256 matches appears under its
+// final name, audited with its size.
+func TestUploadPartialNeverVisible(t *testing.T) {
+	e := start(t)
+	data := random(t, 2*wire.UploadChunk+12345)
+	var st wire.UploadState
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/in/big.bin", Size: int64(len(data)), SHA256: sum(data)}, &st); code(err) != wire.CodeNotFound {
+		t.Fatalf("upload into a missing folder: %v", err)
+	}
+	if err := os.Mkdir(filepath.Join(e.root, "in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/in/big.bin", Size: int64(len(data)), SHA256: sum(data)}, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Offset != 0 || st.Chunk != wire.UploadChunk {
+		t.Fatalf("start: %+v", st)
+	}
+	if err := e.chunk(st.ID, 0, data[:wire.UploadChunk], &st); err != nil {
+		t.Fatal(err)
+	}
+	// A chunk that does not match its hash is refused and changes nothing.
+	bad := bytes.Clone(data[wire.UploadChunk : 2*wire.UploadChunk])
+	err := e.call(http.MethodPut, wire.PeerPathFilesUploadChunk, url.Values{"id": {st.ID}, "offset": {itoa(wire.UploadChunk)}}, bytes.NewReader(bad),
+		http.Header{wire.HeaderChunkSHA256: {sum(data[:10])}}, nil)
+	if code(err) != wire.CodeBadRequest {
+		t.Fatalf("a chunk with a wrong hash: %v", err)
+	}
+	// A chunk already confirmed is refused; so is one that is not a
+	// chunk's start or lies past the end.
+	if err := e.chunk(st.ID, 0, data[:wire.UploadChunk], new(wire.UploadState)); code(err) != wire.CodeConflict {
+		t.Fatalf("a chunk sent again: %v", err)
+	}
+	if err := e.chunk(st.ID, 5, data[5:10], new(wire.UploadState)); code(err) != wire.CodeBadRequest {
+		t.Fatalf("a chunk at an odd offset: %v", err)
+	}
+	if err := e.chunk(st.ID, 3*wire.UploadChunk, data[:10], new(wire.UploadState)); code(err) != wire.CodeBadRequest {
+		t.Fatalf("a chunk past the end: %v", err)
+	}
+	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID}, nil); code(err) != wire.CodeConflict {
+		t.Fatalf("finishing early: %v", err)
+	}
+	names := ls(t, filepath.Join(e.root, "in"))
+	if len(names) != 1 || !strings.HasPrefix(names[0], ".big.bin.peerdesk-part-") {
+		t.Fatalf("mid-way the folder holds %v; want only the hidden partial", names)
+	}
+	var again wire.UploadState
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/in/big.bin", Size: int64(len(data)), SHA256: sum(data)}, &again); err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != st.ID || again.Offset != wire.UploadChunk {
+		t.Fatalf("started again: %+v, want %s at %d", again, st.ID, wire.UploadChunk)
+	}
+	fi, err := e.upload("/in/big.bin", data, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Name != "big.bin" || fi.Size != int64(len(data)) {
+		t.Fatalf("finished: %+v", fi)
+	}
+	got, err := os.ReadFile(filepath.Join(e.root, "in", "big.bin"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the file on disk: %d bytes, %v", len(got), err)
+	}
+	if names := ls(t, filepath.Join(e.root, "in")); len(names) != 1 {
+		t.Fatalf("after finishing the folder holds %v", names)
+	}
+	if _, err := e.upload("/in/big.bin", data[:5], false); code(err) != wire.CodeConflict {
+		t.Fatalf("uploading over an existing file without overwrite: %v", err)
+	}
+	if _, err := e.upload("/in/big.bin", data[:5], true); err != nil {
+		t.Fatalf("overwrite: %v", err)
+	}
+	evs := e.audit.find("files.upload")
+	if len(evs) != 2 || evs[0].Fields["path"] != "/in/big.bin" || evs[0].Fields["size"] != itoa(int64(len(data))) || evs[0].Fields["sha256"] != sum(data) {
+		t.Fatalf("upload audit: %+v", evs)
+	}
+}
+
+func ls(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestUploadWrongWholeHashDiscarded: every chunk matches its own hash but
+// the whole file does not match the hash declared at the start: the
+// upload is discarded, nothing appears under the final name and no
+// partial stays.
+func TestUploadWrongWholeHashDiscarded(t *testing.T) {
+	e := start(t)
+	data := random(t, 1000)
+	var st wire.UploadState
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/x.bin", Size: 1000, SHA256: sum([]byte("something else"))}, &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.chunk(st.ID, 0, data, &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID}, nil); code(err) != wire.CodeConflict {
+		t.Fatalf("finish with a wrong whole hash: %v", err)
+	}
+	if names := ls(t, e.root); len(names) != 0 {
+		t.Fatalf("left behind: %v", names)
+	}
+}
+
+// TestUploadSurvivesAgentRestart: the agent restarts mid-upload with a
+// torn chunk at the end of the partial file; starting the upload again
+// continues from the last whole chunk, and the file completes with its
+// hash checked.
+func TestUploadSurvivesAgentRestart(t *testing.T) {
+	leak.Check(t)
+	root := t.TempDir()
+	data := random(t, 2*wire.UploadChunk+7)
+	e := startIn(t, root)
+	var st wire.UploadState
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/f.bin", Size: int64(len(data)), SHA256: sum(data)}, &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.chunk(st.ID, 0, data[:wire.UploadChunk], &st); err != nil {
+		t.Fatal(err)
+	}
+	// A torn second chunk, as a power cut mid-write leaves it.
+	part := filepath.Join(root, ls(t, root)[0])
+	f, err := os.OpenFile(part, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(data[wire.UploadChunk : wire.UploadChunk+999]) //nolint:errcheck // checked by what follows
+	f.Close()
+
+	e2 := startIn(t, root)
+	fi, err := e2.upload("/f.bin", data, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size != int64(len(data)) {
+		t.Fatalf("%+v", fi)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "f.bin")); !bytes.Equal(got, data) { //nolint:errcheck // compared
+		t.Fatal("the file differs")
+	}
+}
+
+// TestMkdirRenameDelete: the small changes, their refusals and audits.
+func TestMkdirRenameDelete(t *testing.T) {
+	e := start(t)
+	if err := e.post(wire.PeerPathFilesMkdir, wire.FileMkdir{Path: "/new"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.post(wire.PeerPathFilesMkdir, wire.FileMkdir{Path: "/new"}, nil); code(err) != wire.CodeConflict {
+		t.Fatalf("mkdir twice: %v", err)
+	}
+	write(t, filepath.Join(e.root, "new", "f.txt"), []byte("x"))
+	write(t, filepath.Join(e.root, "other.txt"), []byte("y"))
+	if err := e.post(wire.PeerPathFilesRename, wire.FileRename{From: "/new/f.txt", To: "/other.txt"}, nil); code(err) != wire.CodeConflict {
+		t.Fatalf("rename onto an existing file: %v", err)
+	}
+	var fi wire.FileInfo
+	if err := e.post(wire.PeerPathFilesRename, wire.FileRename{From: "/new/f.txt", To: "/new/g.txt"}, &fi); err != nil || fi.Name != "g.txt" {
+		t.Fatalf("rename: %+v %v", fi, err)
+	}
+	if err := e.post(wire.PeerPathFilesDelete, wire.FileDelete{Path: "/new"}, nil); code(err) != wire.CodeConflict {
+		t.Fatalf("deleting a full folder without recursive: %v", err)
+	}
+	if err := e.post(wire.PeerPathFilesDelete, wire.FileDelete{Path: "/new", Recursive: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.post(wire.PeerPathFilesDelete, wire.FileDelete{Path: "/"}, nil); code(err) != wire.CodeBadRequest {
+		t.Fatalf("deleting the top: %v", err)
+	}
+	if err := e.post(wire.PeerPathFilesDelete, wire.FileDelete{Path: "/other.txt"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if names := ls(t, e.root); len(names) != 0 {
+		t.Fatalf("left: %v", names)
+	}
+	for action, n := range map[string]int{"files.mkdir": 1, "files.rename": 1, "files.delete": 2} {
+		if got := len(e.audit.find(action)); got != n {
+			t.Errorf("%s audited %d times, want %d", action, got, n)
+		}
+	}
+	if ev := e.audit.find("files.rename")[0]; ev.Fields["path"] != "/new/f.txt" || ev.Fields["to"] != "/new/g.txt" {
+		t.Errorf("rename audit: %+v", ev)
+	}
+}
+
+// TestUploadChunkAheadWaitsItsTurn: a client that sends the next chunk
+// while the previous one is still on its way (a window of two) has it
+// written after its predecessor, whichever arrives first.
+func TestUploadChunkAheadWaitsItsTurn(t *testing.T) {
+	e := start(t)
+	data := random(t, 3*wire.UploadChunk)
+	var st wire.UploadState
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/w.bin", Size: int64(len(data)), SHA256: sum(data)}, &st); err != nil {
+		t.Fatal(err)
+	}
+	ahead := make(chan error, 1)
+	go func() {
+		ahead <- e.chunk(st.ID, wire.UploadChunk, data[wire.UploadChunk:2*wire.UploadChunk], new(wire.UploadState))
+	}()
+	if err := e.chunk(st.ID, 0, data[:wire.UploadChunk], new(wire.UploadState)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-ahead; err != nil {
+		t.Fatalf("the chunk sent ahead: %v", err)
+	}
+	if err := e.chunk(st.ID, 2*wire.UploadChunk, data[2*wire.UploadChunk:], &st); err != nil {
+		t.Fatal(err)
+	}
+	var fi wire.FileInfo
+	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID}, &fi); err != nil || fi.Size != int64(len(data)) {
+		t.Fatalf("finish: %+v %v", fi, err)
+	}
+}
+
+// TestLeaseEndStopsDownload: the call's context ends mid-download (the
+// peer server cancels it when the user presses End or the technician is
+// revoked): the stream stops short, without the trailer that would make
+// it a complete file.
+func TestLeaseEndStopsDownload(t *testing.T) {
+	leak.Check(t)
+	root := t.TempDir()
+	data := random(t, 32<<20)
+	write(t, filepath.Join(root, "big.bin"), data)
+	h, err := New(Config{Root: root, Audit: &records{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	end := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		go func() {
+			select {
+			case <-end:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		h.ServePeer(w, r.WithContext(ctx), gate.Caller{Technician: "alice"})
+	}))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL + wire.PeerPathFilesDownload + "?path=/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.ReadFull(resp.Body, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	close(end)
+	n, _ := io.Copy(io.Discard, resp.Body) //nolint:errcheck // a cut stream is what is expected
+	if 1<<20+n >= int64(len(data)) || resp.Trailer.Get(wire.HeaderFileSHA256) != "" {
+		t.Fatalf("after the lease ended %d more bytes came (of %d), trailer %q", n, len(data), resp.Trailer.Get(wire.HeaderFileSHA256))
+	}
+}

@@ -1,0 +1,473 @@
+package files
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/peerdesk/peerdesk/agent/gate"
+	"github.com/peerdesk/peerdesk/wire"
+)
+
+// maxUploads bounds the uploads an agent keeps track of at once (started,
+// not yet finished or cancelled).
+const maxUploads = 64
+
+// chunkReadTimeout bounds how long one chunk's body may take to arrive: a
+// connection whose link dropped frees its buffer after this at most.
+const chunkReadTimeout = 2 * time.Minute
+
+// uploads tracks uploads in progress; their bytes are on disk.
+type uploads struct {
+	mu  sync.Mutex
+	m   map[string]*upload
+	sem chan struct{} // a chunk buffer each: wire.MaxUploadsActive × wire.UploadChunk bytes at most
+	buf sync.Pool
+}
+
+func newUploads() *uploads {
+	return &uploads{m: map[string]*upload{}, sem: make(chan struct{}, wire.MaxUploadsActive),
+		buf: sync.Pool{New: func() any { b := make([]byte, wire.UploadChunk); return &b }}}
+}
+
+// upload is one file on its way, under its partial name.
+type upload struct {
+	id, technician string
+	wire           string // the final path, cleaned
+	root           *os.Root
+	dir            string // the folder, in root
+	part, final    string // in root
+	size           int64
+	want           []byte // the whole file's SHA-256
+
+	mu        sync.Mutex // one chunk at a time
+	overwrite bool
+	offset    int64         // bytes on disk, checked and synced
+	sum       hash.Hash     // of bytes [0, offset)
+	gone      bool          // finished, cancelled or discarded
+	next      chan struct{} // closed when offset moves or the upload ends
+}
+
+func (u *upload) state() wire.UploadState {
+	return wire.UploadState{ID: u.id, Offset: u.offset, Size: u.size, Chunk: wire.UploadChunk}
+}
+
+// uploadID names an upload by what it is: the same technician sending the
+// same bytes to the same place meet the same upload again.
+func uploadID(technician, p string, size int64, sha string) string {
+	s := sha256.Sum256([]byte("peerdesk-upload\x00" + technician + "\x00" + p + "\x00" + strconv.FormatInt(size, 10) + "\x00" + sha))
+	return hex.EncodeToString(s[:16])
+}
+
+// partName is the hidden name an upload grows under, beside its final name.
+func partName(name, id string) string {
+	for len(name) > 200 {
+		_, n := utf8.DecodeLastRuneInString(name)
+		name = name[:len(name)-n]
+	}
+	return "." + name + ".peerdesk-part-" + id[:16]
+}
+
+func decodeSHA(s string) ([]byte, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != sha256.Size {
+		return nil, refuse(errBad, "a SHA-256 is 64 hexadecimal digits")
+	}
+	return b, nil
+}
+
+func (h *Handler) uploadStart(w http.ResponseWriter, r *http.Request) {
+	var req wire.UploadStart
+	if err := gate.DecodeRequest(w, r, &req); err != nil {
+		h.fail(w, r, refuse(errBad, "%s", err))
+		return
+	}
+	u, err := h.startUpload(caller(r).Technician, req)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u.mu.Lock()
+	st := u.state()
+	u.mu.Unlock()
+	writeJSON(w, st)
+}
+
+func (h *Handler) startUpload(technician string, req wire.UploadStart) (*upload, error) {
+	if req.Size < 0 || req.Size > wire.MaxUploadSize {
+		return nil, refuse(errBad, "a file of %d bytes cannot be uploaded", req.Size)
+	}
+	want, err := decodeSHA(req.SHA256)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := h.resolve(req.Path)
+	if err != nil {
+		return nil, err
+	}
+	if pl.rel == "." {
+		return nil, refuse(errBad, "choose a file name")
+	}
+	dirPath, name, err := parentAndName(pl.wire)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := h.resolve(dirPath)
+	if err != nil {
+		return nil, err
+	}
+	id := uploadID(technician, pl.wire, req.Size, hex.EncodeToString(want))
+
+	us := h.uploads
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	if u := us.m[id]; u != nil {
+		u.mu.Lock()
+		u.overwrite = req.Overwrite
+		u.mu.Unlock()
+		return u, nil
+	}
+	if len(us.m) >= maxUploads {
+		return nil, refuse(errConflict, "the agent has %d uploads in progress; finish or cancel one", maxUploads)
+	}
+	if st, err := dir.root.Stat(dir.rel); err != nil {
+		return nil, err
+	} else if !st.IsDir() {
+		return nil, refuse(errBad, "%s is not a folder", dirPath)
+	}
+	if fi, err := pl.root.Lstat(pl.rel); err == nil {
+		if fi.IsDir() {
+			return nil, refuse(errConflict, "%s is a folder", pl.wire)
+		}
+		if !req.Overwrite {
+			return nil, refuse(errConflict, "%s already exists", pl.wire)
+		}
+	}
+	u := &upload{id: id, technician: technician, wire: pl.wire, root: pl.root, dir: dir.rel,
+		part: joinRel(dir.rel, partName(name, id)), final: pl.rel, size: req.Size, want: want,
+		overwrite: req.Overwrite, sum: sha256.New(), next: make(chan struct{})}
+	if err := u.recover(); err != nil {
+		if isDiskFull(err) {
+			u.root.Remove(u.part) //nolint:errcheck // the answer is the full disk
+			return nil, refuse(errDiskFull, "the disk is full")
+		}
+		return nil, err
+	}
+	us.m[id] = u
+	h.cfg.Logger.Info("upload", "path", u.wire, "size", u.size, "from", u.offset)
+	return u, nil
+}
+
+// recover opens (or creates) the partial file and keeps what is in it up
+// to its last whole chunk: bytes after it may be a torn write. The
+// running hash is rebuilt from those bytes.
+func (u *upload) recover() error {
+	f, err := u.root.OpenFile(u.part, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	have := st.Size()
+	keep := have - have%wire.UploadChunk
+	if have == u.size {
+		keep = have
+	}
+	if keep > u.size {
+		keep = 0
+	}
+	if keep != have {
+		if err := f.Truncate(keep); err != nil {
+			return err
+		}
+	}
+	if keep > 0 {
+		if _, err := io.CopyN(u.sum, f, keep); err != nil {
+			return err
+		}
+	}
+	u.offset = keep
+	return f.Sync()
+}
+
+// get finds an upload of the caller's.
+func (us *uploads) get(technician, id string) (*upload, error) {
+	us.mu.Lock()
+	defer us.mu.Unlock()
+	u := us.m[id]
+	if u == nil || u.technician != technician {
+		return nil, refuse(errNotFound, "no such upload in progress: start it again")
+	}
+	return u, nil
+}
+
+// drop forgets u and removes its partial file. Call with u.mu held.
+func (us *uploads) drop(u *upload, removePart bool) error {
+	us.mu.Lock()
+	if us.m[u.id] == u {
+		delete(us.m, u.id)
+	}
+	us.mu.Unlock()
+	u.gone = true
+	u.moved()
+	if removePart {
+		return u.root.Remove(u.part)
+	}
+	return nil
+}
+
+func (h *Handler) uploadChunk(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	u, err := h.uploads.get(caller(r).Technician, q.Get("id"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	offset, err := strconv.ParseInt(q.Get("offset"), 10, 64)
+	if err != nil || offset < 0 || offset%wire.UploadChunk != 0 || offset >= u.size {
+		h.fail(w, r, refuse(errBad, "the offset %q is not the start of a chunk of this file", q.Get("offset")))
+		return
+	}
+	n := min(int64(wire.UploadChunk), u.size-offset)
+	if r.ContentLength >= 0 && r.ContentLength != n {
+		h.fail(w, r, refuse(errBad, "the chunk at %d has %d bytes, not %d", offset, r.ContentLength, n))
+		return
+	}
+	want, err := decodeSHA(r.Header.Get(wire.HeaderChunkSHA256))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	// At most MaxUploadsActive chunk buffers exist at once.
+	select {
+	case h.uploads.sem <- struct{}{}:
+	case <-r.Context().Done():
+		h.fail(w, r, r.Context().Err())
+		return
+	}
+	defer func() { <-h.uploads.sem }()
+	bp := h.uploads.buf.Get().(*[]byte)
+	defer h.uploads.buf.Put(bp)
+	buf := (*bp)[:n]
+	// A link that drops mid-chunk frees the buffer by this deadline, and
+	// the client's next try meets the same confirmed offset.
+	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(chunkReadTimeout)); err != nil {
+		h.cfg.Logger.Debug("no read deadline", "err", err)
+	}
+	body := http.MaxBytesReader(w, r.Body, n)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		h.fail(w, r, refuse(errBad, "the chunk at %d ended early: %v", offset, err))
+		return
+	}
+	if m, _ := body.Read(make([]byte, 1)); m > 0 { //nolint:errcheck // only more data matters
+		h.fail(w, r, refuse(errBad, "the chunk at %d is longer than %d bytes", offset, n))
+		return
+	}
+	if got := sha256.Sum256(buf); !bytes.Equal(got[:], want) {
+		h.fail(w, r, refuse(errBad, "the chunk at %d does not match its SHA-256: send it again", offset))
+		return
+	}
+
+	if err := r.Context().Err(); err != nil { // the user ended the session meanwhile
+		h.fail(w, r, err)
+		return
+	}
+	// A client may send the next chunk while this one is written and
+	// synced (a window of aheadChunks): it waits here for its turn.
+	if err := u.waitTurn(r.Context(), offset); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer u.mu.Unlock()
+	switch {
+	case u.gone:
+		h.fail(w, r, refuse(errNotFound, "no such upload in progress: start it again"))
+		return
+	case u.offset != offset:
+		h.fail(w, r, refuse(errConflict, "the upload stands at %d, not %d: ask where it stands", u.offset, offset))
+		return
+	}
+	if err := u.write(buf, offset); err != nil {
+		if isDiskFull(err) {
+			h.uploads.drop(u, true) //nolint:errcheck // the answer is the full disk; the partial goes if it can
+			h.cfg.Logger.Info("upload stopped: the disk is full", "path", u.wire, "at", offset)
+			h.fail(w, r, refuse(errDiskFull, "the disk is full"))
+			return
+		}
+		h.fail(w, r, err)
+		return
+	}
+	u.sum.Write(buf)
+	u.offset += n
+	u.moved()
+	writeJSON(w, u.state())
+}
+
+// aheadChunks is how far ahead of the confirmed offset a chunk may arrive
+// and wait for its turn.
+const aheadChunks = 1
+
+// waitTurn waits until the chunk at offset is the next to write (or the
+// upload ends, or offset is not ahead of it), and returns with u.mu held.
+func (u *upload) waitTurn(ctx context.Context, offset int64) error {
+	timeout := time.NewTimer(chunkReadTimeout)
+	defer timeout.Stop()
+	for {
+		u.mu.Lock()
+		if u.gone || offset <= u.offset || offset > u.offset+aheadChunks*wire.UploadChunk {
+			return nil
+		}
+		ch := u.next
+		u.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timeout.C:
+			return refuse(errConflict, "the chunk before %d never came: ask where it stands", offset)
+		}
+	}
+}
+
+// moved wakes chunks waiting for their turn. Call with u.mu held.
+func (u *upload) moved() {
+	close(u.next)
+	u.next = make(chan struct{})
+}
+
+// write puts one checked chunk at offset and syncs it; a failed write is
+// cut back to offset.
+func (u *upload) write(b []byte, offset int64) error {
+	f, err := u.root.OpenFile(u.part, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteAt(b, offset)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		if terr := f.Truncate(offset); terr != nil {
+			err = errors.Join(err, terr)
+		}
+	}
+	return errors.Join(err, f.Close())
+}
+
+func (h *Handler) uploadFinish(w http.ResponseWriter, r *http.Request) {
+	var req wire.UploadFinish
+	if err := gate.DecodeRequest(w, r, &req); err != nil {
+		h.fail(w, r, refuse(errBad, "%s", err))
+		return
+	}
+	u, err := h.uploads.get(caller(r).Technician, req.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.gone {
+		h.fail(w, r, refuse(errNotFound, "no such upload in progress: start it again"))
+		return
+	}
+	if u.offset != u.size {
+		h.fail(w, r, refuse(errConflict, "the upload is not complete: %d of %d bytes", u.offset, u.size))
+		return
+	}
+	if got := u.sum.Sum(nil); !bytes.Equal(got, u.want) {
+		h.uploads.drop(u, true) //nolint:errcheck // discarded either way
+		h.fail(w, r, refuse(errConflict, "the file's SHA-256 does not match what was sent: the upload was discarded"))
+		return
+	}
+	if err := u.commit(); err != nil {
+		if isDiskFull(err) {
+			h.uploads.drop(u, true) //nolint:errcheck // the answer is the full disk
+			err = refuse(errDiskFull, "the disk is full")
+		}
+		h.fail(w, r, err)
+		return
+	}
+	h.uploads.drop(u, false) //nolint:errcheck // nothing to remove
+	if err := h.audit(r, "upload", u.wire, map[string]string{"size": strconv.FormatInt(u.size, 10), "sha256": hex.EncodeToString(u.want),
+		"overwrite": strconv.FormatBool(u.overwrite)}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.cfg.Logger.Info("uploaded", "path", u.wire, "size", u.size)
+	fi, err := u.root.Lstat(u.final)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	_, name, _ := parentAndName(u.wire)
+	writeJSON(w, infoOf(name, fi))
+}
+
+// commit syncs the complete partial file, gives it its final name and
+// syncs the folder.
+func (u *upload) commit() error {
+	f, err := u.root.OpenFile(u.part, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Chmod(0o644)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		return err
+	}
+	if !u.overwrite {
+		if _, err := u.root.Lstat(u.final); err == nil {
+			return refuse(errConflict, "%s appeared meanwhile; upload again with overwrite", u.wire)
+		}
+	}
+	if err := u.root.Rename(u.part, u.final); err != nil {
+		return err
+	}
+	if err := syncDir(u.root, u.dir); err != nil {
+		return fmt.Errorf("syncing the folder: %w", err)
+	}
+	return nil
+}
+
+func (h *Handler) uploadCancel(w http.ResponseWriter, r *http.Request) {
+	var req wire.UploadCancel
+	if err := gate.DecodeRequest(w, r, &req); err != nil {
+		h.fail(w, r, refuse(errBad, "%s", err))
+		return
+	}
+	u, err := h.uploads.get(caller(r).Technician, req.ID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.gone {
+		if err := h.uploads.drop(u, true); err != nil && !errors.Is(err, os.ErrNotExist) {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	if err := h.audit(r, "upload.cancel", u.wire, map[string]string{"at": strconv.FormatInt(u.offset, 10)}); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, struct{}{})
+}

@@ -1,0 +1,5 @@
+package services
+
+import "os"
+
+var getenv = os.Getenv

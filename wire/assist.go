@@ -1,0 +1,147 @@
+package wire
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+)
+
+// The help desk assistant (T1–T4; protocol 2, 2026-12-07). The agent talks
+// only to the coordinator, with its device credentials; the coordinator
+// talks to the shop's model. One turn of a conversation is one POST of
+// PathAssistChat whose answer is a stream of AssistEvent, one JSON object a
+// line (application/x-ndjson), ending with exactly one event of type
+// AssistDone, AssistDiagnostic, AssistUnavailable or AssistOff:
+//
+//   - the user's message (AssistRequest.Text) → tokens, then done (the
+//     answer) or a diagnostic step: the model asked for a whitelisted
+//     diagnostic, the agent re-checks the whitelist, runs it and POSTs its
+//     output (AssistRequest.Result) to continue the same turn;
+//   - a proposal event (a whitelisted remediation, with its reason) comes
+//     before done: the agent shows it with an Approve button; before running
+//     it the agent POSTs PathAssistRemedy (Phase "check") so the coordinator
+//     re-checks the company's whitelist, then reports the outcome (Phase
+//     "done"), which is kept with the conversation.
+const (
+	PathAssistChat   = "/v1/agent/assist/chat"
+	PathAssistRemedy = "/v1/agent/assist/remedy"
+	// PathAssistSettings: GET → AssistSettings, PUT AssistSettings →
+	// AssistSettings, admins only (technician session).
+	PathAssistSettings = "/v1/assist/settings"
+)
+
+// AssistEvent types.
+const (
+	AssistToken       = "token"       // Text: the next piece of the answer
+	AssistProposal    = "proposal"    // Tool, Reason: a remediation the user may approve
+	AssistRefused     = "refused"     // Tool, Reason: a tool call the whitelist refused (audited)
+	AssistDiagnostic  = "diagnostic"  // Call, Tool, Args: run it and send the Result
+	AssistDone        = "done"        // the answer is complete
+	AssistUnavailable = "unavailable" // the model cannot answer now: Text is the friendly answer, Contacts the shop's
+	AssistOff         = "off"         // the assistant is off for this company: Text, Contacts
+)
+
+// Bounds of the assistant's messages.
+const (
+	MaxAssistText     = 8 << 10  // a user's message
+	MaxAssistOutput   = 16 << 10 // a diagnostic's output
+	MaxAssistSteps    = 4        // diagnostics in one turn
+	MaxAssistPrompt   = 4 << 10  // the shop's system prompt additions
+	MaxAssistContacts = 1 << 10  // the shop's contacts
+)
+
+// AssistRequest is one POST of PathAssistChat: a user's message, or the
+// result of the diagnostic the last answer asked for.
+type AssistRequest struct {
+	// ID is the agent's id of the message (32 lowercase hex), made before
+	// it is queued: a message sent again after a lost answer is answered
+	// again, but kept once.
+	ID     string        `json:"id"`
+	Text   string        `json:"text,omitempty"`
+	Result *AssistResult `json:"result,omitempty"`
+}
+
+// AssistResult is a diagnostic's output, for the step Call named.
+type AssistResult struct {
+	Call   string `json:"call"`
+	Tool   string `json:"tool"`
+	Output string `json:"output"`          // JSON, as the diagnostic reported
+	Error  string `json:"error,omitempty"` // why it did not run (refused, unsupported)
+}
+
+// AssistEvent is one line of a turn's answer.
+type AssistEvent struct {
+	Type     string         `json:"type"`
+	Text     string         `json:"text,omitempty"`
+	Call     string         `json:"call,omitempty"`
+	Tool     string         `json:"tool,omitempty"`
+	Args     map[string]any `json:"args,omitempty"`
+	Reason   string         `json:"reason,omitempty"`
+	Contacts string         `json:"contacts,omitempty"`
+}
+
+// Phases of PathAssistRemedy.
+const (
+	RemedyCheck = "check" // may it run? (before running, after the user approved)
+	RemedyDone  = "done"  // it ran: Output or Error
+)
+
+// AssistRemedy asks the coordinator to re-check a remediation the user
+// approved, or reports its outcome.
+type AssistRemedy struct {
+	ID      string `json:"id"` // the proposal's id (the agent's)
+	Phase   string `json:"phase"`
+	Tool    string `json:"tool"`
+	Command string `json:"command,omitempty"` // what the agent runs, as shown to the user
+	Output  string `json:"output,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// AssistRemedyAnswer answers a check.
+type AssistRemedyAnswer struct {
+	Allowed bool   `json:"allowed"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// AssistSettings are the shop's assistant settings.
+type AssistSettings struct {
+	// Model is the Ollama model's name ("" keeps the coordinator's -ollama-model).
+	Model string `json:"model,omitempty"`
+	// Default applies to companies without their own entry.
+	Default AssistCompany `json:"default"`
+	// Companies holds per-company settings, by company name.
+	Companies map[string]AssistCompany `json:"companies,omitempty"`
+}
+
+// AssistCompany is one company's assistant settings.
+type AssistCompany struct {
+	Enabled bool `json:"enabled"`
+	// Prompt is the shop's system prompt additions (its own words, bounded).
+	Prompt string `json:"prompt,omitempty"`
+	// Allow is the company's whitelist: names of diagnostics and
+	// remediations; nil allows the whole table, empty allows nothing.
+	Allow []string `json:"allow"`
+	// Contacts is how to reach the shop's people, shown when the model is
+	// unavailable.
+	Contacts string `json:"contacts,omitempty"`
+}
+
+// For returns the settings of company.
+func (s AssistSettings) For(company string) AssistCompany {
+	if c, ok := s.Companies[company]; ok {
+		return c
+	}
+	return s.Default
+}
+
+// AssistPersonas is the pool of the assistant's names: each device meets
+// the same one (AssistPersona).
+var AssistPersonas = [20]string{
+	"Ada", "Ben", "Cleo", "Dev", "Elin", "Finn", "Gus", "Hana", "Ivo", "Juno",
+	"Kai", "Lena", "Milo", "Nora", "Otto", "Pia", "Quinn", "Rosa", "Sami", "Tess",
+}
+
+// AssistPersona is the assistant's name on the device with id deviceID.
+func AssistPersona(deviceID string) string {
+	h := sha256.Sum256([]byte("peerdesk assistant persona\x00" + deviceID))
+	return AssistPersonas[binary.BigEndian.Uint64(h[:8])%uint64(len(AssistPersonas))]
+}

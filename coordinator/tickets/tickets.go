@@ -434,8 +434,11 @@ func checkText(what, s string) error {
 	return nil
 }
 
+// printable accepts valid UTF-8 without control characters but the tab
+// (a no-break space or a tab pasted into a title is no reason to refuse a
+// user's ticket, which an agent would then drop as malformed).
 func printable(s string) bool {
-	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0
+	return utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }) < 0
 }
 
 // FileAgent files an agent's ticket for dev, once per (dev.ID, t.ID): a

@@ -132,6 +132,11 @@ func TestAgentTicketBounds(t *testing.T) {
 	if err := CheckAgentTicket(agentTicket(1)); err != nil {
 		t.Errorf("a good ticket: %v", err)
 	}
+	pasted := agentTicket(1)
+	pasted.Title = "Drucker\tdruckt\u00a0nicht – ✗"
+	if err := CheckAgentTicket(pasted); err != nil {
+		t.Errorf("a title with a tab, a no-break space and symbols: %v", err)
+	}
 }
 
 // TestDurable: tickets, comments, attachments, updates and summaries

@@ -109,6 +109,33 @@ func Login(ctx context.Context, o LoginOptions) (*Session, error) {
 
 func nodeDir(stateDir string) string { return filepath.Join(stateDir, "node") }
 
+// ErrStateInUse: another viewer process (say `peerdesk-viewer ui`) runs
+// on this state directory's overlay node. Two processes with one node's
+// keys would fight over it on the overlay; a command beside the page needs
+// a state directory of its own (log in there with -state).
+var ErrStateInUse = errors.New("another peerdesk-viewer (such as `peerdesk-viewer ui`) is using this state directory's overlay node; give this command a state directory of its own: log in with -state DIR and pass the same -state")
+
+var errLocked = errors.New("locked")
+
+// lockNode takes the state directory's node lock for this process.
+func lockNode(stateDir string) (*os.File, error) {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(stateDir, "node.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		if errors.Is(err, errLocked) {
+			return nil, ErrStateInUse
+		}
+		return nil, fmt.Errorf("viewer: locking the node: %w", err)
+	}
+	return f, nil
+}
+
 // Config configures a Viewer.
 type Config struct {
 	StateDir string
@@ -129,6 +156,7 @@ type Viewer struct {
 
 	mu   sync.Mutex
 	node *node.Node
+	lock *os.File // the state directory's node lock, held while node runs
 }
 
 // Open loads the saved session. The overlay node starts on first use.
@@ -180,19 +208,25 @@ func (v *Viewer) Node(ctx context.Context) (*node.Node, error) {
 	if v.node != nil {
 		return v.node, nil
 	}
+	lock, err := lockNode(v.cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
 	n, err := node.New(node.Config{
 		Dir: nodeDir(v.cfg.StateDir), Hostname: "tech-" + v.sess.Username, ControlURL: v.sess.CoordinatorURL,
 		CA: v.ca, AuthKey: v.sess.AuthKey, Logger: v.cfg.Logger,
 		OnDiagnosis: TellDiagnosis(v.cfg.Terminal),
 	})
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	if err := n.Up(ctx); err != nil {
 		n.Close()
+		lock.Close()
 		return nil, fmt.Errorf("viewer: joining the overlay: %w", err)
 	}
-	v.node = n
+	v.node, v.lock = n, lock
 	return n, nil
 }
 
@@ -379,5 +413,9 @@ func (v *Viewer) Close() error {
 	}
 	err := v.node.Close()
 	v.node = nil
+	if v.lock != nil {
+		v.lock.Close() //nolint:errcheck // closing releases the lock
+		v.lock = nil
+	}
 	return err
 }

@@ -94,7 +94,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err := os.RemoveAll(cfg.Data); err != nil {
 		return err
 	}
-	for _, dir := range []string{"coordinator", "support", "viewer", "downloads", "shots", "remote", "opener", "tmp"} {
+	for _, dir := range []string{"coordinator", "support", "viewer", "viewer-cli", "downloads", "shots", "remote", "opener", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(cfg.Data, dir), 0o700); err != nil {
 			return err
 		}
@@ -143,6 +143,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	if _, err := ui.field(ctx, "session page:", cfg.Timeout); err != nil {
+		return err
+	}
+	// The command line is a second viewer (its own overlay node, so its
+	// own state directory) beside the page's.
+	if _, err := d.run(nil, techPassword+"\n", "peerdesk-viewer", "login", "-state", data("viewer-cli"), "-coordinator", url, "-pin", pin, "-user", "tess"); err != nil {
 		return err
 	}
 
@@ -262,12 +267,12 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	if err := d.withConsent(ctx, userCtx, func() error {
-		_, err := d.run(nil, "", "peerdesk-viewer", "files", "put", "-state", data("viewer"), device, local, remote)
+		_, err := d.run(nil, "", "peerdesk-viewer", "files", "put", "-state", data("viewer-cli"), device, local, remote)
 		return err
 	}); err != nil {
 		return err
 	}
-	if _, err := d.run(nil, "", "peerdesk-viewer", "files", "get", "-state", data("viewer"), device, remote, back); err != nil {
+	if _, err := d.run(nil, "", "peerdesk-viewer", "files", "get", "-state", data("viewer-cli"), device, remote, back); err != nil {
 		return err
 	}
 	sent, _ := os.ReadFile(local) //nolint:errcheck // compared below
@@ -276,23 +281,27 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return fmt.Errorf("the file pulled back differs from the one pushed (%v)", err)
 	}
 	d.say("   pushed %s → %s and pulled it back: identical (%d bytes)", local, remote, len(got))
-	if err := d.do(techCtx, "the files page", chromedp.Navigate(viewerURL+"/device/"+device+"/files?path="+filepath.Dir(remote)),
-		chromedp.WaitVisible(`//*[contains(text(), "hello.txt")]`, chromedp.BySearch)); err != nil {
-		return err
-	}
-	d.shot(techCtx, "03-files")
 
 	d.step("a shell command on the machine (the user allows the shell)")
 	var out string
 	if err := d.withConsent(ctx, userCtx, func() error {
 		var err error
-		out, err = d.run(nil, "", "peerdesk-viewer", "shell", "-state", data("viewer"), device, "--", "sh", "-c", "echo \"$(id -un)@$(hostname): $(uname -sr)\"")
+		out, err = d.run(nil, "", "peerdesk-viewer", "shell", "-state", data("viewer-cli"), device, "--", "sh", "-c", "echo \"$(id -un)@$(hostname): $(uname -sr)\"")
 		return err
 	}); err != nil {
 		return err
 	}
 	d.say("   %s", strings.TrimSpace(out))
 	d.shot(userCtx, "04-end-user-page")
+
+	d.step("the technician's files page (leaving the session page ends the session, as closing it would)")
+	if err := d.withConsent(ctx, userCtx, func() error {
+		return d.do(techCtx, "the files page", chromedp.Navigate(viewerURL+"/device/"+device+"/files?path="+filepath.Dir(remote)),
+			chromedp.WaitVisible(`//*[contains(text(), "hello.txt")]`, chromedp.BySearch))
+	}); err != nil {
+		return err
+	}
+	d.shot(techCtx, "03-files")
 
 	d.step("done")
 	for _, s := range d.shots {
@@ -339,12 +348,20 @@ func (d *demo) until(ctx context.Context, what string, f func() error) error {
 	}
 }
 
-// do runs browser actions with the timeout.
+// do runs browser actions with the timeout; a failure says where the tab
+// is and what it shows.
 func (d *demo) do(ctx context.Context, what string, actions ...chromedp.Action) error {
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	tctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
-	if err := chromedp.Run(ctx, actions...); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+	if err := chromedp.Run(tctx, actions...); err != nil {
+		var at, text string
+		lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
+		defer lcancel()
+		chromedp.Run(lctx, chromedp.Location(&at), chromedp.Text("body", &text, chromedp.ByQuery)) //nolint:errcheck // only for the message
+		if len(text) > 2000 {
+			text = text[:2000] + "…"
+		}
+		return fmt.Errorf("%s: %w (the page at %s shows: %s)", what, err, at, text)
 	}
 	return nil
 }
@@ -456,6 +473,7 @@ func (d *demo) startPath(env []string, path string, args ...string) (*proc, erro
 		defer close(p.done)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
+			fmt.Fprintln(logf, sc.Text()) //nolint:errcheck // the log is for a person reading after
 			p.mu.Lock()
 			p.lines = append(p.lines, sc.Text())
 			close(p.more)

@@ -69,7 +69,7 @@ func TestDemo(t *testing.T) {
 	}
 	shots, err := filepath.Glob(filepath.Join(data, "shots", "*.png"))
 	if err != nil || len(shots) < 4 {
-		t.Fatalf("screenshots %v (%v), want 4", shots, err)
+		t.Fatalf("screenshots %v (%v), want 4\n%s", shots, err, story)
 	}
 	for _, s := range shots {
 		b, err := os.ReadFile(s)

@@ -396,7 +396,16 @@ func (d *demo) withConsent(ctx context.Context, user context.Context, f func() e
 // shot saves a PNG of tab's page into the data directory's shots.
 func (d *demo) shot(tab context.Context, name string) {
 	var buf []byte
-	if err := d.do(tab, "screenshot", chromedp.CaptureScreenshot(&buf)); err != nil {
+	// The end user's page reloads itself when what it shows changes; a
+	// capture that meets a reload finds no page attached and is taken again.
+	var err error
+	for try := 0; try < 5; try++ {
+		if err = d.do(tab, "screenshot", chromedp.CaptureScreenshot(&buf)); err == nil || !strings.Contains(err.Error(), "Not attached to an active page") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
 		d.say("   (no screenshot %s: %v)", name, err)
 		return
 	}

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/peerdesk/peerdesk/agent/assist"
 	"github.com/peerdesk/peerdesk/agent/auditlog"
 	"github.com/peerdesk/peerdesk/agent/consent"
 	"github.com/peerdesk/peerdesk/agent/gate"
@@ -177,6 +178,10 @@ type Config struct {
 	// shown while a report waits to be sent.
 	Hotkey   string
 	Contacts string
+	// TempDir is the user's temporary directory, which the assistant's
+	// clear_temp fix empties once the user approves it; "" is
+	// os.TempDir().
+	TempDir string
 }
 
 // Agent is an enrolled agent.
@@ -196,11 +201,12 @@ type Agent struct {
 	network   string // why the overlay is not up, in words; "" when it is
 	sh        *screen.Handler
 	consent   *consent.Service
-	revoker   *revoke.Revoker // acts on the coordinator's revocations; nil until Run has wired it
-	served    wire.Served     // what the peer server answers (protocol 2); zero until Run has built it
-	outbox    *outbox.Outbox  // tickets and messages owed to the coordinator (report.go)
-	reports   *shot.Service   // the screenshot ticket; nil if the outbox could not open
-	hotkey    string          // the key that takes a report; "" if none
+	revoker   *revoke.Revoker   // acts on the coordinator's revocations; nil until Run has wired it
+	served    wire.Served       // what the peer server answers (protocol 2); zero until Run has built it
+	outbox    *outbox.Outbox    // tickets and messages owed to the coordinator (report.go)
+	reports   *shot.Service     // the screenshot ticket; nil if the outbox could not open
+	assistant *assist.Assistant // the help desk assistant's chat; nil if the outbox could not open
+	hotkey    string            // the key that takes a report; "" if none
 
 	// streaming is true while the presence stream is up: it keeps the
 	// device online, so no heartbeat request (and no second connection
@@ -407,11 +413,15 @@ func (a *Agent) startUI(cs *consent.Service) (*localui.UI, error) {
 	if a.reports != nil {
 		rep = a.reports
 	}
+	var chat localui.Assistant
+	if a.assistant != nil {
+		chat = a.assistant
+	}
 	hk := a.hotkey
 	a.mu.Unlock()
 	ui, err := localui.Start(localui.Config{
 		Hostname: a.st.Hostname, Logger: a.log, Show: show, Consent: cs, Now: a.cfg.Now,
-		Report: rep, Contacts: a.cfg.Contacts, Hotkey: hk,
+		Report: rep, Contacts: a.cfg.Contacts, Hotkey: hk, Assistant: chat,
 		AskHelp: func(ctx context.Context) (string, error) {
 			c, err := a.coord.AskForHelp(ctx)
 			return c.Code, err

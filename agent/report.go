@@ -11,8 +11,8 @@ import (
 	"github.com/peerdesk/peerdesk/agent/shot"
 )
 
-// startReports starts the screenshot ticket (T5) and the queue it files
-// through (T4): the outbox in the state directory, drained to the
+// startReports starts the screenshot ticket (T5), the help desk assistant
+// (assistant.go) and the queue they send through (T4): the outbox in the state directory, drained to the
 // coordinator whatever the overlay does (tickets go over HTTPS), and the
 // hotkey, which takes a report and brings the user's page up to describe
 // it. It runs before the overlay is up: a user whose network is down can
@@ -29,13 +29,14 @@ func (a *Agent) startReports(ctx context.Context) (stop func()) {
 		System: a.inv.Collect,
 		User:   func() string { return shot.User(a.cfg.Display) },
 	})
+	as := a.newAssistant(ob)
 	a.mu.Lock()
-	a.outbox, a.reports = ob, svc
+	a.outbox, a.reports, a.assistant = ob, svc, as
 	a.mu.Unlock()
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if err := ob.Drain(ctx, svc.Send); err != nil && !errors.Is(err, context.Canceled) {
+		if err := ob.Drain(ctx, sender(svc, as)); err != nil && !errors.Is(err, context.Canceled) {
 			a.log.Error("the outbox stopped", "err", err)
 		}
 	})

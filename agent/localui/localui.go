@@ -69,6 +69,10 @@ type Config struct {
 	// also takes a report ("" if none).
 	Contacts string
 	Hotkey   string
+
+	// Assistant is the help desk assistant (chat.go): the page links to a
+	// chat with it; nil: no chat.
+	Assistant Assistant
 }
 
 // Limits of the page's credentials.
@@ -141,6 +145,7 @@ func Start(cfg Config) (*UI, error) {
 	mux.Handle("GET "+u.base+"events", u.authed(u.events))
 	mux.Handle("GET "+u.base+"ui.js", u.authed(script))
 	u.reportRoutes(mux)
+	u.chatRoutes(mux)
 	// The shared stylesheet: the same public bytes in every program, so
 	// served without the page's cookie (the refusals could use it too).
 	mux.Handle("GET "+style.Path, style.Handler())
@@ -275,6 +280,9 @@ func (u *UI) snapshot() (agentui.View, <-chan struct{}, <-chan struct{}) {
 		Base: u.base, Product: "peerdesk", Hostname: u.cfg.Hostname, State: stateName(st),
 		Code: u.code, CanAsk: u.cfg.AskHelp != nil, Message: u.message, OneTime: u.cfg.OneTime,
 		Network: u.network,
+	}
+	if u.cfg.Assistant != nil {
+		v.Assistant = u.cfg.Assistant.Name()
 	}
 	changed := u.changed
 	u.mu.Unlock()

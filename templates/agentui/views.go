@@ -1,7 +1,8 @@
 // Package agentui holds the templ components of the end user's page on the
 // agent: who asks to do exactly what (consent), what each technician may do
 // now (the indicator), the support code to read out, a way to end the
-// session at once, and "Report a problem" (a screenshot ticket, T5).
+// session at once, "Report a problem" (a screenshot ticket, T5), and a
+// chat with the help desk assistant on a page of its own (chat.templ).
 package agentui
 
 // View is everything the page shows.
@@ -19,6 +20,7 @@ type View struct {
 	Message    string    // why the last session ended, or an error
 	OneTime    bool      // a one-time support agent
 	Network    string    // why this computer cannot reach the help desk's network, in words; "" when it can
+	Assistant  string    // the help desk assistant's name: a link to its chat page; "" if none
 
 	// Report is "Report a problem" (report_views.go).
 	Report ReportView

@@ -178,6 +178,9 @@ type Config struct {
 	// shown while a report waits to be sent.
 	Hotkey   string
 	Contacts string
+	// ShellIdle and ShellMax bound shells (shell.DefaultIdle and
+	// shell.DefaultMax if zero; a technician may ask for less).
+	ShellIdle, ShellMax time.Duration
 	// TempDir is the user's temporary directory, which the assistant's
 	// clear_temp fix empties once the user approves it; "" is
 	// os.TempDir().
@@ -347,7 +350,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		{Routes: []string{"POST " + wire.PeerPathWake}, Handler: wol.Handler{Logger: a.log}},
 	}
 	caps = append(caps, backstage(backstageConfig{Logger: a.log, Device: a.st.DeviceID, Audit: a.audit,
-		ServicesBus: a.cfg.ServicesBus, JournalDir: a.cfg.JournalDir, FilesRoot: a.cfg.FilesRoot, Now: a.cfg.Now})...)
+		ServicesBus: a.cfg.ServicesBus, JournalDir: a.cfg.JournalDir, FilesRoot: a.cfg.FilesRoot, Now: a.cfg.Now,
+		ShellIdle: a.cfg.ShellIdle, ShellMax: a.cfg.ShellMax})...)
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n, cs)
 		if err != nil {

@@ -175,6 +175,13 @@ func TestShellInBrowser(t *testing.T) {
 		return strings.HasPrefix(s.Top, "top - ") && strings.Contains(s.Text, "load average") && strings.Contains(s.Text, "PID")
 	})
 	harness.Do(t, tech, "quit top", typeText("q"))
+	// Keys typed before top has let go of the terminal are top's to read
+	// (and throw away): vi is typed at the shell's prompt.
+	waitTerm(t, tech, "the shell's prompt after top", func(s *termState) bool {
+		lines := strings.Split(strings.TrimRight(s.Text, " \n"), "\n")
+		last := strings.TrimSpace(lines[len(lines)-1])
+		return strings.HasSuffix(last, "#") || strings.HasSuffix(last, "$")
+	})
 	typeLine(t, tech, "vi /etc/hostname")
 	host, _ := os.Hostname() //nolint:errcheck // "" fails the check
 	waitTerm(t, tech, "vi on the alternate screen", func(s *termState) bool {

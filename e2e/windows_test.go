@@ -54,3 +54,11 @@ func runWindowsTests(t *testing.T, pkg, run string, want ...string) {
 		}
 	}
 }
+
+// TestWindowsGDICapture: the Windows capture package's own tests, built
+// for Windows, run under Wine on Xvfb: GDI capture of the whole screen and
+// of what a real Win32 window painted (agent/screen/capture
+// TestGDICapture, TestGDICaptureWindow).
+func TestWindowsGDICapture(t *testing.T) {
+	runWindowsTests(t, "./agent/screen/capture", "^TestGDICapture", "TestGDICapture", "TestGDICaptureWindow")
+}

@@ -62,3 +62,11 @@ func runWindowsTests(t *testing.T, pkg, run string, want ...string) {
 func TestWindowsGDICapture(t *testing.T) {
 	runWindowsTests(t, "./agent/screen/capture", "^TestGDICapture", "TestGDICapture", "TestGDICaptureWindow")
 }
+
+// TestWindowsSendInput: the Windows injector's own test, built for
+// Windows, run under Wine on Xvfb: a move lands the cursor where asked and
+// keys sent with SendInput type "Peer 4-w" into a real EDIT control
+// (agent/input TestSendInputTypesIntoWindow).
+func TestWindowsSendInput(t *testing.T) {
+	runWindowsTests(t, "./agent/input", "^TestSendInputTypesIntoWindow$", "TestSendInputTypesIntoWindow")
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/harness/wine"
 	"github.com/peerdesk/peerdesk/harness/xclient"
 )
@@ -21,6 +22,7 @@ import (
 // shim) and `-h` prints the command table and exits 0.
 func TestWindowsAgentHelp(t *testing.T) {
 	lane := wine.Require(t)
+	leak.Check(t)
 	exe := wine.Build(t, "./cmd/peerdesk-agent")
 	r := lane.Run(t, "", exe, "-h")
 	t.Logf("peerdesk-agent.exe -h under Wine: exit %d in %v", r.Code, r.Took)
@@ -41,6 +43,7 @@ func TestWindowsAgentHelp(t *testing.T) {
 func runWindowsTests(t *testing.T, pkg, run string, want ...string) {
 	t.Helper()
 	lane := wine.Require(t)
+	leak.Check(t)
 	exe := wine.BuildTest(t, pkg)
 	display := xclient.StartXvfb(t, 1280, 800)
 	r := lane.Run(t, display, exe, "-test.v", "-test.count=1", "-test.run", run)

@@ -20,6 +20,7 @@ var (
 	user32        = windows.NewLazySystemDLL("user32.dll")
 	procSendInput = user32.NewProc("SendInput")
 	procSetCursor = user32.NewProc("SetCursorPos")
+	procMapVKey   = user32.NewProc("MapVirtualKeyW")
 	sas           = windows.NewLazySystemDLL("sas.dll")
 	procSendSAS   = sas.NewProc("SendSAS")
 )
@@ -43,6 +44,8 @@ const (
 	keyeventfScancode    = 0x0008
 
 	wheelDelta = 120
+
+	mapvkVscToVkEx = 3 // MAPVK_VSC_TO_VK_EX
 )
 
 // mouseInput is MOUSEINPUT.
@@ -150,8 +153,25 @@ func (winBackend) key(k key, down bool) error {
 	if !down {
 		flags |= keyeventfKeyUp
 	}
-	in := []keybdINPUT{{typ: inputKeyboard, ki: keybdInput{scan: k.scan, flags: flags}}}
+	in := []keybdINPUT{{typ: inputKeyboard, ki: keybdInput{vk: vkOf(k), scan: k.scan, flags: flags}}}
 	return sendInput(len(in), unsafe.Pointer(&in[0]), unsafe.Sizeof(in[0]))
+}
+
+// vkOf returns the virtual key the current layout gives k's scancode, or 0.
+// Windows ignores wVk when KEYEVENTF_SCANCODE is set, so this changes
+// nothing there; Wine (8.0, probed: agent/input TestSendInputTypesIntoWindow
+// under e2e TestWindowsSendInput) does the opposite, types wVk and drops a
+// scancode-only event, so filling both makes one event work on both.
+func vkOf(k key) uint16 {
+	if procMapVKey.Find() != nil {
+		return 0
+	}
+	scan := uintptr(k.scan)
+	if k.extended {
+		scan |= 0xE000
+	}
+	vk, _, _ := procMapVKey.Call(scan, mapvkVscToVkEx)
+	return uint16(vk)
 }
 
 func sendMouse(in []mouseINPUT) error {

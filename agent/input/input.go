@@ -45,8 +45,10 @@
 //     session (a service in session 0 reaches no desktop), and UIPI keeps it
 //     from driving windows of higher integrity. CtrlAltDel uses SendSAS,
 //     which works only from a service and only if the SoftwareSASGeneration
-//     policy allows it; elsewhere it returns [ErrUnsupported]. This code is
-//     compiled and vetted here but has not run on Windows.
+//     policy allows it; elsewhere it returns [ErrUnsupported]. Each key event
+//     carries the layout's virtual key beside the scancode (Windows ignores
+//     it under KEYEVENTF_SCANCODE; Wine types only it). It runs under Wine
+//     in the Windows lane (e2e TestWindowsSendInput), not yet on Windows.
 //   - macOS and everything else (including Linux built without cgo): [New]
 //     returns [ErrUnsupported]. robotgo's macOS code needs cgo and the macOS
 //     SDK, which cannot be built or tested here.

@@ -1,0 +1,75 @@
+package e2e
+
+// The Windows lane: the real cross-compiled Windows agent, and the
+// cross-compiled tests of its Windows-only packages, run under Wine
+// (harness/wine; `just wine` sets the lane up, and these tests skip naming
+// it when it is absent). Wine is not Windows: a pass here says the code
+// runs against Wine's implementation of the API, which for GDI and
+// SendInput on an X display is close; docs/ARCHITECTURE.md ("Windows under
+// Wine") lists what Wine lacks.
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/peerdesk/peerdesk/harness/leak"
+	"github.com/peerdesk/peerdesk/harness/wine"
+	"github.com/peerdesk/peerdesk/harness/xclient"
+)
+
+// TestWindowsAgentHelp: the cross-compiled peerdesk-agent.exe starts under
+// Wine (Go's runtime finds ProcessPrng in the lane's bcryptprimitives.dll
+// shim) and `-h` prints the command table and exits 0.
+func TestWindowsAgentHelp(t *testing.T) {
+	lane := wine.Require(t)
+	leak.Check(t)
+	exe := wine.Build(t, "./cmd/peerdesk-agent")
+	r := lane.Run(t, "", exe, "-h")
+	t.Logf("peerdesk-agent.exe -h under Wine: exit %d in %v", r.Code, r.Took)
+	out := r.Stdout + r.Stderr
+	if r.Code != 0 {
+		t.Fatalf("peerdesk-agent.exe -h exited %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, want := range []string{"usage: peerdesk-agent <command>", "install ", "uninstall ", "run "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("peerdesk-agent.exe -h output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// runWindowsTests cross-compiles pkg's tests, runs those matching run under
+// Wine on a fresh Xvfb display and fails unless each name in want passed
+// (a skipped or absent test is a failure: the lane must exercise it).
+func runWindowsTests(t *testing.T, pkg, run string, want ...string) {
+	t.Helper()
+	lane := wine.Require(t)
+	leak.Check(t)
+	exe := wine.BuildTest(t, pkg)
+	display := xclient.StartXvfb(t, 1280, 800)
+	r := lane.Run(t, display, exe, "-test.v", "-test.count=1", "-test.run", run)
+	t.Logf("%s tests under Wine: exit %d in %v\n%s%s", pkg, r.Code, r.Took, r.Stdout, r.Stderr)
+	if r.Code != 0 {
+		t.Fatalf("%s tests under Wine exited %d", pkg, r.Code)
+	}
+	for _, name := range want {
+		if !strings.Contains(r.Stdout, "--- PASS: "+name+" ") {
+			t.Errorf("%s did not pass under Wine (skipped or not run)", name)
+		}
+	}
+}
+
+// TestWindowsGDICapture: the Windows capture package's own tests, built
+// for Windows, run under Wine on Xvfb: GDI capture of the whole screen and
+// of what a real Win32 window painted (agent/screen/capture
+// TestGDICapture, TestGDICaptureWindow).
+func TestWindowsGDICapture(t *testing.T) {
+	runWindowsTests(t, "./agent/screen/capture", "^TestGDICapture", "TestGDICapture", "TestGDICaptureWindow")
+}
+
+// TestWindowsSendInput: the Windows injector's own test, built for
+// Windows, run under Wine on Xvfb: a move lands the cursor where asked and
+// keys sent with SendInput type "Peer 4-w" into a real EDIT control
+// (agent/input TestSendInputTypesIntoWindow).
+func TestWindowsSendInput(t *testing.T) {
+	runWindowsTests(t, "./agent/input", "^TestSendInputTypesIntoWindow$", "TestSendInputTypesIntoWindow")
+}

@@ -1,0 +1,206 @@
+// Package wine is test support for the Windows test lane: it runs the real
+// cross-compiled Windows agent, and cross-compiled Windows test binaries,
+// under Wine on Linux.
+//
+// `just wine` (scripts/wine-lane.sh) installs wine64 and mingw-w64, builds
+// the bcryptprimitives.dll shim from shim/ (Wine 8.0 has no
+// bcryptprimitives.dll, whose ProcessPrng Go's Windows runtime needs at
+// start-up) and makes a Wine prefix in
+// ${XDG_CACHE_HOME:-$HOME/.cache}/peerdesk/wine/prefix (or
+// $PEERDESK_WINEPREFIX) with the shim in its system32. [Require] finds that
+// prefix and skips the test, naming `just wine`, when it is absent: a
+// Windows test never passes without having run.
+//
+//	lane := wine.Require(t)
+//	exe := wine.Build(t, "./cmd/peerdesk-agent")
+//	res := lane.Run(t, "", exe, "-h")
+//
+// Every run sets WINEDEBUG=-all and WINEDLLOVERRIDES="mscoree,mshtml=" (Wine
+// never offers to download Mono or Gecko) and DISPLAY to the given X
+// display (an Xvfb of the test's own, from harness/xclient) or to nothing.
+// By convention only test code imports this package.
+package wine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/peerdesk/peerdesk/harness/wait"
+)
+
+// libDir is where Debian's wine64 package puts wine64 and wineserver (they
+// are not on PATH without the wine package's wrappers).
+const libDir = "/usr/lib/wine"
+
+// Lane is a ready Windows test lane.
+type Lane struct {
+	// Prefix is the Wine prefix (WINEPREFIX), with the shim in system32.
+	Prefix string
+	// Wine is the wine64 loader.
+	Wine string
+}
+
+// Find returns the lane, or the zero Lane and why it is not there.
+func Find() (Lane, string) {
+	prefix := os.Getenv("PEERDESK_WINEPREFIX")
+	if prefix == "" {
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return Lane{}, "no home directory to find the Wine prefix in: run `just wine`"
+			}
+			cache = filepath.Join(home, ".cache")
+		}
+		prefix = filepath.Join(cache, "peerdesk", "wine", "prefix")
+	}
+	wine, err := exec.LookPath("wine64")
+	if err != nil {
+		wine = filepath.Join(libDir, "wine64")
+		if _, err := os.Stat(wine); err != nil {
+			return Lane{}, "wine64 is not installed: run `just wine` (scripts/wine-lane.sh)"
+		}
+	}
+	for _, f := range []string{"peerdesk-lane", "drive_c/windows/system32/bcryptprimitives.dll"} {
+		if _, err := os.Stat(filepath.Join(prefix, f)); err != nil {
+			return Lane{}, fmt.Sprintf("the Wine prefix %s is not ready (no %s): run `just wine` (scripts/wine-lane.sh)", prefix, f)
+		}
+	}
+	return Lane{Prefix: prefix, Wine: wine}, ""
+}
+
+// Require returns the lane or skips t with a message naming `just wine`.
+// It also skips in -short mode: Wine starts in seconds, not milliseconds.
+func Require(t testing.TB) Lane {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("harness/wine: Windows lane skipped in -short mode")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skipf("harness/wine: the Windows lane runs on Linux, not %s", runtime.GOOS)
+	}
+	l, why := Find()
+	if why != "" {
+		t.Skipf("harness/wine: %s", why)
+	}
+	return l
+}
+
+// Env returns the environment for a Wine process on display ("" for
+// none): the caller's, with WINEPREFIX, WINEDEBUG, WINEDLLOVERRIDES, DISPLAY
+// and PATH (wineserver's directory first) set.
+func (l Lane) Env(display string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "WINEPREFIX", "WINEDEBUG", "WINEDLLOVERRIDES", "WINEARCH", "DISPLAY", "WAYLAND_DISPLAY", "PATH":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env,
+		"WINEPREFIX="+l.Prefix,
+		"WINEARCH=win64",
+		"WINEDEBUG=-all",
+		"WINEDLLOVERRIDES=mscoree,mshtml=",
+		"DISPLAY="+display,
+		"PATH="+filepath.Dir(l.Wine)+string(os.PathListSeparator)+libDir+string(os.PathListSeparator)+os.Getenv("PATH"),
+	)
+}
+
+// Command returns the command running exe (a Windows .exe path on the
+// Linux file system, or a program in the prefix such as "notepad") with
+// args under Wine on display. Cancelling ctx kills the Wine loader.
+func (l Lane) Command(ctx context.Context, display, exe string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, l.Wine, append([]string{exe}, args...)...)
+	cmd.Env = l.Env(display)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// Result is what a finished Wine process left.
+type Result struct {
+	Stdout, Stderr string
+	// Code is the exit code (-1 if it was killed).
+	Code int
+	// Took is the wall time from start to exit, Wine's start-up included.
+	Took time.Duration
+}
+
+// Run runs exe with args under Wine on display, waits up to the suite's
+// deadline (wait.Timeout) for it to exit and returns what it left. It fails
+// t if the process could not be started or did not end in time; a non-zero
+// exit is returned, not a failure.
+func (l Lane) Run(t testing.TB, display, exe string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Timeout)
+	defer cancel()
+	cmd := l.Command(ctx, display, exe, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := Result{Stdout: out.String(), Stderr: errb.String(), Took: time.Since(start)}
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("harness/wine: %s %v did not end within %v\nstdout:\n%s\nstderr:\n%s", exe, args, wait.Timeout, r.Stdout, r.Stderr)
+	case errors.As(err, &exit):
+		r.Code = exit.ExitCode()
+	case err != nil:
+		t.Fatalf("harness/wine: running %s: %v", exe, err)
+	}
+	return r
+}
+
+// Build cross-compiles the main package pkg (a path relative to the module
+// root, e.g. "./cmd/peerdesk-agent") for windows/amd64 into t's temporary
+// directory and returns the .exe's path.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg)+".exe")
+	goCmd(t, "build", "-o", out, pkg)
+	return out
+}
+
+// BuildTest cross-compiles the tests of package pkg (e.g.
+// "./agent/screen/capture") for windows/amd64 (`go test -c`) and returns
+// the test binary's path; run it with -test.run and -test.v.
+func BuildTest(t testing.TB, pkg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg)+".test.exe")
+	goCmd(t, "test", "-c", "-o", out, pkg)
+	return out
+}
+
+func goCmd(t testing.TB, args ...string) {
+	t.Helper()
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("harness/wine: go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func moduleRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("harness/wine: cannot find the module root")
+	}
+	return filepath.Dir(filepath.Dir(filepath.Dir(file))), nil
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -71,13 +72,20 @@ func filesLs(ctx context.Context, args []string) error {
 
 func filesGet(ctx context.Context, args []string) error {
 	var force bool
+	var cpuProfile string
 	v, rest, err := open(args, "files get", func(fs *flag.FlagSet) {
 		fs.BoolVar(&force, "force", false, "replace the local file if it exists")
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the transfer to this file (for measuring)")
 	}, "<device-id>", "<remote-path>", "[<local-path>]")
 	if err != nil {
 		return err
 	}
 	defer v.Close()
+	stop, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if len(rest) < 2 || len(rest) > 3 {
 		return fmt.Errorf("usage: peerdesk-viewer files get [flags] <device-id> <remote-path> [<local-path>]")
 	}
@@ -135,13 +143,20 @@ func filesGet(ctx context.Context, args []string) error {
 
 func filesPut(ctx context.Context, args []string) error {
 	var overwrite bool
+	var cpuProfile string
 	v, rest, err := open(args, "files put", func(fs *flag.FlagSet) {
 		fs.BoolVar(&overwrite, "overwrite", false, "replace the remote file if it exists")
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the transfer to this file (for measuring)")
 	}, "<device-id>", "<local-path>", "<remote-path>")
 	if err != nil {
 		return err
 	}
 	defer v.Close()
+	stop, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if len(rest) != 3 {
 		return fmt.Errorf("usage: peerdesk-viewer files put [flags] <device-id> <local-path> <remote-path>")
 	}
@@ -242,4 +257,21 @@ func size(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// startCPUProfile writes a CPU profile to path until stop (nothing if path
+// is empty): where a transfer's time goes (docs/BENCHMARKS.md).
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -141,14 +141,19 @@ sleep 5
 rss0=$(rss_kib $fagent)
 ( peak=0; while kill -0 $fagent 2>/dev/null; do r=$(rss_kib $fagent); [ "$r" -gt "$peak" ] && peak=$r && echo $peak >"$work/fpeak"; sleep 0.2; done ) &
 sampler=$!; pids+=($sampler)
-: >"$out/files-runs.txt"
+: >"$out/files-runs.txt"; : >"$out/files-ls.txt"
 for i in 1 2 3; do
   vp=() vg=() cp=()
   if [ -n "$fprof" ] && [ "$i" = 2 ]; then
     vp=(-cpuprofile "$fprof/viewer-put.cpu") vg=(-cpuprofile "$fprof/viewer-get.cpu")
     curl -s -o "$fprof/agent-put.cpu" "http://127.0.0.1:6061/debug/pprof/profile?seconds=5" & cp=($!)
   fi
+  # What a command pays before its first byte: the viewer's node joins
+  # the overlay and finds its path to the agent, and a grant is fetched.
+  tc=$(date +%s.%N)
+  bin/peerdesk-viewer files ls -state "$work/fv" "$fdev" "$work/f" >/dev/null
   t0=$(date +%s.%N)
+  awk -v a="$tc" -v b="$t0" 'BEGIN {printf "ls_s=%.2f\n", b-a}' >>"$out/files-ls.txt"
   bin/peerdesk-viewer files put -state "$work/fv" "${vp[@]}" -overwrite "$fdev" "$work/f/src.bin" "$work/f/remote/up.bin" >/dev/null
   t1=$(date +%s.%N)
   if [ ${#cp[@]} -gt 0 ]; then
@@ -168,7 +173,7 @@ FILES_REF_MB=$fmb bulk "" files-ref
 ref=$(sed -n 's/.*mib_per_s_median=\([0-9.]*\).*/\1/p' "$out/throughput-files-ref.txt")
 up=$(sed -n 's/.*up_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
 down=$(sed -n 's/.*down_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
-echo "files: up_mib_per_s_median=$up down_mib_per_s_median=$down peerbench_mib_per_s_median=$ref up_percent=$(awk -v a="$up" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_percent=$(awk -v a="$down" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') agent_rss_before_kib=$rss0 agent_rss_peak_kib=$(cat "$work/fpeak") agent_rss_growth_kib=$(( $(cat "$work/fpeak") - rss0 ))" | tee "$out/files.txt"
+echo "files: up_mib_per_s_median=$up down_mib_per_s_median=$down peerbench_mib_per_s_median=$ref up_percent=$(awk -v a="$up" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_percent=$(awk -v a="$down" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') agent_rss_before_kib=$rss0 agent_rss_peak_kib=$(cat "$work/fpeak") agent_rss_growth_kib=$(( $(cat "$work/fpeak") - rss0 )) ls_s_median=$(sed -n 's/ls_s=//p' "$out/files-ls.txt" | median)" | tee "$out/files.txt"
 kill $fagent 2>/dev/null || true
 fi
 

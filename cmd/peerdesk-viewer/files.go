@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -176,12 +177,29 @@ func filesPut(ctx context.Context, args []string) error {
 	if strings.HasSuffix(remote, "/") {
 		remote += filepath.Base(rest[1])
 	}
+	// The whole file's SHA-256 (the upload's name at the agent) is
+	// computed while the node joins the overlay and the grant comes,
+	// instead of after: a pass over the file that cost seconds.
+	type hashed struct {
+		sum string
+		err error
+	}
+	hc := make(chan hashed, 1)
+	go func() {
+		h := sha256.New()
+		_, err := io.Copy(h, io.NewSectionReader(in, 0, st.Size()))
+		hc <- hashed{hex.EncodeToString(h.Sum(nil)), err}
+	}()
 	f, err := v.Files(ctx, rest[0])
+	hr := <-hc
 	if err != nil {
 		return err
 	}
+	if hr.err != nil {
+		return hr.err
+	}
 	bar := newBar(filepath.Base(rest[1]))
-	fi, err := f.Upload(ctx, viewer.Upload{Path: remote, Size: st.Size(), Overwrite: overwrite, Progress: bar.update}, in)
+	fi, err := f.Upload(ctx, viewer.Upload{Path: remote, Size: st.Size(), SHA256: hr.sum, Overwrite: overwrite, Progress: bar.update}, in)
 	bar.end(err == nil)
 	if err != nil {
 		return err

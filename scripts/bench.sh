@@ -154,18 +154,22 @@ for i in 1 2 3; do
   bin/peerdesk-viewer files ls -state "$work/fv" "$fdev" "$work/f" >/dev/null
   t0=$(date +%s.%N)
   awk -v a="$tc" -v b="$t0" 'BEGIN {printf "ls_s=%.2f\n", b-a}' >>"$out/files-ls.txt"
-  bin/peerdesk-viewer files put -state "$work/fv" "${vp[@]}" -overwrite "$fdev" "$work/f/src.bin" "$work/f/remote/up.bin" >/dev/null
+  bin/peerdesk-viewer files put -state "$work/fv" "${vp[@]}" -overwrite "$fdev" "$work/f/src.bin" "$work/f/remote/up.bin" >"$work/put.out"
   t1=$(date +%s.%N)
   if [ ${#cp[@]} -gt 0 ]; then
     wait "${cp[@]}"; curl -s -o "$fprof/agent-after-put.heap" "http://127.0.0.1:6061/debug/pprof/heap"
     curl -s -o "$fprof/agent-get.cpu" "http://127.0.0.1:6061/debug/pprof/profile?seconds=5" & cp=($!)
   fi
   rm -f "$work/f/down.bin"
-  bin/peerdesk-viewer files get -state "$work/fv" "${vg[@]}" "$fdev" "$work/f/remote/up.bin" "$work/f/down.bin" >/dev/null
+  bin/peerdesk-viewer files get -state "$work/fv" "${vg[@]}" "$fdev" "$work/f/remote/up.bin" "$work/f/down.bin" >"$work/get.out"
   t2=$(date +%s.%N)
   if [ ${#cp[@]} -gt 0 ]; then wait "${cp[@]}"; fi
   cmp -s "$work/f/src.bin" "$work/f/down.bin" || { echo "files: the round trip differs" >&2; exit 1; }
-  awk -v mb="$fmb" -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {printf "up_mib_per_s=%.1f down_mib_per_s=%.1f\n", mb/(b-a), mb/(c-b)}' | tee -a "$out/files-runs.txt"
+  # The commands' own clocks start once the node is up and the grant in
+  # hand, as peerbench send's starts once it has dialled: *_xfer_* is the
+  # figure to hold against peerbench, the other the command's wall time.
+  xu=$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$work/put.out"); xd=$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$work/get.out")
+  awk -v mb="$fmb" -v a="$t0" -v b="$t1" -v c="$t2" -v xu="$xu" -v xd="$xd" 'BEGIN {printf "up_mib_per_s=%.1f down_mib_per_s=%.1f up_xfer_mib_per_s=%.1f down_xfer_mib_per_s=%.1f\n", mb/(b-a), mb/(c-b), mb/xu, mb/xd}' | tee -a "$out/files-runs.txt"
 done
 kill $sampler 2>/dev/null || true
 rm -f "$work/f/src.bin" "$work/f/down.bin" "$work/f/remote/up.bin"
@@ -173,7 +177,9 @@ FILES_REF_MB=$fmb bulk "" files-ref
 ref=$(sed -n 's/.*mib_per_s_median=\([0-9.]*\).*/\1/p' "$out/throughput-files-ref.txt")
 up=$(sed -n 's/.*up_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
 down=$(sed -n 's/.*down_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
-echo "files: up_mib_per_s_median=$up down_mib_per_s_median=$down peerbench_mib_per_s_median=$ref up_percent=$(awk -v a="$up" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_percent=$(awk -v a="$down" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') agent_rss_before_kib=$rss0 agent_rss_peak_kib=$(cat "$work/fpeak") agent_rss_growth_kib=$(( $(cat "$work/fpeak") - rss0 )) ls_s_median=$(sed -n 's/ls_s=//p' "$out/files-ls.txt" | median)" | tee "$out/files.txt"
+xup=$(sed -n 's/.*up_xfer_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+xdown=$(sed -n 's/.*down_xfer_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+echo "files: up_mib_per_s_median=$up down_mib_per_s_median=$down peerbench_mib_per_s_median=$ref up_percent=$(awk -v a="$up" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_percent=$(awk -v a="$down" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') agent_rss_before_kib=$rss0 agent_rss_peak_kib=$(cat "$work/fpeak") agent_rss_growth_kib=$(( $(cat "$work/fpeak") - rss0 )) ls_s_median=$(sed -n 's/ls_s=//p' "$out/files-ls.txt" | median) up_xfer_mib_per_s_median=$xup down_xfer_mib_per_s_median=$xdown up_xfer_percent=$(awk -v a="$xup" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_xfer_percent=$(awk -v a="$xdown" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}')" | tee "$out/files.txt"
 kill $fagent 2>/dev/null || true
 fi
 

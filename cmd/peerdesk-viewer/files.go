@@ -119,6 +119,7 @@ func filesGet(ctx context.Context, args []string) error {
 		return err
 	}
 	bar := newBar(path.Base(remote))
+	began := time.Now() // the node is up and the grant in hand
 	size, sum, err := f.Download(ctx, viewer.Download{Path: remote, Offset: held, Hash: h, Progress: bar.update}, out)
 	bar.end(err == nil)
 	if errors.Is(err, viewer.ErrHashMismatch) {
@@ -138,7 +139,7 @@ func filesGet(ctx context.Context, args []string) error {
 	if err := os.Rename(part, local); err != nil {
 		return err
 	}
-	fmt.Printf("%s: %d bytes, sha256 %s\n", local, size, sum)
+	fmt.Printf("%s: %d bytes, sha256 %s, in %.2f s\n", local, size, sum, time.Since(began).Seconds())
 	return nil
 }
 
@@ -199,12 +200,13 @@ func filesPut(ctx context.Context, args []string) error {
 		return hr.err
 	}
 	bar := newBar(filepath.Base(rest[1]))
+	began := time.Now() // the node is up and the grant in hand
 	fi, err := f.Upload(ctx, viewer.Upload{Path: remote, Size: st.Size(), SHA256: hr.sum, Overwrite: overwrite, Progress: bar.update}, in)
 	bar.end(err == nil)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: %d bytes\n", remote, fi.Size)
+	fmt.Printf("%s: %d bytes in %.2f s\n", remote, fi.Size, time.Since(began).Seconds())
 	return nil
 }
 

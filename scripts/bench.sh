@@ -168,8 +168,11 @@ for i in 1 2 3; do
   # The commands' own clocks start once the node is up and the grant in
   # hand, as peerbench send's starts once it has dialled: *_xfer_* is the
   # figure to hold against peerbench, the other the command's wall time.
-  xu=$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$work/put.out"); xd=$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' "$work/get.out")
-  awk -v mb="$fmb" -v a="$t0" -v b="$t1" -v c="$t2" -v xu="$xu" -v xd="$xd" 'BEGIN {printf "up_mib_per_s=%.1f down_mib_per_s=%.1f up_xfer_mib_per_s=%.1f down_xfer_mib_per_s=%.1f\n", mb/(b-a), mb/(c-b), mb/xu, mb/xd}' | tee -a "$out/files-runs.txt"
+  # *_flow_*: from the first bytes on (the first call over a node just up
+  # waits seconds for the overlay's path to the agent).
+  xu=$(sed -n 's/.* in \([0-9.]*\) s.*/\1/p' "$work/put.out"); xd=$(sed -n 's/.* in \([0-9.]*\) s.*/\1/p' "$work/get.out")
+  fu=$(sed -n 's/.*, \([0-9.]*\) MiB\/s after the first bytes.*/\1/p' "$work/put.out"); fd=$(sed -n 's/.*, \([0-9.]*\) MiB\/s after the first bytes.*/\1/p' "$work/get.out")
+  awk -v mb="$fmb" -v a="$t0" -v b="$t1" -v c="$t2" -v xu="$xu" -v xd="$xd" -v fu="$fu" -v fd="$fd" 'BEGIN {printf "up_mib_per_s=%.1f down_mib_per_s=%.1f up_xfer_mib_per_s=%.1f down_xfer_mib_per_s=%.1f up_flow_mib_per_s=%s down_flow_mib_per_s=%s\n", mb/(b-a), mb/(c-b), mb/xu, mb/xd, fu, fd}' | tee -a "$out/files-runs.txt"
 done
 kill $sampler 2>/dev/null || true
 rm -f "$work/f/src.bin" "$work/f/down.bin" "$work/f/remote/up.bin"
@@ -179,7 +182,9 @@ up=$(sed -n 's/.*up_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median
 down=$(sed -n 's/.*down_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
 xup=$(sed -n 's/.*up_xfer_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
 xdown=$(sed -n 's/.*down_xfer_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
-echo "files: up_mib_per_s_median=$up down_mib_per_s_median=$down peerbench_mib_per_s_median=$ref up_percent=$(awk -v a="$up" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_percent=$(awk -v a="$down" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') agent_rss_before_kib=$rss0 agent_rss_peak_kib=$(cat "$work/fpeak") agent_rss_growth_kib=$(( $(cat "$work/fpeak") - rss0 )) ls_s_median=$(sed -n 's/ls_s=//p' "$out/files-ls.txt" | median) up_xfer_mib_per_s_median=$xup down_xfer_mib_per_s_median=$xdown up_xfer_percent=$(awk -v a="$xup" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_xfer_percent=$(awk -v a="$xdown" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}')" | tee "$out/files.txt"
+fup=$(sed -n 's/.*up_flow_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+fdown=$(sed -n 's/.*down_flow_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+echo "files: up_mib_per_s_median=$up down_mib_per_s_median=$down peerbench_mib_per_s_median=$ref up_percent=$(awk -v a="$up" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_percent=$(awk -v a="$down" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') agent_rss_before_kib=$rss0 agent_rss_peak_kib=$(cat "$work/fpeak") agent_rss_growth_kib=$(( $(cat "$work/fpeak") - rss0 )) ls_s_median=$(sed -n 's/ls_s=//p' "$out/files-ls.txt" | median) up_xfer_mib_per_s_median=$xup down_xfer_mib_per_s_median=$xdown up_xfer_percent=$(awk -v a="$xup" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_xfer_percent=$(awk -v a="$xdown" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') up_flow_mib_per_s_median=$fup down_flow_mib_per_s_median=$fdown up_flow_percent=$(awk -v a="$fup" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_flow_percent=$(awk -v a="$fdown" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}')" | tee "$out/files.txt"
 kill $fagent 2>/dev/null || true
 fi
 

@@ -139,7 +139,7 @@ func filesGet(ctx context.Context, args []string) error {
 	if err := os.Rename(part, local); err != nil {
 		return err
 	}
-	fmt.Printf("%s: %d bytes, sha256 %s, in %.2f s\n", local, size, sum, time.Since(began).Seconds())
+	fmt.Printf("%s: %d bytes, sha256 %s, in %.2f s%s\n", local, size, sum, time.Since(began).Seconds(), bar.rate())
 	return nil
 }
 
@@ -206,7 +206,7 @@ func filesPut(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: %d bytes in %.2f s\n", remote, fi.Size, time.Since(began).Seconds())
+	fmt.Printf("%s: %d bytes in %.2f s%s\n", remote, fi.Size, time.Since(began).Seconds(), bar.rate())
 	return nil
 }
 
@@ -221,6 +221,7 @@ type bar struct {
 	start   time.Time
 	last    time.Time
 	first   int64
+	ended   time.Time
 	started bool
 	done    int64
 	total   int64
@@ -257,7 +258,19 @@ func (b *bar) draw() {
 		pct, size(b.done), size(b.total), size(int64(speed)))
 }
 
+// rate is ", N MiB/s after the first bytes": the speed once bytes flow,
+// without the wait for the overlay's path to the agent (the first call
+// over a node just up waited seconds for it); "" if it cannot tell.
+func (b *bar) rate() string {
+	s := b.ended.Sub(b.start).Seconds()
+	if !b.started || b.done <= b.first || s <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %.1f MiB/s after the first bytes", float64(b.done-b.first)/s/(1<<20))
+}
+
 func (b *bar) end(ok bool) {
+	b.ended = time.Now()
 	if !b.on {
 		return
 	}

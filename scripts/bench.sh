@@ -98,7 +98,7 @@ bulk() {
   : >"$out/throughput-$name-runs.txt"
   for i in 1 2 3; do
     sleep 7 # stay inside the per-address login limit
-    GOMEMLIMIT=$lim bin/peerbench send -coordinator "$url" -pin "$pin" -user bench -state "$work/send-$name$i" -to "$raddr" -mb 1024 2>>"$work/send.log" | tee -a "$out/throughput-$name-runs.txt"
+    GOMEMLIMIT=$lim bin/peerbench send -coordinator "$url" -pin "$pin" -user bench -state "$work/send-$name$i" -to "$raddr" -mb "${FILES_REF_MB:-1024}" 2>>"$work/send.log" | tee -a "$out/throughput-$name-runs.txt"
   done
   for _ in $(seq 600); do [ "$(grep -c recv_bytes "$work/recv-$name.out" || true)" -ge 3 ] && break; sleep 0.1; done
   grep recv_bytes "$work/recv-$name.out" | tee "$out/throughput-$name-recv.txt"
@@ -116,37 +116,75 @@ if want files; then
 # put/get: 4 MiB chunks, each hashed, written and synced on arrival; the
 # whole file hashed at both ends), against peerbench send on the same
 # machine in the same run; the agent's RSS sampled every 0.2 s.
-echo "== files: 1 GiB each way through the files capability (3 runs), against peerbench send"
+# FILES_MB sets the file's size (default 1024, on a nearly full disk less;
+# peerbench sends as much). FILES_PROFILE=DIR writes the agent's CPU and
+# heap profiles (through its loopback -pprof) and the viewer's CPU
+# profiles of the middle run into DIR, and the agent's gctrace.
+fmb=${FILES_MB:-1024}
+fprof=${FILES_PROFILE:-}
+echo "== files: $fmb MiB each way through the files capability (3 runs), against peerbench send"
 mkdir -p "$work/f/remote"
 tok=$(bin/peerdesk admin token -data "$work/coord" 2>/dev/null)
 bin/peerdesk-agent enroll -state "$work/fagent" -coordinator "$url" -token "$tok" -hostname bench-files >/dev/null
-bin/peerdesk-agent run -state "$work/fagent" -unattended -no-screen -log-level error 2>"$work/fagent.log" &
+if [ -n "$fprof" ]; then
+  mkdir -p "$fprof"
+  GODEBUG=gctrace=1 bin/peerdesk-agent run -state "$work/fagent" -unattended -no-screen -log-level error -pprof 127.0.0.1:6061 2>"$fprof/agent-gctrace.txt" &
+else
+  bin/peerdesk-agent run -state "$work/fagent" -unattended -no-screen -log-level error 2>"$work/fagent.log" &
+fi
 fagent=$!; pids+=($fagent)
 bin/peerdesk-viewer login -state "$work/fv" -coordinator "$url" -pin "$pin" -user bench >/dev/null
 for _ in $(seq 300); do fdev=$(bin/peerdesk-viewer machines -state "$work/fv" 2>/dev/null | awk '$2=="bench-files" && $4=="true" {print $1}'); [ -n "$fdev" ] && break; sleep 0.2; done
-head -c 1G /dev/urandom >"$work/f/src.bin"
+head -c "${fmb}M" /dev/urandom >"$work/f/src.bin"
 bin/peerdesk-viewer files ls -state "$work/fv" "$fdev" "$work/f" >/dev/null # the path and the consent lease are up
 sleep 5
 rss0=$(rss_kib $fagent)
 ( peak=0; while kill -0 $fagent 2>/dev/null; do r=$(rss_kib $fagent); [ "$r" -gt "$peak" ] && peak=$r && echo $peak >"$work/fpeak"; sleep 0.2; done ) &
 sampler=$!; pids+=($sampler)
-: >"$out/files-runs.txt"
+: >"$out/files-runs.txt"; : >"$out/files-ls.txt"
 for i in 1 2 3; do
+  vp=() vg=() cp=()
+  if [ -n "$fprof" ] && [ "$i" = 2 ]; then
+    vp=(-cpuprofile "$fprof/viewer-put.cpu") vg=(-cpuprofile "$fprof/viewer-get.cpu")
+    curl -s -o "$fprof/agent-put.cpu" "http://127.0.0.1:6061/debug/pprof/profile?seconds=5" & cp=($!)
+  fi
+  # What a command pays before its first byte: the viewer's node joins
+  # the overlay and finds its path to the agent, and a grant is fetched.
+  tc=$(date +%s.%N)
+  bin/peerdesk-viewer files ls -state "$work/fv" "$fdev" "$work/f" >/dev/null
   t0=$(date +%s.%N)
-  bin/peerdesk-viewer files put -state "$work/fv" -overwrite "$fdev" "$work/f/src.bin" "$work/f/remote/up.bin" >/dev/null
+  awk -v a="$tc" -v b="$t0" 'BEGIN {printf "ls_s=%.2f\n", b-a}' >>"$out/files-ls.txt"
+  bin/peerdesk-viewer files put -state "$work/fv" "${vp[@]}" -overwrite "$fdev" "$work/f/src.bin" "$work/f/remote/up.bin" >"$work/put.out"
   t1=$(date +%s.%N)
+  if [ ${#cp[@]} -gt 0 ]; then
+    wait "${cp[@]}"; curl -s -o "$fprof/agent-after-put.heap" "http://127.0.0.1:6061/debug/pprof/heap"
+    curl -s -o "$fprof/agent-get.cpu" "http://127.0.0.1:6061/debug/pprof/profile?seconds=5" & cp=($!)
+  fi
   rm -f "$work/f/down.bin"
-  bin/peerdesk-viewer files get -state "$work/fv" "$fdev" "$work/f/remote/up.bin" "$work/f/down.bin" >/dev/null
+  bin/peerdesk-viewer files get -state "$work/fv" "${vg[@]}" "$fdev" "$work/f/remote/up.bin" "$work/f/down.bin" >"$work/get.out"
   t2=$(date +%s.%N)
+  if [ ${#cp[@]} -gt 0 ]; then wait "${cp[@]}"; fi
   cmp -s "$work/f/src.bin" "$work/f/down.bin" || { echo "files: the round trip differs" >&2; exit 1; }
-  awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {printf "up_mib_per_s=%.1f down_mib_per_s=%.1f\n", 1024/(b-a), 1024/(c-b)}' | tee -a "$out/files-runs.txt"
+  # The commands' own clocks start once the node is up and the grant in
+  # hand, as peerbench send's starts once it has dialled: *_xfer_* is the
+  # figure to hold against peerbench, the other the command's wall time.
+  # *_flow_*: from the first bytes on (the first call over a node just up
+  # waits seconds for the overlay's path to the agent).
+  xu=$(sed -n 's/.* in \([0-9.]*\) s.*/\1/p' "$work/put.out"); xd=$(sed -n 's/.* in \([0-9.]*\) s.*/\1/p' "$work/get.out")
+  fu=$(sed -n 's/.*, \([0-9.]*\) MiB\/s after the first bytes.*/\1/p' "$work/put.out"); fd=$(sed -n 's/.*, \([0-9.]*\) MiB\/s after the first bytes.*/\1/p' "$work/get.out")
+  awk -v mb="$fmb" -v a="$t0" -v b="$t1" -v c="$t2" -v xu="$xu" -v xd="$xd" -v fu="$fu" -v fd="$fd" 'BEGIN {printf "up_mib_per_s=%.1f down_mib_per_s=%.1f up_xfer_mib_per_s=%.1f down_xfer_mib_per_s=%.1f up_flow_mib_per_s=%s down_flow_mib_per_s=%s\n", mb/(b-a), mb/(c-b), mb/xu, mb/xd, fu, fd}' | tee -a "$out/files-runs.txt"
 done
 kill $sampler 2>/dev/null || true
-bulk "" files-ref
+rm -f "$work/f/src.bin" "$work/f/down.bin" "$work/f/remote/up.bin"
+FILES_REF_MB=$fmb bulk "" files-ref
 ref=$(sed -n 's/.*mib_per_s_median=\([0-9.]*\).*/\1/p' "$out/throughput-files-ref.txt")
 up=$(sed -n 's/.*up_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
 down=$(sed -n 's/.*down_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
-echo "files: up_mib_per_s_median=$up down_mib_per_s_median=$down peerbench_mib_per_s_median=$ref up_percent=$(awk -v a="$up" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_percent=$(awk -v a="$down" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') agent_rss_before_kib=$rss0 agent_rss_peak_kib=$(cat "$work/fpeak") agent_rss_growth_kib=$(( $(cat "$work/fpeak") - rss0 ))" | tee "$out/files.txt"
+xup=$(sed -n 's/.*up_xfer_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+xdown=$(sed -n 's/.*down_xfer_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+fup=$(sed -n 's/.*up_flow_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+fdown=$(sed -n 's/.*down_flow_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
+echo "files: up_mib_per_s_median=$up down_mib_per_s_median=$down peerbench_mib_per_s_median=$ref up_percent=$(awk -v a="$up" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_percent=$(awk -v a="$down" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') agent_rss_before_kib=$rss0 agent_rss_peak_kib=$(cat "$work/fpeak") agent_rss_growth_kib=$(( $(cat "$work/fpeak") - rss0 )) ls_s_median=$(sed -n 's/ls_s=//p' "$out/files-ls.txt" | median) up_xfer_mib_per_s_median=$xup down_xfer_mib_per_s_median=$xdown up_xfer_percent=$(awk -v a="$xup" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_xfer_percent=$(awk -v a="$xdown" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') up_flow_mib_per_s_median=$fup down_flow_mib_per_s_median=$fdown up_flow_percent=$(awk -v a="$fup" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_flow_percent=$(awk -v a="$fdown" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}')" | tee "$out/files.txt"
 kill $fagent 2>/dev/null || true
 fi
 

@@ -261,6 +261,8 @@ func (f *Files) Download(ctx context.Context, d Download, w io.Writer) (int64, s
 	}
 	offset, ver, size := d.Offset, "", int64(-1)
 	failures := 0
+	// io.Copy's 32 KiB buffer made a write and a hash call per 32 KiB.
+	buf := make([]byte, downloadBuffer)
 	for {
 		q := url.Values{"path": {d.Path}, "offset": {strconv.FormatInt(offset, 10)}}
 		if ver != "" {
@@ -279,7 +281,7 @@ func (f *Files) Download(ctx context.Context, d Download, w io.Writer) (int64, s
 				d.Start = nil
 			}
 			var n int64
-			n, err = io.Copy(io.MultiWriter(w, sum), &progressReader{r: resp.Body, done: offset, total: size, p: d.Progress})
+			n, err = io.CopyBuffer(io.MultiWriter(w, sum), &progressReader{r: resp.Body, done: offset, total: size, p: d.Progress}, buf)
 			offset += n
 			if n > 0 {
 				failures = 0
@@ -312,6 +314,9 @@ func (f *Files) Download(ctx context.Context, d Download, w io.Writer) (int64, s
 		}
 	}
 }
+
+// downloadBuffer is the buffer a download is copied through.
+const downloadBuffer = 256 << 10
 
 // Upload is one file to send.
 type Upload struct {

@@ -22,9 +22,13 @@
 // the whole file's SHA-256 as an HTTP trailer. Uploads come in chunks
 // (wire.UploadChunk) each with its SHA-256, checked before it is written;
 // the file grows under a hidden partial name beside its final one
-// (".name.peerdesk-part-<id>"), synced after every chunk, so a client
+// (".name.peerdesk-part-<id>"). A chunk is confirmed once written: it
+// survives the link dropping and the agent process ending, so a client
 // that lost its link asks where the upload stands and continues from the
-// last confirmed chunk. Only a complete file whose SHA-256 matches is
+// last confirmed chunk. The partial is synced every 64 MiB, whenever a
+// client asks where the upload stands (so a resumed upload builds on
+// durable bytes) and at the end: a power cut costs at most the bytes
+// since the last sync, not a sync per chunk paid by every upload. Only a complete file whose SHA-256 matches is
 // synced, renamed to its final name and its folder synced: a partial file
 // is never visible under its final name. A full disk removes the partial
 // file and answers wire.CodeDiskFull.

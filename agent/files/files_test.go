@@ -388,3 +388,63 @@ func TestLeaseEndStopsDownload(t *testing.T) {
 		t.Fatalf("after the lease ended %d more bytes came (of %d), trailer %q", n, len(data), resp.Trailer.Get(wire.HeaderFileSHA256))
 	}
 }
+
+// TestUploadSyncsEvery64MiBAndOnResume: chunks are confirmed as written,
+// the partial is synced once syncEvery bytes have gathered and whenever a
+// client asks where the upload stands, so the offset a resumed upload
+// builds on is durable; the chunk buffers are reused, not reallocated.
+func TestUploadSyncsEvery64MiBAndOnResume(t *testing.T) {
+	leak.Check(t)
+	data := random(t, syncEvery+2*wire.UploadChunk)
+	e := start(t)
+	begin := wire.UploadStart{Path: "/big.bin", Size: int64(len(data)), SHA256: sum(data)}
+	var st wire.UploadState
+	if err := e.post(wire.PeerPathFilesUploadStart, begin, &st); err != nil {
+		t.Fatal(err)
+	}
+	synced := func() (int64, int64) {
+		e.h.uploads.mu.Lock()
+		u := e.h.uploads.m[st.ID]
+		e.h.uploads.mu.Unlock()
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		return u.offset, u.synced
+	}
+	for st.Offset < syncEvery+wire.UploadChunk {
+		at := st.Offset
+		if err := e.chunk(st.ID, at, data[at:at+wire.UploadChunk], &st); err != nil {
+			t.Fatal(err)
+		}
+		off, syn := synced()
+		if off != at+wire.UploadChunk || st.Offset != off {
+			t.Fatalf("after the chunk at %d: offset %d, answered %d", at, off, st.Offset)
+		}
+		if want := off - off%syncEvery; syn != want {
+			t.Fatalf("after the chunk at %d: synced %d, want %d", at, syn, want)
+		}
+	}
+	if len(e.h.uploads.free) != 1 {
+		t.Fatalf("%d chunk buffers kept, want the one reused", len(e.h.uploads.free))
+	}
+	// Asking where it stands syncs what is confirmed.
+	if err := e.post(wire.PeerPathFilesUploadStart, begin, &st); err != nil {
+		t.Fatal(err)
+	}
+	if off, syn := synced(); st.Offset != syncEvery+wire.UploadChunk || off != st.Offset || syn != off {
+		t.Fatalf("resumed at %d: offset %d, synced %d", st.Offset, off, syn)
+	}
+	at := st.Offset
+	if err := e.chunk(st.ID, at, data[at:], &st); err != nil {
+		t.Fatal(err)
+	}
+	if off, syn := synced(); off != int64(len(data)) || syn != off {
+		t.Fatalf("the last chunk: offset %d, synced %d", off, syn)
+	}
+	var fi wire.FileInfo
+	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID}, &fi); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(e.root, "big.bin")); !bytes.Equal(got, data) { //nolint:errcheck // compared
+		t.Fatal("the file differs")
+	}
+}

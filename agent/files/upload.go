@@ -28,17 +28,48 @@ const maxUploads = 64
 // connection whose link dropped frees its buffer after this at most.
 const chunkReadTimeout = 2 * time.Minute
 
+// syncEvery is how many bytes of an upload may be written to its partial
+// file between two syncs. A chunk is confirmed once it is written (it
+// survives the link dropping and the agent process ending: the kernel has
+// it); it is durable against a power cut once synced: every syncEvery
+// bytes, whenever the client asks where the upload stands (start, resume),
+// and before the file takes its name. A sync per 4 MiB chunk held uploads
+// to the disk's sync rate (docs/ARCHITECTURE.md, Files).
+const syncEvery = 16 * wire.UploadChunk
+
 // uploads tracks uploads in progress; their bytes are on disk.
 type uploads struct {
 	mu  sync.Mutex
 	m   map[string]*upload
 	sem chan struct{} // a chunk buffer each: wire.MaxUploadsActive × wire.UploadChunk bytes at most
-	buf sync.Pool
+	// free keeps chunk buffers between chunks: a sync.Pool is emptied by
+	// every GC, and near the soft memory limit GCs come often, so each
+	// chunk allocated 4 MiB anew and the heap grew with the garbage.
+	free chan *[]byte
 }
 
 func newUploads() *uploads {
 	return &uploads{m: map[string]*upload{}, sem: make(chan struct{}, wire.MaxUploadsActive),
-		buf: sync.Pool{New: func() any { b := make([]byte, wire.UploadChunk); return &b }}}
+		free: make(chan *[]byte, wire.MaxUploadsActive)}
+}
+
+// buffer takes a chunk buffer; hold a place in sem first.
+func (us *uploads) buffer() *[]byte {
+	select {
+	case b := <-us.free:
+		return b
+	default:
+		b := make([]byte, wire.UploadChunk)
+		return &b
+	}
+}
+
+// release gives a chunk buffer back.
+func (us *uploads) release(b *[]byte) {
+	select {
+	case us.free <- b:
+	default:
+	}
 }
 
 // upload is one file on its way, under its partial name.
@@ -53,7 +84,8 @@ type upload struct {
 
 	mu        sync.Mutex // one chunk at a time
 	overwrite bool
-	offset    int64         // bytes on disk, checked and synced
+	offset    int64         // bytes in the partial file, checked (confirmed)
+	synced    int64         // bytes of it synced to the disk
 	sum       hash.Hash     // of bytes [0, offset)
 	gone      bool          // finished, cancelled or discarded
 	next      chan struct{} // closed when offset moves or the upload ends
@@ -131,13 +163,24 @@ func (h *Handler) startUpload(technician string, req wire.UploadStart) (*upload,
 
 	us := h.uploads
 	us.mu.Lock()
-	defer us.mu.Unlock()
 	if u := us.m[id]; u != nil {
+		// u.mu is taken without us.mu held: a chunk holding u.mu may
+		// take us.mu to drop the upload.
+		us.mu.Unlock()
 		u.mu.Lock()
+		defer u.mu.Unlock()
+		if u.gone {
+			return nil, refuse(errConflict, "the upload ended meanwhile: ask where it stands")
+		}
 		u.overwrite = req.Overwrite
-		u.mu.Unlock()
+		// Where it stands is answered durable: what a resumed upload
+		// builds on survives a power cut.
+		if err := u.sync(); err != nil {
+			return nil, err
+		}
 		return u, nil
 	}
+	defer us.mu.Unlock()
 	if len(us.m) >= maxUploads {
 		return nil, refuse(errConflict, "the agent has %d uploads in progress; finish or cancel one", maxUploads)
 	}
@@ -200,7 +243,7 @@ func (u *upload) recover() error {
 			return err
 		}
 	}
-	u.offset = keep
+	u.offset, u.synced = keep, keep
 	return f.Sync()
 }
 
@@ -260,8 +303,8 @@ func (h *Handler) uploadChunk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { <-h.uploads.sem }()
-	bp := h.uploads.buf.Get().(*[]byte)
-	defer h.uploads.buf.Put(bp)
+	bp := h.uploads.buffer()
+	defer h.uploads.release(bp)
 	buf := (*bp)[:n]
 	// A link that drops mid-chunk frees the buffer by this deadline, and
 	// the client's next try meets the same confirmed offset.
@@ -301,7 +344,7 @@ func (h *Handler) uploadChunk(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, refuse(errConflict, "the upload stands at %d, not %d: ask where it stands", u.offset, offset))
 		return
 	}
-	if err := u.write(buf, offset); err != nil {
+	if err := u.write(buf, offset, offset+n-u.synced >= syncEvery || offset+n == u.size); err != nil {
 		if isDiskFull(err) {
 			h.uploads.drop(u, true) //nolint:errcheck // the answer is the full disk; the partial goes if it can
 			h.cfg.Logger.Info("upload stopped: the disk is full", "path", u.wire, "at", offset)
@@ -313,6 +356,9 @@ func (h *Handler) uploadChunk(w http.ResponseWriter, r *http.Request) {
 	}
 	u.sum.Write(buf)
 	u.offset += n
+	if offset+n-u.synced >= syncEvery || u.offset == u.size {
+		u.synced = u.offset
+	}
 	u.moved()
 	writeJSON(w, u.state())
 }
@@ -349,15 +395,15 @@ func (u *upload) moved() {
 	u.next = make(chan struct{})
 }
 
-// write puts one checked chunk at offset and syncs it; a failed write is
-// cut back to offset.
-func (u *upload) write(b []byte, offset int64) error {
+// write puts one checked chunk at offset, and syncs the partial file if
+// sync; a failed write is cut back to offset.
+func (u *upload) write(b []byte, offset int64, sync bool) error {
 	f, err := u.root.OpenFile(u.part, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
 	_, err = f.WriteAt(b, offset)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if err != nil {
@@ -366,6 +412,23 @@ func (u *upload) write(b []byte, offset int64) error {
 		}
 	}
 	return errors.Join(err, f.Close())
+}
+
+// sync makes every confirmed byte durable. Call with u.mu held.
+func (u *upload) sync() error {
+	if u.gone || u.synced == u.offset {
+		return nil
+	}
+	f, err := u.root.OpenFile(u.part, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if err = errors.Join(err, f.Close()); err != nil {
+		return err
+	}
+	u.synced = u.offset
+	return nil
 }
 
 func (h *Handler) uploadFinish(w http.ResponseWriter, r *http.Request) {

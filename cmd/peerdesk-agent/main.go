@@ -109,8 +109,14 @@ func run(ctx context.Context, args []string) error {
 	rulesFile := fs.String("consent-rules", "", "JSON file of which capabilities need the user's answer, per company and device; it wins over the coordinator's rules (default: the coordinator's rules; without them all when attended, none when -unattended)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	memMiB := fs.Int64("memory-limit", cli.DefaultMemoryLimit>>20, "soft memory limit in MiB (0: none; GOMEMLIMIT wins)")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler on this loopback address (e.g. 127.0.0.1:6061); off by default")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		if err := servePprof(*pprofAddr); err != nil {
+			return err
+		}
 	}
 	cli.SetMemoryLimit(*memMiB << 20)
 	if *memMiB == 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -71,13 +73,20 @@ func filesLs(ctx context.Context, args []string) error {
 
 func filesGet(ctx context.Context, args []string) error {
 	var force bool
+	var cpuProfile string
 	v, rest, err := open(args, "files get", func(fs *flag.FlagSet) {
 		fs.BoolVar(&force, "force", false, "replace the local file if it exists")
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the transfer to this file (for measuring)")
 	}, "<device-id>", "<remote-path>", "[<local-path>]")
 	if err != nil {
 		return err
 	}
 	defer v.Close()
+	stop, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if len(rest) < 2 || len(rest) > 3 {
 		return fmt.Errorf("usage: peerdesk-viewer files get [flags] <device-id> <remote-path> [<local-path>]")
 	}
@@ -110,6 +119,7 @@ func filesGet(ctx context.Context, args []string) error {
 		return err
 	}
 	bar := newBar(path.Base(remote))
+	began := time.Now() // the node is up and the grant in hand
 	size, sum, err := f.Download(ctx, viewer.Download{Path: remote, Offset: held, Hash: h, Progress: bar.update}, out)
 	bar.end(err == nil)
 	if errors.Is(err, viewer.ErrHashMismatch) {
@@ -129,19 +139,26 @@ func filesGet(ctx context.Context, args []string) error {
 	if err := os.Rename(part, local); err != nil {
 		return err
 	}
-	fmt.Printf("%s: %d bytes, sha256 %s\n", local, size, sum)
+	fmt.Printf("%s: %d bytes, sha256 %s, in %.2f s%s\n", local, size, sum, time.Since(began).Seconds(), bar.rate())
 	return nil
 }
 
 func filesPut(ctx context.Context, args []string) error {
 	var overwrite bool
+	var cpuProfile string
 	v, rest, err := open(args, "files put", func(fs *flag.FlagSet) {
 		fs.BoolVar(&overwrite, "overwrite", false, "replace the remote file if it exists")
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a Go CPU profile of the transfer to this file (for measuring)")
 	}, "<device-id>", "<local-path>", "<remote-path>")
 	if err != nil {
 		return err
 	}
 	defer v.Close()
+	stop, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if len(rest) != 3 {
 		return fmt.Errorf("usage: peerdesk-viewer files put [flags] <device-id> <local-path> <remote-path>")
 	}
@@ -161,17 +178,35 @@ func filesPut(ctx context.Context, args []string) error {
 	if strings.HasSuffix(remote, "/") {
 		remote += filepath.Base(rest[1])
 	}
+	// The whole file's SHA-256 (the upload's name at the agent) is
+	// computed while the node joins the overlay and the grant comes,
+	// instead of after: a pass over the file that cost seconds.
+	type hashed struct {
+		sum string
+		err error
+	}
+	hc := make(chan hashed, 1)
+	go func() {
+		h := sha256.New()
+		_, err := io.Copy(h, io.NewSectionReader(in, 0, st.Size()))
+		hc <- hashed{hex.EncodeToString(h.Sum(nil)), err}
+	}()
 	f, err := v.Files(ctx, rest[0])
+	hr := <-hc
 	if err != nil {
 		return err
 	}
+	if hr.err != nil {
+		return hr.err
+	}
 	bar := newBar(filepath.Base(rest[1]))
-	fi, err := f.Upload(ctx, viewer.Upload{Path: remote, Size: st.Size(), Overwrite: overwrite, Progress: bar.update}, in)
+	began := time.Now() // the node is up and the grant in hand
+	fi, err := f.Upload(ctx, viewer.Upload{Path: remote, Size: st.Size(), SHA256: hr.sum, Overwrite: overwrite, Progress: bar.update}, in)
 	bar.end(err == nil)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: %d bytes\n", remote, fi.Size)
+	fmt.Printf("%s: %d bytes in %.2f s%s\n", remote, fi.Size, time.Since(began).Seconds(), bar.rate())
 	return nil
 }
 
@@ -186,6 +221,7 @@ type bar struct {
 	start   time.Time
 	last    time.Time
 	first   int64
+	ended   time.Time
 	started bool
 	done    int64
 	total   int64
@@ -222,7 +258,19 @@ func (b *bar) draw() {
 		pct, size(b.done), size(b.total), size(int64(speed)))
 }
 
+// rate is ", N MiB/s after the first bytes": the speed once bytes flow,
+// without the wait for the overlay's path to the agent (the first call
+// over a node just up waited seconds for it); "" if it cannot tell.
+func (b *bar) rate() string {
+	s := b.ended.Sub(b.start).Seconds()
+	if !b.started || b.done <= b.first || s <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %.1f MiB/s after the first bytes", float64(b.done-b.first)/s/(1<<20))
+}
+
 func (b *bar) end(ok bool) {
+	b.ended = time.Now()
 	if !b.on {
 		return
 	}
@@ -242,4 +290,21 @@ func size(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// startCPUProfile writes a CPU profile to path until stop (nothing if path
+// is empty): where a transfer's time goes (docs/BENCHMARKS.md).
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

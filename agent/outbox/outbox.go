@@ -496,9 +496,11 @@ func (o *Outbox) Drain(ctx context.Context, send func(context.Context, Item) err
 			continue
 		}
 		backoff = min(max(2*backoff, FirstBackoff), MaxBackoff)
+		// The timer exists before the step is told (a test's clock moves
+		// on the step: a timer made after would miss it).
+		tc, tch := o.opt.Clock.NewTimer(backoff)
 		o.step("drain:backoff:"+backoff.String(), head.seq)
 		o.log.Debug("sending a queued item failed; retrying", "kind", it.Kind, "id", it.ID, "in", backoff, "err", err)
-		tc, tch := o.opt.Clock.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			tc.Stop()

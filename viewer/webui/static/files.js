@@ -16,7 +16,10 @@
   const queue = [];
   let running = false;
   let paused = false;
-  window.peerdeskFiles = { queue: queue, pause: () => setPaused(true), resume: () => setPaused(false) };
+  // pauseAt(n): the queue pauses by itself before the next chunk once an
+  // upload has n bytes on the machine (tests stop a transfer half-way).
+  let pauseAt = 0;
+  window.peerdeskFiles = { queue: queue, pause: () => setPaused(true), resume: () => setPaused(false), pauseAt: (n) => { pauseAt = n; } };
 
   // ---- SHA-256, incremental (crypto.subtle hashes whole buffers only).
   const K = new Uint32Array([
@@ -186,6 +189,7 @@
     const whole = h.hex();
     let st = null;
     for (;;) {
+      if (pauseAt > 0 && it.done >= pauseAt) { pauseAt = 0; setPaused(true); }
       if (paused) { it.state = 'paused'; draw(it); await waitWhilePaused(); }
       try {
         if (!st) {

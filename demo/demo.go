@@ -292,7 +292,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	d.say("   %s", strings.TrimSpace(out))
-	d.shot(userCtx, "04-end-user-page")
+	// The end user's desktop as the technician sees it: their page says
+	// what the technician may do now.
+	d.shot(techCtx, "04-live-screen-allowed")
 
 	d.step("the technician's files page (leaving the session page ends the session, as closing it would)")
 	if err := d.withConsent(ctx, userCtx, func() error {

@@ -58,11 +58,14 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"tailscale.com/atomicfile"
 	"tailscale.com/client/local"
 	"tailscale.com/ipn"
 	"tailscale.com/ipn/ipnstate"
@@ -91,7 +94,12 @@ type Config struct {
 	// time; later starts reuse the identity kept in Dir.
 	AuthKey string
 
-	// Port is the UDP port for WireGuard; 0 picks one.
+	// Port is the UDP port for WireGuard; 0 reuses the port the node had
+	// last time (kept in Dir) or picks one. Keeping it matters: a peer
+	// that talked to this node before a restart still sends to the old
+	// address until its path expires (about 6.5 s), so a restart on a new
+	// port had its first WireGuard handshake answered into the void and
+	// retried only after 5 s.
 	Port uint16
 
 	// InMemory keeps the node's keys and overlay state in memory only:
@@ -181,7 +189,7 @@ func (n *Node) Up(ctx context.Context) error {
 		Hostname:   n.cfg.Hostname,
 		ControlURL: relay.URL(),
 		AuthKey:    n.cfg.AuthKey,
-		Port:       n.cfg.Port,
+		Port:       n.port(),
 		Store:      store(n.cfg.InMemory),
 		Ephemeral:  n.cfg.InMemory, // tsnet allows a memory store only for ephemeral nodes
 		Logf:       func(format string, args ...any) { tsLog.Debug(strings.TrimSpace(fmt.Sprintf(format, args...))) },
@@ -197,6 +205,7 @@ func (n *Node) Up(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("node.Up: %w", err), closeServer(ts), relay.Close())
 	}
+	n.keepPort(ts)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -204,6 +213,48 @@ func (n *Node) Up(ctx context.Context) error {
 	}
 	n.ts, n.relay, n.lc, n.up = ts, relay, lc, true
 	return nil
+}
+
+// wgPortFile keeps a node's WireGuard UDP port across restarts (see
+// Config.Port).
+const wgPortFile = "wireguard.port"
+
+// port is the UDP port tsnet is asked for: the configured one, else the
+// one kept from the last start (tsnet falls back to any free port if it
+// is taken), else 0.
+func (n *Node) port() uint16 {
+	if n.cfg.Port != 0 || n.cfg.InMemory || n.cfg.Dir == "" {
+		return n.cfg.Port
+	}
+	b, err := os.ReadFile(filepath.Join(n.cfg.Dir, wgPortFile))
+	if err != nil {
+		return 0
+	}
+	p, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 16)
+	if err != nil {
+		return 0
+	}
+	return uint16(p)
+}
+
+// keepPort records the port the node's WireGuard socket is bound to, for
+// the next start. A failure costs only the next start's first handshake,
+// so it is logged, not returned.
+func (n *Node) keepPort(ts *tsnet.Server) {
+	if n.cfg.Port != 0 || n.cfg.InMemory || n.cfg.Dir == "" {
+		return
+	}
+	ms, ok := ts.Sys().MagicSock.GetOK()
+	if !ok {
+		return
+	}
+	p := ms.LocalPort()
+	if p == 0 || p == n.port() {
+		return
+	}
+	if err := atomicfile.WriteFile(filepath.Join(n.cfg.Dir, wgPortFile), []byte(strconv.Itoa(int(p))+"\n"), 0o600); err != nil {
+		n.log.Warn("could not keep the WireGuard port for the next start", "err", err)
+	}
 }
 
 // Diagnosis says why the node is not up (ReasonConnecting before the

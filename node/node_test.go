@@ -5,9 +5,13 @@ package node_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,5 +182,103 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		if _, err := node.New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// lines is an io.Writer that keeps what a text logger writes, for looking
+// through after the fact.
+type lines struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// TestRestartKeepsPort: a node restarted from its state directory binds
+// the WireGuard port it had, so a peer that still sends to the old address
+// answers its first handshake. On a new port that answer went to the dead
+// process's port and the handshake was retried after 5 s — every
+// peerdesk-viewer command waited 5 s before its first byte.
+func TestRestartKeepsPort(t *testing.T) {
+	leak.Check(t)
+	c := harness.StartCoordinator(t)
+	agent := join(t, c, "agent-1", wire.TagAgent, t.TempDir())
+	agentIP, err := agent.Addr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := agent.Listen("tcp", ":7070")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				io.Copy(conn, conn)
+			}()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), harness.Timeout)
+	defer cancel()
+	echo := func(n *node.Node) {
+		t.Helper()
+		conn, err := n.Dial(ctx, "tcp", netip.AddrPortFrom(agentIP, 7070).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(harness.Timeout))
+		if _, err := conn.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(conn, make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	dir := t.TempDir()
+	tech := join(t, c, "tech-1", wire.TagTech, dir)
+	echo(tech)
+	first, err := os.ReadFile(filepath.Join(dir, "wireguard.port"))
+	if err != nil {
+		t.Fatalf("the WireGuard port was not kept: %v", err)
+	}
+	if err := tech.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var log lines
+	again, err := node.New(node.Config{Dir: dir, Hostname: "tech-1", ControlURL: c.URL(), CA: c.Identity().CA,
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if err := again.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	echo(again)
+	if strings.Contains(log.String(), "Handshake did not complete") {
+		t.Errorf("the restarted node's first handshake went unanswered and was retried:\n%s", log.String())
+	}
+	second, err := os.ReadFile(filepath.Join(dir, "wireguard.port"))
+	if err != nil || string(second) != string(first) {
+		t.Fatalf("WireGuard port %q after the restart, %q before (%v)", second, first, err)
 	}
 }

@@ -390,9 +390,10 @@ func TestLeaseEndStopsDownload(t *testing.T) {
 }
 
 // TestUploadSyncsEvery64MiBAndOnResume: chunks are confirmed as written,
-// the partial is synced once syncEvery bytes have gathered and whenever a
-// client asks where the upload stands, so the offset a resumed upload
-// builds on is durable; the chunk buffers are reused, not reallocated.
+// a sync of the partial starts in the background once syncEvery bytes have
+// gathered, and the partial is synced whenever a client asks where the
+// upload stands, so the offset a resumed upload builds on is durable; the
+// chunk buffers are reused, not reallocated.
 func TestUploadSyncsEvery64MiBAndOnResume(t *testing.T) {
 	leak.Check(t)
 	data := random(t, syncEvery+2*wire.UploadChunk)
@@ -402,26 +403,42 @@ func TestUploadSyncsEvery64MiBAndOnResume(t *testing.T) {
 	if err := e.post(wire.PeerPathFilesUploadStart, begin, &st); err != nil {
 		t.Fatal(err)
 	}
-	synced := func() (int64, int64) {
+	var u *upload
+	state := func() (off, syn int64, bg bool) {
 		e.h.uploads.mu.Lock()
-		u := e.h.uploads.m[st.ID]
+		u = e.h.uploads.m[st.ID]
 		e.h.uploads.mu.Unlock()
 		u.mu.Lock()
 		defer u.mu.Unlock()
-		return u.offset, u.synced
+		return u.offset, u.synced, u.bg != nil
+	}
+	synced := func() (int64, int64) {
+		off, syn, _ := state()
+		return off, syn
 	}
 	for st.Offset < syncEvery+wire.UploadChunk {
 		at := st.Offset
 		if err := e.chunk(st.ID, at, data[at:at+wire.UploadChunk], &st); err != nil {
 			t.Fatal(err)
 		}
-		off, syn := synced()
+		off, syn, bg := state()
 		if off != at+wire.UploadChunk || st.Offset != off {
 			t.Fatalf("after the chunk at %d: offset %d, answered %d", at, off, st.Offset)
 		}
-		if want := off - off%syncEvery; syn != want {
-			t.Fatalf("after the chunk at %d: synced %d, want %d", at, syn, want)
+		switch {
+		case off < syncEvery && (syn != 0 || bg):
+			t.Fatalf("after the chunk at %d: synced %d, a sync under way %v; want none before %d bytes", at, syn, bg, syncEvery)
+		case off >= syncEvery && !bg && syn != syncEvery:
+			t.Fatalf("after the chunk at %d: synced %d and no sync under way; want one of the first %d bytes", at, syn, syncEvery)
 		}
+	}
+	// The background sync delivers the offset it made durable.
+	u.mu.Lock()
+	err := u.settle(true)
+	syn := u.synced
+	u.mu.Unlock()
+	if err != nil || syn != syncEvery {
+		t.Fatalf("the background sync: synced %d, %v; want %d", syn, err, syncEvery)
 	}
 	if len(e.h.uploads.free) != 1 {
 		t.Fatalf("%d chunk buffers kept, want the one reused", len(e.h.uploads.free))

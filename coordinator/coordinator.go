@@ -361,7 +361,7 @@ func (c *Coordinator) Run(ctx context.Context) error {
 	mux.Handle("/", c.ov.Handler())
 	// The dashboard answers only its own paths; the rest stays the overlay's.
 	dash := web.New(web.Config{
-		Backend: c.desk, Desk: c.desk, Portal: c.desk, Accounts: c.desk, Tickets: c.desk,
+		Backend: c.desk, Desk: c.desk, Portal: c.desk, Accounts: c.desk, Tickets: c.desk, Assistant: c.desk,
 		PublicURL: c.url, Pin: c.id.Pin(), SupportBinaries: c.cfg.SupportBinaries,
 		ViewerURL: c.cfg.ViewerURL,
 		Now:       c.cfg.Now, Logger: c.log.With("component", "web"),

@@ -132,7 +132,7 @@ func newWorld(t *testing.T) *world {
 		ConsentRules: consentrules.New(db, nil), Assistant: assist.NewSettings(db, nil), Overlay: w.overlay, Support: w.support, ControlURL: "https://coord.test", GrantKey: key, Pin: strings.Repeat("ab", 32),
 		Tickets: ts, Webhooks: hooks})
 	w.api = api.New(api.Config{Desk: w.d}).Handler()
-	w.web = web.New(web.Config{Backend: w.d, Desk: w.d, Portal: w.d, Accounts: w.d, Tickets: w.d, PublicURL: "https://coord.test"})
+	w.web = web.New(web.Config{Backend: w.d, Desk: w.d, Portal: w.d, Accounts: w.d, Tickets: w.d, Assistant: w.d, PublicURL: "https://coord.test"})
 	for i, company := range map[bool]string{true: "acme", false: "globex"} {
 		// The token files the device (M6); its own report claims nothing.
 		tok, err := w.d.CreateToken(desk.Local(), enroll.TokenOptions{Company: company})
@@ -353,6 +353,21 @@ var cells = map[string]func(t *testing.T, w *world, in bool, caller string) cell
 	},
 	"PUT " + wire.PathAssistSettings: func(*testing.T, *world, bool, string) cell {
 		return cell{"PUT", wire.PathAssistSettings, `{"model":"qwen3:8b","default":{"enabled":true,"allow":["cpu","clear_temp"],"contacts":"555-0100"}}`, ""}
+	},
+	"GET /assistant": func(*testing.T, *world, bool, string) cell { return cell{"GET", "/assistant", "", ""} },
+	"POST /assistant/model": func(*testing.T, *world, bool, string) cell {
+		return cell{"POST", "/assistant/model", "model=qwen3%3A8b", ""}
+	},
+	"POST /assistant/companies": func(*testing.T, *world, bool, string) cell {
+		return cell{"POST", "/assistant/companies", "company=&enabled=on&contacts=555-0100&allow=cpu&allow=clear_temp", ""}
+	},
+	"POST /assistant/companies/delete": func(t *testing.T, w *world, _ bool, _ string) cell {
+		// An entry to remove.
+		set := wire.AssistSettings{Default: wire.AssistCompany{Enabled: true}, Companies: map[string]wire.AssistCompany{"acme": {Enabled: false}}}
+		if err := w.d.SetAssistSettings(desk.Local(), set); err != nil {
+			t.Fatal(err)
+		}
+		return cell{"POST", "/assistant/companies/delete", "company=acme", ""}
 	},
 	"POST /settings/consent-rules": func(*testing.T, *world, bool, string) cell {
 		return cell{"POST", "/settings/consent-rules", "op=save&default=screen&companies=acme%3A+power&devices=", ""}

@@ -14,6 +14,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	"tailscale.com/tstest"
 
+	"github.com/peerdesk/peerdesk/coordinator/assist"
 	"github.com/peerdesk/peerdesk/coordinator/audit"
 	"github.com/peerdesk/peerdesk/coordinator/consentrules"
 	"github.com/peerdesk/peerdesk/coordinator/desk"
@@ -70,8 +71,9 @@ func TestEveryPostRedirects(t *testing.T) {
 	}
 	d := desk.New(desk.Config{Accounts: accounts, Registry: enroll.New(db, clock.Now), Audit: audit.New(db, clock.Now),
 		Overlay: noOverlay{}, Support: sd, ConsentRules: consentrules.New(db, clock.Now), Pin: testPin, ControlURL: testURL, Now: clock.Now,
-		GrantKey: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)), Tickets: ts, Webhooks: hooks})
-	cfg := Config{Backend: d, Desk: d, Portal: d, Accounts: d, Tickets: d, PublicURL: testURL, ViewerURL: "http://127.0.0.1:9999", Now: clock.Now}
+		GrantKey: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{7}, ed25519.SeedSize)), Tickets: ts, Webhooks: hooks,
+		Assistant: assist.NewSettings(db, clock.Now)})
+	cfg := Config{Backend: d, Desk: d, Portal: d, Accounts: d, Tickets: d, Assistant: d, PublicURL: testURL, ViewerURL: "http://127.0.0.1:9999", Now: clock.Now}
 	const pw = "a long enough password"
 	if err := accounts.Create("root", pw, policy.RoleAdmin); err != nil {
 		t.Fatal(err)
@@ -224,6 +226,23 @@ func TestEveryPostRedirects(t *testing.T) {
 		{"POST " + webhooksPath + "/{id}/delete", func() string { return webhooksPath + "/" + hook + "/delete" }, func() url.Values {
 			return url.Values{"csrf": {csrf()}}
 		}, fixed(webhooksPath), nil},
+		{"POST " + assistantPath + "/companies", fixed(assistantPath + "/companies"), func() url.Values {
+			return url.Values{"csrf": {csrf()}, "new": {"1"}, "company": {"acme"}, "contacts": {"555-0100"}, "allow": {"printers"}}
+		}, fixed(assistantPath), func(body string) {
+			if !strings.Contains(body, "acme&#39;s settings saved.") || !strings.Contains(body, `data-company="acme"`) {
+				t.Errorf("the new entry is not shown:\n%s", body)
+			}
+		}},
+		{"POST " + assistantPath + "/model", fixed(assistantPath + "/model"), func() url.Values {
+			return url.Values{"csrf": {csrf()}, "model": {"qwen3:8b"}}
+		}, fixed(assistantPath), func(body string) {
+			if !strings.Contains(body, `name="model" value="qwen3:8b"`) {
+				t.Errorf("the model is not shown:\n%s", body)
+			}
+		}},
+		{"POST " + assistantPath + "/companies/delete", fixed(assistantPath + "/companies/delete"), func() url.Values {
+			return url.Values{"csrf": {csrf()}, "company": {"acme"}}
+		}, fixed(assistantPath), nil},
 		{"POST /logout", fixed("/logout"), func() url.Values {
 			return url.Values{"csrf": {csrf()}}
 		}, fixed("/login"), nil},

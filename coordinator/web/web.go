@@ -2,7 +2,8 @@
 // its second step for accounts with two-factor authentication), the
 // Support tab, the Machines list, every technician's Settings (password,
 // two-factor authentication, API keys) and, for admins, enrollment tokens
-// (W1), Users and device administration (M5) —
+// (W1), Users, device administration (M5) and the help desk assistant's
+// settings (the Assistant page) —
 // and the end-user support portal (S3). Pages are the templ components of
 // package templates; every page works without JavaScript.
 //
@@ -127,6 +128,10 @@ type Config struct {
 	// webhooks page (*desk.Desk implements it); nil leaves them out.
 	Tickets Tickets
 
+	// Assistant is behind the admins' Assistant page, the help desk
+	// assistant's settings (*desk.Desk implements it); nil leaves it out.
+	Assistant Assistant
+
 	// PublicURL is the coordinator's public https URL and Pin its CA pin:
 	// portal links and one-time agents carry them.
 	PublicURL string
@@ -172,7 +177,7 @@ const (
 // path stays with the handlers beside it.
 func Patterns() []string {
 	return []string{"GET /{$}", "/login", "/login/", "/logout", "/users", "/users/", "/settings", "/settings/", "/machines", "/machines/", "/tokens", "/support", "/support/", "/static/support.js",
-		"/tickets", "/tickets/", "/static/tickets.js", style.Path}
+		"/tickets", "/tickets/", "/static/tickets.js", "/assistant", "/assistant/", style.Path}
 }
 
 // Route features: a route served only when the dashboard has the part.
@@ -182,6 +187,7 @@ const (
 	withDesk
 	withAccounts
 	withTickets
+	withAssistant
 )
 
 type (
@@ -255,6 +261,10 @@ var routes = []route{
 	{Rule: desk.Rule{Pattern: "GET /users", Auth: desk.Technician, Action: policy.ActionManageUsers}, feature: withAccounts, tech: (*server).handleUsers},
 	{Rule: desk.Rule{Pattern: "POST /users", Auth: desk.Technician, Action: policy.ActionManageUsers}, feature: withAccounts, tech: (*server).handleAddUser},
 	{Rule: desk.Rule{Pattern: "POST /users/{name}/{op}", Auth: desk.Technician, Action: policy.ActionManageUsers}, feature: withAccounts, tech: (*server).handleUserAction},
+	{Rule: desk.Rule{Pattern: "GET " + assistantPath, Auth: desk.Technician, Action: policy.ActionManageAssistant}, feature: withAssistant, tech: (*server).handleAssistant},
+	{Rule: desk.Rule{Pattern: "POST " + assistantPath + "/model", Auth: desk.Technician, Action: policy.ActionManageAssistant}, feature: withAssistant, tech: (*server).handleAssistantModel},
+	{Rule: desk.Rule{Pattern: "POST " + assistantPath + "/companies", Auth: desk.Technician, Action: policy.ActionManageAssistant}, feature: withAssistant, tech: (*server).handleAssistantCompany},
+	{Rule: desk.Rule{Pattern: "POST " + assistantPath + "/companies/delete", Auth: desk.Technician, Action: policy.ActionManageAssistant}, feature: withAssistant, tech: (*server).handleAssistantDelete},
 	{Rule: desk.Rule{Pattern: "GET /machines/admin", Auth: desk.Technician, Action: policy.ActionManageUsers, Target: desk.ListTarget}, feature: withAccounts, tech: (*server).handleDevicesAdmin},
 	{Rule: desk.Rule{Pattern: "POST /machines/admin/{id}/{op}", Auth: desk.Technician, Action: policy.ActionManageUsers, Target: desk.DeviceTarget}, feature: withAccounts, tech: (*server).handleDeviceAction},
 }
@@ -285,6 +295,7 @@ type server struct {
 	connector Connector // nil: Connect links straight to the viewer
 	accounts  Accounts
 	tickets   Tickets
+	assistant Assistant
 	totp      *totpSetups
 	flashes   *flashes
 	portal    Portal
@@ -312,7 +323,7 @@ func New(cfg Config) http.Handler {
 		cfg.RefreshEvery = keepAlive
 	}
 	s := &server{
-		be: cfg.Backend, desk: cfg.Desk, portal: cfg.Portal, accounts: cfg.Accounts, tickets: cfg.Tickets, totp: &totpSetups{m: map[string]totpPNG{}}, flashes: newFlashes(),
+		be: cfg.Backend, desk: cfg.Desk, portal: cfg.Portal, accounts: cfg.Accounts, tickets: cfg.Tickets, assistant: cfg.Assistant, totp: &totpSetups{m: map[string]totpPNG{}}, flashes: newFlashes(),
 		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), pin: cfg.Pin, binaries: cfg.SupportBinaries,
 		refresh: cfg.RefreshEvery, streams: newStreamLimit(), now: cfg.Now, log: cfg.Logger, csrfKey: randomBytes(32),
 	}
@@ -321,7 +332,7 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range routes {
 		if rt.feature == withPortal && s.portal == nil || rt.feature == withDesk && s.desk == nil || rt.feature == withAccounts && s.accounts == nil ||
-			rt.feature == withTickets && s.tickets == nil {
+			rt.feature == withTickets && s.tickets == nil || rt.feature == withAssistant && s.assistant == nil {
 			continue
 		}
 		switch rt.Auth {
@@ -479,10 +490,11 @@ func (s *server) technician(setup bool, h sessionHandler) http.HandlerFunc {
 		caller.SetupOnly = setupOnly
 		sess := session{Session: is, caller: caller, token: tok, nav: templates.Nav{
 			User: is.User, Role: string(is.Role), CSRF: s.csrfToken(purposeSession, tok),
-			IsAdmin: policy.Allow(is.Role, policy.ActionCreateEnrollToken) == nil,
-			Support: s.desk != nil && policy.Allow(is.Role, policy.ActionSupport) == nil,
-			Users:   s.accounts != nil && policy.Allow(is.Role, policy.ActionManageUsers) == nil,
-			Tickets: s.tickets != nil && policy.Allow(is.Role, policy.ActionReadTickets) == nil,
+			IsAdmin:   policy.Allow(is.Role, policy.ActionCreateEnrollToken) == nil,
+			Support:   s.desk != nil && policy.Allow(is.Role, policy.ActionSupport) == nil,
+			Users:     s.accounts != nil && policy.Allow(is.Role, policy.ActionManageUsers) == nil,
+			Tickets:   s.tickets != nil && policy.Allow(is.Role, policy.ActionReadTickets) == nil,
+			Assistant: s.assistant != nil && policy.Allow(is.Role, policy.ActionManageAssistant) == nil,
 		}}
 		h(w, r, sess)
 	}

@@ -20,12 +20,15 @@ import (
 type Nav struct {
 	User    string
 	Role    string
-	IsAdmin bool   // shows the admin-only tabs
-	Support bool   // shows the Support tab (the coordinator runs a support desk)
-	Tickets bool   // shows the Tickets tab (the coordinator keeps tickets)
-	Users   bool   // shows the Users and device administration tabs (the role manages users)
-	CSRF    string // the token the logout form carries
-	Active  string // the current tab: TabSupport, TabMachines or TabTokens
+	IsAdmin bool // shows the admin-only tabs
+	Support bool // shows the Support tab (the coordinator runs a support desk)
+	Tickets bool // shows the Tickets tab (the coordinator keeps tickets)
+	Users   bool // shows the Users and device administration tabs (the role manages users)
+	// Assistant shows the Assistant tab (the role manages the help desk
+	// assistant's settings).
+	Assistant bool
+	CSRF      string // the token the logout form carries
+	Active    string // the current tab: TabSupport, TabMachines or TabTokens
 }
 
 // Tabs of the navigation bar.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/peerdesk/peerdesk/coordinator"
@@ -25,7 +26,9 @@ const assistHello = "Hello, how can I help you today?"
 // enrolled agent, whose coordinator relays to a real Ollama server with
 // the scripted model. The greeting streams in token by token; "my disk is
 // slow" runs the disk diagnostic on the agent, the proposed fix shows
-// exactly what will run, Approve empties the temporary directory, all on
+// exactly what will run; Decline closes it at once (approving it after
+// runs nothing; the coordinator is told), and asked again, Approve
+// empties the temporary directory, all on
 // the agent's and the coordinator's audit trails. With the model down the
 // answer is the friendly one with the shop's contacts, and the message is
 // marked queued (and is in the agent's outbox).
@@ -85,11 +88,41 @@ func TestAssistPage(t *testing.T) {
 	if ents, _ := os.ReadDir(temp); len(ents) != 2 {
 		t.Fatalf("the temp dir changed before approval: %v", ents)
 	}
+
+	// Declined: closed at once on the page, on the agent (approving it
+	// afterwards runs nothing) and at the coordinator (told, audited).
+	var declined string
+	var status int
+	harness.Do(t, tab, "decline the fix, then try to approve it anyway",
+		chromedp.Click(`#turn-2 .proposal button.decline`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#turn-2 .proposal[data-state="declined"] .result`, chromedp.ByQuery),
+		chromedp.Text(`#turn-2 .proposal .result`, &declined, chromedp.ByQuery),
+		chromedp.Evaluate(`(async () => {
+			const id = document.querySelector('#turn-2 .proposal').dataset.id;
+			const r = await fetch(document.body.dataset.base + 'chat/approve', {method: 'POST', credentials: 'same-origin',
+				headers: {'Content-Type': 'application/json'}, body: JSON.stringify({id})});
+			return r.status;
+		})()`, &status, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	if declined != "Declined: nothing ran." || status != 404 {
+		t.Errorf("declined: the page says %q; approving it afterwards answered %d, want 404", declined, status)
+	}
+	if ents, _ := os.ReadDir(temp); len(ents) != 2 {
+		t.Fatalf("a declined fix ran: %v", ents)
+	}
+	if recs, err := c.Admin.Audit(ctx(t), "assist.remedy.declined", "ok"); err != nil || !strings.Contains(recordsTargets(recs), "clear_temp") {
+		t.Errorf("the coordinator was not told of the decline: %v, %v", recs, err)
+	}
+
+	// Asked again, the fix is proposed again and approved.
+	harness.Do(t, tab, "say the disk is slow again",
+		chromedp.SendKeys(`#chatinput`, "my disk is slow", chromedp.ByQuery),
+		chromedp.Click(`#chatsend`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#turn-3 .proposal pre.plan`, chromedp.ByQuery))
 	var result string
 	harness.Do(t, tab, "approve the fix and read the result",
-		chromedp.Click(`#turn-2 .proposal button.approve`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#turn-2 .proposal[data-state="done"] .result`, chromedp.ByQuery),
-		chromedp.Text(`#turn-2 .proposal .result`, &result, chromedp.ByQuery))
+		chromedp.Click(`#turn-3 .proposal button.approve`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#turn-3 .proposal[data-state="done"] .result`, chromedp.ByQuery),
+		chromedp.Text(`#turn-3 .proposal .result`, &result, chromedp.ByQuery))
 	if !strings.Contains(result, "removed 2 entries") {
 		t.Errorf("the result shown is %q", result)
 	}
@@ -105,8 +138,8 @@ func TestAssistPage(t *testing.T) {
 			return e.Action == action && e.Target == target && e.Outcome == outcome
 		})
 	}
-	if !has("assist.diagnostic", "disk", "ok") || !has("assist.remedy", "clear_temp", "ok") {
-		t.Errorf("the agent's trail lacks the diagnostic or the fix: %+v", evs)
+	if !has("assist.diagnostic", "disk", "ok") || !has("assist.remedy", "clear_temp", "ok") || !has("assist.remedy", "clear_temp", "declined") {
+		t.Errorf("the agent's trail lacks the diagnostic, the decline or the fix: %+v", evs)
 	}
 	for _, want := range []struct{ action, target string }{
 		{"assist.diagnostic", "disk"}, {"assist.propose", "clear_temp"}, {"assist.remedy.check", "clear_temp"}, {"assist.remedy.ran", "clear_temp"},
@@ -123,9 +156,9 @@ func TestAssistPage(t *testing.T) {
 	harness.Do(t, tab, "ask while the model is down",
 		chromedp.SendKeys(`#chatinput`, "is anyone there?", chromedp.ByQuery),
 		chromedp.Click(`#chatsend`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#turn-3[data-done] .offline`, chromedp.ByQuery),
-		chromedp.Text(`#turn-3 .offline`, &offline, chromedp.ByQuery),
-		chromedp.Text(`#turn-3 .msg.mine.queued`, &queued, chromedp.ByQuery))
+		chromedp.WaitVisible(`#turn-4[data-done] .offline`, chromedp.ByQuery),
+		chromedp.Text(`#turn-4 .offline`, &offline, chromedp.ByQuery),
+		chromedp.Text(`#turn-4 .msg.mine.queued`, &queued, chromedp.ByQuery))
 	if offline == "" || !strings.Contains(queued, "queued") {
 		t.Errorf("offline: answer %q, message %q", offline, queued)
 	}

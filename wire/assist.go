@@ -20,7 +20,9 @@ import (
 //     before done: the agent shows it with an Approve button; before running
 //     it the agent POSTs PathAssistRemedy (Phase "check") so the coordinator
 //     re-checks the company's whitelist, then reports the outcome (Phase
-//     "done"), which is kept with the conversation.
+//     "done"), which is kept with the conversation; a proposal the user
+//     declines is reported at once (Phase "declined", 2026-12-07) and is
+//     closed: a later check of it is refused.
 const (
 	PathAssistChat   = "/v1/agent/assist/chat"
 	PathAssistRemedy = "/v1/agent/assist/remedy"
@@ -83,6 +85,9 @@ type AssistEvent struct {
 const (
 	RemedyCheck = "check" // may it run? (before running, after the user approved)
 	RemedyDone  = "done"  // it ran: Output or Error
+	// RemedyDeclined: the user declined it; nothing ran, and the
+	// coordinator refuses a check of it from then on (2026-12-07).
+	RemedyDeclined = "declined"
 )
 
 // AssistRemedy asks the coordinator to re-check a remediation the user

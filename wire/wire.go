@@ -56,6 +56,10 @@
 //     names the process's start time with its id), PeerPathServices and
 //     PeerPathServiceDo, PeerPathApps, PeerPathLogs (a LogQuery answered
 //     by newline-delimited LogLine values ending with a LogEnd).
+//   - 2, additive (2026-12-07): the assistant's PathAssistRemedy takes the
+//     phase RemedyDeclined: a proposal the user declined is closed at the
+//     coordinator too. Older coordinators answer 400, which the agent
+//     logs; its own side is closed either way.
 //
 // Identity never travels in a request body: on the overlay it comes from the
 // transport (WhoIs), towards the coordinator from the bearer credential.

@@ -5,7 +5,8 @@
 // runs each diagnostic the coordinator relays (package diag, which
 // re-checks the whitelist) and sends its output back, and keeps each
 // remediation the model proposes as a plan built from its name (package
-// remedy) until the user approves it; Approve re-checks the whitelist on
+// remedy) until the user approves or declines it (Decline closes it on the
+// agent and at the coordinator); Approve re-checks the whitelist on
 // the agent, asks the coordinator to re-check the company's, runs the
 // plan and reports the outcome. Every diagnostic and remediation is
 // audited (Config.Audit: the agent's audit trail, which is forwarded).
@@ -350,6 +351,31 @@ func (a *Assistant) Approve(ctx context.Context, id string) (string, error) {
 	}
 	a.add("tool", plan.Name+": "+out)
 	return out, nil
+}
+
+// Decline closes the proposal id, which the user declined on the page: it
+// can no longer be approved, the decline is audited, and the coordinator
+// is told so that it closes the proposal too (its re-check refuses it from
+// then on, and the model sees the user said no). It returns ErrNoProposal
+// for an id that names no open proposal. Not reaching the coordinator does
+// not reopen it: the agent's side is closed at once, and the coordinator
+// refuses nothing it would not also refuse the agent's own check of.
+func (a *Assistant) Decline(ctx context.Context, id string) error {
+	a.mu.Lock()
+	plan, ok := a.proposals[id]
+	delete(a.proposals, id)
+	a.mu.Unlock()
+	if !ok {
+		return ErrNoProposal
+	}
+	a.cfg.Audit(wire.AuditEvent{Time: a.cfg.Now().UTC(), Actor: "user", Action: "assist.remedy", Target: plan.Name, Outcome: "declined",
+		Reason: "the user declined it", Fields: map[string]string{"command": policy.CapString(plan.Show(), 512)}})
+	a.add("tool", plan.Name+": declined, nothing ran")
+	if _, err := a.cfg.Coordinator.AssistRemedy(ctx, wire.AssistRemedy{ID: id, Phase: wire.RemedyDeclined, Tool: plan.Name, Command: plan.Show()}); err != nil {
+		a.cfg.Logger.Info("assist: telling the help desk of a declined fix", "err", err)
+		return fmt.Errorf("assist: the fix is declined here, but the help desk could not be told: %w", err)
+	}
+	return nil
 }
 
 func newID() string {

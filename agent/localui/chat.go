@@ -22,6 +22,7 @@ type Assistant interface {
 	History() []wire.ChatLine
 	Send(ctx context.Context, text string, emit func(assist.Event)) error
 	Approve(ctx context.Context, id string) (string, error)
+	Decline(ctx context.Context, id string) error
 }
 
 // chatTimeout bounds one message's turn (diagnostics included) and one
@@ -40,6 +41,7 @@ func (u *UI) chatRoutes(mux *http.ServeMux) {
 	mux.Handle("GET "+u.base+"chat", u.authed(u.chatPage))
 	mux.Handle("POST "+u.base+"chat/send", u.authed(u.chatSend))
 	mux.Handle("POST "+u.base+"chat/approve", u.authed(u.chatApprove))
+	mux.Handle("POST "+u.base+"chat/decline", u.authed(u.chatDecline))
 	mux.Handle("GET "+u.base+"chat.js", u.authed(chatScript))
 }
 
@@ -110,8 +112,8 @@ func (u *UI) chatSend(w http.ResponseWriter, r *http.Request) {
 }
 
 // chatApprove runs the proposal the user approved, named by its id; an id
-// that names no open proposal (already run, declined by a reload, or
-// never made) runs nothing.
+// that names no open proposal (already run, declined, or never made) runs
+// nothing.
 func (u *UI) chatApprove(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		ID string `json:"id"`
@@ -129,6 +131,34 @@ func (u *UI) chatApprove(w http.ResponseWriter, r *http.Request) {
 		status, ev = http.StatusNotFound, assist.Event{Type: "error", ID: in.ID, Text: "That fix is no longer on offer: nothing ran."}
 	case err != nil:
 		status, ev = http.StatusConflict, assist.Event{Type: "error", ID: in.ID, Text: "The fix did not run: " + err.Error()}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(ev) //nolint:errcheck // client gone
+}
+
+// declineTimeout bounds telling the coordinator of a declined fix.
+const declineTimeout = 30 * time.Second
+
+// chatDecline closes the proposal the user declined, named by its id: it
+// can no longer be approved, and the coordinator is told. The agent's side
+// is closed at once, whether or not the coordinator could be told.
+func (u *UI) chatDecline(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ID string `json:"id"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), declineTimeout)
+	defer cancel()
+	err := u.cfg.Assistant.Decline(ctx, in.ID)
+	ev, status := assist.Event{Type: "declined", ID: in.ID, Text: "Declined: nothing ran."}, http.StatusOK
+	switch {
+	case errors.Is(err, assist.ErrNoProposal):
+		status, ev = http.StatusNotFound, assist.Event{Type: "error", ID: in.ID, Text: "That fix is no longer on offer: nothing ran."}
+	case err != nil:
+		u.cfg.Logger.Info("a declined fix", "err", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -49,9 +49,21 @@
       }
       d.dataset.state = 'done';
     });
-    no.addEventListener('click', () => {
+    no.addEventListener('click', async () => {
+      // Closed at once here; the agent closes it too (it can no longer be
+      // approved) and tells the help desk.
       ok.disabled = no.disabled = true;
       res.textContent = 'Declined: nothing ran.';
+      try {
+        const r = await post('chat/decline', { id: ev.id });
+        const e = await r.json();
+        if (e.type !== 'declined') {
+          res.textContent = e.text;
+          res.classList.add('problem');
+        }
+      } catch (err) {
+        res.textContent = 'Declined here: nothing ran (the help desk could not be told: ' + err + ')';
+      }
       d.dataset.state = 'declined';
     });
   }

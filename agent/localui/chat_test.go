@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,10 +27,11 @@ import (
 // waits for release, answers "lo" and proposes clear_temp; down, it
 // refuses every call.
 type helpDesk struct {
-	release chan struct{}
-	mu      sync.Mutex
-	down    bool
-	chats   int
+	release  chan struct{}
+	mu       sync.Mutex
+	down     bool
+	chats    int
+	remedies []string // phase/tool of each AssistRemedy
 }
 
 func (d *helpDesk) AssistChat(ctx context.Context, req wire.AssistRequest, on func(wire.AssistEvent) error) error {
@@ -51,7 +53,10 @@ func (d *helpDesk) AssistChat(ctx context.Context, req wire.AssistRequest, on fu
 	return nil
 }
 
-func (d *helpDesk) AssistRemedy(context.Context, wire.AssistRemedy) (wire.AssistRemedyAnswer, error) {
+func (d *helpDesk) AssistRemedy(_ context.Context, r wire.AssistRemedy) (wire.AssistRemedyAnswer, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.remedies = append(d.remedies, r.Phase+"/"+r.Tool)
 	return wire.AssistRemedyAnswer{Allowed: true}, nil
 }
 
@@ -269,5 +274,62 @@ func TestChatOffline(t *testing.T) {
 	defer e.queue.mu.Unlock()
 	if len(e.queue.items) != 1 || !strings.HasPrefix(e.queue.items[0], assist.QueueKind+"/") {
 		t.Errorf("queued %v", e.queue.items)
+	}
+}
+
+// A declined proposal is closed at once: Decline answers "declined", the
+// help desk is told (phase declined), and approving it afterwards runs
+// nothing (404), as does declining it again.
+func TestChatDecline(t *testing.T) {
+	leak.Check(t)
+	e := startChat(t)
+	e.desk.release <- struct{}{}
+	c, page := e.browser(t)
+	r := postJSON(t, c, page, e.u.base+"chat/send", map[string]string{"text": "my disk is slow"}, nil)
+	var prop assist.Event
+	dec := json.NewDecoder(r.Body)
+	for {
+		var ev assist.Event
+		if err := dec.Decode(&ev); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == wire.AssistProposal {
+			prop = ev
+		}
+	}
+	if prop.ID == "" {
+		t.Fatal("no proposal")
+	}
+	call := func(action, id string) (int, assist.Event) {
+		t.Helper()
+		r := postJSON(t, c, page, e.u.base+"chat/"+action, map[string]string{"id": id}, nil)
+		var ev assist.Event
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+			t.Fatal(err)
+		}
+		return r.StatusCode, ev
+	}
+	if code, ev := call("decline", "not-"+prop.ID); code != http.StatusNotFound || ev.Type != "error" {
+		t.Errorf("declining an unknown id: %d %+v", code, ev)
+	}
+	if code, ev := call("decline", prop.ID); code != http.StatusOK || ev.Type != "declined" || ev.ID != prop.ID {
+		t.Fatalf("declining: %d %+v", code, ev)
+	}
+	e.desk.mu.Lock()
+	told := slices.Clone(e.desk.remedies)
+	e.desk.mu.Unlock()
+	if want := []string{wire.RemedyDeclined + "/clear_temp"}; !slices.Equal(told, want) {
+		t.Errorf("the help desk was told %v, want %v", told, want)
+	}
+	if code, ev := call("approve", prop.ID); code != http.StatusNotFound || ev.Type != "error" {
+		t.Errorf("approving a declined fix: %d %+v", code, ev)
+	}
+	if ents, _ := os.ReadDir(e.temp); len(ents) != 2 {
+		t.Errorf("a declined fix ran: %v", ents)
+	}
+	if code, _ := call("decline", prop.ID); code != http.StatusNotFound {
+		t.Errorf("declined twice: %d", code)
 	}
 }

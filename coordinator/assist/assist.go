@@ -265,7 +265,9 @@ func (s *Service) Turn(ctx context.Context, dev Device, req wire.AssistRequest, 
 
 // Remedy re-checks a remediation the user approved (Phase check) against
 // the company's whitelist and the conversation (it must have been
-// proposed), or keeps its outcome (Phase done); both are audited.
+// proposed, and not run or declined since), keeps its outcome (Phase
+// done), or closes it when the user declined it (Phase declined); each is
+// audited.
 func (s *Service) Remedy(dev Device, r wire.AssistRemedy) (wire.AssistRemedyAnswer, error) {
 	set, err := s.cfg.Settings.Get()
 	if err != nil {
@@ -291,7 +293,7 @@ func (s *Service) Remedy(dev Device, r wire.AssistRemedy) (wire.AssistRemedyAnsw
 			return refuse(err.(*policy.ToolRefusal).Reason)
 		}
 		if !proposed(conv.Lines, r.Tool) {
-			return refuse("the assistant did not propose it")
+			return refuse("no open proposal of it: not proposed, already run, or declined")
 		}
 		s.auditOutcome(dev, "assist.remedy.check", r.Tool, "", fields, true)
 		return wire.AssistRemedyAnswer{Allowed: true}, nil
@@ -307,13 +309,31 @@ func (s *Service) Remedy(dev Device, r wire.AssistRemedy) (wire.AssistRemedyAnsw
 		}
 		conv.Lines = append(conv.Lines, Line{Role: triage.ToolRole, Tool: r.Tool, Text: jsonString(out), Time: s.cfg.Now().UTC()})
 		return wire.AssistRemedyAnswer{Allowed: true}, s.save(dev.ID, conv)
+	case wire.RemedyDeclined:
+		if tool, ok := policy.LookupTool(r.Tool); !ok || tool.Kind != policy.Remediation {
+			return wire.AssistRemedyAnswer{}, fmt.Errorf("%w: %q is not a remediation", ErrBadRequest, policy.CapString(r.Tool, 64))
+		}
+		if !proposed(conv.Lines, r.Tool) {
+			// Nothing open to close (already run, declined, or never
+			// proposed): said once, kept once.
+			return wire.AssistRemedyAnswer{}, nil
+		}
+		s.auditOutcome(dev, "assist.remedy.declined", r.Tool, "the user declined it", fields, true)
+		out := map[string]string{"remediation": r.Tool, "declined": "the user declined it; nothing ran"}
+		conv.Lines = append(conv.Lines, Line{Role: triage.ToolRole, Tool: r.Tool, Text: jsonString(out), Time: s.cfg.Now().UTC()})
+		return wire.AssistRemedyAnswer{}, s.save(dev.ID, conv)
 	}
 	return wire.AssistRemedyAnswer{}, fmt.Errorf("%w: phase %q", ErrBadRequest, policy.CapString(r.Phase, 16))
 }
 
-// proposed reports whether the last assistant lines proposed tool.
+// proposed reports whether one of the last assistant lines proposed tool
+// and the proposal is still open: no outcome of it (run or declined) was
+// kept after it.
 func proposed(lines []Line, tool string) bool {
 	for i := len(lines) - 1; i >= 0 && i >= len(lines)-modelLines; i-- {
+		if lines[i].Role == triage.ToolRole && lines[i].Tool == tool {
+			return false // closed: it ran, or the user declined it
+		}
 		for _, c := range lines[i].Calls {
 			if c.Kind == policy.Remediation && c.Name == tool {
 				return true

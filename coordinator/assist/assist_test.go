@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -148,6 +149,10 @@ func TestTurn(t *testing.T) {
 		if !f.audit.find("assist.remedy.check", "clear_temp", "ok") || !f.audit.find("assist.remedy.ran", "clear_temp", "ok") {
 			t.Error("the remediation is not audited")
 		}
+		// Once it ran, the proposal is closed: another check is refused.
+		if a, err := f.svc.Remedy(dev, wire.AssistRemedy{ID: "p1", Phase: wire.RemedyCheck, Tool: "clear_temp"}); err != nil || a.Allowed {
+			t.Errorf("a fix checked again after it ran: %+v, %v", a, err)
+		}
 		// The same result again answers nothing: the step is gone.
 		err = f.svc.Turn(context.Background(), dev, wire.AssistRequest{ID: "r1", Result: &wire.AssistResult{Call: step.Call, Tool: "disk", Output: "{}"}}, func(wire.AssistEvent) error { return nil })
 		if !errors.Is(err, ErrBadRequest) {
@@ -164,6 +169,48 @@ func TestTurn(t *testing.T) {
 		want := []string{"user", "assistant", "user", "assistant", "tool", "assistant", "tool"}
 		if d := cmp.Diff(want, roles); d != "" || conv[2].Text != "my disk is slow" {
 			t.Errorf("conversation roles (-want +got):\n%s\n%+v", d, conv)
+		}
+	})
+	t.Run("a declined proposal is closed", func(t *testing.T) {
+		step := last(turn(t, f.svc, dev, wire.AssistRequest{ID: "m6", Text: "my disk is slow"}))
+		if step.Type != wire.AssistDiagnostic {
+			t.Fatalf("want a disk step, got %+v", step)
+		}
+		evs := turn(t, f.svc, dev, wire.AssistRequest{ID: "r6", Result: &wire.AssistResult{Call: step.Call, Tool: "disk", Output: `{"path":"/","fstype":"ext4","used_percent":97}`}})
+		if !slices.ContainsFunc(evs, func(e wire.AssistEvent) bool { return e.Type == wire.AssistProposal && e.Tool == "clear_temp" }) {
+			t.Fatalf("want a clear_temp proposal, got %+v", evs)
+		}
+		for _, bad := range []wire.AssistRemedy{
+			{ID: "p6", Phase: wire.RemedyDeclined, Tool: "disk"},
+			{ID: "p6", Phase: wire.RemedyDeclined, Tool: "run_shell"},
+		} {
+			if _, err := f.svc.Remedy(dev, bad); !errors.Is(err, ErrBadRequest) {
+				t.Errorf("declining %q: %v, want a bad request", bad.Tool, err)
+			}
+		}
+		if _, err := f.svc.Remedy(dev, wire.AssistRemedy{ID: "p6", Phase: wire.RemedyDeclined, Tool: "clear_temp", Command: "delete files in /tmp/x"}); err != nil {
+			t.Fatal(err)
+		}
+		if !f.audit.find("assist.remedy.declined", "clear_temp", "ok") {
+			t.Error("the decline is not audited")
+		}
+		a, err := f.svc.Remedy(dev, wire.AssistRemedy{ID: "p6", Phase: wire.RemedyCheck, Tool: "clear_temp"})
+		if err != nil || a.Allowed || !strings.Contains(a.Reason, "declined") {
+			t.Errorf("a declined fix checked: %+v, %v", a, err)
+		}
+		conv, err := f.svc.Conversation(dev.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := conv[len(conv)-1]; l.Role != "tool" || !strings.Contains(l.Text, "declined") {
+			t.Errorf("the conversation's last line is %+v, want the decline", l)
+		}
+		// Declining it again keeps nothing more.
+		if _, err := f.svc.Remedy(dev, wire.AssistRemedy{ID: "p6", Phase: wire.RemedyDeclined, Tool: "clear_temp"}); err != nil {
+			t.Fatal(err)
+		}
+		if again, _ := f.svc.Conversation(dev.ID); len(again) != len(conv) {
+			t.Errorf("a second decline was kept: %d lines, then %d", len(conv), len(again))
 		}
 	})
 	for _, tc := range []struct{ name, text string }{

@@ -329,9 +329,15 @@ func (c *Client) Wake(ctx context.Context, ask wire.WakeAsk) (wire.WakePlan, err
 	return out, err
 }
 
+// maxAssistAnswer bounds one turn's answer as AssistChat reads it.
+const maxAssistAnswer = 16 << 20
+
 // AssistChat sends one turn of the help desk assistant's chat and calls
-// on with each event of the answer as it arrives (one JSON object a line),
-// until the stream ends or on fails. A non-2xx answer is a *wire.Error.
+// on with each event of the answer as it arrives (one JSON object a line,
+// read by wire.AssistDecoder: events of types it does not know are
+// skipped), until the stream ends or on fails. A non-2xx answer is a
+// *wire.Error; a malformed event (wire.ErrBadAssistEvent), a line cut
+// short or an answer over 16 MiB ends the turn with an error.
 func (c *Client) AssistChat(ctx context.Context, req wire.AssistRequest, on func(wire.AssistEvent) error) error {
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -358,10 +364,10 @@ func (c *Client) AssistChat(ctx context.Context, req wire.AssistRequest, on func
 		}
 		return &e
 	}
-	dec := json.NewDecoder(io.LimitReader(resp.Body, 16<<20))
+	dec := wire.NewAssistDecoder(io.LimitReader(resp.Body, maxAssistAnswer))
 	for {
-		var ev wire.AssistEvent
-		if err := dec.Decode(&ev); err == io.EOF {
+		ev, err := dec.Next()
+		if err == io.EOF {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("coordclient: assist chat: %w", err)

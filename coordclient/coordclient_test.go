@@ -288,3 +288,37 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// AssistChat reads the answer through wire.AssistDecoder: events arrive
+// in order, a later version's type is skipped, and a malformed event or a
+// line cut short ends the turn with an error after what came before it.
+func TestAssistChatStream(t *testing.T) {
+	leak.Check(t)
+	for _, tc := range []struct {
+		name, body string
+		want       []string
+		bad        error
+	}{
+		{"whole", `{"type":"token","text":"Hi"}` + "\n" + `{"type":"later"}` + "\n" + `{"type":"proposal","tool":"clear_temp"}` + "\n" + `{"type":"done"}` + "\n",
+			[]string{"token", "proposal", "done"}, nil},
+		{"malformed", `{"type":"token","text":"Hi"}` + "\n" + `{"type":"diagnostic","tool":"disk"}` + "\n" + `{"type":"done"}` + "\n",
+			[]string{"token"}, wire.ErrBadAssistEvent},
+		{"cut", `{"type":"token","text":"Hi"}` + "\n" + `{"type":"do`, []string{"token"}, io.ErrUnexpectedEOF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			coord := newCoordinator(t, answer(http.StatusOK, "application/x-ndjson", tc.body))
+			c := coordclient.New(coord.url, coord.id.CA)
+			var got []string
+			err := c.AssistChat(context.Background(), wire.AssistRequest{ID: "m1", Text: "hello"}, func(ev wire.AssistEvent) error {
+				got = append(got, ev.Type)
+				return nil
+			})
+			if !errors.Is(err, tc.bad) || (tc.bad == nil) != (err == nil) {
+				t.Errorf("AssistChat: %v, want %v", err, tc.bad)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

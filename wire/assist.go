@@ -1,8 +1,14 @@
 package wire
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 )
 
 // The help desk assistant (T1–T4; protocol 2, 2026-12-07). The agent talks
@@ -79,6 +85,109 @@ type AssistEvent struct {
 	Args     map[string]any `json:"args,omitempty"`
 	Reason   string         `json:"reason,omitempty"`
 	Contacts string         `json:"contacts,omitempty"`
+}
+
+// Bounds of one event of a turn's answer, as the agent reads it.
+const (
+	// MaxAssistEvent bounds one line of the stream: the coordinator's
+	// events are a model's token, a tool's name and arguments, a reason
+	// or the shop's contacts, each far smaller.
+	MaxAssistEvent = 64 << 10
+	// MaxAssistReason bounds a proposal's or a refusal's reason.
+	MaxAssistReason = 4 << 10
+	// MaxAssistTool bounds a tool's name as an event carries it (a
+	// refused one is the model's words, capped).
+	MaxAssistTool = 128
+	maxAssistCall = 64
+)
+
+// ErrBadAssistEvent is wrapped by AssistEvent.Check and by
+// AssistDecoder.Next for a line that is not a valid event.
+var ErrBadAssistEvent = errors.New("wire: invalid assistant event")
+
+// Check validates an event of a type this version knows (an event of
+// another type passes: it is ignored, not refused).
+func (e AssistEvent) Check() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadAssistEvent, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case e.Type == "":
+		return bad("no type")
+	case len(e.Tool) > MaxAssistTool:
+		return bad("a tool name of %d bytes, at most %d", len(e.Tool), MaxAssistTool)
+	case len(e.Call) > maxAssistCall:
+		return bad("a call id of %d bytes, at most %d", len(e.Call), maxAssistCall)
+	case len(e.Reason) > MaxAssistReason:
+		return bad("a reason of %d bytes, at most %d", len(e.Reason), MaxAssistReason)
+	case len(e.Contacts) > MaxAssistContacts:
+		return bad("contacts of %d bytes, at most %d", len(e.Contacts), MaxAssistContacts)
+	}
+	switch e.Type {
+	case AssistDiagnostic:
+		if e.Call == "" || e.Tool == "" {
+			return bad("a diagnostic step without its call or tool")
+		}
+	case AssistProposal, AssistRefused:
+		if e.Tool == "" {
+			return bad("a %s without its tool", e.Type)
+		}
+	}
+	return nil
+}
+
+func knownAssistType(t string) bool {
+	switch t {
+	case AssistToken, AssistProposal, AssistRefused, AssistDiagnostic, AssistDone, AssistUnavailable, AssistOff:
+		return true
+	}
+	return false
+}
+
+// AssistDecoder reads the events of a turn's answer (newline-delimited
+// JSON). It holds at most MaxAssistEvent bytes of a line, however long the
+// line is.
+type AssistDecoder struct {
+	r *bufio.Reader
+}
+
+// NewAssistDecoder reads events from r.
+func NewAssistDecoder(r io.Reader) *AssistDecoder {
+	return &AssistDecoder{r: bufio.NewReaderSize(r, 4096)}
+}
+
+// Next returns the next event of a type this version knows, skipping
+// blank lines and events of other types (a later version's). A line that
+// is too long, not one JSON object with a type, or an event that fails
+// Check returns an error wrapping ErrBadAssistEvent: the line is consumed
+// and the decoder may be used again. Any other error (io.EOF at the end of
+// the stream, io.ErrUnexpectedEOF for a last line cut short) is the
+// reader's, and ends the stream.
+func (d *AssistDecoder) Next() (AssistEvent, error) {
+	for {
+		line, err := readBoundedLine(d.r, MaxAssistEvent, ErrBadAssistEvent)
+		if err != nil {
+			return AssistEvent{}, err
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		var e AssistEvent
+		if err := json.Unmarshal(line, &e); err != nil {
+			return AssistEvent{}, fmt.Errorf("%w: %v", ErrBadAssistEvent, err)
+		}
+		if e.Type != "" && !knownAssistType(e.Type) {
+			continue // a later version's event: ignored
+		}
+		if err := e.Check(); err != nil {
+			return AssistEvent{}, err
+		}
+		if len(e.Args) == 0 {
+			e.Args = nil // "args":{} and no "args" say the same
+		}
+		return e, nil
+	}
 }
 
 // Phases of PathAssistRemedy.

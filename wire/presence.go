@@ -221,13 +221,22 @@ func (d *PresenceDecoder) Next() (PresenceMessage, error) {
 // line reads one line without its newline. A line longer than
 // MaxPresenceMessage is read to its end, dropped, and reported.
 func (d *PresenceDecoder) line() ([]byte, error) {
+	return readBoundedLine(d.r, MaxPresenceMessage, ErrBadPresenceMessage)
+}
+
+// readBoundedLine reads one line of r without its newline, holding at
+// most max bytes of it: a longer line is read to its end, dropped, and
+// reported as an error wrapping bad. A last line without its newline is
+// io.ErrUnexpectedEOF (the stream was cut mid-message); any other error is
+// the reader's.
+func readBoundedLine(r *bufio.Reader, max int, bad error) ([]byte, error) {
 	var buf []byte
 	long := false
 	for {
-		chunk, err := d.r.ReadSlice('\n')
+		chunk, err := r.ReadSlice('\n')
 		switch {
 		case long:
-		case len(buf)+len(chunk) > MaxPresenceMessage+1: // +1: the newline
+		case len(buf)+len(chunk) > max+1: // +1: the newline
 			long, buf = true, nil
 		default:
 			buf = append(buf, chunk...)
@@ -235,7 +244,7 @@ func (d *PresenceDecoder) line() ([]byte, error) {
 		switch {
 		case err == nil:
 			if long {
-				return nil, fmt.Errorf("%w: a line longer than %d bytes", ErrBadPresenceMessage, MaxPresenceMessage)
+				return nil, fmt.Errorf("%w: a line longer than %d bytes", bad, max)
 			}
 			return buf[:len(buf)-1], nil
 		case errors.Is(err, bufio.ErrBufferFull):

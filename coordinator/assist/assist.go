@@ -228,7 +228,7 @@ func (s *Service) Turn(ctx context.Context, dev Device, req wire.AssistRequest, 
 	}
 	for _, r := range reply.Refused {
 		s.audit(dev, "assist.refused", r.Name, r.Reason, map[string]string{"args": r.Args})
-		if err := emit(wire.AssistEvent{Type: wire.AssistRefused, Tool: r.Name, Reason: r.Reason}); err != nil {
+		if err := emit(wire.AssistEvent{Type: wire.AssistRefused, Tool: policy.CapString(r.Name, wire.MaxAssistTool), Reason: policy.CapString(r.Reason, wire.MaxAssistReason)}); err != nil {
 			return err
 		}
 	}
@@ -238,7 +238,7 @@ func (s *Service) Turn(ctx context.Context, dev Device, req wire.AssistRequest, 
 		switch c.Kind {
 		case policy.Remediation:
 			s.audit(dev, "assist.propose", c.Name, "", map[string]string{"reason": c.Reason})
-			if err := emit(wire.AssistEvent{Type: wire.AssistProposal, Tool: c.Name, Reason: c.Reason}); err != nil {
+			if err := emit(wire.AssistEvent{Type: wire.AssistProposal, Tool: c.Name, Reason: policy.CapString(c.Reason, wire.MaxAssistReason)}); err != nil {
 				return err
 			}
 		case policy.Diagnostic:

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"image/png"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"os/user"
 	"slices"
 	"strconv"
@@ -27,60 +25,13 @@ import (
 	"github.com/peerdesk/peerdesk/agent/outbox"
 	"github.com/peerdesk/peerdesk/agent/shot"
 	"github.com/peerdesk/peerdesk/coordclient"
+	"github.com/peerdesk/peerdesk/coordinator/desk"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/harness/xclient"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
-
-// ticketDesk stands in for the coordinator's wire.PathAgentTickets (the
-// coordinator's side is written in parallel; this is the route as
-// wire/tickets.go defines it): device credentials required, a ticket ID
-// filed once — a second POST of it answers the first receipt, marked
-// Duplicate.
-type ticketDesk struct {
-	mu     sync.Mutex
-	posts  int
-	filed  []wire.AgentTicket
-	number map[string]string
-}
-
-func (d *ticketDesk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost || r.URL.Path != wire.PathAgentTickets {
-		http.NotFound(w, r)
-		return
-	}
-	if r.Header.Get("Authorization") != "Device dev-1:secret-1" {
-		w.WriteHeader(http.StatusUnauthorized)
-		json.NewEncoder(w).Encode(wire.Error{Code: wire.CodeUnauthorized, Message: "device credentials required"}) //nolint:errcheck
-		return
-	}
-	var t wire.AgentTicket
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 80<<20)).Decode(&t); err != nil || len(t.ID) != 32 || !slices.Contains(wire.Priorities, t.Priority) {
-		w.WriteHeader(http.StatusBadRequest)
-		json.NewEncoder(w).Encode(wire.Error{Code: wire.CodeBadRequest, Message: "bad ticket"}) //nolint:errcheck
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.posts++
-	rc := wire.AgentTicketReceipt{Ticket: d.number[t.ID]}
-	if rc.Ticket != "" {
-		rc.Duplicate = true
-	} else {
-		d.filed = append(d.filed, t)
-		rc.Ticket = "T-" + strconv.Itoa(1000+len(d.filed))
-		d.number[t.ID] = rc.Ticket
-	}
-	json.NewEncoder(w).Encode(rc) //nolint:errcheck // client gone
-}
-
-func (d *ticketDesk) tickets() []wire.AgentTicket {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return slices.Clone(d.filed)
-}
 
 // TestScreenshotTicket (T5, T4): the end user reports a problem twice —
 // with F8 (a real XTEST key press on Xvfb, grabbed by the agent's hotkey)
@@ -93,8 +44,9 @@ func (d *ticketDesk) tickets() []wire.AgentTicket {
 // they were sent.
 //
 // The agent's parts run in this process, wired as agent.startReports
-// wires them; the help desk is a TLS server implementing
-// wire.PathAgentTickets (the coordinator's side had not landed).
+// wires them, with the device's credentials from a real enrollment; the
+// help desk is a real coordinator (wire.PathAgentTickets), stopped while
+// the reports are made and started again on the same address and data.
 func TestScreenshotTicket(t *testing.T) {
 	harness.Begin(t)
 	display := xclient.StartXvfb(t, 640, 480)
@@ -102,18 +54,11 @@ func TestScreenshotTicket(t *testing.T) {
 	// that reads no events (see paintRoot).
 	paintRoot(t, display, 0x3366cc)
 
-	// The help desk: an address nothing answers yet.
-	dk := &ticketDesk{number: map[string]string{}}
-	probe := httptest.NewTLSServer(dk) // every httptest TLS server has the same certificate
-	hc := probe.Client()
-	probe.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	coord := coordclient.NewWithHTTPClient("https://"+addr, hc).WithDevice("dev-1", "secret-1")
+	// The help desk: a real coordinator, with this machine enrolled; then
+	// down.
+	c := harness.StartCoordinator(t)
+	coord, enrolled := enrollClient(t, c.URL(), c.Identity().CA, c.Token(t, 0), "pc-1")
+	c.Stop()
 
 	ob, err := outbox.Open(t.TempDir(), outbox.Options{Logger: harness.Logger(t)})
 	if err != nil {
@@ -141,7 +86,23 @@ func TestScreenshotTicket(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	wg.Go(func() { ob.Drain(ctx, svc.Send) }) //nolint:errcheck // ends with ctx
+	// What the drain delivered, as the agent sent it (the tickets' IDs).
+	var sentMu sync.Mutex
+	var sent []wire.AgentTicket
+	wg.Go(func() {
+		ob.Drain(ctx, func(ctx context.Context, it outbox.Item) error { //nolint:errcheck // ends with ctx
+			err := svc.Send(ctx, it)
+			if err == nil {
+				var tk wire.AgentTicket
+				if json.Unmarshal(it.Payload, &tk) == nil {
+					sentMu.Lock()
+					sent = append(sent, tk)
+					sentMu.Unlock()
+				}
+			}
+			return err
+		})
+	})
 	pressed := make(chan struct{}, 1)
 	hk, err := hotkey.Start(hotkey.Config{Display: display, OnPress: func() {
 		select {
@@ -212,33 +173,54 @@ func TestScreenshotTicket(t *testing.T) {
 
 	// The help desk comes back (the agent's presence stream coming up
 	// kicks the outbox; here the test does).
-	ln, err = net.Listen("tcp", addr)
+	c = c.Restart(t)
+	ob.Kick()
+	tech := c.AddTechnician(t, "alice")
+	lr, err := coordclient.New(c.URL(), c.Identity().CA).Login(ctx, tech, harness.Password)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(dk)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.StartTLS()
-	defer srv.Close()
-	ob.Kick()
-	wait.For(t, "both tickets at the help desk", func() bool { return len(dk.tickets()) == 2 })
+	api := coordclient.New(c.URL(), c.Identity().CA).WithSession(lr.Session)
+	var list wire.TicketList
+	wait.For(t, "both tickets at the coordinator", func() bool {
+		list = wire.TicketList{}
+		return api.Do(ctx, http.MethodGet, wire.PathTickets, nil, &list) == nil && len(list.Tickets) >= 2
+	})
 	harness.Do(t, tab, "the page to say both were sent", chromedp.WaitVisible(`.reportstatus.sent + .reportstatus.sent`, chromedp.ByQuery))
 	wait.For(t, "the outbox to empty", func() bool { n, _ := ob.Len(); return n == 0 })
+	if list.Total != 2 || len(list.Tickets) != 2 {
+		t.Fatalf("%d tickets at the coordinator, want 2: %+v", list.Total, list.Tickets)
+	}
+	// In order: the first report has the lower number.
+	number := func(n string) int { i, _ := strconv.Atoi(strings.TrimPrefix(n, "T-")); return i }
+	slices.SortFunc(list.Tickets, func(a, b wire.Ticket) int { return number(a.Number) - number(b.Number) })
 
-	got := dk.tickets()
 	for i, want := range []struct{ title, priority, desc string }{
 		{"Printer offline", wire.PriorityUrgent, "Printer offline\nsince this morning"},
 		{"Mail will not send", wire.PriorityHigh, "Mail will not send"},
 	} {
-		tk := got[i]
+		var tk wire.Ticket
+		if err := api.Do(ctx, http.MethodGet, wire.PathTickets+"/"+list.Tickets[i].Number, nil, &tk); err != nil {
+			t.Fatal(err)
+		}
 		if tk.Title != want.title || tk.Priority != want.priority || tk.Description != want.desc || tk.User != me.Username {
 			t.Errorf("ticket %d = %q %q %q by %q; want %q %q %q by %q", i, tk.Title, tk.Priority, tk.Description, tk.User, want.title, want.priority, want.desc, me.Username)
 		}
-		if len(tk.Attachments) != 2 || tk.Attachments[0].Name != shot.ScreenshotName || tk.Attachments[1].Name != shot.SystemName {
-			t.Fatalf("ticket %d attachments: %d", i, len(tk.Attachments))
+		if tk.Source != "agent" || tk.Device != enrolled.DeviceID || tk.DeviceName != "pc-1" {
+			t.Errorf("ticket %d is from %q, device %q %q; want the agent of %s (pc-1)", i, tk.Source, tk.Device, tk.DeviceName, enrolled.DeviceID)
 		}
-		img, err := png.Decode(bytes.NewReader(tk.Attachments[0].Data))
+		if len(tk.Attachments) != 2 || tk.Attachments[0].Name != shot.ScreenshotName || tk.Attachments[1].Name != shot.SystemName {
+			t.Fatalf("ticket %d attachments: %+v", i, tk.Attachments)
+		}
+		attachment := func(k int) []byte {
+			t.Helper()
+			_, data, err := c.Desk().TicketAttachment(desk.Local(), tk.Number, k)
+			if err != nil {
+				t.Fatalf("ticket %d attachment %d: %v", i, k, err)
+			}
+			return data
+		}
+		img, err := png.Decode(bytes.NewReader(attachment(0)))
 		if err != nil {
 			t.Fatalf("ticket %d screenshot: %v", i, err)
 		}
@@ -251,19 +233,22 @@ func TestScreenshotTicket(t *testing.T) {
 			}
 		}
 		var sys wire.Inventory
-		if err := json.Unmarshal(tk.Attachments[1].Data, &sys); err != nil || sys.Hostname == "" || sys.Collected.IsZero() {
+		if err := json.Unmarshal(attachment(1), &sys); err != nil || sys.Hostname == "" || sys.Collected.IsZero() {
 			t.Errorf("ticket %d system information: %v %+v", i, err, sys)
 		}
 	}
-	if got[0].ID == got[1].ID {
-		t.Error("two reports, one ID")
+	// Sent again (an answer lost): filed once, the first filing's number.
+	sentMu.Lock()
+	delivered := slices.Clone(sent)
+	sentMu.Unlock()
+	if len(delivered) != 2 || delivered[0].ID == delivered[1].ID || delivered[0].Title != "Printer offline" {
+		t.Fatalf("the agent delivered %d tickets: %+v", len(delivered), delivered)
 	}
-	// Sent again (an answer lost): filed once.
-	if rc, err := coord.FileTicket(ctx, got[0]); err != nil || !rc.Duplicate || rc.Ticket != "T-1001" {
-		t.Errorf("sending the first ticket again = %+v, %v; want its receipt marked Duplicate", rc, err)
+	if rc, err := coord.FileTicket(ctx, delivered[0]); err != nil || !rc.Duplicate || rc.Ticket != list.Tickets[0].Number {
+		t.Errorf("sending the first ticket again = %+v, %v; want %s's receipt marked Duplicate", rc, err, list.Tickets[0].Number)
 	}
-	if n := len(dk.tickets()); n != 2 {
-		t.Errorf("%d tickets filed, want 2", n)
+	if err := api.Do(ctx, http.MethodGet, wire.PathTickets, nil, &list); err != nil || list.Total != 2 {
+		t.Errorf("%d tickets after a ticket was sent again (%v), want 2", list.Total, err)
 	}
 }
 

@@ -95,6 +95,24 @@ func Require(t testing.TB) Lane {
 	return l
 }
 
+// OpenH264 returns the path of the OpenH264 Windows DLL the lane built
+// from Debian's source (scripts/openh264-win.sh, recorded in the prefix's
+// peerdesk-openh264), or skips t naming `just wine` when the lane has none.
+// Copied next to a Windows binary as openh264-2.3.1-win64.dll, it is the
+// library the encoder loads (agent/screen/h264).
+func (l Lane) OpenH264(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(l.Prefix, "peerdesk-openh264"))
+	if err != nil {
+		t.Skipf("harness/wine: the lane has no OpenH264 DLL (%v): run `just wine` (scripts/wine-lane.sh)", err)
+	}
+	path := strings.TrimSpace(string(b))
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("harness/wine: the lane's OpenH264 DLL is gone (%v): run `just wine` (scripts/wine-lane.sh)", err)
+	}
+	return path
+}
+
 // Env returns the environment for a Wine process on display ("" for
 // none): the caller's, with WINEPREFIX, WINEDEBUG, WINEDLLOVERRIDES, DISPLAY
 // and PATH (wineserver's directory first) set.

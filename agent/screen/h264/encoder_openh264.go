@@ -61,6 +61,9 @@ func (b *cgoBackend) setBitrate(old, bps int) error {
 	return nil
 }
 
+// choice: the linked library (its version is the system's).
+func (b *cgoBackend) choice() Choice { return Choice{Implementation: OpenH264, Detail: "(linked)"} }
+
 func (b *cgoBackend) close() { C.pdh264_close(b.c) }
 
 // statusError describes an OpenH264 status code, with the last error

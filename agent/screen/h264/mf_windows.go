@@ -23,6 +23,7 @@ var (
 	procMFTEnumEx           = mfplat.NewProc("MFTEnumEx")
 	mftFriendlyName         = windows.GUID{Data1: 0x314ffbae, Data2: 0x5b41, Data3: 0x4c95, Data4: [8]byte{0x9c, 0x19, 0x4e, 0x7d, 0x58, 0x6f, 0xac, 0xe3}}
 	mftCategoryVideoEncoder = windows.GUID{Data1: 0xf79eac7d, Data2: 0xe545, Data3: 0x4387, Data4: [8]byte{0xbd, 0xee, 0xd6, 0x47, 0xd7, 0xbd, 0xe4, 0x2a}}
+	mftCategoryVideoDecoder = windows.GUID{Data1: 0xd6c02d4b, Data2: 0x6833, Data3: 0x45b4, Data4: [8]byte{0x97, 0x1a, 0x05, 0xa4, 0xb0, 0x4b, 0xab, 0x91}}
 	mfMediaTypeVideo        = windows.GUID{Data1: 0x73646976, Data2: 0x0000, Data3: 0x0010, Data4: [8]byte{0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71}}
 	mfVideoFormatH264       = windows.GUID{Data1: 0x34363248, Data2: 0x0000, Data3: 0x0010, Data4: [8]byte{0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71}}
 )
@@ -44,6 +45,12 @@ type mftRegisterTypeInfo struct{ major, sub windows.GUID }
 // names of the H.264 encoder transforms it enumerates (MFTEnumEx, every
 // kind: software, hardware, asynchronous), or why it could not ask.
 func probeMediaFoundation() ([]string, error) {
+	return enumMFTs(&mftCategoryVideoEncoder, nil, &mftRegisterTypeInfo{major: mfMediaTypeVideo, sub: mfVideoFormatH264})
+}
+
+// enumMFTs returns the friendly names of the transforms of category that
+// take in and give out (nil: any), every kind.
+func enumMFTs(category *windows.GUID, in, out *mftRegisterTypeInfo) ([]string, error) {
 	if err := mfplat.Load(); err != nil {
 		return nil, fmt.Errorf("Media Foundation is not installed: %w", err)
 	}
@@ -60,12 +67,11 @@ func probeMediaFoundation() ([]string, error) {
 		return nil, fmt.Errorf("MFStartup: HRESULT %#x", uint32(hr))
 	}
 	defer procMFShutdown.Call() //nolint:errcheck // nothing to do about a failed shutdown
-	out := mftRegisterTypeInfo{major: mfMediaTypeVideo, sub: mfVideoFormatH264}
 	var list *unsafe.Pointer
 	var n uint32
 	// GUID by value is passed by reference on x64 (larger than 8 bytes).
-	hr, _, _ := procMFTEnumEx.Call(uintptr(unsafe.Pointer(&mftCategoryVideoEncoder)), mftEnumFlagAll, 0,
-		uintptr(unsafe.Pointer(&out)), uintptr(unsafe.Pointer(&list)), uintptr(unsafe.Pointer(&n)))
+	hr, _, _ := procMFTEnumEx.Call(uintptr(unsafe.Pointer(category)), mftEnumFlagAll,
+		uintptr(unsafe.Pointer(in)), uintptr(unsafe.Pointer(out)), uintptr(unsafe.Pointer(&list)), uintptr(unsafe.Pointer(&n)))
 	if hr != 0 {
 		return nil, fmt.Errorf("MFTEnumEx: HRESULT %#x", uint32(hr))
 	}
@@ -87,7 +93,7 @@ func friendlyName(act unsafe.Pointer) string {
 	var p *uint16
 	var n uint32
 	if hr := comCall(act, vtGetAllocatedString, uintptr(unsafe.Pointer(&mftFriendlyName)), uintptr(unsafe.Pointer(&p)), uintptr(unsafe.Pointer(&n))); hr != 0 || p == nil {
-		return "an unnamed H.264 encoder"
+		return "(unnamed)"
 	}
 	defer windows.CoTaskMemFree(unsafe.Pointer(p))
 	return windows.UTF16PtrToString(p)

@@ -61,8 +61,11 @@ func (b *cgoBackend) setBitrate(old, bps int) error {
 	return nil
 }
 
-// choice: the linked library (its version is the system's).
-func (b *cgoBackend) choice() Choice { return Choice{Implementation: OpenH264, Detail: "(linked)"} }
+// choice: the linked library, with its own version.
+func (b *cgoBackend) choice() Choice {
+	v := C.WelsGetCodecVersion()
+	return Choice{Implementation: OpenH264, Detail: fmt.Sprintf("%d.%d.%d", v.uMajor, v.uMinor, v.uRevision)}
+}
 
 func (b *cgoBackend) close() { C.pdh264_close(b.c) }
 

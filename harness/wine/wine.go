@@ -159,15 +159,38 @@ type Result struct {
 // deadline (wait.Timeout) for it to exit and returns what it left. It fails
 // t if the process could not be started or did not end in time; a non-zero
 // exit is returned, not a failure.
+//
+// Runs in one prefix take turns, across test processes: a prefix's
+// wineserver, and the desktop process it starts, stay on the X display of
+// the run that started them for as long as any Wine process of the prefix
+// lives, so a run on another test's Xvfb would see that test's monitors
+// (found when agent/screen/h264 on a 1920x1080 display, beside e2e's Wine
+// tests, saw a 1024x768 screen). Run holds an exclusive lock on the
+// prefix's peerdesk-run.lock and waits for the previous run's wineserver
+// to exit (`wineserver -w`) before starting its own.
 func (l Lane) Run(t testing.TB, display, exe string, args ...string) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait.Timeout)
 	defer cancel()
+	unlock, err := lockFile(ctx, filepath.Join(l.Prefix, "peerdesk-run.lock"))
+	if err != nil {
+		t.Fatalf("harness/wine: waiting for the prefix: %v", err)
+	}
+	defer unlock()
+	server := filepath.Join(filepath.Dir(l.Wine), "wineserver")
+	if _, err := os.Stat(server); err != nil {
+		server = filepath.Join(libDir, "wineserver")
+	}
+	ws := exec.CommandContext(ctx, server, "-w")
+	ws.Env = l.Env("")
+	if out, err := ws.CombinedOutput(); err != nil {
+		t.Fatalf("harness/wine: waiting for the prefix's wineserver to exit: %v\n%s", err, out)
+	}
 	cmd := l.Command(ctx, display, exe, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	r := Result{Stdout: out.String(), Stderr: errb.String(), Took: time.Since(start)}
 	var exit *exec.ExitError
 	switch {

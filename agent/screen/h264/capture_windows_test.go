@@ -1,4 +1,4 @@
-//go:build windows && !noopenh264
+//go:build windows && (amd64 || 386) && !noopenh264
 
 // This test needs a desktop and OpenH264's DLL beside the test binary
 // (openh264-2.3.1-win64.dll): run it on Windows in an interactive session,

@@ -1,4 +1,4 @@
-//go:build windows
+//go:build windows && (amd64 || 386)
 
 package h264
 
@@ -69,9 +69,7 @@ func enumMFTs(category *windows.GUID, in, out *mftRegisterTypeInfo) ([]string, e
 	defer procMFShutdown.Call() //nolint:errcheck // nothing to do about a failed shutdown
 	var list *unsafe.Pointer
 	var n uint32
-	// GUID by value is passed by reference on x64 (larger than 8 bytes).
-	hr, _, _ := procMFTEnumEx.Call(uintptr(unsafe.Pointer(category)), mftEnumFlagAll,
-		uintptr(unsafe.Pointer(in)), uintptr(unsafe.Pointer(out)), uintptr(unsafe.Pointer(&list)), uintptr(unsafe.Pointer(&n)))
+	hr := mftEnumEx(category, mftEnumFlagAll, in, out, &list, &n)
 	if hr != 0 {
 		return nil, fmt.Errorf("MFTEnumEx: HRESULT %#x", uint32(hr))
 	}
@@ -83,7 +81,7 @@ func enumMFTs(category *windows.GUID, in, out *mftRegisterTypeInfo) ([]string, e
 	names := make([]string, 0, n)
 	for _, a := range acts {
 		names = append(names, friendlyName(a))
-		comCall(a, vtRelease)
+		syscall.SyscallN(method(a, vtRelease), uintptr(a)) //nolint:errcheck // Release returns a count
 	}
 	return names, nil
 }
@@ -92,17 +90,18 @@ func enumMFTs(category *windows.GUID, in, out *mftRegisterTypeInfo) ([]string, e
 func friendlyName(act unsafe.Pointer) string {
 	var p *uint16
 	var n uint32
-	if hr := comCall(act, vtGetAllocatedString, uintptr(unsafe.Pointer(&mftFriendlyName)), uintptr(unsafe.Pointer(&p)), uintptr(unsafe.Pointer(&n))); hr != 0 || p == nil {
+	// The pointers are converted in the call expression itself, so that
+	// they stay valid for the call (unsafe.Pointer rule 4).
+	if hr, _, _ := syscall.SyscallN(method(act, vtGetAllocatedString), uintptr(act),
+		uintptr(unsafe.Pointer(&mftFriendlyName)), uintptr(unsafe.Pointer(&p)), uintptr(unsafe.Pointer(&n))); hr != 0 || p == nil {
 		return "(unnamed)"
 	}
 	defer windows.CoTaskMemFree(unsafe.Pointer(p))
 	return windows.UTF16PtrToString(p)
 }
 
-// comCall calls method index i of the COM object obj.
-func comCall(obj unsafe.Pointer, i int, args ...uintptr) uintptr {
+// method returns the address of method index i of the COM object obj.
+func method(obj unsafe.Pointer, i int) uintptr {
 	vtbl := *(*unsafe.Pointer)(obj)
-	fn := *(*uintptr)(unsafe.Add(vtbl, uintptr(i)*unsafe.Sizeof(uintptr(0))))
-	r, _, _ := syscall.SyscallN(fn, append([]uintptr{uintptr(obj)}, args...)...)
-	return r
+	return *(*uintptr)(unsafe.Add(vtbl, uintptr(i)*unsafe.Sizeof(uintptr(0))))
 }

@@ -44,6 +44,9 @@ ollama:
 # Go's runtime needs under Wine 8.0 is built from harness/wine/shim; all is
 # cached in ~/.cache/peerdesk/wine/ (cold: ≈ 30 s of packages and 12 s of
 # prefix on 2 busy cores; a no-op when ready). harness/wine tests use it.
+# OpenH264's Windows DLL is built from Debian's source package with mingw-w64
+# and nasm (scripts/openh264-win.sh; cold 95–234 s on 2 shared cores;
+# cached in ~/.cache/peerdesk/openh264/ by source version).
 # Set up the Windows test lane (a Wine prefix with the shim); prints it.
 wine:
     scripts/wine-lane.sh

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/web"
 	"github.com/peerdesk/peerdesk/harness"
 	"github.com/peerdesk/peerdesk/harness/netns"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/harness/xclient"
 	"github.com/peerdesk/peerdesk/viewer/webui"
 )
@@ -62,4 +64,21 @@ func TestAccessConnect(t *testing.T) {
 		chromedp.Click(`#connect`, chromedp.ByQuery),
 	)
 	waitScreen(t, tech, samplePoints(W, H), xclient.PatternColor, "connect from the Access view")
+
+	// The session's stats name the agent's H.264 encoder (issue 15 item 3):
+	// the Linux agent's is the OpenH264 it links, with no preferred one
+	// passed over (Media Foundation is Windows'). The toolbar's fps shows
+	// it as its title.
+	var enc, title string
+	err = wait.Until(harness.Timeout, func() error {
+		harness.Do(t, tech, "read the session's stats", chromedp.Evaluate(`(window.peerdeskStats && window.peerdeskStats.encoder) || ''`, &enc),
+			chromedp.Evaluate(`document.getElementById('fps').title`, &title))
+		if !strings.HasPrefix(enc, "OpenH264 2.") || strings.Contains(enc, "(not ") || title != "Encoder: "+enc {
+			return fmt.Errorf("stats name encoder %q, the toolbar %q", enc, title)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for the session's stats to name the encoder: %v", err)
+	}
 }

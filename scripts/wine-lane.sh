@@ -6,6 +6,7 @@
 #     shim-<hash>/bcryptprimitives.dll   the shim, keyed by a hash of its source
 #     prefix/                            the Wine prefix (WINEPREFIX)
 #     prefix/peerdesk-lane               written last: "shim <hash>" (the lane is ready)
+#     prefix/peerdesk-openh264           the path of OpenH264's Windows DLL (scripts/openh264-win.sh)
 #
 # Steps: wine64 and mingw-w64 through ensure-packages.sh; the shim DLL built
 # from harness/wine/shim (Wine 8.0 has no bcryptprimitives.dll, whose
@@ -13,7 +14,9 @@
 # by wineboot with no network (inside `unshare --net` when we may, and
 # WINEDLLOVERRIDES="mscoree,mshtml=" so Wine never offers to download Mono or
 # Gecko; the run fails if wineboot mentions either); the shim copied into
-# the prefix's system32. harness/wine finds the prefix in the same place (or
+# the prefix's system32; OpenH264's 64-bit DLL built from Debian's source
+# by scripts/openh264-win.sh (cached by source version), its path written
+# to prefix/peerdesk-openh264 for the H.264 tests. harness/wine finds the prefix in the same place (or
 # at $PEERDESK_WINEPREFIX) and skips its tests, naming `just wine`, when the
 # lane is absent.
 set -euo pipefail
@@ -21,6 +24,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 "$here/ensure-packages.sh" wine64 x86_64-w64-mingw32-gcc=gcc-mingw-w64-x86-64
+openh264=$("$here/openh264-win.sh")
 
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/peerdesk/wine
 shimsrc=$root/harness/wine/shim
@@ -35,7 +39,13 @@ export PATH=/usr/lib/wine:$PATH
 export WINEPREFIX=$prefix WINEARCH=win64 WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY WAYLAND_DISPLAY
 
+# note_openh264 records where the OpenH264 DLL is (harness/wine reads it).
+note_openh264() {
+  [ "$(cat "$prefix/peerdesk-openh264" 2>/dev/null)" = "$openh264" ] || echo "$openh264" >"$prefix/peerdesk-openh264"
+}
+
 if [ -f "$marker" ] && [ "$(cat "$marker")" = "shim $hash" ] && [ -f "$prefix/drive_c/windows/system32/bcryptprimitives.dll" ]; then
+  note_openh264
   echo "$prefix"
   exit 0
 fi
@@ -70,5 +80,6 @@ fi
 [ -d "$prefix/drive_c/windows/system32" ] || { echo "wine-lane: no system32 in $prefix" >&2; exit 1; }
 [ ! -e "$prefix/drive_c/windows/mono" ] || { echo "wine-lane: Mono was installed into $prefix" >&2; exit 1; }
 cp "$shim" "$prefix/drive_c/windows/system32/bcryptprimitives.dll"
+note_openh264
 echo "shim $hash" >"$marker"
 echo "$prefix"

@@ -71,7 +71,14 @@ type InputEvent struct {
 
 // ControlMessage travels on ChannelInput, in either direction.
 type ControlMessage struct {
-	Type    string `json:"t"`                // "monitor", "cad", "end", "ended"
+	Type    string `json:"t"`                // "monitor", "cad", "end", "ended", "encoder"
 	Monitor int    `json:"monitor"`          // monitor: switch to this index
 	Reason  string `json:"reason,omitempty"` // ended: why
+	// Encoder (agent to browser, type "encoder"; added 2026-12-07, absent
+	// from older agents): the H.264 encoder the session's stream runs on
+	// and why any preferred one was passed over, for the session's stats,
+	// e.g. "OpenH264 2.3.1 (not Media Foundation: no H.264 encoder is
+	// registered)". Sent when the channel opens and whenever the encoder
+	// is made anew.
+	Encoder string `json:"encoder,omitempty"`
 }

@@ -18,6 +18,7 @@ func (s *session) onDataChannel(dc *webrtc.DataChannel) {
 		s.mu.Lock()
 		s.control = dc
 		s.mu.Unlock()
+		dc.OnOpen(s.sendEncoder)
 		dc.OnMessage(func(m webrtc.DataChannelMessage) { s.onInput(m.Data, false) })
 	default:
 		dc.Close() //nolint:errcheck // an unknown channel is refused

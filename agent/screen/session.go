@@ -47,6 +47,7 @@ type session struct {
 	origin  image.Point
 	inject  Injector
 	control *webrtc.DataChannel
+	encoder string // the stream's encoder, for the session's stats (setEncoder)
 }
 
 func (h *Handler) start(offer wire.ScreenOffer, c gate.Caller, lease *consent.Lease) (*session, wire.ScreenAnswer, error) {

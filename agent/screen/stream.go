@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/agent/screen/h264"
+	"github.com/peerdesk/peerdesk/wire"
 	"github.com/pion/interceptor/pkg/cc"
 )
 
@@ -134,6 +135,7 @@ func (s *session) stream(src Source, bwe <-chan cc.BandwidthEstimator) {
 				return
 			}
 			encW, encH, needKey, applied = f.Width, f.Height, true, -1
+			s.setEncoder(encoderName(enc))
 		}
 		bps := int(s.bitrate.Load())
 		if c := s.h.cfg.Coding.pick(&content, time.Now(), bps); c != applied {
@@ -275,4 +277,37 @@ func (s *session) setOrigin(src Source, monitor int) {
 	s.mu.Lock()
 	s.origin = o
 	s.mu.Unlock()
+}
+
+// encoderName says which implementation enc runs on and why any preferred
+// one was passed over (h264.Encoder's Choice), or "" when it cannot say.
+func encoderName(enc Encoder) string {
+	if c, ok := enc.(interface{ Choice() h264.Choice }); ok {
+		return c.Choice().String()
+	}
+	return ""
+}
+
+// setEncoder records the stream's encoder and tells the technician's
+// browser (the session's stats); the control channel's opening tells it
+// too, whichever comes last.
+func (s *session) setEncoder(name string) {
+	if name == "" {
+		return
+	}
+	s.mu.Lock()
+	s.encoder = name
+	s.mu.Unlock()
+	s.h.cfg.Logger.Info("screen encoder", "encoder", name)
+	s.sendEncoder()
+}
+
+// sendEncoder sends the recorded encoder, if any, on the control channel.
+func (s *session) sendEncoder() {
+	s.mu.Lock()
+	name := s.encoder
+	s.mu.Unlock()
+	if name != "" {
+		s.sendControl(wire.ControlMessage{Type: "encoder", Encoder: name})
+	}
 }

@@ -95,6 +95,24 @@ func Require(t testing.TB) Lane {
 	return l
 }
 
+// OpenH264 returns the path of the OpenH264 Windows DLL the lane built
+// from Debian's source (scripts/openh264-win.sh, recorded in the prefix's
+// peerdesk-openh264), or skips t naming `just wine` when the lane has none.
+// Copied next to a Windows binary as openh264-2.3.1-win64.dll, it is the
+// library the encoder loads (agent/screen/h264).
+func (l Lane) OpenH264(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(l.Prefix, "peerdesk-openh264"))
+	if err != nil {
+		t.Skipf("harness/wine: the lane has no OpenH264 DLL (%v): run `just wine` (scripts/wine-lane.sh)", err)
+	}
+	path := strings.TrimSpace(string(b))
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("harness/wine: the lane's OpenH264 DLL is gone (%v): run `just wine` (scripts/wine-lane.sh)", err)
+	}
+	return path
+}
+
 // Env returns the environment for a Wine process on display ("" for
 // none): the caller's, with WINEPREFIX, WINEDEBUG, WINEDLLOVERRIDES, DISPLAY
 // and PATH (wineserver's directory first) set.
@@ -141,15 +159,38 @@ type Result struct {
 // deadline (wait.Timeout) for it to exit and returns what it left. It fails
 // t if the process could not be started or did not end in time; a non-zero
 // exit is returned, not a failure.
+//
+// Runs in one prefix take turns, across test processes: a prefix's
+// wineserver, and the desktop process it starts, stay on the X display of
+// the run that started them for as long as any Wine process of the prefix
+// lives, so a run on another test's Xvfb would see that test's monitors
+// (found when agent/screen/h264 on a 1920x1080 display, beside e2e's Wine
+// tests, saw a 1024x768 screen). Run holds an exclusive lock on the
+// prefix's peerdesk-run.lock and waits for the previous run's wineserver
+// to exit (`wineserver -w`) before starting its own.
 func (l Lane) Run(t testing.TB, display, exe string, args ...string) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait.Timeout)
 	defer cancel()
+	unlock, err := lockFile(ctx, filepath.Join(l.Prefix, "peerdesk-run.lock"))
+	if err != nil {
+		t.Fatalf("harness/wine: waiting for the prefix: %v", err)
+	}
+	defer unlock()
+	server := filepath.Join(filepath.Dir(l.Wine), "wineserver")
+	if _, err := os.Stat(server); err != nil {
+		server = filepath.Join(libDir, "wineserver")
+	}
+	ws := exec.CommandContext(ctx, server, "-w")
+	ws.Env = l.Env("")
+	if out, err := ws.CombinedOutput(); err != nil {
+		t.Fatalf("harness/wine: waiting for the prefix's wineserver to exit: %v\n%s", err, out)
+	}
 	cmd := l.Command(ctx, display, exe, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	r := Result{Stdout: out.String(), Stderr: errb.String(), Took: time.Since(start)}
 	var exit *exec.ExitError
 	switch {

@@ -104,4 +104,20 @@
 // The run-time backend is tested on Linux against Debian's
 // libopenh264.so.7, which must produce the same bytes as the cgo build. The
 // noopenh264 tag builds no encoder at all.
+//
+// # Choosing the implementation
+//
+// NewEncoder picks the implementation at run time (choose, a pure
+// function): Media Foundation's H.264 encoder first where the platform has
+// one (Windows), OpenH264 as the fallback. [Encoder.Choice] says which runs
+// and why each preferred one was passed over ("OpenH264 2.3.1 (not Media
+// Foundation: no H.264 encoder is registered)"); the screen session sends
+// it to the technician's viewer, which shows it in its stats. On Windows
+// the Media Foundation side is only a probe so far (mf_windows.go:
+// MFTEnumEx for H.264 encoder transforms): this build has no Media
+// Foundation encoder, so a Windows machine that has the transform still
+// encodes with OpenH264, and says so. Under Wine 8.0 the probe finds no
+// H.264 encoder transform (it finds Wine's H.264 decoder, the probe's
+// control), and the stream comes from OpenH264's DLL built from Debian's
+// source (the Windows lane: internal/winelane decodes it on Linux).
 package h264

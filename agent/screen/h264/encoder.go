@@ -18,6 +18,9 @@ type backend interface {
 	encode(pix []byte, stride int, idr bool, ts int64) (frameType int, au []byte, err error)
 	// setBitrate moves target and peak from old to bps.
 	setBitrate(old, bps int) error
+	// choice says which implementation this is, and why any preferred
+	// one was passed over.
+	choice() Choice
 	close()
 }
 
@@ -42,8 +45,9 @@ var defaultTuning = tuning{threads: 1, slices: 1, complexity: 0}
 // Tests replace it to run the same checks on another backend.
 var openBackend = defaultBackend
 
-// Encoder is an OpenH264 encoder fed with BGRA frames. See the package doc
-// for the threading rules.
+// Encoder is an H.264 encoder fed with BGRA frames, running on the
+// implementation chosen when it was made (Choice). See the package doc for
+// the threading rules.
 type Encoder struct {
 	opts    Options
 	tuning  tuning
@@ -61,7 +65,8 @@ type Encoder struct {
 	stream   streamState      // what Repeat needs to know of the output
 }
 
-// NewEncoder creates an OpenH264 encoder for o. Options outside the
+// NewEncoder creates an encoder for o on the first usable implementation
+// (Media Foundation on Windows, else OpenH264; see Choice). Options outside the
 // documented limits are rejected with an error wrapping ErrInvalidOptions;
 // a build or machine without OpenH264 gets an error wrapping
 // ErrUnsupported.
@@ -140,6 +145,17 @@ func (e *Encoder) Encode(pix []byte, stride int, keyframe bool) ([]byte, error) 
 	e.forceIDR = false
 	e.stream.observe(au) //nolint:errcheck // an error only disables Repeat until the next IDR
 	return au, nil
+}
+
+// Choice says which implementation the encoder runs on and why any
+// preferred one was passed over, for the session's report.
+func (e *Encoder) Choice() Choice {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.b == nil {
+		return Choice{}
+	}
+	return e.b.choice()
 }
 
 // Repeat returns an access unit that shows the last encoded picture again,

@@ -61,6 +61,12 @@ func (b *cgoBackend) setBitrate(old, bps int) error {
 	return nil
 }
 
+// choice: the linked library, with its own version.
+func (b *cgoBackend) choice() Choice {
+	v := C.WelsGetCodecVersion()
+	return Choice{Implementation: OpenH264, Detail: fmt.Sprintf("%d.%d.%d", v.uMajor, v.uMinor, v.uRevision)}
+}
+
 func (b *cgoBackend) close() { C.pdh264_close(b.c) }
 
 // statusError describes an OpenH264 status code, with the last error

@@ -1,7 +1,8 @@
-//go:build !noopenh264 && !(cgo && (linux || darwin))
+//go:build !noopenh264 && !(cgo && (linux || darwin)) && !windows
 
 package h264
 
-// defaultBackend loads OpenH264 at run time: the Windows agent (built
-// without cgo) and Linux or macOS builds without cgo.
+// defaultBackend loads OpenH264 at run time: Linux or macOS builds without
+// cgo (Windows chooses between Media Foundation and OpenH264 in
+// encoder_windows.go).
 var defaultBackend = openWels

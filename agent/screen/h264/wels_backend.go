@@ -26,8 +26,10 @@ var welsLibrary = sync.OnceValues(func() (*wels.Library, error) {
 })
 
 type welsBackend struct {
-	enc  *wels.Encoder
-	w, h int
+	enc     *wels.Encoder
+	w, h    int
+	version string
+	passed  []string // why preferred implementations were passed over
 }
 
 func openWels(o Options, t tuning) (backend, error) {
@@ -46,7 +48,7 @@ func openWels(o Options, t tuning) (backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("OpenH264 %s initialisation: %w", L.Version, err)
 	}
-	return &welsBackend{enc: enc, w: o.Width, h: o.Height}, nil
+	return &welsBackend{enc: enc, w: o.Width, h: o.Height, version: L.Version}, nil
 }
 
 func (b *welsBackend) encode(pix []byte, stride int, idr bool, ts int64) (int, []byte, error) {
@@ -55,5 +57,9 @@ func (b *welsBackend) encode(pix []byte, stride int, idr bool, ts int64) (int, [
 }
 
 func (b *welsBackend) setBitrate(old, bps int) error { return b.enc.SetBitrate(old, bps) }
+
+func (b *welsBackend) choice() Choice {
+	return Choice{Implementation: OpenH264, Detail: b.version, PassedOver: b.passed}
+}
 
 func (b *welsBackend) close() { b.enc.Close() }

@@ -9,7 +9,7 @@
   const status = document.getElementById('status');
   const monitorSel = document.getElementById('monitor');
   const fpsOut = document.getElementById('fps');
-  let pc, pointer, input, ended = false;
+  let pc, pointer, input, ended = false, encoder = '';
   const say = (t) => { status.textContent = t; };
 
   async function api(path, body) {
@@ -52,6 +52,8 @@
     input.onmessage = (e) => {
       const m = JSON.parse(e.data);
       if (m.t === 'ended') finish('The session ended: ' + m.reason);
+      // Which H.264 encoder the agent runs on (and why not a preferred one).
+      if (m.t === 'encoder' && typeof m.encoder === 'string') { encoder = m.encoder; fpsOut.title = 'Encoder: ' + encoder; }
     };
     pc.ontrack = (e) => { video.srcObject = e.streams[0] || new MediaStream([e.track]); };
     pc.onconnectionstatechange = () => {
@@ -148,7 +150,7 @@
         const fps = (s.framesDecoded - last.frames) * 1000 / (now - last.t);
         last = { t: now, frames: s.framesDecoded };
         fpsOut.textContent = isFinite(fps) ? fps.toFixed(0) + ' fps' : '';
-        window.peerdeskStats = { framesDecoded: s.framesDecoded, fps: fps, bytesReceived: s.bytesReceived, keyFramesDecoded: s.keyFramesDecoded };
+        window.peerdeskStats = { framesDecoded: s.framesDecoded, fps: fps, bytesReceived: s.bytesReceived, keyFramesDecoded: s.keyFramesDecoded, encoder: encoder };
       }
       if (s.type === 'candidate-pair') {
         window.peerdeskICE = (window.peerdeskICE || {});

@@ -1,6 +1,8 @@
 package sessionhelper
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -115,5 +117,73 @@ func TestReconcile(t *testing.T) {
 				t.Errorf("Reconcile (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestReconcileSettles is a property over random machines: applying a
+// plan (its stops, then its starts) leaves nothing more to do, nothing
+// wanted is left without a helper unless it waits out a delay, and no
+// helper runs in session 0 or outside the console's session.
+func TestReconcileSettles(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(15, 2))
+	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	users := []string{"", `PC\ann`, `PC\bob`}
+	states := []State{Active, Connected, Disconnected, Listening}
+	for i := range 5000 {
+		snap := Snapshot{Console: uint32(rng.IntN(4))}
+		if rng.IntN(5) == 0 {
+			snap.Console = NoSession
+		}
+		for id := range uint32(4) {
+			if rng.IntN(4) > 0 {
+				snap.Sessions = append(snap.Sessions, Session{ID: id, State: states[rng.IntN(len(states))], User: users[rng.IntN(len(users))]})
+			}
+		}
+		want := Choose(snap)
+		var known []Helper
+		for _, r := range []Role{Screen, UserUI} {
+			if rng.IntN(3) == 0 {
+				continue
+			}
+			h := Helper{Want: Want{Role: r, Session: uint32(rng.IntN(4)), As: AsSystem}, PID: uint32(100 + i), Started: t0}
+			if r == UserUI {
+				h.As, h.User = AsUser, users[1+rng.IntN(2)]
+			}
+			if rng.IntN(2) == 0 {
+				h.Exited, h.Delay = t0.Add(time.Second), time.Duration(rng.IntN(4))*time.Second
+			}
+			known = append(known, h)
+		}
+		now := t0.Add(time.Duration(rng.IntN(6)) * time.Second)
+		plan := Reconcile(want, known, now)
+		for _, w := range want {
+			if w.Session == 0 || w.Session == NoSession || w.Session != snap.Console {
+				t.Fatalf("case %d: %+v wants a helper in session %d (console %d)", i, snap, w.Session, snap.Console)
+			}
+		}
+		// Apply: stopped helpers end now, started ones run.
+		var after []Helper
+		for _, h := range known {
+			if slices.Contains(plan.Stop, h) {
+				h.Exited, h.Delay = now, time.Hour // stopped, not crashed: must not be restarted as itself
+			}
+			if !slices.ContainsFunc(plan.Start, func(w Want) bool { return w.Role == h.Role }) {
+				after = append(after, h)
+			}
+		}
+		for _, w := range plan.Start {
+			after = append(after, Helper{Want: w, PID: 1, Started: now})
+		}
+		again := Reconcile(want, after, now)
+		if len(again.Stop) > 0 || len(again.Start) > 0 {
+			t.Fatalf("case %d: %+v known %+v: plan %+v, then still %+v", i, snap, known, plan, again)
+		}
+		for _, w := range want {
+			ok := slices.ContainsFunc(after, func(h Helper) bool { return h.Want == w && h.Running() })
+			if !ok && again.RetryAt.IsZero() {
+				t.Fatalf("case %d: %+v is wanted, not running, and nothing is scheduled", i, w)
+			}
+		}
 	}
 }

@@ -38,6 +38,15 @@
 // answers:
 //
 //	err := service.Run(ctx, service.Config{}, agentRun)
+//
+// # Windows
+//
+// Run answers the service manager with a handler of its own (the library's,
+// plus one case): when the agent ends on its own it reports SERVICE_STOPPED
+// with a service-specific error before the process exits, and Install turns
+// on recovery for such non-crash failures, so the manager restarts the
+// agent either way. A process started by services.exe counts as a service
+// in any session (Wine runs services in session 1): see startedBySCM.
 package service
 
 import (

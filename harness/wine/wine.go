@@ -133,8 +133,10 @@ func (l Lane) Command(ctx context.Context, display, exe string, args ...string) 
 // machine (installs a service, writes HKLM): other tests, and other test
 // processes sharing the cached prefix, never see it. The registry files are
 // copied; the files under drive_c are hard links (Wine only reads the DLLs
-// and programs there; what a test writes, it writes as new files). At the
-// end of the test the private wineserver is killed with everything it runs
+// and programs there; what a test writes, it writes as new files), or
+// copies where the temporary directory is on another file system. The
+// prefix is held as one boot for the whole test (see hold). At the end of
+// the test the private wineserver is killed with everything it runs
 // (services.exe and any service) and the copy removed.
 func (l Lane) Private(t testing.TB) Lane {
 	t.Helper()
@@ -144,7 +146,14 @@ func (l Lane) Private(t testing.TB) Lane {
 		t.Fatalf("harness/wine: %v", err)
 	}
 	if out, err := cp.CombinedOutput(); err != nil {
-		t.Fatalf("harness/wine: linking the prefix's drive_c: %v\n%s", err, out)
+		// Another file system (a tmpfs TMPDIR): copy instead (≈700 MB).
+		t.Logf("harness/wine: cannot hard-link the prefix's drive_c (%v: %s); copying it", err, bytes.TrimSpace(out))
+		if err := os.RemoveAll(filepath.Join(dir, "drive_c")); err != nil {
+			t.Fatalf("harness/wine: %v", err)
+		}
+		if out, err := exec.Command("cp", "-a", filepath.Join(l.Prefix, "drive_c"), filepath.Join(dir, "drive_c")).CombinedOutput(); err != nil {
+			t.Fatalf("harness/wine: copying the prefix's drive_c: %v\n%s", err, out)
+		}
 	}
 	ents, err := os.ReadDir(l.Prefix)
 	if err != nil {

@@ -34,7 +34,7 @@ func parentImage() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("process snapshot: %w", err)
 	}
-	defer windows.CloseHandle(snap)
+	defer windows.CloseHandle(snap) //nolint:errcheck // closing a snapshot handle; nothing to undo
 	self := windows.GetCurrentProcessId()
 	names := map[uint32]string{}
 	var parent uint32
@@ -80,9 +80,8 @@ func afterInstall(name string) error {
 	defer s.Close() //nolint:errcheck // as above
 	err = s.SetRecoveryActionsOnNonCrashFailures(true)
 	if errors.Is(err, windows.ERROR_INVALID_LEVEL) {
-		// Wine 8.0's manager has no such setting (and runs no recovery
-		// actions at all); Windows has had it since Vista. Probe:
-		// e2e.TestWindowsService.
+		// Wine 8.0's manager has no such setting; Windows has had it
+		// since Vista. Probe: e2e.TestWindowsService.
 		return nil
 	}
 	if err != nil {

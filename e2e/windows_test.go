@@ -73,3 +73,28 @@ func TestWindowsGDICapture(t *testing.T) {
 func TestWindowsSendInput(t *testing.T) {
 	runWindowsTests(t, "./agent/input", "^TestSendInputTypesIntoWindow$", "TestSendInputTypesIntoWindow")
 }
+
+// TestWindowsSessionHelper: the per-session helper's Windows parts under
+// Wine (agent/sessionhelper): its decisions' tables, and a helper launched
+// with the service's token duplicated into the console session
+// (DuplicateTokenEx, SetTokenInformation(TokenSessionId),
+// CreateProcessAsUser on winsta0\default) runs there and reports its
+// session (TestLaunchAsSystem). The pipe's protection cannot be shown
+// under Wine 8.0: it opens the SYSTEM-only pipe to any process and lets a
+// second server take the name. That gap is asserted, so that it is
+// noticed when Wine closes it: TestPipeRefusesOthers must fail, for those
+// two reasons.
+func TestWindowsSessionHelper(t *testing.T) {
+	runWindowsTests(t, "./agent/sessionhelper", "^(TestChoose|TestBackoff|TestReconcile|TestLaunchAsSystem)$",
+		"TestChoose", "TestBackoff", "TestReconcile", "TestLaunchAsSystem")
+
+	lane := wine.Require(t)
+	exe := wine.BuildTest(t, "./agent/sessionhelper")
+	r := lane.Run(t, "", exe, "-test.v", "-test.count=1", "-test.run", "^TestPipeRefusesOthers$")
+	t.Logf("TestPipeRefusesOthers under Wine: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	for _, gap := range []string{"a second Listen on the same pipe name succeeded", "a process that is not SYSTEM opened the pipe"} {
+		if !strings.Contains(r.Stdout, gap) {
+			t.Errorf("under Wine TestPipeRefusesOthers no longer reports %q: Wine may now enforce it; update docs/ARCHITECTURE.md and run the test in the lane", gap)
+		}
+	}
+}

@@ -38,6 +38,15 @@
 // answers:
 //
 //	err := service.Run(ctx, service.Config{}, agentRun)
+//
+// # Windows
+//
+// Run answers the service manager with a handler of its own (the library's,
+// plus one case): when the agent ends on its own it reports SERVICE_STOPPED
+// with a service-specific error before the process exits, and Install turns
+// on recovery for such non-crash failures, so the manager restarts the
+// agent either way. A process started by services.exe counts as a service
+// in any session (Wine runs services in session 1): see startedBySCM.
 package service
 
 import (
@@ -182,6 +191,9 @@ func (m *Manager) Install() error {
 	if err := m.svc.Install(); err != nil {
 		return fmt.Errorf("service.Install %s: %w", m.cfg.name(), err)
 	}
+	if err := afterInstall(m.cfg.name()); err != nil {
+		return fmt.Errorf("service.Install %s: %w", m.cfg.name(), err)
+	}
 	return nil
 }
 
@@ -299,7 +311,7 @@ func SystemdUnit(cfg Config) (string, error) {
 // ends on its own, Run returns at once so the process exits and the manager
 // restarts it. From a terminal Run just calls fn.
 func Run(ctx context.Context, cfg Config, fn func(context.Context) error) error {
-	if ksvc.Interactive() {
+	if !underManager() {
 		return fn(ctx)
 	}
 	p := &program{parent: ctx, fn: fn, exited: make(chan struct{})}
@@ -312,11 +324,11 @@ func Run(ctx context.Context, cfg Config, fn func(context.Context) error) error 
 		case <-p.exited:
 		}
 	}
-	s, err := ksvc.New(p, kc)
+	loop, err := serve(p, kc)
 	if err != nil {
 		return fmt.Errorf("service.Run: %w", err)
 	}
-	return p.run(s.Run)
+	return p.run(loop)
 }
 
 // program is the library's view of the agent: Start launches fn, Stop
@@ -330,12 +342,17 @@ type program struct {
 	stopping bool
 	err      error
 	exited   chan struct{} // closed when fn has returned
+	// reports: the serve loop itself tells the manager that fn ended on
+	// its own, and returns once it has (Windows: SERVICE_STOPPED with an
+	// error); run then waits for it.
+	reports bool
 }
 
-// run runs the service loop (serve: the library's Run) and returns when
-// the manager stopped the service or fn ended on its own. In the second
-// case the Windows dispatcher goroutine is left blocked: the process is
-// about to exit so that the manager restarts it.
+// run runs the service loop (serve: the library's Run, or on Windows our
+// handler) and returns when the manager stopped the service or fn ended on
+// its own. In the second case it waits for the loop only where the loop
+// reports the end (p.reports); elsewhere the loop is left blocked: the
+// process is about to exit so that the manager restarts it.
 func (p *program) run(serve func() error) error {
 	served := make(chan error, 1)
 	go func() { served <- serve() }()
@@ -349,11 +366,21 @@ func (p *program) run(serve func() error) error {
 		if stopping {
 			return errors.Join(<-served, p.result())
 		}
+		if p.reports {
+			<-served // the manager has been told; its answer is not the point
+		}
 		if err := p.result(); err != nil || p.parent.Err() != nil {
 			return err
 		}
 		return errors.New("service.Run: the agent stopped on its own")
 	}
+}
+
+// fail records err, from starting or stopping p, as the run's result.
+func (p *program) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.err = errors.Join(p.err, err)
 }
 
 func (p *program) result() error {

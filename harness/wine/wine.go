@@ -146,6 +146,116 @@ func (l Lane) Command(ctx context.Context, display, exe string, args ...string) 
 	return cmd
 }
 
+// Private returns a lane on a copy of l's prefix in t's temporary
+// directory, with a wineserver of its own, for a test that changes the
+// machine (installs a service, writes HKLM): other tests, and other test
+// processes sharing the cached prefix, never see it. The registry files are
+// copied; the files under drive_c are hard links (Wine only reads the DLLs
+// and programs there; what a test writes, it writes as new files), or
+// copies where the temporary directory is on another file system. The
+// prefix is held as one boot for the whole test (see hold). At the end of
+// the test the private wineserver is killed with everything it runs
+// (services.exe and any service) and the copy removed.
+func (l Lane) Private(t testing.TB) Lane {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "prefix")
+	cp := exec.Command("cp", "-a", "--link", filepath.Join(l.Prefix, "drive_c"), filepath.Join(dir, "drive_c"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("harness/wine: %v", err)
+	}
+	if out, err := cp.CombinedOutput(); err != nil {
+		// Another file system (a tmpfs TMPDIR): copy instead (≈700 MB).
+		t.Logf("harness/wine: cannot hard-link the prefix's drive_c (%v: %s); copying it", err, bytes.TrimSpace(out))
+		if err := os.RemoveAll(filepath.Join(dir, "drive_c")); err != nil {
+			t.Fatalf("harness/wine: %v", err)
+		}
+		if out, err := exec.Command("cp", "-a", filepath.Join(l.Prefix, "drive_c"), filepath.Join(dir, "drive_c")).CombinedOutput(); err != nil {
+			t.Fatalf("harness/wine: copying the prefix's drive_c: %v\n%s", err, out)
+		}
+	}
+	ents, err := os.ReadDir(l.Prefix)
+	if err != nil {
+		t.Fatalf("harness/wine: %v", err)
+	}
+	for _, e := range ents {
+		if e.Name() == "drive_c" {
+			continue
+		}
+		// The registry (*.reg), .update-timestamp (without it Wine
+		// would update the prefix on start), the lane marker and the
+		// dosdevices links.
+		if out, err := exec.Command("cp", "-a", filepath.Join(l.Prefix, e.Name()), dir).CombinedOutput(); err != nil {
+			t.Fatalf("harness/wine: copying %s: %v\n%s", e.Name(), err, out)
+		}
+	}
+	p := Lane{Prefix: dir, Wine: l.Wine}
+	t.Cleanup(func() { p.Kill(t) })
+	p.hold(t)
+	return p
+}
+
+// hold keeps one Wine process (cmd.exe reading its stdin) running on l
+// until t ends, so that the wineserver and services.exe stay up between
+// the test's commands: the prefix is one boot of one machine. Without it
+// Wine ends its session a few seconds after the last program exits and
+// the next command boots it again, and services.exe starts every service
+// of start type automatic at that boot, as Windows does.
+func (l Lane) hold(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := l.Command(ctx, "", "cmd")
+	f, err := os.Create(filepath.Join(t.TempDir(), "held.log"))
+	if err != nil {
+		cancel()
+		t.Fatalf("harness/wine: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	cmd.Stdout, cmd.Stderr = f, f
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(f.Name())
+			t.Logf("harness/wine: the held session's output:\n%s", b)
+		}
+	})
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		cancel()
+		t.Fatalf("harness/wine: %v", err)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("harness/wine: starting cmd.exe to hold the prefix: %v", err)
+	}
+	t.Cleanup(func() {
+		stdin.Close() // cmd.exe ends at the end of its input
+		cancel()      // or is killed
+		// An error here is the kill; the test is over.
+		_ = cmd.Wait()
+	})
+}
+
+// Kill ends the lane's wineserver and every Wine process on it, and waits
+// for it to exit.
+func (l Lane) Kill(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait.Timeout)
+	defer cancel()
+	server := filepath.Join(filepath.Dir(l.Wine), "wineserver")
+	if _, err := os.Stat(server); err != nil {
+		server = filepath.Join(libDir, "wineserver")
+	}
+	kill := exec.CommandContext(ctx, server, "-k")
+	kill.Env = l.Env("")
+	if out, err := kill.CombinedOutput(); err != nil && len(out) > 0 {
+		t.Logf("harness/wine: wineserver -k: %v\n%s", err, out)
+	}
+	w := exec.CommandContext(ctx, server, "-w")
+	w.Env = l.Env("")
+	if out, err := w.CombinedOutput(); err != nil && len(out) > 0 {
+		t.Logf("harness/wine: wineserver -w: %v\n%s", err, out)
+	}
+}
+
 // Result is what a finished Wine process left.
 type Result struct {
 	Stdout, Stderr string
@@ -211,6 +321,21 @@ func Build(t testing.TB, pkg string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), filepath.Base(pkg)+".exe")
 	goCmd(t, "build", "-o", out, pkg)
+	return out
+}
+
+// LaneTag is the build tag of the lane's own builds ([BuildLane]): with it
+// the agent does what Wine cannot support and a release build must (today
+// one thing: agent/state does not check the state directory's access list,
+// which Wine cannot store; see agent/state/winelane_on.go). No release
+// build sets it.
+const LaneTag = "peerdesk_winelane"
+
+// BuildLane is [Build] with the [LaneTag] build tag.
+func BuildLane(t testing.TB, pkg string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg)+".lane.exe")
+	goCmd(t, "build", "-tags", LaneTag, "-o", out, pkg)
 	return out
 }
 

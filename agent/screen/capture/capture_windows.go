@@ -21,8 +21,9 @@ package capture
 // Source interface.
 //
 // The capture must run in the interactive user's session (a service in
-// session 0 sees no desktop): the agent's service launches a per-session
-// helper for the screen. While another desktop has the input (UAC prompt,
+// session 0 sees no desktop): the agent's service is to launch a per-session
+// helper for the screen (agent/sessionhelper decides where and launches it;
+// not wired into the service yet). While another desktop has the input (UAC prompt,
 // lock screen) BitBlt fails and Next and Grab return the error.
 
 import (

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os/exec"
 	"os/user"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"github.com/peerdesk/peerdesk/coordinator/wake"
 	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/harness/netns"
+	"github.com/peerdesk/peerdesk/harness/wait"
 	"github.com/peerdesk/peerdesk/harness/wine"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -173,4 +175,27 @@ func dword(t *testing.T, s string) string {
 		t.Fatalf("DWORD %q: %v", s, err)
 	}
 	return fmt.Sprint(v)
+}
+
+// TestWindowsWakeRelay: the Windows relay's send path, the wol package's
+// own test built for Windows and run under Wine (agent/wol
+// TestWindowsRelaySendsUDP) on a LAN the test makes: the magic packet for
+// the sleeping machine's MAC arrives on that LAN as a UDP broadcast to
+// port 9, captured on the far end of the veth. (Windows has no raw
+// Ethernet; the Linux relay's EtherType 0x0842 frame is not sent.)
+func TestWindowsWakeRelay(t *testing.T) {
+	wine.Require(t)
+	if !netns.Inside() {
+		t.Fatal("the Windows wake test must run in the test's own namespace (netns.Main)")
+	}
+	lan := winLAN{name: "pdwinlan0", addr: "192.168.77.10/24", gateway: "192.168.77.1", gatewayMAC: "02:00:5e:10:00:01", metric: 100}
+	lan.up(t)
+	capture := listen(t, lan.name+"p")
+	t.Setenv("PEERDESK_WOL_TEST_SUBNET", "192.168.77.0/24") // read by the test under Wine
+	runWindowsTests(t, "./agent/wol", "^TestWindowsRelaySendsUDP$", "TestWindowsRelaySendsUDP")
+	sleeper := net.HardwareAddr{0x02, 0, 0, 0, 0, 0x42}
+	wait.For(t, "the magic packet for the sleeper on the LAN as a UDP broadcast", func() bool {
+		kind, mac, ok := capture.next()
+		return ok && kind == "udp" && slices.Equal(mac, sleeper)
+	})
 }

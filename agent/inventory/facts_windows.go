@@ -189,10 +189,12 @@ func readWindowsSessions(_ context.Context, inv *wire.Inventory) error {
 		return fmt.Errorf("WTSEnumerateSessions: %w", err)
 	}
 	var sessions []wtsSession
-	for _, s := range unsafe.Slice(p, n) {
-		sessions = append(sessions, wtsSession{ID: s.SessionID, Station: windows.UTF16PtrToString(s.WindowStationName), State: s.State})
+	if p != nil {
+		for _, s := range unsafe.Slice(p, min(n, maxSessions)) {
+			sessions = append(sessions, wtsSession{ID: s.SessionID, Station: bound(windows.UTF16PtrToString(s.WindowStationName)), State: s.State})
+		}
+		windows.WTSFreeMemory(uintptr(unsafe.Pointer(p)))
 	}
-	windows.WTSFreeMemory(uintptr(unsafe.Pointer(p)))
 	console := windows.WTSGetActiveConsoleSessionId()
 	if len(sessions) == 0 && console != 0xFFFFFFFF {
 		sessions = append(sessions, wtsSession{ID: console, Station: "Console", State: wtsActive})
@@ -206,6 +208,10 @@ func readWindowsSessions(_ context.Context, inv *wire.Inventory) error {
 	inv.LoggedOnUser = sessionUser(sessions, console)
 	return nil
 }
+
+// maxSessions bounds the sessions looked at (a terminal server has
+// hundreds at most).
+const maxSessions = 4096
 
 // WTS_INFO_CLASS values (wtsapi32.h).
 const (

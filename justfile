@@ -51,7 +51,7 @@ ollama:
 wine:
     scripts/wine-lane.sh
 
-# Everything CI checks: vet (Linux and the Windows agent), formatting, and
+# Everything CI checks: vet (Linux and the Windows agent, 64- and 32-bit), formatting, and
 # every test under the race detector.
 test: deps ollama
     scripts/wine-lane.sh >/dev/null
@@ -61,6 +61,8 @@ test: deps ollama
     go vet ./...
     GOOS=windows go vet ./agent/... ./cmd/peerdesk-agent ./node/... ./wire/... ./grant/...
     GOOS=windows go build -o /dev/null ./cmd/peerdesk-agent ./cmd/peerdesk-viewer
+    GOOS=windows GOARCH=386 go vet ./agent/... ./cmd/peerdesk-agent ./node/... ./wire/... ./grant/... ./cmd/peerdesk-viewer
+    GOOS=windows GOARCH=386 go build -o /dev/null ./cmd/peerdesk-agent ./cmd/peerdesk-viewer
     go test -race -count=1 -timeout 40m ./...
     # Upstream's tests of the patched Headscale packages (third_party/headscale/PEERDESK.md), placed from the
     # module cache for the run and removed after (never committed), run from peerdesk's module so with the

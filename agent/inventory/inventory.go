@@ -8,7 +8,12 @@
 // file systems and network interfaces. On Linux it also reads the default
 // gateway and its hardware address (/proc/net/route, /proc/net/arp), the OS
 // build (os-release), the logged-on user (utmp or logind) and the serial
-// number, maker and model (DMI); elsewhere those fields stay empty.
+// number, maker and model (DMI). On Windows it reads the edition and the
+// build with its update revision (the CurrentVersion registry key), the
+// default gateway (GetIpForwardTable2, with the interface metrics) and its
+// hardware address (the ARP cache), the user of the console session, else
+// of another session (WTS), and the serial number, maker and model (the
+// SMBIOS table). Elsewhere those fields stay empty.
 // Collection is best effort: a part that cannot be read is logged and left
 // empty, and Collect fails only when nothing at all could be read.
 //

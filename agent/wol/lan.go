@@ -1,7 +1,6 @@
 package wol
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -41,21 +40,4 @@ func (systemLAN) interfaces() ([]iface, error) {
 		ifs = append(ifs, ifc)
 	}
 	return ifs, nil
-}
-
-func (systemLAN) sendUDP(ifc iface, src netip.Addr, dst netip.AddrPort, payload []byte) error {
-	lc := net.ListenConfig{Control: udpControl(ifc.Name)}
-	pc, err := lc.ListenPacket(context.Background(), "udp4", netip.AddrPortFrom(src, 0).String())
-	if err != nil {
-		return fmt.Errorf("wol.sendUDP %s: %w", ifc.Name, err)
-	}
-	defer pc.Close()
-	n, err := pc.WriteTo(payload, net.UDPAddrFromAddrPort(dst))
-	if err != nil {
-		return fmt.Errorf("wol.sendUDP %s to %s: %w", ifc.Name, dst, err)
-	}
-	if n != len(payload) {
-		return fmt.Errorf("wol.sendUDP %s to %s: short write (%d of %d bytes)", ifc.Name, dst, n, len(payload))
-	}
-	return nil
 }

@@ -15,7 +15,8 @@
 //
 //   - as UDP to the interface network's broadcast address, port 9, from the
 //     interface's own address (SO_BROADCAST; on Linux also bound to the
-//     device), which every platform can send;
+//     device), which every platform can send (on Windows through Winsock
+//     directly, so it also works under Wine: lan_windows.go);
 //   - as a raw Ethernet frame, EtherType 0x0842, to ff:ff:ff:ff:ff:ff, which
 //     reaches NICs that ignore IP (Linux only, through an AF_PACKET socket;
 //     elsewhere it is reported as unsupported and left out of the result).

@@ -45,6 +45,11 @@ func main() {
 		cli.MainWith("peerdesk-agent", []cli.Command{{Name: "open", Run: openURL}}, "open", os.Args[1])
 		return
 	}
+	// The hidden inventory command (inventory.go).
+	if len(os.Args) >= 2 && os.Args[1] == inventoryCommand.Name {
+		cli.MainWith("peerdesk-agent", []cli.Command{inventoryCommand}, os.Args[1:]...)
+		return
+	}
 	cli.Main("peerdesk-agent", commands())
 }
 

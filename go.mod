@@ -24,8 +24,8 @@ require (
 require (
 	github.com/bahlo/generic-list-go v0.2.0 // indirect
 	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
-	github.com/creack/pty v1.1.24
 	github.com/buger/jsonparser v1.1.1 // indirect
+	github.com/creack/pty v1.1.24
 	github.com/mailru/easyjson v0.7.7 // indirect
 	github.com/wk8/go-ordered-map/v2 v2.1.8 // indirect
 	golang.org/x/mod v0.37.0 // indirect
@@ -198,3 +198,5 @@ require (
 )
 
 replace github.com/juanfont/headscale => ./third_party/headscale
+
+replace github.com/tailscale/wireguard-go => ./third_party/wireguard-go

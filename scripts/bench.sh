@@ -147,6 +147,8 @@ for i in 1 2 3; do
   if [ -n "$fprof" ] && [ "$i" = 2 ]; then
     vp=(-cpuprofile "$fprof/viewer-put.cpu") vg=(-cpuprofile "$fprof/viewer-get.cpu")
     curl -s -o "$fprof/agent-put.cpu" "http://127.0.0.1:6061/debug/pprof/profile?seconds=5" & cp=($!)
+    # and what the heap holds while the upload runs
+    (sleep 2; curl -s -o "$fprof/agent-mid-put.heap" "http://127.0.0.1:6061/debug/pprof/heap?gc=1") & cp+=($!)
   fi
   # What a command pays before its first byte: the viewer's node joins
   # the overlay and finds its path to the agent, and a grant is fetched.

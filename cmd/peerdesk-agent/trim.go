@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/peerdesk/peerdesk/agent"
+	"github.com/tailscale/wireguard-go/device"
 )
 
 // An idle agent's memory is mostly pages start-up touched and nothing
@@ -17,7 +18,8 @@ import (
 // resident; after a trim, idle work brings back ~14 MB of it) and heap
 // freed since. Once the agent has
 // settled, and again every trimEvery while no screen session is live, it
-// hands them back: freed heap to the OS (debug.FreeOSMemory) and the
+// hands them back: freed heap to the OS (debug.FreeOSMemory), the pages
+// of the overlay's free packet buffers (device.ReleasePools) and the
 // executable's clean file pages to the kernel (trimExecutable); code
 // pages fault back in as they are used. docs/BENCHMARKS.md has the
 // figures.
@@ -44,6 +46,7 @@ func trimWhileIdle(ctx context.Context, a *agent.Agent, log *slog.Logger) {
 		}
 		if !a.ScreenLive() {
 			debug.FreeOSMemory()
+			device.ReleasePools() // the overlay's free packet buffers (third_party/wireguard-go)
 			if err := trimExecutable(); errors.Is(err, errors.ErrUnsupported) {
 				return // freed heap is still returned by the runtime's scavenger
 			} else if err != nil {

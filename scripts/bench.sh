@@ -123,8 +123,12 @@ if want files; then
 fmb=${FILES_MB:-1024}
 fprof=${FILES_PROFILE:-}
 echo "== files: $fmb MiB each way through the files capability (3 runs), against peerbench send"
+# Its own coordinator: this machine is enrolled once per coordinator (the
+# idle section's agent already is on the first).
+main_coord=("$url" "$pin" "$sock" "$coord")
+start_coordinator files
 mkdir -p "$work/f/remote"
-tok=$(bin/peerdesk admin token -data "$work/coord" 2>/dev/null)
+tok=$(bin/peerdesk admin token -data "$work/files" 2>/dev/null)
 bin/peerdesk-agent enroll -state "$work/fagent" -coordinator "$url" -token "$tok" -hostname bench-files >/dev/null
 if [ -n "$fprof" ]; then
   mkdir -p "$fprof"
@@ -188,6 +192,7 @@ fup=$(sed -n 's/.*up_flow_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | 
 fdown=$(sed -n 's/.*down_flow_mib_per_s=\([0-9.]*\).*/\1/p' "$out/files-runs.txt" | median)
 echo "files: up_mib_per_s_median=$up down_mib_per_s_median=$down peerbench_mib_per_s_median=$ref up_percent=$(awk -v a="$up" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_percent=$(awk -v a="$down" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') agent_rss_before_kib=$rss0 agent_rss_peak_kib=$(cat "$work/fpeak") agent_rss_growth_kib=$(( $(cat "$work/fpeak") - rss0 )) ls_s_median=$(sed -n 's/ls_s=//p' "$out/files-ls.txt" | median) up_xfer_mib_per_s_median=$xup down_xfer_mib_per_s_median=$xdown up_xfer_percent=$(awk -v a="$xup" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_xfer_percent=$(awk -v a="$xdown" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') up_flow_mib_per_s_median=$fup down_flow_mib_per_s_median=$fdown up_flow_percent=$(awk -v a="$fup" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}') down_flow_percent=$(awk -v a="$fdown" -v r="$ref" 'BEGIN {printf "%.0f", a/r*100}')" | tee "$out/files.txt"
 kill $fagent 2>/dev/null || true
+url=${main_coord[0]} pin=${main_coord[1]} sock=${main_coord[2]} coord=${main_coord[3]}
 fi
 
 if want control; then

@@ -64,6 +64,8 @@ test: deps ollama
     GOOS=windows GOARCH=386 go vet ./agent/... ./cmd/peerdesk-agent ./node/... ./wire/... ./grant/... ./cmd/peerdesk-viewer
     GOOS=windows GOARCH=386 go build -o /dev/null ./cmd/peerdesk-agent ./cmd/peerdesk-viewer
     go test -race -count=1 -timeout 40m ./...
+    # Upstream's tests of the patched wireguard-go package (third_party/wireguard-go/PEERDESK.md).
+    go test -race -count=1 github.com/tailscale/wireguard-go/device
     # Upstream's tests of the patched Headscale packages (third_party/headscale/PEERDESK.md), placed from the
     # module cache for the run and removed after (never committed), run from peerdesk's module so with the
     # dependency versions it ships. -short skips upstream's 1,000-node scale and full-pipeline tests (> 10 min

@@ -87,7 +87,7 @@ func TestWindowsAgentInventory(t *testing.T) {
 	t.Logf("inventory:\n%s", r.Stdout)
 
 	// The edition and build: what Wine's registry holds, read by Wine's reg.
-	reg := regValues(t, lane, `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion`)
+	reg := regData(t, lane, `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion`)
 	build := reg["CurrentBuildNumber"]
 	if build == "" {
 		t.Fatalf("Wine's registry has no CurrentBuildNumber: %v", reg)
@@ -151,8 +151,8 @@ func TestWindowsAgentInventory(t *testing.T) {
 // regValue matches one line of `reg query`'s output: name, type, data.
 var regValue = regexp.MustCompile(`^\s+(\S+)\s+(REG_\w+)\s*(.*?)\s*$`)
 
-// regValues returns the values of key as Wine's reg.exe prints them.
-func regValues(t *testing.T, lane wine.Lane, key string) map[string]string {
+// regData returns the data of key's values as Wine's reg.exe prints them.
+func regData(t *testing.T, lane wine.Lane, key string) map[string]string {
 	t.Helper()
 	r := lane.Run(t, "", "reg", "query", key)
 	if r.Code != 0 {

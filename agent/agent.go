@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -351,7 +352,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	caps = append(caps, backstage(backstageConfig{Logger: a.log, Device: a.st.DeviceID, Audit: a.audit,
 		ServicesBus: a.cfg.ServicesBus, JournalDir: a.cfg.JournalDir, FilesRoot: a.cfg.FilesRoot, Now: a.cfg.Now,
-		ShellIdle: a.cfg.ShellIdle, ShellMax: a.cfg.ShellMax})...)
+		ShellIdle: a.cfg.ShellIdle, ShellMax: a.cfg.ShellMax, PartialsFile: filepath.Join(a.cfg.StateDir, "uploads.json")})...)
 	if !a.cfg.NoScreen {
 		sh, err := a.screen(n, cs)
 		if err != nil {

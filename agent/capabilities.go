@@ -33,6 +33,9 @@ type backstageConfig struct {
 	// FilesRoot is the folder the files capability shows as "/" ("" is
 	// the whole machine).
 	FilesRoot string
+	// PartialsFile lists the uploads in progress (files.Config); "" keeps
+	// the list in memory (the one-time agent, whose state is temporary).
+	PartialsFile string
 	// ShellIdle and ShellMax bound shells (shell.DefaultIdle and
 	// shell.DefaultMax if zero).
 	ShellIdle, ShellMax time.Duration
@@ -53,7 +56,8 @@ var backstageNames = []wire.Capability{wire.CapProcesses, wire.CapServices, wire
 // says so.
 func backstage(c backstageConfig) []peer.Capability {
 	var rows []peer.Capability
-	if fh, err := files.New(files.Config{Root: c.FilesRoot, Device: c.Device, Audit: c.Audit, Logger: c.Logger.With("capability", "files"), Now: c.Now}); err != nil {
+	if fh, err := files.New(files.Config{Root: c.FilesRoot, Device: c.Device, Audit: c.Audit, Logger: c.Logger.With("capability", "files"), Now: c.Now,
+		PartialsFile: c.PartialsFile}); err != nil {
 		c.Logger.Error("the files capability cannot start; not offered", "err", err)
 	} else {
 		rows = append(rows, peer.Capability{Routes: files.Routes(), Handler: fh, Consent: peer.ConsentPerCall, Close: fh.Close})

@@ -31,7 +31,10 @@
 // since the last sync, not a sync per chunk paid by every upload. Only a complete file whose SHA-256 matches is
 // synced, renamed to its final name and its folder synced: a partial file
 // is never visible under its final name. A full disk removes the partial
-// file and answers wire.CodeDiskFull.
+// file and answers wire.CodeDiskFull. An upload that takes no chunk for a
+// day (Config.PartialTTL) is forgotten and its partial removed, also when
+// an earlier run of the agent left it: the uploads in progress are listed
+// in the agent's state directory (Config.PartialsFile; partials.go).
 //
 // Every download, write, rename and delete is written to the agent's
 // audit trail with its path and size, besides the gate's record of the
@@ -66,6 +69,13 @@ type Config struct {
 	Audit  gate.Recorder // required: what every write, rename, delete and download did
 	Logger *slog.Logger
 	Now    func() time.Time
+	// PartialsFile, when set, is where the uploads in progress are listed
+	// (a file in the agent's state directory), so that a partial left by
+	// an earlier run is found and removed once it expires.
+	PartialsFile string
+	// PartialTTL is how long an upload may take no chunk before it is
+	// forgotten and its partial file removed (DefaultPartialTTL if zero).
+	PartialTTL time.Duration
 }
 
 // Handler serves the files routes (Routes) for verified callers.
@@ -74,6 +84,8 @@ type Handler struct {
 	top     top
 	mux     *http.ServeMux
 	uploads *uploads
+	stop    chan struct{} // closed by Close: the janitor ends
+	swept   chan struct{} // closed when it has
 }
 
 // Errors of New.
@@ -90,11 +102,15 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.PartialTTL <= 0 {
+		cfg.PartialTTL = DefaultPartialTTL
+	}
 	t, err := openTop(cfg.Root)
 	if err != nil {
 		return nil, fmt.Errorf("files.New: %w", err)
 	}
 	h := &Handler{cfg: cfg, top: t, uploads: newUploads()}
+	h.uploads.save = h.savePartials
 	m := http.NewServeMux()
 	m.HandleFunc("GET "+wire.PeerPathFilesList, h.list)
 	m.HandleFunc("GET "+wire.PeerPathFilesDownload, h.download)
@@ -108,6 +124,10 @@ func New(cfg Config) (*Handler, error) {
 	m.HandleFunc("GET "+wire.PeerPathFilesArchive, h.archive)
 	m.HandleFunc("PUT "+wire.PeerPathFilesExtract, h.extract)
 	h.mux = m
+	h.loadPartials()
+	h.sweep()
+	h.stop, h.swept = make(chan struct{}), make(chan struct{})
+	go h.janitor(h.stop, h.swept)
 	return h, nil
 }
 
@@ -143,8 +163,16 @@ func caller(r *http.Request) gate.Caller {
 	return c
 }
 
-// Close releases the roots.
-func (h *Handler) Close() error { return h.top.close() }
+// Close stops the janitor and releases the roots.
+func (h *Handler) Close() error {
+	select {
+	case <-h.stop:
+	default:
+		close(h.stop)
+	}
+	<-h.swept
+	return h.top.close()
+}
 
 // audit records what a call did. An action that cannot be audited is not
 // taken (reads) or is reported as failed (writes, recorded once done).

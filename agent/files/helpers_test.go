@@ -63,8 +63,16 @@ func start(t testing.TB) *env {
 
 func startIn(t testing.TB, root string) *env {
 	t.Helper()
-	e := &env{t: t, root: root, audit: &records{}}
-	h, err := New(Config{Root: root, Device: "dev-1", Audit: e.audit})
+	return startWith(t, Config{Root: root})
+}
+
+// startWith is startIn with more of the configuration (device and audit
+// are the env's).
+func startWith(t testing.TB, cfg Config) *env {
+	t.Helper()
+	e := &env{t: t, root: cfg.Root, audit: &records{}}
+	cfg.Device, cfg.Audit = "dev-1", e.audit
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,9 +43,14 @@ const syncEvery = 16 * wire.UploadChunk
 
 // uploads tracks uploads in progress; their bytes are on disk.
 type uploads struct {
-	mu  sync.Mutex
-	m   map[string]*upload
-	sem chan struct{} // a chunk buffer each: wire.MaxUploadsActive × wire.UploadChunk bytes at most
+	mu sync.Mutex
+	m  map[string]*upload
+	// dormant are the partials an earlier run listed and nobody has
+	// resumed yet (partials.go).
+	dormant map[string]listed
+	// save writes the list of partials; called with mu held.
+	save func()
+	sem  chan struct{} // a chunk buffer each: wire.MaxUploadsActive × wire.UploadChunk bytes at most
 	// free keeps chunk buffers between chunks: a sync.Pool is emptied by
 	// every GC, and near the soft memory limit GCs come often, so each
 	// chunk allocated 4 MiB anew and the heap grew with the garbage.
@@ -53,7 +58,7 @@ type uploads struct {
 }
 
 func newUploads() *uploads {
-	return &uploads{m: map[string]*upload{}, sem: make(chan struct{}, wire.MaxUploadsActive),
+	return &uploads{m: map[string]*upload{}, dormant: map[string]listed{}, save: func() {}, sem: make(chan struct{}, wire.MaxUploadsActive),
 		free: make(chan *[]byte, wire.MaxUploadsActive)}
 }
 
@@ -92,6 +97,7 @@ type upload struct {
 	synced    int64         // bytes of it synced to the disk
 	sum       hash.Hash     // of bytes [0, offset)
 	gone      bool          // finished, cancelled or discarded
+	touched   time.Time     // when it was started, resumed or last took a chunk
 	next      chan struct{} // closed when offset moves or the upload ends
 	// bg, when not nil, is the background sync under way; it delivers
 	// once, the offset it made durable or its error (see settle).
@@ -173,6 +179,7 @@ func (h *Handler) startUpload(technician string, req wire.UploadStart) (*upload,
 	}
 	id := uploadID(technician, pl.wire, req.Size, hex.EncodeToString(want))
 
+	h.sweep()
 	us := h.uploads
 	us.mu.Lock()
 	if u := us.m[id]; u != nil {
@@ -185,6 +192,7 @@ func (h *Handler) startUpload(technician string, req wire.UploadStart) (*upload,
 			return nil, refuse(errConflict, "the upload ended meanwhile: ask where it stands")
 		}
 		u.overwrite = req.Overwrite
+		u.touched = h.cfg.Now()
 		// Where it stands is answered durable: what a resumed upload
 		// builds on survives a power cut.
 		if err := u.sync(); err != nil {
@@ -211,7 +219,7 @@ func (h *Handler) startUpload(technician string, req wire.UploadStart) (*upload,
 	}
 	u := &upload{id: id, technician: technician, wire: pl.wire, root: pl.root, dir: dir.rel,
 		part: joinRel(dir.rel, partName(name, id)), final: pl.rel, size: req.Size, want: want,
-		overwrite: req.Overwrite, sum: sha256.New(), next: make(chan struct{})}
+		overwrite: req.Overwrite, sum: sha256.New(), next: make(chan struct{}), touched: h.cfg.Now()}
 	if err := u.recover(); err != nil {
 		if isDiskFull(err) {
 			u.root.Remove(u.part) //nolint:errcheck // the answer is the full disk
@@ -220,6 +228,8 @@ func (h *Handler) startUpload(technician string, req wire.UploadStart) (*upload,
 		return nil, err
 	}
 	us.m[id] = u
+	delete(us.dormant, id) // taken up again
+	us.save()
 	h.cfg.Logger.Info("upload", "path", u.wire, "size", u.size, "from", u.offset)
 	return u, nil
 }
@@ -276,6 +286,7 @@ func (us *uploads) drop(u *upload, removePart bool) error {
 	us.mu.Lock()
 	if us.m[u.id] == u {
 		delete(us.m, u.id)
+		us.save()
 	}
 	us.mu.Unlock()
 	u.gone = true
@@ -376,6 +387,7 @@ func (h *Handler) uploadChunk(w http.ResponseWriter, r *http.Request) {
 	}
 	u.sum.Write(buf)
 	u.offset += n
+	u.touched = h.cfg.Now()
 	if u.offset == u.size {
 		u.synced = u.offset
 	} else if u.offset-u.synced >= syncEvery && u.bg == nil {

@@ -250,6 +250,12 @@ func entryName(name string) (string, error) {
 	return rel, nil
 }
 
+// NewRootSink extracts into root (the viewer's `files get` of a folder
+// uses it for the local side): each file is written under a hidden partial
+// name, synced and renamed; id tells partials of different extractions
+// apart.
+func NewRootSink(root *os.Root, id string) Sink { return rootSink{root: root, id: id} }
+
 // rootSink extracts into an os.Root; each file is written under a hidden
 // partial name, synced and renamed.
 type rootSink struct {

@@ -28,8 +28,8 @@ import (
 func filesCommands() []cli.Command {
 	return []cli.Command{
 		{Name: "ls", Usage: "list a folder of a machine: ls <device-id> [<path>] (\"/\" is the top; on Windows, the drives)", Run: filesLs},
-		{Name: "get", Usage: "download a file: get <device-id> <remote-path> [<local-path>]", Run: filesGet},
-		{Name: "put", Usage: "upload a file: put <device-id> <local-path> <remote-path> (a path ending in / keeps the local name)", Run: filesPut},
+		{Name: "get", Usage: "download a file: get <device-id> <remote-path> [<local-path>]; a remote path ending in / is a folder, fetched as one archive into the local folder (no resume)", Run: filesGet},
+		{Name: "put", Usage: "upload a file: put <device-id> <local-path> <remote-path> (a path ending in / keeps the local name); a local folder goes as one archive into the remote folder (no resume; links left out)", Run: filesPut},
 	}
 }
 
@@ -91,6 +91,13 @@ func filesGet(ctx context.Context, args []string) error {
 		return fmt.Errorf("usage: peerdesk-viewer files get [flags] <device-id> <remote-path> [<local-path>]")
 	}
 	remote := rest[1]
+	if strings.HasSuffix(remote, "/") && remote != "/" {
+		local := "."
+		if len(rest) == 3 {
+			local = rest[2]
+		}
+		return getFolder(ctx, v, rest[0], strings.TrimSuffix(remote, "/"), local)
+	}
 	local := path.Base(remote)
 	if len(rest) == 3 {
 		local = rest[2]
@@ -170,6 +177,9 @@ func filesPut(ctx context.Context, args []string) error {
 	st, err := in.Stat()
 	if err != nil {
 		return err
+	}
+	if st.IsDir() {
+		return putFolder(ctx, v, rest[0], rest[1], rest[2])
 	}
 	if !st.Mode().IsRegular() {
 		return fmt.Errorf("%s is not a file", rest[1])
@@ -307,4 +317,41 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, fmt.Errorf("-cpuprofile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// putFolder sends a local folder into a remote one as one archive.
+func putFolder(ctx context.Context, v *viewer.Viewer, device, dir, remote string) error {
+	f, err := v.Files(ctx, device)
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	res, err := f.PutFolder(ctx, dir, strings.TrimSuffix(remote, "/"))
+	report(res, began)
+	if err != nil {
+		return fmt.Errorf("%w (what arrived complete stays on the machine; run the command again)", err)
+	}
+	return nil
+}
+
+// getFolder fetches a remote folder into a local one as one archive.
+func getFolder(ctx context.Context, v *viewer.Viewer, device, remote, dir string) error {
+	f, err := v.Files(ctx, device)
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	res, err := f.GetFolder(ctx, remote, dir)
+	report(res, began)
+	if err != nil {
+		return fmt.Errorf("%w (what arrived complete stays here; run the command again)", err)
+	}
+	return nil
+}
+
+func report(res viewer.FolderResult, began time.Time) {
+	fmt.Printf("%d files, %d folders, %d bytes in %.2f s\n", res.Files, res.Dirs, res.Bytes, time.Since(began).Seconds())
+	for _, s := range res.Skipped {
+		fmt.Printf("left out (a link or special file): %s\n", s)
+	}
 }

@@ -80,13 +80,19 @@ func TestReportsSayWhatTheAgentServes(t *testing.T) {
 	})
 	cancel()
 	wg.Wait()
+	// What the handler decoded is read under its lock: a heartbeat sent
+	// just before the cancel may still be on its way in (the race run
+	// caught the test reading one the handler was appending).
+	mu.Lock()
+	invs, hbs := slices.Clone(inventories), slices.Clone(heartbeats)
+	mu.Unlock()
 	if want.Protocol != 2 || !slices.IsSorted(want.Capabilities) {
 		t.Fatalf("servedBy gave %+v", want)
 	}
-	if diff := cmp.Diff(want, inventories[0].Agent); diff != "" {
+	if diff := cmp.Diff(want, invs[0].Agent); diff != "" {
 		t.Errorf("inventory report's agent (-want +got):\n%s", diff)
 	}
-	for i, hb := range heartbeats {
+	for i, hb := range hbs {
 		if diff := cmp.Diff(want, hb.Agent); diff != "" {
 			t.Errorf("heartbeat %d's agent (-want +got):\n%s", i, diff)
 		}

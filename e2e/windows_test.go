@@ -98,3 +98,10 @@ func TestWindowsSessionHelper(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowsDiagnostics: the help desk's services diagnostic on Windows
+// reads the real service manager (agent/diag TestNativeServices under
+// Wine); the Event Log's outcome is logged (TestNativeRecentErrors).
+func TestWindowsDiagnostics(t *testing.T) {
+	runWindowsTests(t, "./agent/diag", "^TestNative", "TestNativeServices", "TestNativeRecentErrors")
+}

@@ -29,6 +29,7 @@ import (
 	psnet "github.com/shirou/gopsutil/v4/net"
 	"github.com/shirou/gopsutil/v4/process"
 
+	"github.com/peerdesk/peerdesk/agent/services"
 	"github.com/peerdesk/peerdesk/policy"
 	"github.com/peerdesk/peerdesk/wire"
 )
@@ -44,6 +45,18 @@ type Runner struct {
 	// Command runs a system tool and returns its output; nil runs it
 	// (exec.CommandContext). Tests may inject one.
 	Command func(ctx context.Context, argv ...string) ([]byte, error)
+	// OS is the system whose way services, recent errors and printers
+	// are read ("" is runtime.GOOS): on Windows, the service manager, the
+	// Event Log and PowerShell's Get-Printer; elsewhere systemctl,
+	// journalctl and lpstat. Tests set "windows" to check that path's
+	// reports on Linux.
+	OS string
+	// Services and Logs are Windows' service manager and Event Log; nil
+	// is the agent's own (agent/services, agent/logs).
+	Services services.Manager
+	Logs     func(ctx context.Context, q wire.LogQuery, fn func(wire.LogEntry) error) error
+	// Now is the clock (time.Now if nil).
+	Now func() time.Time
 }
 
 // Run checks (name, args) against the whitelist and runs the diagnostic;
@@ -251,6 +264,9 @@ func (r Runner) dns(ctx context.Context, host string) (any, error) {
 }
 
 func (r Runner) services(ctx context.Context, name string) (any, error) {
+	if r.windows() {
+		return r.winServices(ctx, name)
+	}
 	argv := []string{"systemctl", "list-units", "--type=service", "--state=failed", "--no-pager", "--no-legend", "--plain"}
 	if name != "" {
 		argv = []string{"systemctl", "show", "--no-pager", "--property=Id,ActiveState,SubState,Result", "--", name}
@@ -266,6 +282,9 @@ func (r Runner) services(ctx context.Context, name string) (any, error) {
 }
 
 func (r Runner) recentErrors(ctx context.Context, hours int) (any, error) {
+	if r.windows() {
+		return r.winRecentErrors(ctx, hours)
+	}
 	b, err := r.command(ctx, "journalctl", "-p", "err", "--since", fmt.Sprintf("-%dh", hours), "--no-pager", "-o", "short-iso", "-n", "50", "-q")
 	if err != nil {
 		return nil, err
@@ -274,6 +293,9 @@ func (r Runner) recentErrors(ctx context.Context, hours int) (any, error) {
 }
 
 func (r Runner) printers(ctx context.Context) (any, error) {
+	if r.windows() {
+		return r.winPrinters(ctx)
+	}
 	b, err := r.command(ctx, "lpstat", "-p", "-o")
 	if errors.Is(err, errors.ErrUnsupported) {
 		return map[string]any{"printing": "this computer has no printing system (CUPS is not installed)"}, nil

@@ -148,3 +148,11 @@ func bound(s string) string {
 	}
 	return s[:n]
 }
+
+// Read reads the system log as the capability does (the journal in
+// journalDir, "" for the system's, on Linux; the Event Log on Windows),
+// the newest entries matching q first; the help desk's recent_errors
+// diagnostic reads Windows' through it.
+func Read(ctx context.Context, journalDir string, q wire.LogQuery, fn func(wire.LogEntry) error) error {
+	return read(ctx, journalDir, q, fn)
+}

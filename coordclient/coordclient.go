@@ -368,15 +368,24 @@ func (c *Client) AssistChat(ctx context.Context, req wire.AssistRequest, on func
 	for {
 		ev, err := dec.Next()
 		if err == io.EOF {
-			return nil
+			// A turn ends with exactly one final event; a stream that
+			// ends without one was cut (the coordinator stopped, the link
+			// dropped between lines) and is not an answer.
+			return fmt.Errorf("coordclient: assist chat: %w", ErrAssistCut)
 		} else if err != nil {
 			return fmt.Errorf("coordclient: assist chat: %w", err)
 		}
 		if err := on(ev); err != nil {
 			return err
 		}
+		if ev.Final() {
+			return nil
+		}
 	}
 }
+
+// ErrAssistCut: the coordinator's answer ended before its final event.
+var ErrAssistCut = errors.New("the answer was cut off before it ended")
 
 // AssistRemedy asks the coordinator to re-check a remediation the user
 // approved, or reports its outcome.

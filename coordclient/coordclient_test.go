@@ -304,6 +304,10 @@ func TestAssistChatStream(t *testing.T) {
 		{"malformed", `{"type":"token","text":"Hi"}` + "\n" + `{"type":"diagnostic","tool":"disk"}` + "\n" + `{"type":"done"}` + "\n",
 			[]string{"token"}, wire.ErrBadAssistEvent},
 		{"cut", `{"type":"token","text":"Hi"}` + "\n" + `{"type":"do`, []string{"token"}, io.ErrUnexpectedEOF},
+		{"cut between lines", `{"type":"token","text":"Hi"}` + "\n", []string{"token"}, coordclient.ErrAssistCut},
+		{"nothing", "", nil, coordclient.ErrAssistCut},
+		{"after the final event", `{"type":"token","text":"Hi"}` + "\n" + `{"type":"unavailable","text":"later"}` + "\n" + `{"type":"token","text":"more"}` + "\n",
+			[]string{"token", "unavailable"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			coord := newCoordinator(t, answer(http.StatusOK, "application/x-ndjson", tc.body))

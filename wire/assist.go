@@ -87,6 +87,16 @@ type AssistEvent struct {
 	Contacts string         `json:"contacts,omitempty"`
 }
 
+// Final says whether e ends a turn's stream: AssistDone, AssistDiagnostic,
+// AssistUnavailable or AssistOff.
+func (e AssistEvent) Final() bool {
+	switch e.Type {
+	case AssistDone, AssistDiagnostic, AssistUnavailable, AssistOff:
+		return true
+	}
+	return false
+}
+
 // Bounds of one event of a turn's answer, as the agent reads it.
 const (
 	// MaxAssistEvent bounds one line of the stream: the coordinator's

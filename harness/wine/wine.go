@@ -47,6 +47,10 @@ type Lane struct {
 	Prefix string
 	// Wine is the wine64 loader.
 	Wine string
+	// held: a private prefix held as one boot (Private): its wineserver
+	// runs for the whole test and no other test uses it, so Run neither
+	// takes turns nor waits for it to exit.
+	held bool
 }
 
 // Find returns the lane, or the zero Lane and why it is not there.
@@ -188,7 +192,7 @@ func (l Lane) Private(t testing.TB) Lane {
 			t.Fatalf("harness/wine: copying %s: %v\n%s", e.Name(), err, out)
 		}
 	}
-	p := Lane{Prefix: dir, Wine: l.Wine}
+	p := Lane{Prefix: dir, Wine: l.Wine, held: true}
 	t.Cleanup(func() { p.Kill(t) })
 	p.hold(t)
 	return p
@@ -277,30 +281,33 @@ type Result struct {
 // (found when agent/screen/h264 on a 1920x1080 display, beside e2e's Wine
 // tests, saw a 1024x768 screen). Run holds an exclusive lock on the
 // prefix's peerdesk-run.lock and waits for the previous run's wineserver
-// to exit (`wineserver -w`) before starting its own.
+// to exit (`wineserver -w`) before starting its own — except on a held
+// private prefix (Private), whose wineserver lives for the whole test.
 func (l Lane) Run(t testing.TB, display, exe string, args ...string) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait.Timeout)
 	defer cancel()
-	unlock, err := lockFile(ctx, filepath.Join(l.Prefix, "peerdesk-run.lock"))
-	if err != nil {
-		t.Fatalf("harness/wine: waiting for the prefix: %v", err)
-	}
-	defer unlock()
-	server := filepath.Join(filepath.Dir(l.Wine), "wineserver")
-	if _, err := os.Stat(server); err != nil {
-		server = filepath.Join(libDir, "wineserver")
-	}
-	ws := exec.CommandContext(ctx, server, "-w")
-	ws.Env = l.Env("")
-	if out, err := ws.CombinedOutput(); err != nil {
-		t.Fatalf("harness/wine: waiting for the prefix's wineserver to exit: %v\n%s", err, out)
+	if !l.held {
+		unlock, err := lockFile(ctx, filepath.Join(l.Prefix, "peerdesk-run.lock"))
+		if err != nil {
+			t.Fatalf("harness/wine: waiting for the prefix: %v", err)
+		}
+		defer unlock()
+		server := filepath.Join(filepath.Dir(l.Wine), "wineserver")
+		if _, err := os.Stat(server); err != nil {
+			server = filepath.Join(libDir, "wineserver")
+		}
+		ws := exec.CommandContext(ctx, server, "-w")
+		ws.Env = l.Env("")
+		if out, err := ws.CombinedOutput(); err != nil {
+			t.Fatalf("harness/wine: waiting for the prefix's wineserver to exit: %v\n%s", err, out)
+		}
 	}
 	cmd := l.Command(ctx, display, exe, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	start := time.Now()
-	err = cmd.Run()
+	err := cmd.Run()
 	r := Result{Stdout: out.String(), Stderr: errb.String(), Took: time.Since(start)}
 	var exit *exec.ExitError
 	switch {

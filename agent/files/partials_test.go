@@ -5,31 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/peerdesk/peerdesk/harness/leak"
 	"github.com/peerdesk/peerdesk/wire"
+	"tailscale.com/tstest"
 )
-
-// clock is an injected clock the test moves.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // begin starts an upload of b to p and sends its first chunk.
 func (e *env) begin(p string, b []byte) wire.UploadState {
@@ -68,8 +50,8 @@ func listedIDs(t *testing.T, list string) string {
 func TestAbandonedUploadExpires(t *testing.T) {
 	leak.Check(t)
 	root, list := t.TempDir(), filepath.Join(t.TempDir(), "uploads.json")
-	clk := &clock{t: time.Now()}
-	e := startWith(t, Config{Root: root, Now: clk.now, PartialsFile: list, PartialTTL: time.Hour})
+	clk := tstest.NewClock(tstest.ClockOpts{Start: time.Now()})
+	e := startWith(t, Config{Root: root, Now: clk.Now, PartialsFile: list, PartialTTL: time.Hour})
 
 	b := bytes.Repeat([]byte("left behind "), wire.UploadChunk/6)
 	left := e.begin("/left.bin", b)
@@ -81,13 +63,13 @@ func TestAbandonedUploadExpires(t *testing.T) {
 		t.Fatalf("the upload is not listed in %s", list)
 	}
 
-	clk.add(59 * time.Minute)
+	clk.Advance(59 * time.Minute)
 	e.begin("/other.bin", []byte("x")) // an upload start sweeps
 	if !exists(t, part) {
 		t.Fatal("the partial was removed before its TTL")
 	}
 
-	clk.add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	e.begin("/third.bin", []byte("y"))
 	if exists(t, part) {
 		t.Fatal("the abandoned upload's partial is still there after its TTL")
@@ -112,8 +94,8 @@ func TestAbandonedUploadExpires(t *testing.T) {
 func TestPartialOfEarlierRunExpires(t *testing.T) {
 	leak.Check(t)
 	root, list := t.TempDir(), filepath.Join(t.TempDir(), "uploads.json")
-	clk := &clock{t: time.Now()}
-	cfg := Config{Root: root, Now: clk.now, PartialsFile: list, PartialTTL: time.Hour}
+	clk := tstest.NewClock(tstest.ClockOpts{Start: time.Now()})
+	cfg := Config{Root: root, Now: clk.Now, PartialsFile: list, PartialTTL: time.Hour}
 	first := startWith(t, cfg)
 	a := bytes.Repeat([]byte("resumed "), wire.UploadChunk/4)
 	b := bytes.Repeat([]byte("forgotten "), wire.UploadChunk/5)
@@ -121,7 +103,7 @@ func TestPartialOfEarlierRunExpires(t *testing.T) {
 	partB := filepath.Join(root, partName("b.bin", sb.ID))
 
 	// The agent restarts half an hour later: both partials are fresh.
-	clk.add(30 * time.Minute)
+	clk.Advance(30 * time.Minute)
 	second := startWith(t, cfg)
 	if !exists(t, partB) {
 		t.Fatal("a fresh partial of the earlier run was removed")
@@ -135,7 +117,7 @@ func TestPartialOfEarlierRunExpires(t *testing.T) {
 	}
 
 	// Two hours later the agent restarts again: /b.bin was never resumed.
-	clk.add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	third := startWith(t, cfg)
 	if exists(t, partB) {
 		t.Fatal("the earlier run's partial is still there after its TTL")

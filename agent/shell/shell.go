@@ -409,11 +409,18 @@ wait:
 			break wait
 		case <-idleFired:
 			quiet := clk.Since(time.Unix(0, s.active.Load()))
+			if quiet < s.idle {
+				idleT.Reset(s.idle - quiet)
+				// The clock may have passed the deadline between reading
+				// it and setting the timer, which then waits a whole
+				// extra span (CI: a test's clock moved in that window
+				// and the shell never ended): look again.
+				quiet = clk.Since(time.Unix(0, s.active.Load()))
+			}
 			if quiet >= s.idle {
 				why = stop{wire.ShellIdle, "nothing was typed or shown for " + s.idle.String()}
 				break wait
 			}
-			idleT.Reset(s.idle - quiet)
 		}
 	}
 	// Whatever ended it, nothing it started outlives it.

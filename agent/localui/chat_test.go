@@ -159,11 +159,16 @@ func TestChatRefusals(t *testing.T) {
 		{"Content-Type": {"application/x-www-form-urlencoded"}},
 		{"Content-Type": {"text/plain"}},
 	} {
-		for _, action := range []string{send, e.u.base + "chat/approve"} {
-			if r := postJSON(t, c, page, action, msg, h); r.StatusCode < 400 {
+		for _, action := range []string{send, e.u.base + "chat/approve", e.u.base + "chat/decline"} {
+			// Refused for what the request is (403 another site, 415 not
+			// JSON), before any proposal is looked up (that would be 404).
+			if r := postJSON(t, c, page, action, msg, h); r.StatusCode != http.StatusForbidden && r.StatusCode != http.StatusUnsupportedMediaType {
 				t.Errorf("%s with %v: %s", action, h, r.Status)
 			}
 		}
+	}
+	if r := postJSON(t, http.DefaultClient, page, e.u.base+"chat/decline", map[string]string{"id": "p1"}, nil); r.StatusCode != http.StatusForbidden {
+		t.Errorf("a decline without the cookie: %s", r.Status)
 	}
 	e.desk.mu.Lock()
 	n := e.desk.chats

@@ -8,6 +8,7 @@ import (
 	"path"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/peerdesk/peerdesk/wire"
@@ -104,7 +105,7 @@ func (h *Handler) savePartials() {
 	for _, l := range us.dormant {
 		ls = append(ls, l)
 	}
-	slices.SortFunc(ls, func(a, b listed) int { return cmpString(a.ID, b.ID) })
+	slices.SortFunc(ls, func(a, b listed) int { return strings.Compare(a.ID, b.ID) })
 	b, err := json.Marshal(ls)
 	if err == nil {
 		err = atomicfile.WriteFile(h.cfg.PartialsFile, b, 0o600)
@@ -112,16 +113,6 @@ func (h *Handler) savePartials() {
 	if err != nil {
 		h.cfg.Logger.Warn("the list of partial uploads cannot be written", "err", err)
 	}
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // sweep forgets uploads that took no chunk for the TTL and removes their

@@ -65,7 +65,7 @@ test: deps ollama
     GOOS=windows GOARCH=386 go build -o /dev/null ./cmd/peerdesk-agent ./cmd/peerdesk-viewer
     go test -race -count=1 -timeout 40m ./...
     # Upstream's tests of the patched wireguard-go package (third_party/wireguard-go/PEERDESK.md).
-    go test -race -count=1 github.com/tailscale/wireguard-go/device
+    scripts/wireguard-upstream-tests.sh -race -count=1
     # Upstream's tests of the patched Headscale packages (third_party/headscale/PEERDESK.md), placed from the
     # module cache for the run and removed after (never committed), run from peerdesk's module so with the
     # dependency versions it ships. -short skips upstream's 1,000-node scale and full-pipeline tests (> 10 min

@@ -392,7 +392,7 @@ func Verify(secret string, h http.Header, body []byte, now time.Time, skew time.
 
 // Run sends the queued deliveries as they fall due, until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) {
-	for {
+	for ctx.Err() == nil {
 		j, wait, ok := d.due()
 		if ok {
 			d.attempt(ctx, j)

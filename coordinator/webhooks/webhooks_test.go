@@ -87,7 +87,7 @@ func TestRetryWithBackoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() }) // after Run has stopped: cleanups run last first
 	clock := tstest.NewClock(tstest.ClockOpts{Start: t0})
 	const secret = "a-shared-secret-of-the-psa"
 	rcv := newReceiver(t, secret, clock, 3)
@@ -194,7 +194,7 @@ func TestDurableQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() }) // after Run has stopped: cleanups run last first
 	d, err = New(Config{DB: db, Clock: clock, MaxAttempts: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +238,7 @@ func TestBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() }) // after Run has stopped: cleanups run last first
 	d, err := New(Config{DB: db, MaxQueue: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -284,5 +284,53 @@ func TestVerify(t *testing.T) {
 		Verify("s3cret-s3cret-s3cret", h, []byte(`{"event":"ticket.deleted"}`), now, time.Minute) == nil ||
 		Verify("s3cret-s3cret-s3cret", h, body, now.Add(2*time.Minute), time.Minute) == nil {
 		t.Error("a forged or replayed delivery verified")
+	}
+}
+
+// TestRunStopsWithDeliveriesDue: Run returns when its context ends in the
+// middle of an attempt, though the delivery it was making is still due
+// (the coordinator shutting down while a receiver is slow).
+func TestRunStopsWithDeliveriesDue(t *testing.T) {
+	leak.Check(t)
+	db, err := store.OpenInMemory(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	reached := make(chan struct{}, 1)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) //nolint:errcheck // read so that the server sees the client go
+		select {
+		case reached <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+	}))
+	t.Cleanup(slow.Close)
+	d, err := New(Config{DB: db, Clock: tstest.NewClock(tstest.ClockOpts{Start: t0})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Create(wire.WebhookCreate{URL: slow.URL, Events: wire.WebhookEvents}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Enqueue(wire.EventTicketCreated, 1); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	<-reached
+	cancel()
+	wait.For(t, "Run to return", func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if d.Queued() != 1 {
+		t.Errorf("%d queued after the shutdown, want the delivery kept", d.Queued())
 	}
 }

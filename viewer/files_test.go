@@ -135,6 +135,14 @@ func (l *link) cutAll() {
 // agentAt serves agent/files on root for a verified technician and
 // records the offsets downloads ask for.
 func agentAt(t testing.TB, root string) (*httptest.Server, *[]string) {
+	return agentOf(t, root, false)
+}
+
+// agentOf is agentAt; an older agent (from before fingerprinted uploads)
+// refuses, as those did, an upload start without a SHA-256 (strict
+// decoding: the fingerprint is an unknown field) and a chunk without its
+// SHA-256.
+func agentOf(t testing.TB, root string, older bool) (*httptest.Server, *[]string) {
 	h, err := files.New(files.Config{Root: root, Device: "dev", Audit: discardAudit{}})
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +150,20 @@ func agentAt(t testing.TB, root string) (*httptest.Server, *[]string) {
 	var mu sync.Mutex
 	var offsets []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if older {
+			refuse := r.URL.Path == wire.PeerPathFilesUploadChunk && r.Header.Get(wire.HeaderChunkSHA256) == ""
+			if r.URL.Path == wire.PeerPathFilesUploadStart || r.URL.Path == wire.PeerPathFilesUploadFinish {
+				b, _ := io.ReadAll(r.Body)
+				refuse = bytes.Contains(b, []byte(`"fingerprint"`)) || (r.URL.Path == wire.PeerPathFilesUploadFinish && bytes.Contains(b, []byte(`"sha256"`)))
+				r.Body = io.NopCloser(bytes.NewReader(b))
+			}
+			if refuse {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, `{"code":"bad_request","message":"a SHA-256 is 64 hexadecimal digits"}`)
+				return
+			}
+		}
 		if r.URL.Path == wire.PeerPathFilesDownload {
 			mu.Lock()
 			offsets = append(offsets, r.URL.Query().Get("offset"))
@@ -185,7 +207,13 @@ func TestUploadResumesAfterCut(t *testing.T) {
 			f.Window = window
 			l.faultAt(int64(2*wire.UploadChunk+wire.UploadChunk/2), freeze)
 			name := fmt.Sprintf("/up-%d-%v.bin", window, freeze)
-			fi, err := f.Upload(context.Background(), Upload{Path: name, Size: int64(len(data))}, bytes.NewReader(data))
+			u := Upload{Path: name, Size: int64(len(data))}
+			if freeze {
+				// The SHA-256 known at the start; else a fingerprint,
+				// the file hashed as it goes, across the cut.
+				u.SHA256 = hexSum(data)
+			}
+			fi, err := f.Upload(context.Background(), u, bytes.NewReader(data))
 			if err != nil {
 				t.Fatalf("window %d, freeze %v: %v", window, freeze, err)
 			}
@@ -256,5 +284,63 @@ func TestDownloadHashMismatch(t *testing.T) {
 	_, _, err := client(l).Download(context.Background(), Download{Path: "/f", Offset: 4, Hash: h}, io.Discard)
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("does not match")) {
 		t.Fatalf("a wrong prefix: %v, want %v", err, ErrHashMismatch)
+	}
+}
+
+// TestUploadToOlderAgent: an agent from before fingerprinted uploads
+// refuses the fingerprint and the CRC-32C chunk check; the viewer sends
+// it the file the old way (hashed first, SHA-256 per chunk), whether it
+// knew the SHA-256 at the start or not.
+func TestUploadToOlderAgent(t *testing.T) {
+	leak.Check(t)
+	root := t.TempDir()
+	srv, _ := agentOf(t, root, true)
+	data := make([]byte, 2*wire.UploadChunk+99)
+	rand.Read(data) //nolint:errcheck // never fails
+	for i, known := range []string{"", hexSum(data)} {
+		l := newLink(t, srv.Listener.Addr().String())
+		name := fmt.Sprintf("/old-%d.bin", i)
+		if _, err := client(l).Upload(context.Background(), Upload{Path: name, Size: int64(len(data)), SHA256: known}, bytes.NewReader(data)); err != nil {
+			t.Fatalf("SHA-256 known %v: %v", known != "", err)
+		}
+		if got, err := os.ReadFile(filepath.Join(root, name[1:])); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("the file on the agent differs (%d bytes, %v)", len(got), err)
+		}
+	}
+}
+
+// TestFingerprint: the same content, size and time give the same
+// fingerprint; a change in the first or last chunk, the size or the
+// time gives another.
+func TestFingerprint(t *testing.T) {
+	t.Parallel()
+	data := make([]byte, 3*wire.UploadChunk)
+	rand.Read(data) //nolint:errcheck // never fails
+	mod := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	fp := func(b []byte, m time.Time) string {
+		s, err := Fingerprint(bytes.NewReader(b), int64(len(b)), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	base := fp(data, mod)
+	if fp(bytes.Clone(data), mod) != base {
+		t.Fatal("the same file, another fingerprint")
+	}
+	for name, b := range map[string][]byte{
+		"first byte": append([]byte{data[0] ^ 1}, data[1:]...),
+		"last byte":  append(bytes.Clone(data[:len(data)-1]), data[len(data)-1]^1),
+		"shorter":    data[:len(data)-1],
+	} {
+		if fp(b, mod) == base {
+			t.Errorf("%s changed, the fingerprint did not", name)
+		}
+	}
+	if fp(data, mod.Add(time.Second)) == base || fp(data, time.Time{}) == base {
+		t.Error("another time, the same fingerprint")
+	}
+	if fp(nil, time.Time{}) == fp([]byte{0}, time.Time{}) {
+		t.Error("an empty file and one zero byte share a fingerprint")
 	}
 }

@@ -30,11 +30,13 @@ const (
 	// CodeConflict.
 	PeerPathFilesDownload = "/v1/files/download"
 	// POST UploadStart → UploadState. The same upload started again
-	// (same path, size and hash, same technician) is the same upload: it
-	// answers where it stands, so a client resumes by starting again.
+	// (same path, size and hash or fingerprint, same technician) is the
+	// same upload: it answers where it stands, so a client resumes by
+	// starting again.
 	PeerPathFilesUploadStart = "/v1/files/upload/start"
 	// PUT ?id=I&offset=N, body one chunk (≤ UploadChunk bytes) with
-	// HeaderChunkSHA256 → UploadState. N must be the confirmed offset.
+	// HeaderChunkCRC32C or HeaderChunkSHA256 → UploadState. N must be the
+	// confirmed offset.
 	PeerPathFilesUploadChunk = "/v1/files/upload/chunk"
 	// POST UploadFinish → FileInfo of the file under its final name.
 	PeerPathFilesUploadFinish = "/v1/files/upload/finish"
@@ -59,6 +61,12 @@ const (
 	HeaderFileVersion = "X-Peerdesk-File-Version" // the file's version (size and modification time)
 	HeaderFileSHA256  = "X-Peerdesk-File-Sha256"  // trailer: the whole file's SHA-256, hex
 	HeaderChunkSHA256 = "X-Peerdesk-Chunk-Sha256" // an upload chunk's SHA-256, hex
+	// HeaderChunkCRC32C is an upload chunk's CRC-32C (Castagnoli), 8 hex
+	// digits: the check of a chunk whose file's SHA-256 comes with
+	// UploadFinish. It catches a chunk damaged on its way or on the
+	// agent's side at the cost of a tenth of a SHA-256 pass; the whole
+	// file is still checked against its SHA-256 before it takes its name.
+	HeaderChunkCRC32C = "X-Peerdesk-Chunk-Crc32c"
 )
 
 // CodeDiskFull: the agent's disk is full; the upload was not kept.
@@ -97,12 +105,20 @@ type FileList struct {
 	Truncated bool       `json:"truncated,omitempty"`
 }
 
-// UploadStart begins (or resumes) an upload of one file to Path.
+// UploadStart begins (or resumes) an upload of one file to Path. It
+// names the file's content by exactly one of SHA256 (known before the
+// first byte is sent: a client that hashed the file first) and
+// Fingerprint (any 64 hex digits the client derives from the file
+// without reading all of it: the viewer hashes the size, the
+// modification time and the first and last chunk; the SHA-256 then comes
+// with UploadFinish, so the client hashes the file as it sends it, in
+// one pass).
 type UploadStart struct {
-	Path      string `json:"path"`
-	Size      int64  `json:"size"`
-	SHA256    string `json:"sha256"` // the whole file's, hex
-	Overwrite bool   `json:"overwrite,omitempty"`
+	Path        string `json:"path"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256,omitempty"`      // the whole file's, hex
+	Fingerprint string `json:"fingerprint,omitempty"` // 64 hex digits
+	Overwrite   bool   `json:"overwrite,omitempty"`
 }
 
 // UploadState is where an upload stands: bytes from 0 to Offset are on
@@ -116,9 +132,11 @@ type UploadState struct {
 
 // UploadFinish completes an upload whose every byte is confirmed: the
 // agent checks the whole file's SHA-256, syncs it and renames it to its
-// final name.
+// final name. SHA256 is required when the start named a fingerprint; if
+// the start named a SHA-256 too, the two must agree.
 type UploadFinish struct {
-	ID string `json:"id"`
+	ID     string `json:"id"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // UploadCancel abandons an upload.

@@ -56,6 +56,12 @@
 //     names the process's start time with its id), PeerPathServices and
 //     PeerPathServiceDo, PeerPathApps, PeerPathLogs (a LogQuery answered
 //     by newline-delimited LogLine values ending with a LogEnd).
+//   - 2, additive (2026-12-07): an upload may name its content by a
+//     Fingerprint at UploadStart and send the file's SHA-256 with
+//     UploadFinish, its chunks checked by HeaderChunkCRC32C: the client
+//     reads and hashes the file once, as it sends it. Older agents answer
+//     400 to a start without a SHA-256; the viewer then hashes the file
+//     first and sends SHA-256 chunk headers, as before.
 //   - 2, additive (2026-12-07): the assistant's PathAssistRemedy takes the
 //     phase RemedyDeclined: a proposal the user declined is closed at the
 //     coordinator too. Older coordinators answer 400, which the agent

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -463,5 +466,115 @@ func TestUploadSyncsEvery64MiBAndOnResume(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(e.root, "big.bin")); !bytes.Equal(got, data) { //nolint:errcheck // compared
 		t.Fatal("the file differs")
+	}
+}
+
+// TestFingerprintedUpload: an upload started with a fingerprint instead
+// of the file's SHA-256 takes chunks checked by CRC-32C, resumes under
+// the same fingerprint, and finishes only with the file's SHA-256, which
+// it checks (and audits); the refusals change nothing.
+func TestFingerprintedUpload(t *testing.T) {
+	e := start(t)
+	data := random(t, 2*wire.UploadChunk+777)
+	fp := sum([]byte("a fingerprint of the viewer's choosing"))
+	crc := func(b []byte) http.Header {
+		return http.Header{wire.HeaderChunkCRC32C: {fmt.Sprintf("%08x", crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))}}
+	}
+	put := func(id string, off int64, b []byte, hd http.Header, st *wire.UploadState) error {
+		return e.call(http.MethodPut, wire.PeerPathFilesUploadChunk, url.Values{"id": {id}, "offset": {itoa(off)}}, bytes.NewReader(b), hd, st)
+	}
+	for _, bad := range []wire.UploadStart{
+		{Path: "/f.bin", Size: 1},
+		{Path: "/f.bin", Size: 1, SHA256: sum(data), Fingerprint: fp},
+		{Path: "/f.bin", Size: 1, Fingerprint: "abc"},
+	} {
+		if err := e.post(wire.PeerPathFilesUploadStart, bad, nil); code(err) != wire.CodeBadRequest {
+			t.Errorf("start %+v: %v, want bad_request", bad, err)
+		}
+	}
+	var st wire.UploadState
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/f.bin", Size: int64(len(data)), Fingerprint: fp}, &st); err != nil {
+		t.Fatal(err)
+	}
+	first := data[:wire.UploadChunk]
+	for _, hd := range []http.Header{
+		crc(data[1 : wire.UploadChunk+1]), // another chunk's
+		{wire.HeaderChunkCRC32C: {"123"}},
+		{wire.HeaderChunkCRC32C: {"zzzzzzzz"}},
+		{},
+		{wire.HeaderChunkCRC32C: crc(first)[wire.HeaderChunkCRC32C], wire.HeaderChunkSHA256: {sum(first)}},
+	} {
+		if err := put(st.ID, 0, first, hd, nil); code(err) != wire.CodeBadRequest {
+			t.Errorf("a chunk with %v: %v, want bad_request", hd, err)
+		}
+	}
+	if err := put(st.ID, 0, first, crc(first), &st); err != nil || st.Offset != wire.UploadChunk {
+		t.Fatalf("the first chunk: %+v, %v", st, err)
+	}
+	// The same fingerprint meets the same upload; another does not.
+	var again wire.UploadState
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/f.bin", Size: int64(len(data)), Fingerprint: fp}, &again); err != nil || again.ID != st.ID || again.Offset != wire.UploadChunk {
+		t.Fatalf("started again: %+v, %v; want %s at %d", again, err, st.ID, wire.UploadChunk)
+	}
+	var other wire.UploadState
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/f.bin", Size: int64(len(data)), Fingerprint: sum([]byte(fp))}, &other); err != nil || other.ID == st.ID || other.Offset != 0 {
+		t.Fatalf("another fingerprint: %+v, %v", other, err)
+	}
+	if err := e.post(wire.PeerPathFilesUploadCancel, wire.UploadCancel{ID: other.ID}, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A chunk may still carry its SHA-256 instead.
+	if err := e.chunk(st.ID, st.Offset, data[st.Offset:2*wire.UploadChunk], &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(st.ID, st.Offset, data[st.Offset:], crc(data[st.Offset:]), &st); err != nil || st.Offset != st.Size {
+		t.Fatalf("the last chunk: %+v, %v", st, err)
+	}
+	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID}, nil); code(err) != wire.CodeBadRequest {
+		t.Fatalf("finished without the SHA-256: %v", err)
+	}
+	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID, SHA256: "00"}, nil); code(err) != wire.CodeBadRequest {
+		t.Fatalf("finished with a malformed SHA-256: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "f.bin")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("after refused finishes the file is there: %v", err)
+	}
+	var fi wire.FileInfo
+	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID, SHA256: sum(data)}, &fi); err != nil || fi.Size != int64(len(data)) {
+		t.Fatalf("finish: %+v, %v", fi, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(e.root, "f.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the file on disk: %d bytes, %v", len(got), err)
+	}
+	if evs := e.audit.find("files.upload"); len(evs) != 1 || evs[0].Fields["sha256"] != sum(data) {
+		t.Fatalf("audit: %+v", evs)
+	}
+
+	// A SHA-256 at the finish that is not the file's discards it.
+	small := random(t, 100)
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/g.bin", Size: 100, Fingerprint: fp}, &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(st.ID, 0, small, crc(small), &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID, SHA256: sum(data)}, nil); code(err) != wire.CodeConflict {
+		t.Fatalf("finish with another file's SHA-256: %v", err)
+	}
+	if names := ls(t, e.root); len(names) != 1 || names[0] != "f.bin" {
+		t.Fatalf("left behind: %v", names)
+	}
+	// A start that named the SHA-256 refuses another at the finish.
+	if err := e.post(wire.PeerPathFilesUploadStart, wire.UploadStart{Path: "/h.bin", Size: 100, SHA256: sum(small)}, &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(st.ID, 0, small, crc(small), &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID, SHA256: sum(data)}, nil); code(err) != wire.CodeBadRequest {
+		t.Fatalf("finish naming another SHA-256 than the start: %v", err)
+	}
+	if err := e.post(wire.PeerPathFilesUploadFinish, wire.UploadFinish{ID: st.ID, SHA256: sum(small)}, nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io"
 	"net/http"
 	"os"
@@ -89,7 +90,7 @@ type upload struct {
 	dir            string // the folder, in root
 	part, final    string // in root
 	size           int64
-	want           []byte // the whole file's SHA-256
+	want           []byte // the whole file's SHA-256; nil until UploadFinish names it (a fingerprinted start)
 
 	mu        sync.Mutex // one chunk at a time
 	overwrite bool
@@ -137,6 +138,49 @@ func decodeSHA(s string) ([]byte, error) {
 	return b, nil
 }
 
+// contentKey is what names an upload's content in its id: the file's
+// SHA-256, or the client's fingerprint of it (a name space of its own).
+// want is the SHA-256 when the start gave it.
+func contentKey(req wire.UploadStart) (key string, want []byte, err error) {
+	switch {
+	case req.SHA256 != "" && req.Fingerprint != "":
+		return "", nil, refuse(errBad, "an upload names its SHA-256 or a fingerprint, not both")
+	case req.SHA256 != "":
+		want, err := decodeSHA(req.SHA256)
+		return hex.EncodeToString(want), want, err
+	case req.Fingerprint != "":
+		fp, err := hex.DecodeString(req.Fingerprint)
+		if err != nil || len(fp) != sha256.Size {
+			return "", nil, refuse(errBad, "a fingerprint is 64 hexadecimal digits")
+		}
+		return "fingerprint:" + hex.EncodeToString(fp), nil, nil
+	}
+	return "", nil, refuse(errBad, "an upload names its SHA-256 or a fingerprint of 64 hexadecimal digits")
+}
+
+// chunkCheck reads a chunk's check from its headers: exactly one of
+// HeaderChunkCRC32C and HeaderChunkSHA256. It answers whether b passes.
+func chunkCheck(hd http.Header) (func(b []byte) bool, error) {
+	c, s := hd.Get(wire.HeaderChunkCRC32C), hd.Get(wire.HeaderChunkSHA256)
+	switch {
+	case c != "" && s != "":
+		return nil, refuse(errBad, "a chunk carries its CRC-32C or its SHA-256, not both")
+	case c != "":
+		want, err := strconv.ParseUint(c, 16, 32)
+		if err != nil || len(c) != 8 {
+			return nil, refuse(errBad, "a CRC-32C is 8 hexadecimal digits")
+		}
+		return func(b []byte) bool { return crc32.Checksum(b, castagnoli) == uint32(want) }, nil
+	}
+	want, err := decodeSHA(s)
+	if err != nil {
+		return nil, err
+	}
+	return func(b []byte) bool { got := sha256.Sum256(b); return bytes.Equal(got[:], want) }, nil
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 func (h *Handler) uploadStart(w http.ResponseWriter, r *http.Request) {
 	var req wire.UploadStart
 	if err := gate.DecodeRequest(w, r, &req); err != nil {
@@ -158,7 +202,7 @@ func (h *Handler) startUpload(technician string, req wire.UploadStart) (*upload,
 	if req.Size < 0 || req.Size > wire.MaxUploadSize {
 		return nil, refuse(errBad, "a file of %d bytes cannot be uploaded", req.Size)
 	}
-	want, err := decodeSHA(req.SHA256)
+	key, want, err := contentKey(req)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +221,7 @@ func (h *Handler) startUpload(technician string, req wire.UploadStart) (*upload,
 	if err != nil {
 		return nil, err
 	}
-	id := uploadID(technician, pl.wire, req.Size, hex.EncodeToString(want))
+	id := uploadID(technician, pl.wire, req.Size, key)
 
 	h.sweep()
 	us := h.uploads
@@ -314,7 +358,7 @@ func (h *Handler) uploadChunk(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, refuse(errBad, "the chunk at %d has %d bytes, not %d", offset, r.ContentLength, n))
 		return
 	}
-	want, err := decodeSHA(r.Header.Get(wire.HeaderChunkSHA256))
+	check, err := chunkCheck(r.Header)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -344,8 +388,8 @@ func (h *Handler) uploadChunk(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, refuse(errBad, "the chunk at %d is longer than %d bytes", offset, n))
 		return
 	}
-	if got := sha256.Sum256(buf); !bytes.Equal(got[:], want) {
-		h.fail(w, r, refuse(errBad, "the chunk at %d does not match its SHA-256: send it again", offset))
+	if !check(buf) {
+		h.fail(w, r, refuse(errBad, "the chunk at %d does not match its check: send it again", offset))
 		return
 	}
 
@@ -531,6 +575,22 @@ func (h *Handler) uploadFinish(w http.ResponseWriter, r *http.Request) {
 	if u.offset != u.size {
 		h.fail(w, r, refuse(errConflict, "the upload is not complete: %d of %d bytes", u.offset, u.size))
 		return
+	}
+	switch {
+	case req.SHA256 == "" && u.want == nil:
+		h.fail(w, r, refuse(errBad, "this upload was started with a fingerprint: finishing it needs the file's SHA-256"))
+		return
+	case req.SHA256 != "":
+		named, err := decodeSHA(req.SHA256)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if u.want != nil && !bytes.Equal(named, u.want) {
+			h.fail(w, r, refuse(errBad, "the SHA-256 at the finish is not the one the upload started with"))
+			return
+		}
+		u.want = named
 	}
 	if got := u.sum.Sum(nil); !bytes.Equal(got, u.want) {
 		h.uploads.drop(u, true) //nolint:errcheck // discarded either way

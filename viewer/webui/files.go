@@ -339,7 +339,7 @@ func (f *filesUI) finish(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, err)
 		return
 	}
-	fi, err := c.FinishUpload(ctx, req.ID)
+	fi, err := c.FinishUpload(ctx, req.ID, req.SHA256)
 	if err != nil {
 		writeErr(w, err)
 		return

@@ -1,8 +1,10 @@
 // peerdesk viewer: a machine's files. Uploads (file picker, or files
 // dropped anywhere on the page) go in a queue, one file at a time, in
 // chunks the agent asks for (4 MiB): each chunk carries its SHA-256 and
-// the agent checks it as it arrives; the whole file's SHA-256 is sent at
-// the start and checked by the agent before the file takes its name.
+// the agent checks it as it arrives; the upload starts with a
+// fingerprint of the file, its whole SHA-256 is computed as the chunks
+// are confirmed and sent at the finish, and the agent checks it before
+// the file takes its name.
 // When a chunk fails (the link dropped, the viewer gave up on a stalled
 // call) the queue asks the agent where the upload stands and continues
 // from its last confirmed chunk. Downloads are plain links: the viewer
@@ -180,32 +182,67 @@
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const waitWhilePaused = async () => { while (paused) await sleep(100); };
 
-  async function upload(it) {
-    it.state = 'hashing'; draw(it);
-    const h = new Sha256();
-    for (let o = 0; o < it.size; o += 4 << 20) {
-      h.update(new Uint8Array(await it.file.slice(o, o + (4 << 20)).arrayBuffer()));
+  // fingerprint names the file's content at the start without reading
+  // all of it (its size, time, first and last chunk); the whole file's
+  // SHA-256 is computed as the chunks go and sent at the finish.
+  async function fingerprint(it) {
+    const head = await it.file.slice(0, Math.min(it.size, 4 << 20)).arrayBuffer();
+    const tail = await it.file.slice(Math.max(head.byteLength, it.size - (4 << 20)), it.size).arrayBuffer();
+    const meta = new TextEncoder().encode('peerdesk-page-fingerprint\0' + it.size + '\0' + it.file.lastModified + '\0');
+    const all = new Uint8Array(meta.length + head.byteLength + tail.byteLength);
+    all.set(meta, 0); all.set(new Uint8Array(head), meta.length); all.set(new Uint8Array(tail), meta.length + head.byteLength);
+    return hex(await crypto.subtle.digest('SHA-256', all));
+  }
+  // hashTo brings the whole file's hash at least to offset o (bytes the
+  // agent took whose answers were lost are read again here).
+  async function hashTo(it, o) {
+    if (!it.whole) { it.whole = new Sha256(); it.hashed = 0; }
+    while (it.hashed < o) {
+      const end = Math.min(o, it.hashed + (4 << 20));
+      it.whole.update(new Uint8Array(await it.file.slice(it.hashed, end).arrayBuffer()));
+      it.hashed = end;
     }
-    const whole = h.hex();
+  }
+
+  async function upload(it) {
+    let start = { path: it.path, size: it.size, fingerprint: await fingerprint(it), overwrite: it.overwrite };
     let st = null;
     for (;;) {
       if (pauseAt > 0 && it.done >= pauseAt) { pauseAt = 0; setPaused(true); }
       if (paused) { it.state = 'paused'; draw(it); await waitWhilePaused(); }
       try {
         if (!st) {
-          st = await call('/upload/start', { path: it.path, size: it.size, sha256: whole, overwrite: it.overwrite });
+          start.overwrite = it.overwrite;
+          try {
+            st = await call('/upload/start', start);
+          } catch (e) {
+            if (e.code !== 'bad_request' || !start.fingerprint) throw e;
+            // An agent from before fingerprints: the file hashed first.
+            it.state = 'hashing'; draw(it);
+            await hashTo(it, it.size);
+            start = { path: it.path, size: it.size, sha256: it.whole.hex(), overwrite: it.overwrite };
+            st = await call('/upload/start', start);
+          }
           it.done = st.offset;
           if (it.failedAt !== undefined && it.resumedAt === undefined) it.resumedAt = st.offset;
         }
         if (st.offset >= st.size) {
-          await call('/upload/finish', { id: st.id });
+          const fin = { id: st.id };
+          if (start.fingerprint) { await hashTo(it, st.size); fin.sha256 = it.whole.hex(); }
+          await call('/upload/finish', fin);
           it.done = it.size; it.state = 'done'; it.error = ''; draw(it);
           return;
         }
         it.state = 'sending'; draw(it);
         const buf = await it.file.slice(st.offset, Math.min(st.offset + st.chunk, st.size)).arrayBuffer();
         const sha = hex(await crypto.subtle.digest('SHA-256', buf));
+        const at = st.offset;
         st = await put(it, st, buf, sha);
+        if (start.fingerprint) {
+          // The chunk just confirmed goes into the file's hash.
+          await hashTo(it, at);
+          if (it.hashed === at) { it.whole.update(new Uint8Array(buf)); it.hashed = at + buf.byteLength; }
+        }
         it.done = st.offset; it.tries = 0; tick(it);
       } catch (e) {
         if (!e.retry || ++it.tries > 60) {

@@ -171,6 +171,8 @@ func (h *Handler) Close() error {
 		close(h.stop)
 	}
 	<-h.swept
+	h.uploads.idle.Stop()
+	h.uploads.freeBuffers()
 	return h.top.close()
 }
 

@@ -52,33 +52,54 @@ type uploads struct {
 	// save writes the list of partials; called with mu held.
 	save func()
 	sem  chan struct{} // a chunk buffer each: wire.MaxUploadsActive × wire.UploadChunk bytes at most
-	// free keeps chunk buffers between chunks: a sync.Pool is emptied by
-	// every GC, and near the soft memory limit GCs come often, so each
-	// chunk allocated 4 MiB anew and the heap grew with the garbage.
-	free chan *[]byte
+	// free keeps chunk buffers between chunks (a sync.Pool is emptied by
+	// every GC); they are freed once no chunk has come for bufferIdle.
+	free chan []byte
+	idle *time.Timer
 }
 
+// bufferIdle is how long chunk buffers are kept after the last chunk.
+const bufferIdle = 30 * time.Second
+
+const chunkBufferSize = wire.UploadChunk
+
 func newUploads() *uploads {
-	return &uploads{m: map[string]*upload{}, dormant: map[string]listed{}, save: func() {}, sem: make(chan struct{}, wire.MaxUploadsActive),
-		free: make(chan *[]byte, wire.MaxUploadsActive)}
+	us := &uploads{m: map[string]*upload{}, dormant: map[string]listed{}, save: func() {}, sem: make(chan struct{}, wire.MaxUploadsActive),
+		free: make(chan []byte, wire.MaxUploadsActive)}
+	us.idle = time.AfterFunc(time.Hour, us.freeBuffers)
+	us.idle.Stop()
+	return us
 }
 
 // buffer takes a chunk buffer; hold a place in sem first.
-func (us *uploads) buffer() *[]byte {
+func (us *uploads) buffer() []byte {
 	select {
 	case b := <-us.free:
 		return b
 	default:
-		b := make([]byte, wire.UploadChunk)
-		return &b
+		return newChunkBuffer()
 	}
 }
 
 // release gives a chunk buffer back.
-func (us *uploads) release(b *[]byte) {
+func (us *uploads) release(b []byte) {
 	select {
 	case us.free <- b:
 	default:
+		freeChunkBuffer(b)
+	}
+	us.idle.Reset(bufferIdle)
+}
+
+// freeBuffers frees the chunk buffers kept.
+func (us *uploads) freeBuffers() {
+	for {
+		select {
+		case b := <-us.free:
+			freeChunkBuffer(b)
+		default:
+			return
+		}
 	}
 }
 
@@ -371,9 +392,9 @@ func (h *Handler) uploadChunk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer func() { <-h.uploads.sem }()
-	bp := h.uploads.buffer()
-	defer h.uploads.release(bp)
-	buf := (*bp)[:n]
+	whole := h.uploads.buffer()
+	defer h.uploads.release(whole)
+	buf := whole[:n]
 	// A link that drops mid-chunk frees the buffer by this deadline, and
 	// the client's next try meets the same confirmed offset.
 	if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(chunkReadTimeout)); err != nil {

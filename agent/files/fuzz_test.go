@@ -2,11 +2,17 @@ package files
 
 import (
 	"bytes"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
+	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/peerdesk/peerdesk/wire"
 )
 
 // fuzzSink checks that every path Extract hands it is local and clean,
@@ -38,5 +44,50 @@ func FuzzExtract(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Extract(bytes.NewReader(b), fuzzSink{t}) //nolint:errcheck // only the sink's checks matter
+	})
+}
+
+// FuzzUploadChecks: whatever an upload's start names and whatever check
+// headers a chunk carries, the agent refuses or accepts without panicking;
+// a CRC-32C it accepts is the body's, a SHA-256 likewise; a content key
+// is never shared between a SHA-256 and a fingerprint.
+func FuzzUploadChecks(f *testing.F) {
+	f.Add("", "", "", "", []byte("body"))
+	f.Add(strings.Repeat("a", 64), "", fmt.Sprintf("%08x", crc32.Checksum([]byte("body"), castagnoli)), "", []byte("body"))
+	f.Add("", strings.Repeat("0", 64), "", sum([]byte("body")), []byte("body"))
+	f.Add(strings.Repeat("A", 64), strings.Repeat("0", 64), "+1234567", "zz", []byte{})
+	f.Fuzz(func(t *testing.T, sha, fp, crcHdr, shaHdr string, body []byte) {
+		key, want, err := contentKey(wire.UploadStart{SHA256: sha, Fingerprint: fp})
+		if err == nil {
+			if (sha == "") == (fp == "") || (want == nil) != (sha == "") {
+				t.Fatalf("start sha %q fingerprint %q accepted as %q, %x", sha, fp, key, want)
+			}
+			if strings.HasPrefix(key, "fingerprint:") != (fp != "") {
+				t.Fatalf("content key %q for sha %q fingerprint %q", key, sha, fp)
+			}
+		}
+		hd := http.Header{}
+		if crcHdr != "" {
+			hd.Set(wire.HeaderChunkCRC32C, crcHdr)
+		}
+		if shaHdr != "" {
+			hd.Set(wire.HeaderChunkSHA256, shaHdr)
+		}
+		check, err := chunkCheck(hd)
+		if err != nil || !check(body) {
+			return
+		}
+		switch {
+		case crcHdr != "" && shaHdr != "":
+			t.Fatal("a chunk with both checks accepted")
+		case crcHdr != "":
+			if got, _ := strconv.ParseUint(crcHdr, 16, 32); uint32(got) != crc32.Checksum(body, castagnoli) {
+				t.Fatalf("CRC %q accepted for a body whose CRC-32C is %08x", crcHdr, crc32.Checksum(body, castagnoli))
+			}
+		default:
+			if !strings.EqualFold(shaHdr, sum(body)) {
+				t.Fatalf("SHA-256 %q accepted for a body whose SHA-256 is %s", shaHdr, sum(body))
+			}
+		}
 	})
 }

@@ -206,6 +206,7 @@ func (n *Node) Up(ctx context.Context) error {
 		return errors.Join(fmt.Errorf("node.Up: %w", err), closeServer(ts), relay.Close())
 	}
 	n.keepPort(ts)
+	n.awaitHome(ctx, ts)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -213,6 +214,44 @@ func (n *Node) Up(ctx context.Context) error {
 	}
 	n.ts, n.relay, n.lc, n.up = ts, relay, lc, true
 	return nil
+}
+
+// homeWait bounds how long Up waits for the node's home relay. Without a
+// relay the overlay still works once direct paths are found, so the wait
+// ends quietly (with a log line).
+const homeWait = 10 * time.Second
+
+// awaitHome waits until the node is connected to its home relay (DERP).
+// tsnet reports Running on the first network map, before its relay probe
+// (netcheck) has chosen a home and connected to it. A peer that answers
+// this node's first WireGuard handshake through the relay meanwhile loses
+// the answer (the relay drops frames for a node not connected to it), and
+// the handshake is only retried after 5 s. A restarted node meets this on
+// every start, since its peers cleared the direct path of the old process
+// with its old disco key and answer through the relay.
+func (n *Node) awaitHome(ctx context.Context, ts *tsnet.Server) {
+	ms, ok := ts.Sys().MagicSock.GetOK()
+	ht, ok2 := ts.Sys().HealthTracker.GetOK()
+	if !ok || !ok2 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, homeWait)
+	defer cancel()
+	start := time.Now()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if r := ms.GetLastNetcheckReport(ctx); r != nil && r.PreferredDERP != 0 && !ht.GetDERPRegionReceivedTime(r.PreferredDERP).IsZero() {
+			n.log.Debug("connected to the home relay", "region", r.PreferredDERP, "after", time.Since(start))
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.log.Info("not connected to the overlay's relay yet; the first connections may wait", "err", ctx.Err())
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // wgPortFile keeps a node's WireGuard UDP port across restarts (see

@@ -38,6 +38,7 @@ import (
 	"github.com/peerdesk/peerdesk/agent/power"
 	"github.com/peerdesk/peerdesk/agent/revoke"
 	"github.com/peerdesk/peerdesk/agent/screen"
+	"github.com/peerdesk/peerdesk/agent/sessionhelper"
 	"github.com/peerdesk/peerdesk/agent/shot"
 	"github.com/peerdesk/peerdesk/agent/state"
 	"github.com/peerdesk/peerdesk/agent/sysinfo"
@@ -137,6 +138,10 @@ type Config struct {
 	InventoryEvery time.Duration // zero means 1 h
 	// Display is the X11 display screen sessions show ("" = $DISPLAY).
 	Display string
+	// Desktop, when set, is where screen sessions capture and inject
+	// instead of Display: the Windows service's screen helper in the
+	// console session (sessionhelper.Remote). ViewOnly still applies.
+	Desktop *sessionhelper.Desktop
 	// Unattended turns the end user's consent off (I4): technicians
 	// connect without asking, unless ConsentRules say to ask. One-time
 	// support agents never are.
@@ -456,7 +461,14 @@ func (a *Agent) setNetwork(problem string) {
 
 // screen makes the screen capability; its sessions ask cs.
 func (a *Agent) screen(n *node.Node, cs *consent.Service) (*screen.Handler, error) {
-	return screenHandler(a.cfg.Display, !a.cfg.ViewOnly, n, cs, func(reason string) {
+	desk := LocalDesktop(a.cfg.Display, a.cfg.ViewOnly)
+	if a.cfg.Desktop != nil {
+		desk = *a.cfg.Desktop
+		if a.cfg.ViewOnly {
+			desk.Input = nil
+		}
+	}
+	return screenHandler(desk, n, cs, func(reason string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := a.coord.EndSupport(ctx, reason); err != nil && coordclient.Code(err) != wire.CodeUnauthorized {

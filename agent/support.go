@@ -189,7 +189,7 @@ func RunSupport(ctx context.Context, o SupportOptions) error {
 	reports.Send("") // up: the row shows the overlay address and a live Connect
 
 	done := make(chan string, 1)
-	sh, err := screenHandler(o.Display, true, n, cs, func(reason string) {
+	sh, err := screenHandler(LocalDesktop(o.Display, false), n, cs, func(reason string) {
 		select {
 		case done <- reason:
 		default:

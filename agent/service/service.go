@@ -421,3 +421,8 @@ func (p *program) Stop(ksvc.Service) error {
 	<-p.exited
 	return nil
 }
+
+// UnderManager reports whether this process was started by the system's
+// service manager (the Windows SCM, systemd, launchd) rather than from a
+// terminal.
+func UnderManager() bool { return underManager() }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"syscall"
 )
 
 // Sessions is Windows only: other systems have no WTS sessions.
@@ -36,17 +38,27 @@ func SessionOf(uint32) (uint32, error) {
 	return 0, fmt.Errorf("sessionhelper.SessionOf: %w", errors.ErrUnsupported)
 }
 
-// Listen is Windows only (named pipes).
-func Listen(string) (net.Listener, error) {
-	return nil, fmt.Errorf("sessionhelper.Listen: %w", errors.ErrUnsupported)
+// Listen listens on a unix socket at name, readable and writable by its
+// owner only: the stand-in for the Windows pipe, so that the service's
+// side and the helper run, and are tested, on Linux too. A socket file
+// left by an earlier run is replaced.
+func Listen(name string) (net.Listener, error) {
+	os.Remove(name)
+	old := syscall.Umask(0o177)
+	l, err := net.Listen("unix", name)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("sessionhelper.Listen %s: %w", name, err)
+	}
+	return l, nil
 }
 
-// Dial is Windows only (named pipes).
-func Dial(context.Context, string) (net.Conn, error) {
-	return nil, fmt.Errorf("sessionhelper.Dial: %w", errors.ErrUnsupported)
-}
-
-// ClientPID is Windows only (named pipes).
-func ClientPID(net.Conn) (uint32, error) {
-	return 0, fmt.Errorf("sessionhelper.ClientPID: %w", errors.ErrUnsupported)
+// Dial connects to the service's socket name.
+func Dial(ctx context.Context, name string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", name)
+	if err != nil {
+		return nil, fmt.Errorf("sessionhelper.Dial %s: %w", name, err)
+	}
+	return c, nil
 }

@@ -3,15 +3,20 @@
 package sessionhelper
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/peerdesk/peerdesk/agent/screen"
 
 	"github.com/peerdesk/peerdesk/harness/wait"
 )
@@ -20,7 +25,23 @@ import (
 // user to (TestMain); the launch inherits the environment.
 const childEnv = "PEERDESK_SESSIONHELPER_CHILD"
 
+// deskEnv names the pipe a launched test binary serves a painted desktop
+// on (TestSupervisorOnWindows).
+const deskEnv = "PEERDESK_SESSIONHELPER_DESK"
+
 func TestMain(m *testing.M) {
+	if pipe := os.Getenv(deskEnv); pipe != "" {
+		var s uint32
+		if err := windows.ProcessIdToSessionId(windows.GetCurrentProcessId(), &s); err != nil {
+			os.Exit(3)
+		}
+		conn, err := Dial(context.Background(), pipe)
+		if err != nil {
+			os.Exit(4)
+		}
+		Serve(conn, Desktop{OpenSource: func() (screen.Source, error) { return paintedSource(byte(s)), nil }}) //nolint:errcheck // exits either way
+		os.Exit(0)
+	}
 	if out := os.Getenv(childEnv); out != "" {
 		var s uint32
 		err := windows.ProcessIdToSessionId(windows.GetCurrentProcessId(), &s)
@@ -176,5 +197,83 @@ func TestLaunchAsSystem(t *testing.T) {
 	}
 	if session != strconv.Itoa(int(own)) || sid != self.User.Sid.String() {
 		t.Errorf("the helper ran in session %s as %s, want %d as %s", session, sid, own, self.User.Sid)
+	}
+}
+
+// TestSupervisorOnWindows: the service's side as the agent runs it, with
+// the real platform: sessions from WTS, the helper launched as SYSTEM into
+// the console session with CreateProcessAsUser, the pipe, and the
+// client's process id checked (GetNamedPipeClientProcessId). The helper
+// (this binary) serves a desktop painted with its own session number, and
+// the desk reaches it; when the supervisor stops, so does the helper.
+// Windows only: under Wine 8.0 the helper dials the pipe but go-winio's
+// Accept never returns (TestPipeDACL shows the same: "timed out waiting
+// for the accepted connection"), so the Wine lane leaves it out and the
+// supervisor is shown on Linux (TestSupervisorFollowsTheConsole).
+func TestSupervisorOnWindows(t *testing.T) {
+	// Wine 8.0's WTSEnumerateSessionsW lists no session at all (probe:
+	// {Console:1 Sessions:[]}), so there the snapshot is completed with the
+	// console session at its logon screen; Windows lists it itself.
+	sessions := func() (Snapshot, error) {
+		s, err := Sessions()
+		if err == nil && len(s.Sessions) == 0 && s.Console != NoSession {
+			s.Sessions = []Session{{ID: s.Console, State: Connected}}
+		}
+		return s, err
+	}
+	snap, err := sessions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sessions: %+v", snap)
+	want := Choose(snap)
+	if len(want) == 0 {
+		t.Fatalf("no helper is wanted for sessions %+v", snap)
+	}
+	pipe := pipeName(t)
+	t.Setenv(deskEnv, pipe) // the launched helper inherits it
+	ln, err := Listen(pipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var launched []*Process
+	desk := NewRemote(nil)
+	sup := &Supervisor{
+		Sessions: sessions,
+		Launch: func(w Want) (Proc, error) {
+			p, err := Launch(w, exe, "-test.run=^$")
+			if err != nil {
+				return nil, err
+			}
+			launched = append(launched, p)
+			return &ExecProc{Pid: p.PID, WaitFunc: func() error { _, err := p.Wait(); return err }, KillFunc: p.Kill}, nil
+		},
+		Listener:  ln,
+		ClientPID: ClientPID,
+		Desk:      desk,
+		Logger:    slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- sup.Run(ctx) }()
+	wait.Within(t, 15*time.Second, fmt.Sprintf("the desk to reach the helper in session %d", want[0].Session), func() bool {
+		return servesSession(desk, byte(want[0].Session))
+	})
+	cancel()
+	if err := wait.Recv(t, "the supervisor to stop", done); err != nil {
+		t.Fatal(err)
+	}
+	if len(launched) != 1 {
+		t.Errorf("%d helpers launched, want 1", len(launched))
+	}
+	for _, p := range launched {
+		if _, err := p.Wait(); err != nil {
+			t.Errorf("helper %d: %v", p.PID, err)
+		}
+		p.Close()
 	}
 }

@@ -45,10 +45,15 @@ func main() {
 		cli.MainWith("peerdesk-agent", []cli.Command{{Name: "open", Run: openURL}}, "open", os.Args[1])
 		return
 	}
-	// The hidden inventory command (inventory.go).
-	if len(os.Args) >= 2 && os.Args[1] == inventoryCommand.Name {
-		cli.MainWith("peerdesk-agent", []cli.Command{inventoryCommand}, os.Args[1:]...)
-		return
+	// The hidden commands: inventory (inventory.go) and the Windows
+	// service's session helper (helper.go).
+	if len(os.Args) >= 2 {
+		for _, c := range []cli.Command{inventoryCommand, helperCommand} {
+			if os.Args[1] == c.Name {
+				cli.MainWith("peerdesk-agent", []cli.Command{c}, os.Args[1:]...)
+				return
+			}
+		}
 	}
 	cli.Main("peerdesk-agent", commands())
 }
@@ -142,6 +147,14 @@ func run(ctx context.Context, args []string) error {
 			return fmt.Errorf("-consent-rules %s: %w", *rulesFile, err)
 		}
 		cfg.ConsentRules = &rules
+	}
+	if !cfg.NoScreen {
+		desk, stopDesk, err := serviceDesktop(ctx, cfg.ViewOnly, log)
+		if err != nil {
+			return err
+		}
+		defer stopDesk()
+		cfg.Desktop = desk
 	}
 	a, err := agent.New(cfg)
 	if err != nil {

@@ -38,6 +38,7 @@
 package sessionhelper
 
 import (
+	"errors"
 	"slices"
 	"time"
 )
@@ -227,4 +228,20 @@ func Reconcile(want []Want, known []Helper, now time.Time) Plan {
 		}
 	}
 	return p
+}
+
+// ErrNobodyAtConsole is returned by [UserAtConsole] when no user is
+// logged on at the console (the logon screen, a switch in progress).
+var ErrNobodyAtConsole = errors.New("nobody is logged on at the console")
+
+// UserAtConsole returns the launch, as the logged-on user, for something
+// the service shows that user (the consent page in their browser): the
+// user helper [Choose] wants for snap.
+func UserAtConsole(snap Snapshot) (Want, error) {
+	for _, w := range Choose(snap) {
+		if w.Role == UserUI {
+			return w, nil
+		}
+	}
+	return Want{}, ErrNobodyAtConsole
 }

@@ -187,3 +187,25 @@ func TestReconcileSettles(t *testing.T) {
 		}
 	}
 }
+
+func TestUserAtConsole(t *testing.T) {
+	t.Parallel()
+	services := Session{ID: 0, State: Disconnected}
+	for _, tc := range []struct {
+		name string
+		snap Snapshot
+		want Want
+		err  error
+	}{
+		{"a user at the console", Snapshot{Console: 2, Sessions: []Session{services, {ID: 1, State: Disconnected, User: `PC\ann`}, {ID: 2, State: Active, User: `PC\bob`}}},
+			Want{Role: UserUI, Session: 2, As: AsUser, User: `PC\bob`}, nil},
+		{"the logon screen: nobody to show it to", Snapshot{Console: 1, Sessions: []Session{services, {ID: 1, State: Connected}}}, Want{}, ErrNobodyAtConsole},
+		{"a switch in progress", Snapshot{Console: NoSession, Sessions: []Session{services}}, Want{}, ErrNobodyAtConsole},
+		{"a disconnected user named as console", Snapshot{Console: 1, Sessions: []Session{services, {ID: 1, State: Disconnected, User: `PC\ann`}}}, Want{}, ErrNobodyAtConsole},
+	} {
+		got, err := UserAtConsole(tc.snap)
+		if got != tc.want || err != tc.err {
+			t.Errorf("%s: UserAtConsole = %+v, %v; want %+v, %v", tc.name, got, err, tc.want, tc.err)
+		}
+	}
+}

@@ -10,7 +10,8 @@ import (
 )
 
 // serviceDesktop: off Windows the agent's service shares the user's
-// display (X11), so it captures and injects itself (nil).
-func serviceDesktop(context.Context, bool, *slog.Logger) (*sessionhelper.Desktop, func(), error) {
-	return nil, func() {}, nil
+// display (X11), so it captures, injects and opens the user's browser
+// itself (nil).
+func serviceDesktop(context.Context, bool, *slog.Logger) (*sessionhelper.Desktop, func(url string) error, func(), error) {
+	return nil, nil, func() {}, nil
 }

@@ -15,17 +15,19 @@ import (
 // desktop, so its screen sessions go through the screen helper it keeps
 // running in the console session (package sessionhelper). From a
 // terminal the agent uses its own desktop (nil).
-func serviceDesktop(ctx context.Context, viewOnly bool, log *slog.Logger) (*sessionhelper.Desktop, func(), error) {
+// The consent page opens in the console user's browser, launched as that
+// user (sessionhelper.OpenForUser), for the same reason.
+func serviceDesktop(ctx context.Context, viewOnly bool, log *slog.Logger) (*sessionhelper.Desktop, func(url string) error, func(), error) {
 	if !service.UnderManager() {
-		return nil, func() {}, nil
+		return nil, nil, func() {}, nil
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ln, err := sessionhelper.Listen(sessionhelper.PipeName)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	desk := sessionhelper.NewRemote(log)
 	args := []string{"helper", "-pipe", sessionhelper.PipeName}
@@ -63,5 +65,5 @@ func serviceDesktop(ctx context.Context, viewOnly bool, log *slog.Logger) (*sess
 		}
 	}()
 	d := &sessionhelper.Desktop{OpenSource: desk.OpenSource, Input: desk.Input}
-	return d, func() { cancel(); <-done; desk.Detach() }, nil
+	return d, sessionhelper.OpenForUser, func() { cancel(); <-done; desk.Detach() }, nil
 }

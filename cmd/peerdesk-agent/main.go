@@ -149,12 +149,12 @@ func run(ctx context.Context, args []string) error {
 		cfg.ConsentRules = &rules
 	}
 	if !cfg.NoScreen {
-		desk, stopDesk, err := serviceDesktop(ctx, cfg.ViewOnly, log)
+		desk, browser, stopDesk, err := serviceDesktop(ctx, cfg.ViewOnly, log)
 		if err != nil {
 			return err
 		}
 		defer stopDesk()
-		cfg.Desktop = desk
+		cfg.Desktop, cfg.Browser = desk, browser
 	}
 	a, err := agent.New(cfg)
 	if err != nil {

@@ -16,8 +16,9 @@ import (
 )
 
 // The desk protocol: what the service asks of the screen helper over the
-// pipe. It is net/rpc (gob-encoded calls, any number in flight) rather
-// than a format of our own: both ends are this binary, the pipe admits
+// pipe. It is net/rpc (gob-encoded calls, any number in flight; frames'
+// pixels raw after their reply, codec.go) rather than a format of our
+// own: both ends are this binary, the pipe admits
 // only SYSTEM, and net/rpc already multiplexes calls and fails them all
 // when the connection drops. The service keeps WebRTC, the encoder and
 // consent; the helper owns only what needs the session's desktop:
@@ -64,6 +65,10 @@ type Desk struct {
 
 	srcMu sync.Mutex // serialises source calls; Next holds it while it waits
 	src   screen.Source
+
+	wakeMu   sync.Mutex
+	wake     context.CancelFunc // ends the Next in progress
+	wakeSoon bool               // a Wake came before its Next started
 
 	inMu sync.Mutex
 	in   screen.Injector
@@ -115,7 +120,8 @@ func (k *Desk) Select(index int, _ *Nothing) error {
 	return src.Select(index)
 }
 
-// Next waits up to a.Wait (at most nextWait) for a changed frame.
+// Next waits up to a.Wait (at most nextWait) for a changed frame, or
+// until Wake.
 func (k *Desk) Next(a NextArgs, out *NextReply) error {
 	k.srcMu.Lock()
 	defer k.srcMu.Unlock()
@@ -126,6 +132,18 @@ func (k *Desk) Next(a NextArgs, out *NextReply) error {
 	wait := min(max(a.Wait, time.Millisecond), nextWait)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
+	k.wakeMu.Lock()
+	if k.wakeSoon {
+		cancel()
+		k.wakeSoon = false
+	}
+	k.wake = cancel
+	k.wakeMu.Unlock()
+	defer func() {
+		k.wakeMu.Lock()
+		k.wake = nil
+		k.wakeMu.Unlock()
+	}()
 	f, err := src.Next(ctx)
 	if err != nil && ctx.Err() != nil {
 		out.Idle = true
@@ -133,6 +151,20 @@ func (k *Desk) Next(a NextArgs, out *NextReply) error {
 	}
 	out.Frame = f
 	return err
+}
+
+// Wake ends the Next in progress (the service's session was woken: a
+// keyframe request, a monitor switch, its end), or the next one to start
+// if it has not yet: net/rpc cannot cancel a call.
+func (k *Desk) Wake(_ Nothing, _ *Nothing) error {
+	k.wakeMu.Lock()
+	defer k.wakeMu.Unlock()
+	if k.wake != nil {
+		k.wake()
+	} else {
+		k.wakeSoon = true
+	}
+	return nil
 }
 
 // Grab captures the screen now.
@@ -217,7 +249,7 @@ func Serve(conn io.ReadWriteCloser, d Desktop) error {
 	if err := srv.RegisterName(deskService, k); err != nil {
 		return fmt.Errorf("sessionhelper.Serve: %w", err)
 	}
-	srv.ServeConn(conn)
+	srv.ServeCodec(newServerCodec(conn))
 	return k.Close(Nothing{}, nil)
 }
 
@@ -248,7 +280,7 @@ func NewRemote(log *slog.Logger) *Remote {
 // session on it. Attach returns at once; the desk drops conn when it
 // fails.
 func (r *Remote) Attach(conn io.ReadWriteCloser) {
-	c := rpc.NewClient(conn)
+	c := rpc.NewClientWithCodec(newClientCodec(conn))
 	r.mu.Lock()
 	old := r.client
 	r.client = c
@@ -290,11 +322,15 @@ func (r *Remote) current() (*rpc.Client, error) {
 	return r.client, nil
 }
 
-// call makes one call on c. An error the helper returned comes back as
-// it is; any other (the connection broke: EOF, a broken pipe, a client
-// closed by Detach) means the helper went away, and reads as ErrNoHelper.
+// call makes one call on c.
 func call(c *rpc.Client, method string, args, reply any) error {
-	err := c.Call(deskService+"."+method, args, reply)
+	return callErr(c.Call(deskService+"."+method, args, reply))
+}
+
+// callErr: an error the helper returned comes back as it is; any other
+// (the connection broke: EOF, a broken pipe, a client closed by Detach)
+// means the helper went away, and reads as ErrNoHelper.
+func callErr(err error) error {
 	var se rpc.ServerError
 	if err != nil && !errors.As(err, &se) {
 		return fmt.Errorf("%w (it went away: %v)", ErrNoHelper, err)
@@ -330,7 +366,8 @@ func (r *Remote) Input() (screen.Injector, error) {
 
 type remoteSource struct {
 	c     *rpc.Client
-	reply NextReply // reused: gob decodes into the frame's buffer
+	reply NextReply    // reused: the codec reads pixels into its buffer
+	grab  screen.Frame // the same for Grab
 }
 
 func (s *remoteSource) Monitors() ([]wire.Monitor, error) {
@@ -341,8 +378,9 @@ func (s *remoteSource) Monitors() ([]wire.Monitor, error) {
 
 func (s *remoteSource) Select(index int) error { return call(s.c, "Select", index, &Nothing{}) }
 
-// Next asks the helper for changes in short calls until one comes or ctx
-// ends.
+// Next asks the helper for changes in calls of at most nextWait until one
+// comes or ctx ends; when ctx ends during a call, Wake ends that call at
+// once. The frame's pixels are valid until the next Next.
 func (s *remoteSource) Next(ctx context.Context) (screen.Frame, error) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -352,8 +390,15 @@ func (s *remoteSource) Next(ctx context.Context) (screen.Frame, error) {
 		if dl, ok := ctx.Deadline(); ok {
 			wait = min(wait, time.Until(dl))
 		}
-		s.reply.Idle = false
-		if err := call(s.c, "Next", NextArgs{Wait: wait}, &s.reply); err != nil {
+		s.reply = NextReply{Frame: screen.Frame{Pix: s.reply.Frame.Pix[:0]}}
+		c := s.c.Go(deskService+".Next", NextArgs{Wait: wait}, &s.reply, make(chan *rpc.Call, 1))
+		select {
+		case <-c.Done:
+		case <-ctx.Done():
+			s.c.Go(deskService+".Wake", Nothing{}, &Nothing{}, make(chan *rpc.Call, 1))
+			<-c.Done // the reply lands in s.reply: wait for it
+		}
+		if err := callErr(c.Error); err != nil {
 			return screen.Frame{}, err
 		}
 		if !s.reply.Idle {
@@ -362,10 +407,11 @@ func (s *remoteSource) Next(ctx context.Context) (screen.Frame, error) {
 	}
 }
 
+// Grab captures now; the pixels are valid until the next Grab.
 func (s *remoteSource) Grab() (screen.Frame, error) {
-	var f screen.Frame
-	err := call(s.c, "Grab", Nothing{}, &f)
-	return f, err
+	s.grab = screen.Frame{Pix: s.grab.Pix[:0]}
+	err := call(s.c, "Grab", Nothing{}, &s.grab)
+	return s.grab, err
 }
 
 func (s *remoteSource) Close() error {

@@ -74,6 +74,15 @@ func TestWindowsSendInput(t *testing.T) {
 	runWindowsTests(t, "./agent/input", "^TestSendInputTypesIntoWindow$", "TestSendInputTypesIntoWindow")
 }
 
+// TestWindowsInputDesktop: capture and input switch their thread to the
+// desktop that has the input (OpenInputDesktop, SetThreadDesktop) and back
+// (agent/internal/inputdesk TestRunOnInputDesktop); under Wine that is
+// Default, the only desktop. TestWindowsGDICapture and
+// TestWindowsSendInput go through the same switch.
+func TestWindowsInputDesktop(t *testing.T) {
+	runWindowsTests(t, "./agent/internal/inputdesk", "^TestRunOnInputDesktop$", "TestRunOnInputDesktop")
+}
+
 // TestWindowsSessionHelper: the per-session helper's Windows parts under
 // Wine (agent/sessionhelper): its decisions' tables, and a helper launched
 // with the service's token duplicated into the console session

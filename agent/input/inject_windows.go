@@ -10,6 +10,8 @@ import (
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
 	"golang.org/x/sys/windows/svc"
+
+	"github.com/peerdesk/peerdesk/agent/internal/inputdesk"
 )
 
 // robotgo's Windows code needs cgo (or its "win"/"purego" build tags), and
@@ -111,10 +113,12 @@ func New(display string) (Injector, error) {
 type winBackend struct{}
 
 func (winBackend) move(x, y int) error {
-	if r, _, err := procSetCursor.Call(uintptr(x), uintptr(y)); r == 0 {
-		return fmt.Errorf("SetCursorPos(%d, %d): %w", x, y, err)
-	}
-	return nil
+	return inputdesk.Run(func() error {
+		if r, _, err := procSetCursor.Call(uintptr(x), uintptr(y)); r == 0 {
+			return fmt.Errorf("SetCursorPos(%d, %d): %w", x, y, err)
+		}
+		return nil
+	})
 }
 
 // SendInput flags for DOM buttons 0, 1 and 2: [button][0 up, 1 down].
@@ -181,13 +185,17 @@ func sendMouse(in []mouseINPUT) error {
 	return sendInput(len(in), unsafe.Pointer(&in[0]), unsafe.Sizeof(in[0]))
 }
 
+// sendInput injects on the desktop that has the input (the logon screen
+// and UAC's secure desktop too, when the screen helper runs as SYSTEM).
 func sendInput(n int, p unsafe.Pointer, size uintptr) error {
-	r, _, err := procSendInput.Call(uintptr(n), uintptr(p), size)
-	if int(r) != n {
-		// 0 with no error code means another thread blocked input.
-		return fmt.Errorf("SendInput: %d of %d events injected: %w", r, n, err)
-	}
-	return nil
+	return inputdesk.Run(func() error {
+		r, _, err := procSendInput.Call(uintptr(n), uintptr(p), size)
+		if int(r) != n {
+			// 0 with no error code means another thread blocked input.
+			return fmt.Errorf("SendInput: %d of %d events injected: %w", r, n, err)
+		}
+		return nil
+	})
 }
 
 // ctrlAltDel asks Winlogon for the secure-attention sequence with SendSAS:

@@ -21,10 +21,12 @@ package capture
 // Source interface.
 //
 // The capture must run in the interactive user's session (a service in
-// session 0 sees no desktop): the agent's service is to launch a per-session
-// helper for the screen (agent/sessionhelper decides where and launches it;
-// not wired into the service yet). While another desktop has the input (UAC prompt,
-// lock screen) BitBlt fails and Next and Grab return the error.
+// session 0 sees no desktop): the agent's service runs it in its screen
+// helper in the console session (agent/sessionhelper). Each grab runs on
+// the desktop that has the input (agent/internal/inputdesk): the helper,
+// as SYSTEM, follows it to the logon screen and UAC's secure desktop; a
+// process that may not open those (the one-time agent, run by the user)
+// stays on its own, where BitBlt fails and Next and Grab return the error.
 
 import (
 	"context"

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/peerdesk/peerdesk/agent/internal/inputdesk"
 )
 
 // Small wrappers over the user32 and gdi32 calls the GDI capture needs.
@@ -84,7 +86,9 @@ func physicalPixels(f func() error) error {
 			defer procSetThreadDpiAwarenessContext.Call(old) // restoring a context it just returned; nothing to report
 		}
 	}
-	return f()
+	// On the desktop that has the input: the logon screen and UAC's
+	// secure desktop too, when the screen helper runs as SYSTEM.
+	return inputdesk.Run(f)
 }
 
 // EnumDisplayMonitors reports monitors through a callback; callbacks are a

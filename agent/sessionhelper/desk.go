@@ -90,45 +90,36 @@ func (k *Desk) Open(_ Nothing, _ *Nothing) error {
 	return nil
 }
 
-func (k *Desk) source() (screen.Source, error) {
+// withSource runs f on the open screen, one call at a time.
+func (k *Desk) withSource(f func(screen.Source) error) error {
+	k.srcMu.Lock()
+	defer k.srcMu.Unlock()
 	if k.src == nil {
-		return nil, errors.New("the screen is not open")
+		return errors.New("the screen is not open")
 	}
-	return k.src, nil
+	return f(k.src)
 }
 
 // Monitors lists the monitors.
 func (k *Desk) Monitors(_ Nothing, out *[]wire.Monitor) error {
-	k.srcMu.Lock()
-	defer k.srcMu.Unlock()
-	src, err := k.source()
-	if err != nil {
+	return k.withSource(func(src screen.Source) (err error) {
+		*out, err = src.Monitors()
 		return err
-	}
-	*out, err = src.Monitors()
-	return err
+	})
 }
 
 // Select switches to a monitor.
 func (k *Desk) Select(index int, _ *Nothing) error {
-	k.srcMu.Lock()
-	defer k.srcMu.Unlock()
-	src, err := k.source()
-	if err != nil {
-		return err
-	}
-	return src.Select(index)
+	return k.withSource(func(src screen.Source) error { return src.Select(index) })
 }
 
 // Next waits up to a.Wait (at most nextWait) for a changed frame, or
 // until Wake.
 func (k *Desk) Next(a NextArgs, out *NextReply) error {
-	k.srcMu.Lock()
-	defer k.srcMu.Unlock()
-	src, err := k.source()
-	if err != nil {
-		return err
-	}
+	return k.withSource(func(src screen.Source) error { return k.next(src, a, out) })
+}
+
+func (k *Desk) next(src screen.Source, a NextArgs, out *NextReply) error {
 	wait := min(max(a.Wait, time.Millisecond), nextWait)
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -169,14 +160,10 @@ func (k *Desk) Wake(_ Nothing, _ *Nothing) error {
 
 // Grab captures the screen now.
 func (k *Desk) Grab(_ Nothing, out *screen.Frame) error {
-	k.srcMu.Lock()
-	defer k.srcMu.Unlock()
-	src, err := k.source()
-	if err != nil {
+	return k.withSource(func(src screen.Source) (err error) {
+		*out, err = src.Grab()
 		return err
-	}
-	*out, err = src.Grab()
-	return err
+	})
 }
 
 // Close closes the screen.

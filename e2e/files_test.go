@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
+	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -15,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -56,6 +61,52 @@ func fileSHA(t *testing.T, p string) string {
 	return hex.EncodeToString(s[:])
 }
 
+// dropPaths drags paths from the desktop onto the middle of the page
+// through the browser's own drag and drop (Input.dispatchDragEvent),
+// which, unlike a DataTransfer made in the page, carries a folder as a
+// folder.
+func dropPaths(t *testing.T, tab context.Context, paths ...string) {
+	t.Helper()
+	var mid []float64
+	harness.Do(t, tab, "drag "+strings.Join(paths, ", ")+" onto the page",
+		chromedp.Evaluate(`[innerWidth / 2, innerHeight / 2]`, &mid),
+		chromedp.ActionFunc(func(c context.Context) error {
+			d := &input.DragData{Files: paths, DragOperationsMask: 1} // copy
+			for _, ty := range []input.DispatchDragEventType{input.DragEnter, input.DragOver, input.Drop} {
+				if err := input.DispatchDragEvent(ty, mid[0], mid[1], d).Do(c); err != nil {
+					return fmt.Errorf("%s: %w", ty, err)
+				}
+			}
+			return nil
+		}))
+}
+
+// tree describes the folder dir: each path under it, a folder as "/" and
+// a file as its SHA-256.
+func tree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			out[filepath.ToSlash(rel)] = "/"
+		} else {
+			out[filepath.ToSlash(rel)] = fileSHA(t, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // transfer is an upload in the page's queue as the test reads it.
 type transfer struct {
 	Name  string `json:"name"`
@@ -74,7 +125,8 @@ const queueJS = `window.peerdeskFiles.queue.map((q) => ({name: q.name, state: q.
 
 // TestFiles (R3, issue 13 item 2): a technician browses a machine's
 // files in their viewer page, drops a file on the page (uploaded in
-// checked chunks, visible under its name only once complete), downloads
+// checked chunks, visible under its name only once complete) and a
+// folder (its tree made on the machine, empty folders too), downloads
 // one through the page's link, and uploads a large file during which the
 // network link goes down and comes back: the upload continues from the
 // agent's last confirmed chunk, loses at most one chunk, and the file
@@ -183,6 +235,46 @@ func TestFiles(t *testing.T) {
 		t.Fatalf("the dropped file on the machine: SHA-256 %s, want %s", got, sum)
 	}
 	harness.Do(t, tab, "see it listed", chromedp.WaitVisible(`tr[data-name="dropped.bin"]`, chromedp.ByQuery))
+
+	// A folder dropped on the page: its folders are made before their
+	// files (the agent makes no parent folders), an empty one too, and
+	// one already on the machine will do.
+	src := filepath.Join(t.TempDir(), "tree")
+	for _, d := range []string{"sub", "empty"} {
+		if err := os.MkdirAll(filepath.Join(src, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := make([]byte, wire.UploadChunk+1234) // two chunks
+	rand.NewChaCha8([32]byte{13}).Read(bin)    //nolint:errcheck // never fails
+	for name, b := range map[string][]byte{"a.txt": []byte("in the folder\n"), "sub/b.bin": bin} {
+		if err := os.WriteFile(filepath.Join(src, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(root, "tree"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dropPaths(t, tab, src)
+	want := []string{"tree/", "tree/a.txt", "tree/empty/", "tree/sub/", "tree/sub/b.bin"}
+	wait.ForErr(t, "the dropped folder to upload", func() error {
+		for _, name := range want {
+			it := queued(name)
+			if it.State == "failed" {
+				t.Fatalf("%s in the queue: %+v", name, it)
+			}
+			if it.State != "done" {
+				return fmt.Errorf("%s: %+v", name, it)
+			}
+		}
+		return nil
+	})
+	if got, wantTree := tree(t, filepath.Join(root, "tree")), tree(t, src); !maps.Equal(got, wantTree) {
+		t.Fatalf("the folder on the machine: %v, want %v", got, wantTree)
+	}
+	if names := partials(t, filepath.Join(root, "tree", "sub")); len(names) != 0 {
+		t.Fatalf("partial files left: %v", names)
+	}
 
 	// A large upload; the link goes down mid-way and comes back.
 	const big = 10 * wire.UploadChunk

@@ -320,7 +320,7 @@ func filesBody(v Files) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if len(v.Entries) == 0 && v.Error == "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "<tr><td colspan=\"5\" class=\"empty\" id=\"empty\">This folder is empty. Drop files here to upload them.</td></tr>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "<tr><td colspan=\"5\" class=\"empty\" id=\"empty\">This folder is empty. Drop files or folders here to upload them.</td></tr>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -1,14 +1,16 @@
 // peerdesk viewer: a machine's files. Uploads (file picker, or files
-// dropped anywhere on the page) go in a queue, one file at a time, in
-// chunks the agent asks for (4 MiB): each chunk carries its SHA-256 and
-// the agent checks it as it arrives; the upload starts with a
-// fingerprint of the file, its whole SHA-256 is computed as the chunks
+// and folders dropped anywhere on the page) go in a queue, one file at a
+// time, in chunks the agent asks for (4 MiB): each chunk carries its
+// SHA-256 and the agent checks it as it arrives; the upload starts with
+// a fingerprint of the file, its whole SHA-256 is computed as the chunks
 // are confirmed and sent at the finish, and the agent checks it before
 // the file takes its name.
 // When a chunk fails (the link dropped, the viewer gave up on a stalled
 // call) the queue asks the agent where the upload stands and continues
-// from its last confirmed chunk. Downloads are plain links: the viewer
-// streams them from the agent and resumes them itself.
+// from its last confirmed chunk. A dropped folder is made on the machine
+// (the agent makes no parent folders) before the files it holds, which
+// go in the queue under their paths in it. Downloads are plain links:
+// the viewer streams them from the agent and resumes them itself.
 'use strict';
 (function () {
   const cfg = JSON.parse(document.getElementById('cfg').dataset.config);
@@ -105,7 +107,7 @@
       t += ' ' + size(it.done) + ' of ' + size(it.size);
       if (it.speed) t += ', ' + size(it.speed) + '/s';
     }
-    if (it.state === 'done') t += ' (' + size(it.size) + ', SHA-256 checked by the agent)';
+    if (it.state === 'done') t += it.dir ? (it.existed ? ' (the folder was already there)' : ' (folder made)') : ' (' + size(it.size) + ', SHA-256 checked by the agent)';
     if (it.error) t += ': ' + it.error;
     it.text.textContent = t;
   }
@@ -122,13 +124,46 @@
   pauseBtn.addEventListener('click', () => setPaused(!paused));
   queueBox.querySelector('h2').after(pauseBtn);
 
+  const here = cfg.path === '/' ? '' : cfg.path;
+  // item is a queue entry for rel (a path under this folder); parent is
+  // the dropped folder's entry it goes into, if any.
+  function item(rel, file, parent) {
+    return { file: file, name: rel, path: here + '/' + rel, size: file ? file.size : 0, done: 0, sent: 0, state: 'waiting', tries: 0, overwrite: false, parent: parent };
+  }
+  function add(it) { queue.push(it); draw(it); }
   function enqueue(files) {
-    for (const file of files) {
-      const it = { file: file, name: file.name, size: file.size, done: 0, sent: 0, state: 'waiting', tries: 0, overwrite: false };
-      it.path = (cfg.path === '/' ? '' : cfg.path) + '/' + file.name;
-      queue.push(it);
-      draw(it);
-    }
+    for (const file of files) add(item(file.name, file));
+    run();
+  }
+  // enqueueTree puts dropped entries in the queue, each folder before
+  // what it holds (the queue goes in order), empty ones too. The queue
+  // runs as they are read: a large tree starts uploading at once.
+  async function enqueueTree(entries) {
+    const walk = async (en, pre, parent) => {
+      const rel = pre + en.name;
+      try {
+        if (en.isFile) {
+          add(item(rel, await new Promise((ok, no) => en.file(ok, no)), parent));
+          run();
+          return;
+        }
+        const dir = Object.assign(item(rel, null, parent), { dir: true, name: rel + '/' });
+        add(dir);
+        run();
+        // readEntries answers in batches, and an empty one at the end.
+        const rd = en.createReader();
+        for (;;) {
+          const batch = await new Promise((ok, no) => rd.readEntries(ok, no));
+          if (!batch.length) break;
+          for (const c of batch) await walk(c, rel + '/', dir);
+        }
+      } catch (e) {
+        const it = item(rel, null, parent);
+        it.state = 'failed'; it.error = 'it could not be read here (' + (e.message || e.name) + ')';
+        add(it);
+      }
+    };
+    for (const en of entries) await walk(en, '', null);
     run();
   }
 
@@ -181,6 +216,36 @@
   }
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const waitWhilePaused = async () => { while (paused) await sleep(100); };
+  const backoff = (tries) => sleep(Math.min(500 * (1 << Math.min(tries - 1, 3)), 4000));
+
+  // makeDir makes a dropped folder through the page's own form, which
+  // answers a redirect when it is made and the page with its error when
+  // not. A folder already there will do: the files go into it.
+  async function makeDir(it) {
+    const slash = it.path.lastIndexOf('/');
+    const form = new URLSearchParams({ dir: it.path.slice(0, slash) || '/', name: it.path.slice(slash + 1) });
+    for (;;) {
+      if (paused) { it.state = 'paused'; draw(it); await waitWhilePaused(); }
+      let r = null, msg = 'the viewer did not answer';
+      try {
+        r = await fetch('/device/' + encodeURIComponent(cfg.device) + '/files/mkdir', {
+          method: 'POST', credentials: 'same-origin', redirect: 'manual',
+          headers: { 'X-Peerdesk-CSRF': cfg.csrf }, body: form,
+        });
+      } catch (e) { /* retried below */ }
+      if (r && r.type === 'opaqueredirect') { it.state = 'done'; it.error = ''; draw(it); return; }
+      if (r) {
+        const doc = new DOMParser().parseFromString(await r.text().catch(() => ''), 'text/html');
+        const p = doc.getElementById('error');
+        msg = p ? p.textContent.replace(/^Not done: /, '') : 'HTTP ' + r.status;
+        if (r.status === 400 && /already exists/.test(msg)) { it.existed = true; it.state = 'done'; it.error = ''; draw(it); return; }
+      }
+      // No answer, or the link or the agent (502): try again.
+      if ((r && r.status !== 502 && r.status !== 504) || ++it.tries > 60) { it.state = 'failed'; it.error = msg; draw(it); return; }
+      it.state = 'retrying'; it.error = msg; draw(it);
+      await backoff(it.tries);
+    }
+  }
 
   // fingerprint names the file's content at the start without reading
   // all of it (its size, time, first and last chunk); the whole file's
@@ -253,7 +318,7 @@
         it.state = 'retrying'; it.error = e.message; draw(it);
         if (st && it.failedAt === undefined) it.failedAt = st.offset; // confirmed when the first try failed
         st = null; // ask the agent where the upload stands
-        await sleep(Math.min(500 * (1 << Math.min(it.tries - 1, 3)), 4000));
+        await backoff(it.tries);
       }
     }
   }
@@ -273,7 +338,10 @@
       for (;;) {
         const it = queue.find((q) => q.state === 'waiting');
         if (!it) break;
-        await upload(it);
+        if (it.parent && it.parent.state === 'failed') {
+          it.state = 'failed'; it.error = 'its folder ' + it.parent.name + ' could not be made'; draw(it);
+        } else if (it.dir) await makeDir(it);
+        else await upload(it);
       }
     } finally { running = false; }
     refreshListing();
@@ -293,7 +361,14 @@
   document.addEventListener('drop', (e) => {
     e.preventDefault();
     document.body.classList.remove('dragging');
-    if (e.dataTransfer && e.dataTransfer.files.length) enqueue(e.dataTransfer.files);
+    const dt = e.dataTransfer;
+    if (!dt) return;
+    // A folder comes only as an entry (its File is the folder itself,
+    // which cannot be read), and the entries are gone once this handler
+    // returns: they are taken now and walked after.
+    const entries = Array.from(dt.items || [], (i) => (i.kind === 'file' && i.webkitGetAsEntry ? i.webkitGetAsEntry() : null)).filter((en) => en);
+    if (entries.some((en) => en.isDirectory)) enqueueTree(entries);
+    else if (dt.files.length) enqueue(dt.files);
   });
   // Deleting asks first.
   for (const f of document.querySelectorAll('form .delete')) {

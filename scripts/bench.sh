@@ -27,6 +27,7 @@ out=${BENCH_OUT:-bench/results/$(date -u +%Y-%m-%d)}
 mkdir -p "$out"
 work=$(mktemp -d)
 pids=()
+pin_agent="" pin_viewer="" # FILES_SPLIT, below
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o bin/ ./cmd/... ./bench/peerbench
 export PEERDESK_PASSWORD=bench-password-1
@@ -91,14 +92,14 @@ fi
 # both under GOMEMLIMIT=LIMIT ("" = the product's default soft limit).
 bulk() {
   local lim=$1 name=$2
-  GOMEMLIMIT=$lim bin/peerbench recv -coordinator "$url" -pin "$pin" -socket "$sock" -state "$work/recv-$name" >"$work/recv-$name.out" 2>"$work/recv-$name.log" &
+  GOMEMLIMIT=$lim $pin_agent bin/peerbench recv -coordinator "$url" -pin "$pin" -socket "$sock" -state "$work/recv-$name" >"$work/recv-$name.out" 2>"$work/recv-$name.log" &
   local recvpid=$!; pids+=($recvpid)
   for _ in $(seq 100); do grep -q "addr=" "$work/recv-$name.out" 2>/dev/null && break; sleep 0.1; done
   local raddr; raddr=$(sed -n 's/^addr=//p' "$work/recv-$name.out")
   : >"$out/throughput-$name-runs.txt"
   for i in 1 2 3; do
     sleep 7 # stay inside the per-address login limit
-    GOMEMLIMIT=$lim bin/peerbench send -coordinator "$url" -pin "$pin" -user bench -state "$work/send-$name$i" -to "$raddr" -mb "${FILES_REF_MB:-1024}" 2>>"$work/send.log" | tee -a "$out/throughput-$name-runs.txt"
+    GOMEMLIMIT=$lim $pin_viewer bin/peerbench send -coordinator "$url" -pin "$pin" -user bench -state "$work/send-$name$i" -to "$raddr" -mb "${FILES_REF_MB:-1024}" 2>>"$work/send.log" | tee -a "$out/throughput-$name-runs.txt"
   done
   for _ in $(seq 600); do [ "$(grep -c recv_bytes "$work/recv-$name.out" || true)" -ge 3 ] && break; sleep 0.1; done
   grep recv_bytes "$work/recv-$name.out" | tee "$out/throughput-$name-recv.txt"
@@ -122,6 +123,11 @@ if want files; then
 # profiles of the middle run into DIR, and the agent's gctrace.
 fmb=${FILES_MB:-1024}
 fprof=${FILES_PROFILE:-}
+# FILES_SPLIT=1 puts each end on a core of its own (taskset: the agent and
+# peerbench recv on CPU 1, the viewer and peerbench send on CPU 0), for
+# both the files runs and peerbench: two machines modelled on one, where
+# otherwise both ends and both nodes share the two cores.
+if [ -n "${FILES_SPLIT:-}" ]; then pin_agent="taskset -c 1" pin_viewer="taskset -c 0"; fi
 echo "== files: $fmb MiB each way through the files capability (3 runs), against peerbench send"
 # Its own coordinator: this machine is enrolled once per coordinator (the
 # idle section's agent already is on the first).
@@ -134,7 +140,7 @@ if [ -n "$fprof" ]; then
   mkdir -p "$fprof"
   GODEBUG=gctrace=1 bin/peerdesk-agent run -state "$work/fagent" -unattended -no-screen -log-level error -pprof 127.0.0.1:6061 2>"$fprof/agent-gctrace.txt" &
 else
-  bin/peerdesk-agent run -state "$work/fagent" -unattended -no-screen -log-level error 2>"$work/fagent.log" &
+  $pin_agent bin/peerdesk-agent run -state "$work/fagent" -unattended -no-screen -log-level error 2>"$work/fagent.log" &
 fi
 fagent=$!; pids+=($fagent)
 bin/peerdesk-viewer login -state "$work/fv" -coordinator "$url" -pin "$pin" -user bench >/dev/null
@@ -160,14 +166,14 @@ for i in 1 2 3; do
   bin/peerdesk-viewer files ls -state "$work/fv" "$fdev" "$work/f" >/dev/null
   t0=$(date +%s.%N)
   awk -v a="$tc" -v b="$t0" 'BEGIN {printf "ls_s=%.2f\n", b-a}' >>"$out/files-ls.txt"
-  bin/peerdesk-viewer files put -state "$work/fv" "${vp[@]}" -overwrite "$fdev" "$work/f/src.bin" "$work/f/remote/up.bin" >"$work/put.out"
+  $pin_viewer bin/peerdesk-viewer files put -state "$work/fv" "${vp[@]}" -overwrite "$fdev" "$work/f/src.bin" "$work/f/remote/up.bin" >"$work/put.out"
   t1=$(date +%s.%N)
   if [ ${#cp[@]} -gt 0 ]; then
     wait "${cp[@]}"; curl -s -o "$fprof/agent-after-put.heap" "http://127.0.0.1:6061/debug/pprof/heap"
     curl -s -o "$fprof/agent-get.cpu" "http://127.0.0.1:6061/debug/pprof/profile?seconds=5" & cp=($!)
   fi
   rm -f "$work/f/down.bin"
-  bin/peerdesk-viewer files get -state "$work/fv" "${vg[@]}" "$fdev" "$work/f/remote/up.bin" "$work/f/down.bin" >"$work/get.out"
+  $pin_viewer bin/peerdesk-viewer files get -state "$work/fv" "${vg[@]}" "$fdev" "$work/f/remote/up.bin" "$work/f/down.bin" >"$work/get.out"
   t2=$(date +%s.%N)
   if [ ${#cp[@]} -gt 0 ]; then wait "${cp[@]}"; fi
   cmp -s "$work/f/src.bin" "$work/f/down.bin" || { echo "files: the round trip differs" >&2; exit 1; }

@@ -103,13 +103,16 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 		known[i].Exited, known[i].Delay = now(), 0
 	}
-	start := func(w Want) running {
-		r := running{Helper: Helper{Want: w, Started: now()}}
+	// start launches w; prev is the restart delay of the helper it
+	// replaces (0: none), which a restart keeps until the run proves
+	// itself and a failed launch doubles.
+	start := func(w Want, prev time.Duration) running {
+		r := running{Helper: Helper{Want: w, Started: now(), Delay: prev}}
 		p, err := s.Launch(w)
 		if err != nil {
 			log.Warn("starting the session helper", "role", w.Role, "session", w.Session, "as", w.As, "err", err)
 			r.Exited = r.Started
-			r.Delay = Backoff(0, 0)
+			r.Delay = Backoff(prev, 0)
 			return r
 		}
 		r.proc, r.PID = p, p.PID()
@@ -129,7 +132,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		}
 		var want []Want
 		for _, w := range Choose(snap) {
-			if w.Role == Screen { // the user's helper is launched per request (OpenAs)
+			if w.Role == Screen { // the user's helper is launched per request (OpenForUser)
 				want = append(want, w)
 			}
 		}
@@ -146,15 +149,15 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			}
 		}
 		for _, w := range plan.Start {
-			r := start(w)
 			i := indexRole(known, w.Role)
+			var prev time.Duration
+			if i >= 0 && !known[i].Running() && known[i].Want == w {
+				prev = known[i].Delay
+			}
+			r := start(w, prev)
 			if i < 0 {
 				known = append(known, r)
 			} else {
-				prev := known[i]
-				if !prev.Running() && prev.Want == w {
-					r.Delay = prev.Delay // a restart keeps its backoff until the run proves itself
-				}
 				known[i] = r
 			}
 		}

@@ -267,23 +267,18 @@ func NewRemote(log *slog.Logger) *Remote {
 // session on it. Attach returns at once; the desk drops conn when it
 // fails.
 func (r *Remote) Attach(conn io.ReadWriteCloser) {
-	c := rpc.NewClientWithCodec(newClientCodec(conn))
-	r.mu.Lock()
-	old := r.client
-	r.client = c
-	close(r.changed)
-	r.changed = make(chan struct{})
-	r.mu.Unlock()
-	if old != nil {
-		old.Close()
-	}
+	r.swap(rpc.NewClientWithCodec(newClientCodec(conn)))
 }
 
 // Detach closes the current helper's connection, if any.
-func (r *Remote) Detach() {
+func (r *Remote) Detach() { r.swap(nil) }
+
+// swap makes c the current client, tells Connected's watchers, and closes
+// the one before.
+func (r *Remote) swap(c *rpc.Client) {
 	r.mu.Lock()
 	old := r.client
-	r.client = nil
+	r.client = c
 	close(r.changed)
 	r.changed = make(chan struct{})
 	r.mu.Unlock()
